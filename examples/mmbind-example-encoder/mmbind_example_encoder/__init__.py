@@ -1,0 +1,1 @@
+"""mmbind_example_encoder: a minimal third-party encoder plugin for mmbind."""

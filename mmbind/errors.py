@@ -1,0 +1,59 @@
+"""errors.py
+
+Typed exceptions for every error a user can cause (recipe, plugin, input, checkpoint, media, CLI).
+
+Each carries one clear message that names the offending file, field or item. The CLI prints
+`MmbindError` messages without a traceback and exits non-zero (`exit_code`).
+"""
+
+from __future__ import annotations
+
+
+class MmbindError(Exception):
+    """Base class of all user-facing mmbind errors."""
+
+    exit_code: int = 1
+
+
+class RecipeError(MmbindError):
+    """A recipe file, override or field is invalid."""
+
+    exit_code = 2
+
+
+class PluginError(MmbindError):
+    """Base class of plugin lookup and validation errors."""
+
+    exit_code = 2
+
+
+class UnknownPluginError(PluginError):
+    """No plugin of that kind is registered under that name."""
+
+
+class DuplicatePluginError(PluginError):
+    """Two providers registered the same kind and name."""
+
+
+class PluginOptionsError(PluginError):
+    """A recipe's options for a part do not validate against the plugin's own schema."""
+
+
+class InputError(MmbindError, ValueError):
+    """Tensors passed to a model have the wrong shape, dtype or placeholder count."""
+
+
+class CheckpointError(MmbindError):
+    """A checkpoint directory is missing, incomplete or has mismatched weights."""
+
+
+class ConversionError(MmbindError):
+    """A checkpoint cannot be converted to or from another layout."""
+
+
+class MediaError(MmbindError):
+    """An image or video file is missing, corrupt, truncated or has no frames."""
+
+
+class DataError(MmbindError):
+    """A dataset file or sample is malformed."""

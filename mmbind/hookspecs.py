@@ -1,0 +1,55 @@
+"""hookspecs.py
+
+The hook specifications of mmbind: the whole contract between the host and its plugins.
+
+A plugin is a plain module listed under the ``mmbind`` entry-point group (as pytest's ``pytest11``):
+
+    [project.entry-points.mmbind]
+    my_encoder = "my_package.mmbind_plugin"
+
+and implements any of the hooks below with ``@mmbind.hookimpl``. Each hook returns a list of
+contributions (`EncoderEntry`, `ProjectorEntry`, `LLMEntry` from `mmbind.registry`): a unique name, a
+pydantic ``Options`` model that validates the recipe's ``options`` for that part, and a small ``build``
+function. A plugin never subclasses host internals; it implements the public interfaces of
+`mmbind.interfaces` (`Encoder`, `Projector`, `LLMBackend`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from mmbind.registry.entries import EncoderEntry, LLMEntry, ProjectorEntry
+
+PROJECT_NAME = "mmbind"
+ENTRY_POINT_GROUP = "mmbind"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def mmbind_encoders() -> list[EncoderEntry]:
+    """Contribute visual (or other media) encoders.
+
+    Returns a list of `EncoderEntry`. Each entry names the modalities it accepts (the keys under
+    ``model.encoders`` in a recipe, e.g. ``image``, ``video``, ``depth``) and builds an `Encoder`.
+    """
+
+
+@hookspec
+def mmbind_projectors() -> list[ProjectorEntry]:
+    """Contribute projectors mapping encoder tokens into the LLM's embedding space.
+
+    Returns a list of `ProjectorEntry`; ``build(options, in_dim, out_dim)`` returns a `Projector`.
+    """
+
+
+@hookspec
+def mmbind_llms() -> list[LLMEntry]:
+    """Contribute language-model backends.
+
+    Returns a list of `LLMEntry`; ``build(options, context)`` returns an `LLMBackend`.
+    """

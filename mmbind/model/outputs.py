@@ -1,0 +1,20 @@
+"""outputs.py
+
+`MultimodalOutput`: what `MultimodalLM.forward` returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class MultimodalOutput:
+    """Logits over the expanded sequence, with the mask and labels that go with them."""
+
+    logits: torch.Tensor  # (B, S', V) over the sequence with media tokens spliced in
+    attention_mask: torch.Tensor  # (B, S') of the expanded sequence
+    loss: torch.Tensor | None = None  # mean next-token loss over supervised positions, when labels are given
+    labels: torch.Tensor | None = None  # (B, S') expanded labels, -100 on media and padding

@@ -1,0 +1,109 @@
+"""loader.py
+
+Loading recipes: safe YAML, ``base:`` inheritance resolved relative to the file, dotted overrides,
+pydantic validation of the recipe and of each part's plugin options. Every failure is a `RecipeError`
+(or a `PluginError`) whose message names the file, the field path and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from pydantic import ValidationError
+
+from mmbind.errors import PluginError, RecipeError
+from mmbind.recipe.merge import apply_override, deep_merge
+from mmbind.recipe.schema import Recipe
+from mmbind.registry import Registry, default_registry
+
+
+def load_recipe(
+    path: str | Path, overrides: Iterable[str] = (), registry: Registry | None = None
+) -> Recipe:
+    """Load, merge, override and validate the recipe at ``path``."""
+    path = Path(path)
+    data = _read_with_bases(path, chain=())
+    for override in overrides:
+        data = apply_override(data, override)
+    return recipe_from_dict(data, source=str(path), registry=registry)
+
+
+def recipe_from_dict(
+    data: dict[str, Any], source: str = "<recipe>", registry: Registry | None = None
+) -> Recipe:
+    """Validate a recipe mapping; plugin options are normalised to their schema's full form."""
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise RecipeError(f"{source}: invalid recipe: {format_validation_error(exc)}") from None
+    _validate_parts(recipe, source, registry or default_registry())
+    return recipe
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line per problem: ``field.path: what was expected (got VALUE)``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        got = f" (got {err['input']!r})" if err["type"] not in ("missing",) and "input" in err else ""
+        if isinstance(err.get("input"), dict):
+            got = ""
+        lines.append(f"{loc or '<root>'}: {err['msg']}{got}")
+    return "; ".join(lines)
+
+
+def _validate_parts(recipe: Recipe, source: str, registry: Registry) -> None:
+    model = recipe.model
+    parts = [(f"model.encoders.{m}", "encoder", spec, m) for m, spec in model.encoders.items()]
+    parts += [("model.projector", "projector", model.projector, None), ("model.llm", "llm", model.llm, None)]
+    for field, kind, spec, modality in parts:
+        try:
+            entry = registry.get(kind, spec.plugin)  # type: ignore[arg-type]
+        except PluginError as exc:
+            raise type(exc)(f"{source}: {field}.plugin: {exc}") from None
+        if modality is not None and not entry.accepts(modality):  # type: ignore[union-attr]
+            accepted = ", ".join(entry.modalities)  # type: ignore[union-attr]
+            raise RecipeError(
+                f"{source}: {field}: encoder '{spec.plugin}' cannot serve modality '{modality}' "
+                f"(it accepts: {accepted})"
+            )
+        try:
+            options = entry.options.model_validate(spec.options)
+        except ValidationError as exc:
+            detail = format_validation_error(exc, prefix=f"{field}.options")
+            raise RecipeError(f"{source}: invalid options for {kind} '{spec.plugin}': {detail}") from None
+        spec.options = options.model_dump(mode="json")
+
+
+def _read_with_bases(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise RecipeError(f"{path}: base recipes form a cycle: {cycle}")
+    data = _read_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise RecipeError(f"{path}: base: expected a path to another recipe, got {base!r}")
+    base_path = (path.parent / base) if not Path(base).is_absolute() else Path(base)
+    return deep_merge(_read_with_bases(base_path, (*chain, resolved)), data)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise RecipeError(f"{path}: recipe file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RecipeError(f"{path}: not valid YAML{where}: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe must be a mapping at the top level, got {type(data).__name__}")
+    return data

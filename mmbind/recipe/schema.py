@@ -1,0 +1,65 @@
+"""schema.py
+
+The recipe schema. Every section forbids unknown keys so that a typo is an error, not a silent default.
+A part's ``options`` are checked against the plugin's own ``Options`` model when the recipe is loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PartSpec(_Strict):
+    """One swappable part: which plugin builds it and with which options."""
+
+    plugin: str = Field(description="registered plugin name, matched exactly")
+    options: dict[str, Any] = Field(default_factory=dict, description="validated by the plugin's Options")
+
+
+class EncoderSpec(PartSpec):
+    """An encoder for one modality (the key it is listed under)."""
+
+
+class ProjectorSpec(PartSpec):
+    """The projector(s) mapping encoder tokens to LLM embeddings."""
+
+    shared: bool = Field(True, description="one projector for all modalities (Video-LLaVA) or one each")
+
+
+class LLMSpec(PartSpec):
+    """The language-model backend."""
+
+
+class ModelSpec(_Strict):
+    """The model assembly: encoders by modality, projector, LLM."""
+
+    encoders: dict[str, EncoderSpec] = Field(description="modality name -> encoder, e.g. image, video")
+    projector: ProjectorSpec = Field(description="shared or per-modality projector")
+    llm: LLMSpec = Field(description="causal language model backend")
+    placeholder_ids: dict[str, int] | None = Field(
+        None, description="token id of each modality's placeholder; default: '<modality>' tokens"
+    )
+    seed: int | None = Field(None, description="seed for random initialisation of parts built from configs")
+
+    @field_validator("encoders")
+    @classmethod
+    def _at_least_one(cls, value: dict[str, EncoderSpec]) -> dict[str, EncoderSpec]:
+        if not value:
+            raise ValueError("at least one encoder is required")
+        for key in value:
+            if not key.isidentifier():
+                raise ValueError(f"modality name {key!r} must be an identifier")
+        return value
+
+
+class Recipe(_Strict):
+    """A whole recipe."""
+
+    name: str | None = Field(None, description="a short name shown in summaries and run folders")
+    model: ModelSpec = Field(description="the model assembly")

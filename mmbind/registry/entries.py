@@ -1,0 +1,65 @@
+"""entries.py
+
+What one plugin contributes for one named part: its kind, name, pydantic ``Options`` schema and a small
+``build`` function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Literal, Union
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from mmbind.interfaces import BuildContext, Encoder, LLMBackend, Projector
+
+PartKind = Literal["encoder", "projector", "llm"]
+
+
+@dataclass(frozen=True)
+class EncoderEntry:
+    """An encoder contribution. ``build(options, context) -> Encoder``."""
+
+    name: str  # unique among encoders, used as ``plugin:`` in recipes
+    options: type[BaseModel]  # validates the recipe's ``options`` for this encoder
+    build: Callable[[BaseModel, "BuildContext"], "Encoder"]  # constructs the encoder
+    modalities: tuple[str, ...] = ("image",)  # recipe keys it can serve; "*" accepts any
+    description: str = ""  # one line for `mmbind plugins`
+    kind: PartKind = field(default="encoder", init=False)
+
+    def accepts(self, modality: str) -> bool:
+        """True when this encoder can serve the recipe key ``modality``."""
+        return "*" in self.modalities or modality in self.modalities
+
+
+@dataclass(frozen=True)
+class ProjectorEntry:
+    """A projector contribution. ``build(options, in_dim, out_dim) -> Projector``."""
+
+    name: str  # unique among projectors
+    options: type[BaseModel]  # validates the recipe's ``options``
+    build: Callable[[BaseModel, int, int], "Projector"]  # constructs the projector
+    description: str = ""  # one line for `mmbind plugins`
+    kind: PartKind = field(default="projector", init=False)
+
+
+@dataclass(frozen=True)
+class LLMEntry:
+    """A language-model backend contribution. ``build(options, context) -> LLMBackend``."""
+
+    name: str  # unique among LLM backends
+    options: type[BaseModel]  # validates the recipe's ``options``
+    build: Callable[[BaseModel, "BuildContext"], "LLMBackend"]  # constructs the backend
+    description: str = ""  # one line for `mmbind plugins`
+    kind: PartKind = field(default="llm", init=False)
+
+
+Entry = Union[EncoderEntry, ProjectorEntry, LLMEntry]
+
+HOOK_KINDS: dict[str, PartKind] = {
+    "mmbind_encoders": "encoder",
+    "mmbind_projectors": "projector",
+    "mmbind_llms": "llm",
+}
+ENTRY_TYPES: dict[PartKind, type] = {"encoder": EncoderEntry, "projector": ProjectorEntry, "llm": LLMEntry}

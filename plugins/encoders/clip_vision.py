@@ -1,0 +1,116 @@
+"""clip_vision.py
+
+The ``clip_vision`` encoder: transformers' `CLIPVisionModel`, tokens from a chosen hidden layer.
+
+For images: ``(N, 3, H, W) -> (N, P[+1], D)``; for videos each frame is encoded independently (as
+transformers' Video-LLaVA does) and the frames' tokens are concatenated frame-major:
+``(N, T, 3, H, W) -> (N, T * (P + 1), D)``. ``keep_cls`` defaults to Video-LLaVA's choice: dropped for
+images, kept for videos. Weights come from a local directory only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, model_validator
+from transformers import CLIPVisionConfig, CLIPVisionModel
+
+from mmbind import CheckpointError, EncoderEntry, hookimpl
+from mmbind.interfaces import BuildContext, Encoder
+from mmbind.media import ImageTransform, VideoTransform
+
+
+class ClipVisionOptions(BaseModel):
+    """Options of the ``clip_vision`` encoder."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str | None = None  # local CLIPVisionModel / CLIPModel directory; never downloaded
+    config: dict[str, Any] | None = None  # CLIPVisionConfig fields for a randomly initialised tower
+    select_layer: int | list[int] = -2  # hidden_states index; a list concatenates those layers' features
+    keep_cls: bool | None = None  # keep the CLS token; None: drop for images, keep for videos
+    attn_implementation: Literal["eager", "sdpa"] = "sdpa"  # attention kernel
+    frozen: bool = True  # requires_grad=False, as Video-LLaVA's towers
+    pad_to_square: bool = False  # image preprocessing: pad with the mean colour first
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ClipVisionOptions":
+        if (self.path is None) == (self.config is None):
+            raise ValueError("give exactly one of 'path' (local weights) or 'config' (random init)")
+        return self
+
+
+class ClipVisionEncoder(Encoder):
+    """A CLIP ViT tower for images, or applied frame by frame for videos."""
+
+    def __init__(self, tower: CLIPVisionModel, options: ClipVisionOptions, modality: str) -> None:
+        super().__init__()
+        self.tower = tower
+        self.modality = modality
+        self.video = modality == "video"
+        self.layers = [options.select_layer] if isinstance(options.select_layer, int) else options.select_layer
+        self.keep_cls = self.video if options.keep_cls is None else options.keep_cls
+        self.pad_to_square = options.pad_to_square
+        if options.frozen:
+            self.requires_grad_(False)
+
+    @property
+    def output_dim(self) -> int:
+        return self.tower.config.hidden_size * len(self.layers)
+
+    @property
+    def item_shape(self) -> tuple[int | None, ...]:
+        size = self.tower.config.image_size
+        return (None, 3, size, size) if self.video else (3, size, size)
+
+    def tokens_per_item(self, num_frames: int | None = None) -> int:
+        config = self.tower.config
+        per_frame = (config.image_size // config.patch_size) ** 2 + int(self.keep_cls)
+        return per_frame * (num_frames or 1) if self.video else per_frame
+
+    def media_transform(self) -> Callable[[Any], torch.Tensor]:
+        size = self.tower.config.image_size
+        if self.video:
+            return VideoTransform(size=size)
+        return ImageTransform(size=size, pad_to_square=self.pad_to_square)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        frames = pixels.flatten(0, 1) if self.video else pixels
+        frames = frames.to(self.tower.dtype)
+        hidden = self.tower(pixel_values=frames, output_hidden_states=True).hidden_states
+        tokens = torch.cat([hidden[i] for i in self.layers], dim=-1)
+        if not self.keep_cls:
+            tokens = tokens[:, 1:]
+        if self.video:
+            tokens = tokens.reshape(pixels.shape[0], -1, tokens.shape[-1])
+        return tokens
+
+    def save_artifacts(self, directory: Path) -> None:
+        self.tower.config.save_pretrained(directory)
+
+
+def build(options: ClipVisionOptions, context: BuildContext) -> ClipVisionEncoder:
+    """Factory registered as ``clip_vision``."""
+    attn = options.attn_implementation
+    if context.artifacts_dir is not None:
+        config = CLIPVisionConfig.from_pretrained(context.artifacts_dir)
+        tower = CLIPVisionModel._from_config(config, attn_implementation=attn)
+    elif options.config is not None:
+        tower = CLIPVisionModel._from_config(CLIPVisionConfig(**options.config), attn_implementation=attn)
+    else:
+        path = Path(options.path)  # type: ignore[arg-type]
+        if not (path / "config.json").is_file():
+            raise CheckpointError(f"clip_vision: {path} is not a local CLIP checkpoint (no config.json)")
+        tower = CLIPVisionModel.from_pretrained(path, local_files_only=True, attn_implementation=attn)
+    return ClipVisionEncoder(tower, options, context.modality or "image")
+
+
+@hookimpl
+def mmbind_encoders() -> list[EncoderEntry]:
+    return [
+        EncoderEntry(
+            "clip_vision", ClipVisionOptions, build, ("image", "video"),
+            "transformers CLIPVisionModel; videos frame by frame",
+        )
+    ]

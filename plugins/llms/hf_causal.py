@@ -1,0 +1,127 @@
+"""hf_causal.py
+
+The ``hf_causal`` LLM backend: anything `AutoModelForCausalLM` builds (Llama/Vicuna, Qwen2, GPT-2, ...),
+from a local checkpoint directory or from a config dict (tiny random models). Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, model_validator
+from torch import nn
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from mmbind import CheckpointError, LLMEntry, hookimpl
+from mmbind.interfaces import BuildContext, LLMBackend
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+class HFCausalOptions(BaseModel):
+    """Options of the ``hf_causal`` backend."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str | None = None  # local checkpoint directory (config, weights, optionally tokenizer)
+    config: dict[str, Any] | None = None  # transformers config fields incl. model_type, for random init
+    tokenizer: str | None = None  # local tokenizer directory; default: `path` when it holds one
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # parameter dtype
+    attn_implementation: Literal["sdpa", "eager"] = "sdpa"  # attention kernel
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "HFCausalOptions":
+        if (self.path is None) == (self.config is None):
+            raise ValueError("give exactly one of 'path' (local checkpoint) or 'config' (random init)")
+        if self.config is not None and "model_type" not in self.config:
+            raise ValueError("config needs a 'model_type' (e.g. llama, qwen2, gpt2)")
+        return self
+
+
+class HFCausalLM(LLMBackend):
+    """Wraps a transformers causal LM; parameters live under ``model.``."""
+
+    def __init__(self, model: PreTrainedModel, tokenizer: Any | None) -> None:
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+
+    @property
+    def hidden_size(self) -> int:
+        return self.model.get_input_embeddings().embedding_dim
+
+    @property
+    def vocab_size(self) -> int:
+        return self.model.get_input_embeddings().num_embeddings
+
+    def input_embeddings(self) -> nn.Embedding:
+        return self.model.get_input_embeddings()
+
+    def forward(
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        out = self.model(
+            inputs_embeds=inputs_embeds, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+        )
+        return out.logits
+
+    def generate(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        config = self.model.generation_config
+        pad = config.pad_token_id if config.pad_token_id is not None else config.eos_token_id
+        kwargs.setdefault("pad_token_id", pad if pad is not None else 0)
+        return self.model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
+
+    def add_tokens(self, tokens: list[str]) -> list[int]:
+        if self.tokenizer is None:
+            raise ValueError("this backend has no tokenizer to add tokens to")
+        self.tokenizer.add_tokens(tokens, special_tokens=True)
+        if len(self.tokenizer) > self.vocab_size:
+            self.model.resize_token_embeddings(len(self.tokenizer), mean_resizing=False)
+        return self.tokenizer.convert_tokens_to_ids(tokens)
+
+    def save_artifacts(self, directory: Path) -> None:
+        self.model.config.save_pretrained(directory)
+        self.model.generation_config.save_pretrained(directory)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(directory)
+
+
+def _has_tokenizer(directory: Path) -> bool:
+    return any((directory / name).is_file() for name in _TOKENIZER_FILES)
+
+
+def _load_tokenizer(directory: Path | None) -> Any | None:
+    if directory is None or not _has_tokenizer(directory):
+        return None
+    return AutoTokenizer.from_pretrained(directory, local_files_only=True)
+
+
+def build(options: HFCausalOptions, context: BuildContext) -> HFCausalLM:
+    """Factory registered as ``hf_causal``."""
+    dtype = _DTYPES[options.dtype]
+    attn = options.attn_implementation
+    if context.artifacts_dir is not None:
+        config = AutoConfig.from_pretrained(context.artifacts_dir, local_files_only=True)
+        model = AutoModelForCausalLM.from_config(config, attn_implementation=attn, dtype=dtype)
+        return HFCausalLM(model, _load_tokenizer(context.artifacts_dir))
+    if options.config is not None:
+        fields = dict(options.config)
+        config = AutoConfig.for_model(fields.pop("model_type"), **fields)
+        model = AutoModelForCausalLM.from_config(config, attn_implementation=attn, dtype=dtype)
+        tokenizer_dir = Path(options.tokenizer) if options.tokenizer else None
+        return HFCausalLM(model, _load_tokenizer(tokenizer_dir))
+    path = Path(options.path)  # type: ignore[arg-type]
+    if not (path / "config.json").is_file():
+        raise CheckpointError(f"hf_causal: {path} is not a local checkpoint directory (no config.json)")
+    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, attn_implementation=attn, dtype=dtype)
+    return HFCausalLM(model, _load_tokenizer(Path(options.tokenizer) if options.tokenizer else path))
+
+
+@hookimpl
+def mmbind_llms() -> list[LLMEntry]:
+    return [LLMEntry("hf_causal", HFCausalOptions, build, "any transformers AutoModelForCausalLM")]

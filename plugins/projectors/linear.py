@@ -1,0 +1,42 @@
+"""linear.py
+
+The ``linear`` projector: one Linear layer from encoder width to LLM width (LLaVA-1's projector).
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import nn
+
+from mmbind import ProjectorEntry, hookimpl
+from mmbind.interfaces import Projector
+
+
+class LinearOptions(BaseModel):
+    """Options of the ``linear`` projector."""
+
+    model_config = ConfigDict(extra="forbid")
+    bias: bool = True  # add a bias term
+
+
+class LinearProjector(Projector):
+    """``(N, L, D_in) -> (N, L, D_out)`` by a single Linear."""
+
+    def __init__(self, in_dim: int, out_dim: int, bias: bool = True) -> None:
+        super().__init__()
+        self.in_dim, self.out_dim = in_dim, out_dim
+        self.proj = nn.Linear(in_dim, out_dim, bias=bias)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.proj(tokens)
+
+
+def build(options: LinearOptions, in_dim: int, out_dim: int) -> LinearProjector:
+    """Factory registered as ``linear``."""
+    return LinearProjector(in_dim, out_dim, options.bias)
+
+
+@hookimpl
+def mmbind_projectors() -> list[ProjectorEntry]:
+    return [ProjectorEntry("linear", LinearOptions, build, "one Linear layer")]
