@@ -57,3 +57,9 @@ class MediaError(MmbindError):
 
 class DataError(MmbindError):
     """A dataset file or sample is malformed."""
+
+
+class UsageError(MmbindError):
+    """A command-line argument is malformed."""
+
+    exit_code = 2

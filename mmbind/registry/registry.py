@@ -65,7 +65,7 @@ class Registry:
         if not found:
             raise UnknownPluginError(_unknown_message(kind, name, self.names(kind), self._failed()))
         if len(found) > 1:
-            providers = " and ".join(f"{r.source} ({r.module})" for r in found)
+            providers = " and ".join(sorted(f"{r.source} ({r.module})" for r in found))
             raise DuplicatePluginError(f"{kind} '{name}' is provided by both {providers}; uninstall one")
         return found[0].entry  # type: ignore[return-value]
 

@@ -65,4 +65,4 @@ def build(options: PatchMeanOptions, context: BuildContext) -> PatchMeanEncoder:
 
 @mmbind.hookimpl
 def mmbind_encoders() -> list[mmbind.EncoderEntry]:
-    return [mmbind.EncoderEntry("patch_mean", PatchMeanOptions, build, ("image", "video"), "example plugin")]
+    return [mmbind.EncoderEntry("patch_mean", PatchMeanOptions, build, ("*",), "example plugin: any modality")]

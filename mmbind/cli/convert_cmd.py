@@ -1,0 +1,47 @@
+"""convert_cmd.py
+
+``mmbind convert FORMAT SRC DST``: another layout's checkpoint to an mmbind checkpoint.
+``mmbind export FORMAT SRC DST``: an mmbind checkpoint back to that layout.
+
+Formats: ``hf`` (transformers' VideoLlavaForConditionalGeneration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+from mmbind.cli.console import stdout
+
+# format -> (module, convert function, export function or None)
+CONVERTERS = {
+    "hf": ("mmbind.convert.hf_video_llava", "convert_hf", "export_hf"),
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    convert = subparsers.add_parser("convert", help="convert a checkpoint of another layout to mmbind")
+    convert.add_argument("format", choices=sorted(CONVERTERS), help="source layout")
+    convert.add_argument("src", type=Path, help="source checkpoint directory")
+    convert.add_argument("dst", type=Path, help="mmbind checkpoint directory to write")
+    convert.set_defaults(func=run_convert)
+    export = subparsers.add_parser("export", help="export an mmbind checkpoint to another layout")
+    export.add_argument("format", choices=sorted(f for f, c in CONVERTERS.items() if c[2]), help="target layout")
+    export.add_argument("src", type=Path, help="mmbind checkpoint directory")
+    export.add_argument("dst", type=Path, help="directory to write")
+    export.set_defaults(func=run_export)
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    module, convert, _ = CONVERTERS[args.format]
+    out = getattr(importlib.import_module(module), convert)(args.src, args.dst)
+    stdout.print(f"converted {args.src} -> {out}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    module, _, export = CONVERTERS[args.format]
+    out = getattr(importlib.import_module(module), export)(args.src, args.dst)
+    stdout.print(f"exported {args.src} -> {out}")
+    return 0

@@ -1,0 +1,51 @@
+"""main.py
+
+Entry point of the ``mmbind`` command: builds the argument parser from the command modules and turns
+every `MmbindError` into one message on stderr (no traceback) and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from mmbind.cli.console import print_error
+from mmbind.errors import MmbindError
+
+# Command modules, each with register(subparsers) that sets `func` (args -> int exit status).
+COMMAND_MODULES = (
+    "mmbind.cli.plugins_cmd",
+    "mmbind.cli.recipe_cmd",
+    "mmbind.cli.convert_cmd",
+    "mmbind.cli.demo_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every sub-command."""
+    parser = argparse.ArgumentParser(prog="mmbind", description="Compose vision-language models from recipes.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns (and, as a script, exits with) the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MmbindError as exc:
+        print_error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

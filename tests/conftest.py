@@ -1,0 +1,21 @@
+"""Shared test set-up: offline hub, small thread count, common fixtures."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture
+def tiny_recipe_path():
+    """Path of the tiny Video-LLaVA recipe."""
+    from mmbind.recipe.paths import resolve_recipe_path
+
+    return resolve_recipe_path("tiny/video_llava")

@@ -1,0 +1,154 @@
+"""Recipes: base inheritance, overrides, validation messages, plugin option schemas, safe YAML."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import yaml
+
+import mmbind
+from mmbind.recipe.merge import apply_override, deep_merge
+
+
+def write(path, text):
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture
+def child_recipe(tmp_path, tiny_recipe_path):
+    base = tmp_path / "base" / "video_llava.yaml"
+    base.parent.mkdir()
+    base.write_text(tiny_recipe_path.read_text())
+    return write(tmp_path / "child.yaml", """
+        base: base/video_llava.yaml
+        name: child
+        model:
+          encoders:
+            image:
+              options:
+                select_layer: -1
+    """)
+
+
+def test_base_is_resolved_relative_to_the_file_and_deep_merged(child_recipe, tiny_recipe_path):
+    recipe = mmbind.load_recipe(child_recipe)
+    parent = mmbind.load_recipe(tiny_recipe_path)
+    assert recipe.name == "child"
+    assert recipe.model.encoders["image"].options["select_layer"] == -1
+    assert recipe.model.encoders["image"].options["config"] == parent.model.encoders["image"].options["config"]
+    assert recipe.model.llm == parent.model.llm
+
+
+def test_options_are_normalised_with_plugin_defaults(tiny_recipe_path):
+    recipe = mmbind.load_recipe(tiny_recipe_path)
+    options = recipe.model.encoders["image"].options
+    assert options["keep_cls"] is None and options["frozen"] is True and options["attn_implementation"] == "sdpa"
+    assert recipe.model.projector.options == {"act": "gelu", "bias": True}
+
+
+def test_swapping_a_plugin_replaces_the_whole_part():
+    base = {"model": {"projector": {"plugin": "mlp2x_gelu", "options": {"act": "relu"}}}}
+    child = {"model": {"projector": {"plugin": "linear"}}}
+    assert deep_merge(base, child)["model"]["projector"] == {"plugin": "linear"}
+    same = {"model": {"projector": {"plugin": "mlp2x_gelu", "shared": False}}}
+    assert deep_merge(base, same)["model"]["projector"] == {"plugin": "mlp2x_gelu", "options": {"act": "relu"}, "shared": False}
+
+
+def test_dotted_overrides_parse_values_as_yaml(tiny_recipe_path):
+    recipe = mmbind.load_recipe(
+        tiny_recipe_path,
+        overrides=["model.seed=7", "model.projector.plugin=linear", "model.projector.options={}", "name=x y"],
+    )
+    assert recipe.model.seed == 7
+    assert recipe.model.projector.plugin == "linear" and recipe.model.projector.options == {"bias": True}
+    assert recipe.name == "x y"
+
+
+def test_encoder_options_can_be_reset_by_override(tiny_recipe_path):
+    with pytest.raises(mmbind.RecipeError, match=r"model\.encoders\.image\.options: .*exactly one of 'path'"):
+        mmbind.load_recipe(tiny_recipe_path, overrides=["model.encoders.image.options={}"])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.seed", r"expected KEY=VALUE"),
+        ("model.seed=[1", r"VALUE is not valid YAML"),
+        ("name.x=1", r"name is a NoneType|name is a str"),
+    ],
+)
+def test_bad_overrides(tiny_recipe_path, override, message):
+    with pytest.raises(mmbind.RecipeError, match=message):
+        mmbind.load_recipe(tiny_recipe_path, overrides=["name=a", override] if override.startswith("name.") else [override])
+
+
+def test_invalid_field_names_file_path_and_expectation(tmp_path, tiny_recipe_path):
+    bad = write(tmp_path / "bad.yaml", f"""
+        base: {tiny_recipe_path}
+        model:
+          projector:
+            shared: maybe
+    """)
+    with pytest.raises(mmbind.RecipeError) as info:
+        mmbind.load_recipe(bad)
+    message = str(info.value)
+    assert message.startswith(f"{bad}: invalid recipe: model.projector.shared: Input should be a valid boolean")
+    assert "(got 'maybe')" in message
+    assert info.value.exit_code == 2
+
+
+def test_unknown_top_level_key_is_rejected(tmp_path, tiny_recipe_path):
+    bad = write(tmp_path / "bad.yaml", f"base: {tiny_recipe_path}\nmodle: {{}}\n")
+    with pytest.raises(mmbind.RecipeError, match=r"modle: Extra inputs are not permitted"):
+        mmbind.load_recipe(bad)
+
+
+def test_wrong_plugin_options_name_the_field(tiny_recipe_path):
+    with pytest.raises(mmbind.RecipeError) as info:
+        mmbind.load_recipe(tiny_recipe_path, overrides=["model.projector.options.act=swish", "model.llm.options.dtype=fp8"])
+    message = str(info.value)
+    assert "invalid options for projector 'mlp2x_gelu'" in message
+    assert "model.projector.options.act: Input should be 'gelu', 'gelu_tanh', 'quick_gelu', 'relu' or 'silu'" in message
+
+
+def test_unknown_plugin_names_file_field_and_suggestion(tiny_recipe_path):
+    with pytest.raises(mmbind.UnknownPluginError) as info:
+        mmbind.load_recipe(tiny_recipe_path, overrides=["model.projector.plugin=mlp2x_gelo"])
+    assert str(info.value) == (
+        f"{tiny_recipe_path}: model.projector.plugin: unknown projector 'mlp2x_gelo'; did you mean 'mlp2x_gelu'?"
+    )
+    assert info.value.exit_code == 2
+
+
+def test_encoder_that_cannot_serve_a_modality(tiny_recipe_path):
+    with pytest.raises(mmbind.RecipeError, match=r"model\.encoders\.depth: encoder 'clip_vision' cannot serve modality 'depth'"):
+        mmbind.load_recipe(tiny_recipe_path, overrides=["model.encoders.depth={plugin: clip_vision, options: {config: {}}}"])
+
+
+def test_yaml_is_loaded_safely_and_never_runs_code(tmp_path):
+    evil = write(tmp_path / "evil.yaml", "name: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(mmbind.RecipeError, match=r"evil.yaml: not valid YAML at line 1"):
+        mmbind.load_recipe(evil)
+
+
+def test_missing_file_and_base_cycle(tmp_path):
+    with pytest.raises(mmbind.RecipeError, match=r"nope.yaml: recipe file not found"):
+        mmbind.load_recipe(tmp_path / "nope.yaml")
+    write(tmp_path / "a.yaml", "base: b.yaml\n")
+    write(tmp_path / "b.yaml", "base: a.yaml\n")
+    with pytest.raises(mmbind.RecipeError, match=r"base recipes form a cycle"):
+        mmbind.load_recipe(tmp_path / "a.yaml")
+
+
+def test_resolved_recipe_round_trips(tiny_recipe_path):
+    recipe = mmbind.load_recipe(tiny_recipe_path)
+    dumped = yaml.safe_load(yaml.safe_dump(recipe.model_dump(mode="json")))
+    assert mmbind.recipe_from_dict(dumped) == recipe
+
+
+def test_apply_override_does_not_mutate_input():
+    data = {"model": {"seed": 1}}
+    assert apply_override(data, "model.seed=2") == {"model": {"seed": 2}}
+    assert data == {"model": {"seed": 1}}
