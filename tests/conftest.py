@@ -18,4 +18,4 @@ def tiny_recipe_path():
     """Path of the tiny Video-LLaVA recipe."""
     from mmbind.recipe.paths import resolve_recipe_path
 
-    return resolve_recipe_path("tiny/video_llava")
+    return resolve_recipe_path("tiny/hf_video_llava")

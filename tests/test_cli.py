@@ -35,12 +35,12 @@ def test_plugins_table(capsys):
 
 
 def test_recipe_show_applies_overrides(capsys):
-    code, out, _ = run_cli(capsys, "recipe", "show", "tiny/video_llava", "model.seed=5", "model.projector.options={}", "--json")
+    code, out, _ = run_cli(capsys, "recipe", "show", "tiny/hf_video_llava", "model.seed=5", "model.projector.options={}", "--json")
     assert code == 0
     data = json.loads(out)
     assert data["model"]["seed"] == 5 and data["model"]["projector"]["options"] == {"act": "gelu", "bias": True}
-    code, out, _ = run_cli(capsys, "recipe", "show", "tiny/video_llava")
-    assert code == 0 and yaml.safe_load(out)["name"] == "tiny-video-llava"
+    code, out, _ = run_cli(capsys, "recipe", "show", "tiny/hf_video_llava")
+    assert code == 0 and yaml.safe_load(out)["name"] == "tiny-hf-video-llava"
 
 
 def test_recipe_schema(capsys):
@@ -62,7 +62,7 @@ def test_invalid_recipe_exits_2_with_one_message_and_no_traceback(tmp_path):
 
 
 def test_unknown_plugin_exits_2(capsys):
-    code, _, err = run_cli(capsys, "recipe", "show", "tiny/video_llava", "model.llm.plugin=hf_casual")
+    code, _, err = run_cli(capsys, "recipe", "show", "tiny/hf_video_llava", "model.llm.plugin=hf_casual")
     assert code == 2 and "unknown llm 'hf_casual'; did you mean 'hf_causal'?" in " ".join(err.split())
 
 

@@ -15,7 +15,7 @@ from tests.helpers import pad_rows
 def model():
     from mmbind.recipe.paths import resolve_recipe_path
 
-    return mmbind.build_model(mmbind.load_recipe(resolve_recipe_path("tiny/video_llava"))).eval()
+    return mmbind.build_model(mmbind.load_recipe(resolve_recipe_path("tiny/hf_video_llava"))).eval()
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +171,7 @@ def test_sharded_weights_and_tied_embeddings(tmp_path):
     from mmbind.recipe.paths import resolve_recipe_path
 
     recipe = mmbind.load_recipe(
-        resolve_recipe_path("tiny/video_llava"),
+        resolve_recipe_path("tiny/hf_video_llava"),
         overrides=["model.llm.options.config={model_type: gpt2, vocab_size: 64, n_embd: 32, n_layer: 2, n_head: 2, n_positions: 128, tie_word_embeddings: true}"],
     )
     model = mmbind.build_model(recipe).eval()
@@ -193,7 +193,7 @@ def test_sharded_weights_and_tied_embeddings(tmp_path):
 def test_unshared_projectors_and_width_mismatch(tmp_path):
     from mmbind.recipe.paths import resolve_recipe_path
 
-    path = resolve_recipe_path("tiny/video_llava")
+    path = resolve_recipe_path("tiny/hf_video_llava")
     with pytest.raises(mmbind.RecipeError, match=r"model.projector.shared: one projector cannot serve encoders of different widths \(image 64, video 32\)"):
         mmbind.build_model(mmbind.load_recipe(path, overrides=["model.encoders.image.options.select_layer=[-2, -1]"]))
     model = mmbind.build_model(mmbind.load_recipe(path, overrides=["model.encoders.image.options.select_layer=[-2, -1]", "model.projector.shared=false"]))

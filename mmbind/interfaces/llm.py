@@ -53,7 +53,10 @@ class LLMBackend(nn.Module, ABC):
 
     @abstractmethod
     def add_tokens(self, tokens: list[str]) -> list[int]:
-        """Ensure ``tokens`` exist as special tokens (resizing embeddings if needed); return their ids."""
+        """Ensure ``tokens`` exist as special tokens of the tokenizer; return their ids.
+
+        Placeholder ids may lie past the embedding table: they are replaced before the lookup.
+        """
 
     def save_artifacts(self, directory: Path) -> None:
         """Write what is needed to rebuild this backend without its original files (config, tokenizer)."""

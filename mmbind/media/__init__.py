@@ -1,8 +1,18 @@
 """mmbind.media
 
-Media preprocessing shared by encoders: image and video transforms and normalisation constants.
+Media input shared by encoders and data loading: reading images and video frames, and the image / video
+transforms with their normalisation constants.
+
+    from mmbind.media import load_image, load_video, ImageTransform, VideoTransform
+    pixels = ImageTransform()(load_image("cat.png"))                       # (3, 224, 224)
+    clip = VideoTransform()(load_video("clip.mp4", num_frames=8))          # (8, 3, 224, 224)
+
+Video backends (``pyav``, optional ``decord``) sit behind `FrameReader` and are imported lazily.
 """
 
+from mmbind.media.image import load_image
+from mmbind.media.reader import FrameReader, IncompleteVideoError
+from mmbind.media.sampling import frame_indices
 from mmbind.media.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -10,13 +20,25 @@ from mmbind.media.transforms import (
     OPENAI_CLIP_STD,
     ImageTransform,
     VideoTransform,
+    expand_to_square,
 )
+from mmbind.media.video import AUTO_BACKEND, BACKENDS, load_video, open_reader, read_frames
 
 __all__ = [
+    "AUTO_BACKEND",
+    "BACKENDS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "OPENAI_CLIP_MEAN",
     "OPENAI_CLIP_STD",
+    "FrameReader",
     "ImageTransform",
+    "IncompleteVideoError",
     "VideoTransform",
+    "expand_to_square",
+    "frame_indices",
+    "load_image",
+    "load_video",
+    "open_reader",
+    "read_frames",
 ]

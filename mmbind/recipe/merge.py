@@ -3,7 +3,8 @@
 Deep merge of recipe mappings (``base:`` inheritance) and dotted ``KEY=VALUE`` overrides.
 
 Rules: mappings merge key by key, everything else is replaced. A part whose ``plugin`` changes is
-replaced whole, so a swapped encoder never inherits the options of the one it replaces.
+replaced whole, so a swapped encoder never inherits the options of the one it replaces. ``null`` removes
+a key (``video: null`` drops the video encoder; a removed field falls back to its default).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ def deep_merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in child.items():
         old = out.get(key)
-        if isinstance(old, dict) and isinstance(value, dict) and not _swaps_plugin(old, value):
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(old, dict) and isinstance(value, dict) and not _swaps_plugin(old, value):
             out[key] = deep_merge(old, value)
         else:
             out[key] = copy.deepcopy(value)
@@ -52,7 +55,10 @@ def apply_override(data: dict[str, Any], override: str) -> dict[str, Any]:
             where = ".".join(parts[: i + 1])
             raise RecipeError(f"override {override!r}: {where} is a {type(child).__name__}, not a mapping")
         node = child
-    node[parts[-1]] = value
+    if value is None:
+        node.pop(parts[-1], None)
+    else:
+        node[parts[-1]] = value
     return out
 
 

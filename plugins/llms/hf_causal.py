@@ -79,9 +79,9 @@ class HFCausalLM(LLMBackend):
     def add_tokens(self, tokens: list[str]) -> list[int]:
         if self.tokenizer is None:
             raise ValueError("this backend has no tokenizer to add tokens to")
+        # Placeholders are replaced before the embedding lookup and never predicted, so the embedding
+        # table is not resized: ids past its end are fine and the logits keep the checkpoint's vocab.
         self.tokenizer.add_tokens(tokens, special_tokens=True)
-        if len(self.tokenizer) > self.vocab_size:
-            self.model.resize_token_embeddings(len(self.tokenizer), mean_resizing=False)
         return self.tokenizer.convert_tokens_to_ids(tokens)
 
     def save_artifacts(self, directory: Path) -> None:

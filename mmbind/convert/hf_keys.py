@@ -1,0 +1,79 @@
+"""hf_keys.py
+
+Parameter-name mapping between transformers' Video-LLaVA and mmbind.
+
+Both sides are reduced to one canonical name per weight (``image_tower.<p>``, ``video_tower.<p>``,
+``projector.linear_{1,2}.<p>``, ``lm.<p>``, ``lm_head.<p>``) and joined on it. On the Hugging Face side
+every layout seen in the wild is accepted: the current one (``model.language_model.*``,
+``model.image_tower[.vision_model].*``, ``model.multi_modal_projector.*``, ``lm_head.*``) and the legacy
+hub one (``language_model.model.*``, ``language_model.lm_head.*``, ``image_tower[.vision_model].*``,
+``video_tower.*``, ``multi_modal_projector.*``). The optional ``vision_model.`` segment of a CLIP tower is
+dropped on both sides, since transformers versions differ on whether `CLIPVisionModel` has it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+_HF_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^(?:model\.)?(image|video)_tower\.(?:vision_model\.)?(.+)$"), r"\1_tower.\2"),
+    (re.compile(r"^(?:model\.)?multi_modal_projector\.(linear_[12]\..+)$"), r"projector.\1"),
+    (re.compile(r"^(?:model\.language_model|language_model\.model)\.(.+)$"), r"lm.\1"),
+    (re.compile(r"^(?:language_model\.)?lm_head\.(.+)$"), r"lm_head.\1"),
+)
+_HF_SKIP = re.compile(r"\.rotary_emb\.inv_freq$")  # buffers old checkpoints saved; recomputed on load
+_MM_TOWER = re.compile(r"^encoders\.(image|video)\.tower\.(?:vision_model\.)?(.+)$")
+_MM_PROJECTOR = re.compile(r"^projectors\.shared\.layers\.([02])\.(.+)$")
+_MM_HEAD = "llm.model.lm_head."
+
+
+def skip_hf_key(key: str) -> bool:
+    """True for keys of old checkpoints that carry no weight (rotary ``inv_freq`` buffers)."""
+    return bool(_HF_SKIP.search(key))
+
+
+def hf_to_canonical(key: str) -> str | None:
+    """Canonical name of a Video-LLaVA checkpoint key, or None when it belongs to no known part."""
+    for pattern, replacement in _HF_RULES:
+        if pattern.match(key):
+            return pattern.sub(replacement, key)
+    return None
+
+
+def canonical_to_hf(name: str) -> str:
+    """The current transformers name of a canonical weight (for messages)."""
+    part, _, rest = name.partition(".")
+    if part == "lm":
+        return f"model.language_model.{rest}"
+    if part == "lm_head":
+        return name
+    if part == "projector":
+        return f"model.multi_modal_projector.{rest}"
+    return f"model.{name}"
+
+
+def mmbind_to_canonical(key: str, llm_base_prefix: str) -> str | None:
+    """Canonical name of an mmbind parameter, or None when Video-LLaVA has no place for it."""
+    match = _MM_TOWER.match(key)
+    if match:
+        return f"{match.group(1)}_tower.{match.group(2)}"
+    match = _MM_PROJECTOR.match(key)
+    if match:
+        return f"projector.linear_{1 if match.group(1) == '0' else 2}.{match.group(2)}"
+    base = f"llm.model.{llm_base_prefix}."
+    if key.startswith(base):
+        return "lm." + key[len(base) :]
+    if key.startswith(_MM_HEAD):
+        return "lm_head." + key[len(_MM_HEAD) :]
+    return None
+
+
+def tied_groups(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:
+    """For every key, the other keys of ``state`` that share its storage (tied embeddings)."""
+    by_storage: dict[tuple[int, int, tuple[int, ...]], list[str]] = {}
+    for key, tensor in state.items():
+        ident = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        by_storage.setdefault(ident, []).append(key)
+    return {key: [k for k in keys if k != key] for keys in by_storage.values() for key in keys}

@@ -1,0 +1,153 @@
+"""videollava.py
+
+`convert_videollava`: an original Video-LLaVA checkpoint (PKU-YuanGroup's ``LlavaLlamaForCausalLM``,
+e.g. ``LanguageBind/Video-LLaVA-7B``) -> an mmbind checkpoint with the same outputs. Unlike transformers'
+port, the video tower keeps its temporal attention (``languagebind_video``).
+
+Steps: read ``config.json`` (`videollava_config`); find the weights and their shapes (`videollava_io`);
+resolve each tower's geometry from a given tower config or the released one and check it against the
+weights (`videollava_towers`); build the mmbind model from the equivalent recipe; load every weight
+strictly (`videollava_weights`); save. Tower weights come from the checkpoint (the released one holds
+copies) or, when it has none, from the given LanguageBind directories. `load_projector_only` loads the
+stage-1 ``mm_projector.bin``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from transformers import AutoTokenizer
+
+from mmbind.checkpoints import read_state_dict
+from mmbind.convert.hf_io import has_tokenizer
+from mmbind.convert.videollava_config import SourceConfig, parse_source_config, recipe_dict
+from mmbind.convert.videollava_io import read_shapes, read_source_config, weight_files
+from mmbind.convert.videollava_keys import TOWER_PREFIXES
+from mmbind.convert.videollava_projector import load_projector_only
+from mmbind.convert.videollava_towers import resolve_geometry, tower_spec, tower_state
+from mmbind.convert.videollava_weights import load_source_weights
+from mmbind.errors import ConversionError, MmbindError
+from mmbind.model import build_model
+from mmbind.recipe import recipe_from_dict
+
+SOURCE_TAG = "videollava"  # value of extra["converted_from"]
+TEMPLATE = "llava_v1"  # the original's inference conversation template (mmbind.prompting)
+
+__all__ = ["convert_videollava", "load_projector_only"]
+
+
+def convert_videollava(
+    src: str | Path,
+    dst: str | Path,
+    image_tower: str | Path | None = None,
+    video_tower: str | Path | None = None,
+    *,
+    llm_dtype: Literal["float32", "bfloat16", "float16"] = "float32",
+) -> Path:
+    """Convert the original Video-LLaVA checkpoint in ``src`` into an mmbind checkpoint in ``dst``.
+
+    ``image_tower`` / ``video_tower``: local LanguageBind directories (or tower config json files) giving
+    the towers' geometry, and their weights when ``src`` holds none. ``llm_dtype``: the LLM's parameter
+    dtype (float32 is exact for any source; the released weights are bfloat16).
+    """
+    src, dst = Path(src), Path(dst)
+    source = parse_source_config(read_source_config(src), src / "config.json")
+    files = weight_files(src)
+    shapes = read_shapes(files)
+    paths = {"image": image_tower, "video": video_tower}
+    for modality, given in paths.items():
+        if given is not None and modality not in source.towers:
+            raise ConversionError(
+                f"{src / 'config.json'}: names no {modality} tower, but {modality}_tower was given"
+            )
+    geometry: dict[str, dict[str, Any]] = {}
+    external: dict[str, tuple[dict[str, torch.Tensor], str]] = {}  # towers whose weights come from their dir
+    for modality in source.towers:
+        tower_path = None if paths[modality] is None else Path(paths[modality])  # type: ignore[arg-type]
+        geometry[modality], state = _tower(src, source, modality, tower_path, shapes)
+        if state is not None:
+            external[modality] = (state, str(tower_path))
+    recipe = _recipe(src, source, geometry, llm_dtype)
+    try:
+        model = build_model(recipe)
+    except MmbindError as exc:
+        raise ConversionError(f"{src}: cannot be expressed as an mmbind model: {exc}") from None
+    for modality, (state, where) in external.items():
+        model.encoders[modality].load_tower_state(state, where=where)  # type: ignore[operator]
+    loaded_elsewhere = tuple(f"encoders.{m}." for m in external)
+    load_source_weights(model, files, where=str(src), loaded_elsewhere=loaded_elsewhere)
+    model.config.extra = _provenance(src, source, geometry, external)
+    return model.save_pretrained(dst)
+
+
+def _tower(
+    src: Path, source: SourceConfig, modality: str, path: Path | None, shapes: dict[str, tuple[int, ...]]
+) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
+    """(resolved geometry, weights read from ``path`` or None when the checkpoint holds the tower)."""
+    prefix = TOWER_PREFIXES[modality]
+    spec = tower_spec(path, modality)
+    inside = {key[len(prefix):]: shape for key, shape in shapes.items() if key.startswith(prefix)}
+    if inside:
+        fields = resolve_geometry(spec, inside, modality, str(src), prefix)
+        state = None
+    elif path is not None and path.is_dir():
+        state = read_state_dict(path)
+        own = {key: tuple(value.shape) for key, value in tower_state(state).items()}
+        fields = resolve_geometry(spec, own, modality, str(path))
+    else:
+        raise ConversionError(
+            f"{src}: the checkpoint holds no {modality} tower weights ({prefix}*); pass {modality}_tower=DIR "
+            f"(--{modality}-tower), a local copy of {source.towers[modality]} with its weights"
+        )
+    if source.mm_hidden_size is not None and fields["hidden_size"] != source.mm_hidden_size:
+        raise ConversionError(
+            f"{src / 'config.json'}: mm_hidden_size is {source.mm_hidden_size} but the {modality} tower's "
+            f"width is {fields['hidden_size']}"
+        )
+    return fields, state
+
+
+def _recipe(src: Path, source: SourceConfig, geometry: dict[str, dict[str, Any]], llm_dtype: str) -> Any:
+    tokenizer_dir = src if has_tokenizer(src) else None
+    if tokenizer_dir is not None:
+        _check_tokenizer(src)
+    data = recipe_dict(source, geometry, tokenizer_dir, name=src.resolve().name, llm_dtype=llm_dtype)
+    try:
+        return recipe_from_dict(data, source=str(src / "config.json"))
+    except MmbindError as exc:
+        raise ConversionError(f"{src}: cannot be expressed as an mmbind model: {exc}") from None
+
+
+def _check_tokenizer(src: Path) -> None:
+    """Fail early, with the reason, when the tokenizer files in ``src`` do not load."""
+    try:
+        AutoTokenizer.from_pretrained(src, local_files_only=True)
+    except Exception as exc:  # missing sentencepiece, corrupt files, unknown classes: all "cannot load"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConversionError(
+            f"{src}: the tokenizer files do not load ({reason}); a tokenizer.model without tokenizer.json "
+            "needs the 'sentencepiece' package"
+        ) from None
+
+
+def _provenance(
+    src: Path, source: SourceConfig, geometry: dict[str, dict[str, Any]], external: dict[str, Any]
+) -> dict[str, Any]:
+    """``extra`` recorded with the converted model."""
+    extra: dict[str, Any] = {
+        "converted_from": SOURCE_TAG,
+        "source": str(src.resolve()),
+        "towers": dict(source.towers),
+        "tower_weights": {m: ("directory" if m in external else "checkpoint") for m in source.towers},
+        "conversation_template": TEMPLATE,
+    }
+    for modality, fields in geometry.items():
+        patches = (fields["image_size"] // fields["patch_size"]) ** 2
+        if modality == "image":
+            extra["image_seq_length"] = patches + int(source.image_keep_cls)
+        else:
+            extra["num_frames"] = fields["num_frames"]
+            extra["video_seq_length"] = (patches + 1) * fields["num_frames"]
+    return extra

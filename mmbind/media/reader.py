@@ -1,0 +1,89 @@
+"""reader.py
+
+The `FrameReader` interface every video backend implements (``pyav``, ``decord``).
+
+A reader is an open video file that knows how many frames it has (`frame_count`) and returns decoded
+RGB frames by index (`read`). Frame ``i`` is the ``i``-th frame in presentation (timestamp) order.
+Backends are imported lazily by `mmbind.media.video.open_reader`; this module imports neither.
+
+Errors: every failure a file can cause is a `MediaError` naming the file. `IncompleteVideoError` is the
+one a caller can recover from: the file's index promised more frames than actually decode (a truncated
+or damaged tail); ``decodable`` says how many leading frames do, so uniform sampling can be redone over
+them (see `mmbind.media.video.read_frames`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar
+
+import numpy as np
+
+from mmbind.errors import MediaError
+
+
+class IncompleteVideoError(MediaError):
+    """Fewer frames decode than the container's index lists."""
+
+    def __init__(self, path: Path, decodable: int, indexed: int) -> None:
+        super().__init__(
+            f"video {path}: only the first {decodable} of {indexed} indexed frames decode "
+            "(file truncated or damaged)"
+        )
+        self.path = path  # the video file
+        self.decodable = decodable  # leading frames known to decode
+        self.indexed = indexed  # frames the container index listed
+
+
+class FrameReader(ABC):
+    """An open video file handing out decoded ``uint8`` RGB frames by index; use as a context manager."""
+
+    backend: ClassVar[str]  # name used by ``backend=`` in `read_frames`
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    @abstractmethod
+    def frame_count(self) -> int:
+        """Number of frames, as indexed when the file was opened (may exceed what decodes)."""
+
+    @abstractmethod
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        """Frames ``(len(indices), H, W, 3)`` uint8 in the order given (repeats allowed).
+
+        Raises `IncompleteVideoError` when the stream ends before a requested frame and `MediaError` for
+        any other decoding failure.
+        """
+
+    def close(self) -> None:
+        """Release the file and decoder (idempotent)."""
+
+    def __enter__(self) -> "FrameReader":
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _check_indices(self, indices: Sequence[int]) -> list[int]:
+        wanted = [int(i) for i in indices]
+        bad = [i for i in wanted if not 0 <= i < self.frame_count]
+        if bad:
+            count = self.frame_count
+            raise IndexError(f"frame index {bad[0]} out of range for {count} frames of {self.path}")
+        return wanted
+
+
+def require_file(path: str | Path, what: str = "video") -> Path:
+    """``path`` as a `Path`, or `MediaError` if it is not an existing regular file."""
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"{what} file not found: {path}")
+    if not path.is_file():
+        raise MediaError(f"{what} path is not a regular file: {path}")
+    return path

@@ -1,0 +1,185 @@
+"""timm_mae.py
+
+The ``mae`` encoder: a timm ViT, by default a masked-autoencoder encoder (``vit_base_patch16_224.mae``,
+``vit_large_patch16_224.mae``, ``vit_huge_patch14_224.mae``), tokens from one block
+(``forward_intermediates``).
+
+- ``select_layer`` uses the same convention as ``clip`` / ``clip_vision`` (transformers' ``hidden_states``):
+  ``-2`` is the output of the second-to-last block (timm's ``blocks[-2]``), ``k > 0`` the output of the
+  ``k``-th block; a list concatenates several blocks. Intermediates are taken before the final norm.
+- Images: ``(N, 3, S, S) -> (N, P[+1], D)``; videos frame by frame, frame-major:
+  ``(N, T, 3, S, S) -> (N, T * (P[+1]), D)``. ``keep_cls`` prepends the CLS token of each frame.
+- Preprocessing from the model's pretrained config: ImageNet mean/std, bicubic, resize to
+  ``int(S / crop_pct)`` (``crop_pct`` 0.9) then centre crop ``S``.
+- Weights from a local file only (timm state dict, or the original MAE ``.pth`` with its ``"model"``
+  wrapper), loaded strictly; the decoder of a pretraining checkpoint (``decoder_*``, ``mask_token``) is
+  dropped first. ``weights: null`` builds random weights offline; nothing is downloaded.
+- A tiny tower for tests: ``{config: {img_size: 32, embed_dim: 64, depth: 3, num_heads: 2}}``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import timm
+import torch
+from pydantic import BaseModel, ConfigDict
+from timm.models.vision_transformer import VisionTransformer
+
+from mmbind import EncoderEntry, PluginOptionsError, hookimpl
+from mmbind.checkpoints import load_strict, read_state_dict, strip_prefix
+from mmbind.interfaces import BuildContext, Encoder
+from mmbind.media import IMAGENET_MEAN, IMAGENET_STD, ImageTransform, VideoTransform
+
+ARTIFACT = "timm_mae.json"
+DECODER_PREFIXES = ("decoder_", "mask_token")  # MAE pretraining-only parameters, not part of the encoder
+_WEIGHT_KEYS = ("pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "checkpoint_path", "cache_dir")
+
+
+class MaeOptions(BaseModel):
+    """Options of the ``mae`` encoder."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = "vit_large_patch16_224.mae"  # timm model name (with its pretrained tag)
+    config: dict[str, Any] = {}  # keyword overrides for timm.create_model (img_size, embed_dim, depth, ...)
+    weights: str | None = None  # local state-dict file (timm or original MAE .pth); None: random init
+    select_layer: int | list[int] = -2  # hidden_states-style block index; a list concatenates blocks
+    keep_cls: bool = False  # prepend each frame's CLS token
+    frozen: bool = True  # requires_grad=False
+    pad_to_square: bool = False  # image preprocessing: pad with the mean colour first
+
+
+class MaeEncoder(Encoder):
+    """A timm ViT for images, or applied frame by frame for videos."""
+
+    def __init__(
+        self, vit: VisionTransformer, name: str, overrides: dict[str, Any], options: MaeOptions, modality: str
+    ) -> None:
+        super().__init__()
+        self.vit = vit
+        self.model_name = name
+        self.overrides = overrides  # timm.create_model keyword overrides, saved as an artifact
+        self.modality = modality
+        self.video = modality == "video"
+        layers = [options.select_layer] if isinstance(options.select_layer, int) else options.select_layer
+        self.blocks = [_block_index(layer, len(vit.blocks)) for layer in layers]
+        if options.keep_cls and not vit.has_class_token:
+            raise PluginOptionsError(f"mae: options.keep_cls: '{name}' has no class token")
+        self.keep_cls = options.keep_cls
+        self.pad_to_square = options.pad_to_square
+        if options.frozen:
+            self.requires_grad_(False)
+
+    @property
+    def output_dim(self) -> int:
+        return self.vit.embed_dim * len(self.blocks)
+
+    @property
+    def item_shape(self) -> tuple[int | None, ...]:
+        size = self.vit.patch_embed.img_size[0]
+        return (None, 3, size, size) if self.video else (3, size, size)
+
+    def tokens_per_item(self, num_frames: int | None = None) -> int:
+        rows, cols = self.vit.patch_embed.grid_size
+        per_frame = rows * cols + int(self.keep_cls)
+        return per_frame * (num_frames or 1) if self.video else per_frame
+
+    def media_transform(self) -> Callable[[Any], torch.Tensor]:
+        cfg = self.vit.pretrained_cfg or {}
+        size = self.vit.patch_embed.img_size[0]
+        common: dict[str, Any] = {
+            "size": size,
+            "mean": tuple(cfg.get("mean", IMAGENET_MEAN)),
+            "std": tuple(cfg.get("std", IMAGENET_STD)),
+            "interpolation": cfg.get("interpolation", "bicubic"),
+            "crop_pct": float(cfg.get("crop_pct") or 1.0),
+            "crop_offset": "round",  # timm / torchvision centre the crop with round(), HF with floor()
+        }
+        if self.video:
+            return VideoTransform(**common)
+        return ImageTransform(**common, pad_to_square=self.pad_to_square)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        frames = pixels.flatten(0, 1) if self.video else pixels
+        frames = frames.to(self.vit.patch_embed.proj.weight.dtype)
+        taken = sorted(set(self.blocks))
+        out = self.vit.forward_intermediates(
+            frames, indices=taken, return_prefix_tokens=self.keep_cls, stop_early=True, output_fmt="NLC",
+            intermediates_only=True,
+        )
+        if self.keep_cls:  # (patches, prefix) pairs; the class token is the first prefix token
+            out = [torch.cat([prefix[:, :1], patches], dim=1) for patches, prefix in out]
+        tokens = torch.cat([out[taken.index(block)] for block in self.blocks], dim=-1)
+        if self.video:
+            tokens = tokens.reshape(pixels.shape[0], -1, tokens.shape[-1])
+        return tokens
+
+    def save_artifacts(self, directory: Path) -> None:
+        spec = {"model": self.model_name, "config": self.overrides}
+        (directory / ARTIFACT).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+
+
+def _block_index(layer: int, num_blocks: int) -> int:
+    """hidden_states-style index (``-1`` last block, ``k > 0`` the k-th block) -> 0-based block index."""
+    if layer == 0 or not -num_blocks <= layer <= num_blocks:
+        raise PluginOptionsError(
+            f"mae: options.select_layer {layer} is out of range for a model of {num_blocks} blocks "
+            f"(use -{num_blocks}..-1 or 1..{num_blocks})"
+        )
+    return num_blocks + layer if layer < 0 else layer - 1
+
+
+def create_vit(name: str, overrides: dict[str, Any]) -> VisionTransformer:
+    """``timm.create_model(name, pretrained=False, **overrides)``, checked to be a timm ViT."""
+    reserved = sorted(set(overrides) & set(_WEIGHT_KEYS))
+    if reserved:
+        raise PluginOptionsError(f"mae: options.config.{reserved[0]}: weights come from options.weights only")
+    tagged = "." in name  # "architecture.tag": the tag picks the pretrained config (mean, std, crop_pct)
+    if not timm.is_model(name) or (tagged and name not in timm.list_pretrained()):
+        known = timm.list_pretrained() + timm.list_models()
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else "; see timm.list_models()"
+        raise PluginOptionsError(f"mae: options.model '{name}' is not a timm model{hint}")
+    try:
+        model = timm.create_model(name, pretrained=False, **overrides)
+    except (TypeError, ValueError, RuntimeError, AssertionError) as exc:
+        raise PluginOptionsError(f"mae: options.model '{name}' / options.config: {exc}") from None
+    if not isinstance(model, VisionTransformer):
+        kind = type(model).__name__
+        raise PluginOptionsError(f"mae: '{name}' is a {kind}; only timm VisionTransformers are supported")
+    return model
+
+
+def load_vit_weights(vit: VisionTransformer, path: str) -> None:
+    """Strictly load a local timm / MAE state dict, dropping an MAE pretraining decoder first."""
+    state = read_state_dict(path)
+    if all(key.startswith("module.") for key in state):  # saved from a DistributedDataParallel wrapper
+        state = strip_prefix(state, "module.")
+    state = {key: value for key, value in state.items() if not key.startswith(DECODER_PREFIXES)}
+    load_strict(vit, state, where=f"mae: {path}")
+
+
+def build(options: MaeOptions, context: BuildContext) -> MaeEncoder:
+    """Factory registered as ``mae``."""
+    if context.artifacts_dir is not None:
+        spec = json.loads((Path(context.artifacts_dir) / ARTIFACT).read_text(encoding="utf-8"))
+        name, overrides = spec["model"], spec["config"]
+    else:
+        name, overrides = options.model, dict(options.config)
+    vit = create_vit(name, overrides)
+    if options.weights is not None and context.load_weights and not context.restoring:
+        load_vit_weights(vit, options.weights)
+    return MaeEncoder(vit, name, overrides, options, context.modality or "image")
+
+
+@hookimpl
+def mmbind_encoders() -> list[EncoderEntry]:
+    return [
+        EncoderEntry(
+            "mae", MaeOptions, build, ("image", "video"),
+            "timm ViT (MAE encoders by default); videos frame by frame",
+        )
+    ]
