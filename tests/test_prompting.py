@@ -7,7 +7,7 @@ import pytest
 from videollava_tiny import IMAGE_TOKEN_INDEX, llama_tokenizer, original_tokenizer_image_token
 
 from mmbind import InputError
-from mmbind.data.templates import VICUNA_SYSTEM
+from mmbind.prompting.templates import VICUNA_SYSTEM
 from mmbind.prompting import LLAVA_V1, VICUNA_V1, get_template, tokenize_prompt
 
 LLAVA_SYSTEM = (

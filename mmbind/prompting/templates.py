@@ -5,7 +5,7 @@ Video-LLaVA's conversation templates (``SeparatorStyle.TWO``): ``SYSTEM`` + sep,
 message leaves ``ROLE:`` open for generation.
 
 - ``llava_v1`` (inference: the video QA evaluation and the CLI): "A chat between a curious human ..."
-- ``vicuna_v1`` (training wording, `mmbind.data.templates.VICUNA_SYSTEM`): "... a curious user ..."
+- ``vicuna_v1`` (training wording, `VICUNA_SYSTEM`; the training data's templates use it too): "... a curious user ..."
 
 A single-turn prompt with a video reads ``SYSTEM USER: <video>\\nQUESTION ASSISTANT:`` -- the original's
 ``<image>`` x 8 frame tags are one ``<video>`` tag here (see `tokenize_prompt`).
@@ -16,8 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from mmbind.data.templates import VICUNA_SYSTEM
 from mmbind.errors import InputError
+
+VICUNA_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
+)
 
 LLAVA_SYSTEM = (
     "A chat between a curious human and an artificial intelligence assistant. "
