@@ -4,32 +4,29 @@ State dicts from local files in the layouts other projects publish, and strict l
 
 `read_state_dict` accepts a file (``.safetensors``; ``.bin`` / ``.pt`` / ``.pth`` / ``.ckpt`` read with
 ``torch.load(weights_only=True)``), a shard index (``*.index.json``), or a directory holding one of
-transformers' standard names (``model.safetensors[.index.json]``, ``pytorch_model.bin[.index.json]``) or
+transformers' standard layouts (``model.safetensors[.index.json]``, ``pytorch_model.bin[.index.json]``) or
 exactly one weights file. A top-level ``"model"`` / ``"state_dict"`` wrapper (training checkpoints) is
-unwrapped. Nothing is ever downloaded: a path that does not exist is an error.
+unwrapped (files are found and read by `weight_files`). Nothing is ever downloaded: a path that does not
+exist is an error.
 """
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from torch import nn
 
+from mmbind.checkpoints.weight_files import (
+    STANDARD_NAMES,
+    TORCH_SUFFIXES,
+    find_weight_files,
+    iter_weights,
+    shard_files,
+)
 from mmbind.errors import CheckpointError
 
-STANDARD_NAMES = (
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-)
-TORCH_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
-WRAPPER_KEYS = ("state_dict", "model")  # checked in this order
+DDP_PREFIX = "module."  # what torch's DistributedDataParallel puts before every parameter name
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -37,15 +34,23 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path).expanduser()
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or directory (weights are read from local paths only)")
-    file = _resolve(path) if path.is_dir() else path
-    if file.name.endswith(".index.json"):
-        return _read_sharded(file)
-    return _as_state_dict(_read_file(file), file)
+    if path.is_dir():
+        files = _resolve(path)
+    elif path.name.endswith(".index.json"):
+        files = shard_files(path)
+    else:
+        files = [path]
+    return dict(iter_weights(files))
 
 
 def strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The entries of ``state`` whose names start with ``prefix``, renamed without it."""
     return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+
+
+def strip_ddp_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` without the ``module.`` prefix that a DistributedDataParallel wrapper gives every name."""
+    return strip_prefix(state, DDP_PREFIX) if all(key.startswith(DDP_PREFIX) for key in state) else state
 
 
 def load_strict(module: nn.Module, state: dict[str, torch.Tensor], where: str, show: int = 5) -> None:
@@ -74,15 +79,15 @@ def _listing(label: str, keys: list[str], show: int) -> str:
     return f"{len(keys)} {label} ({', '.join(keys[:show])}{more})"
 
 
-def _resolve(directory: Path) -> Path:
-    for name in STANDARD_NAMES:
-        if (directory / name).is_file():
-            return directory / name
+def _resolve(directory: Path) -> list[Path]:
+    files = find_weight_files(directory)
+    if files is not None:
+        return files
     found = sorted(
         p for p in directory.iterdir() if p.is_file() and p.suffix in (".safetensors", *TORCH_SUFFIXES)
     )
     if len(found) == 1:
-        return found[0]
+        return found
     if not found:
         raise CheckpointError(
             f"{directory}: no weights file found (looked for {', '.join(STANDARD_NAMES)}, "
@@ -90,53 +95,3 @@ def _resolve(directory: Path) -> Path:
         )
     names = ", ".join(p.name for p in found[:5])
     raise CheckpointError(f"{directory}: several weights files and no shard index ({names}); name one file")
-
-
-def _read_sharded(index: Path) -> dict[str, torch.Tensor]:
-    try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        shard_names = sorted(set(weight_map.values()))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"{index}: not a shard index with a 'weight_map' ({exc})") from None
-    state: dict[str, torch.Tensor] = {}
-    for name in shard_names:
-        shard = index.parent / name
-        if not shard.is_file():
-            raise CheckpointError(f"{shard}: shard listed in {index.name} is missing")
-        state.update(_as_state_dict(_read_file(shard), shard))
-    return state
-
-
-def _read_file(file: Path) -> dict:
-    if file.suffix == ".safetensors":
-        try:
-            return load_file(str(file))
-        except (SafetensorError, OSError) as exc:
-            raise CheckpointError(f"{file}: unreadable safetensors file ({exc})") from None
-    if file.suffix in TORCH_SUFFIXES:
-        try:
-            obj = torch.load(file, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(file))
-        except Exception as exc:  # pickle, zip and weights_only errors all mean "not a readable state dict"
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(
-                f"{file}: cannot be read with torch.load(weights_only=True) ({reason})"
-            ) from None
-        if not isinstance(obj, dict):
-            raise CheckpointError(f"{file}: holds a {type(obj).__name__}, not a state dict")
-        return obj
-    raise CheckpointError(
-        f"{file}: unknown weights format (expected .safetensors, {', '.join(TORCH_SUFFIXES)} or *.index.json)"
-    )
-
-
-def _as_state_dict(obj: dict, file: Path) -> dict[str, torch.Tensor]:
-    for key in WRAPPER_KEYS:
-        if isinstance(obj.get(key), dict):
-            obj = obj[key]
-            break
-    for key, value in obj.items():
-        if not isinstance(value, torch.Tensor):
-            raise CheckpointError(f"{file}: not a state dict: entry {key!r} holds a {type(value).__name__}")
-    if not obj:
-        raise CheckpointError(f"{file}: holds no tensors")
-    return dict(obj)

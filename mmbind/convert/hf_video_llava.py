@@ -16,8 +16,9 @@ from typing import Any
 import torch
 from transformers import VideoLlavaForConditionalGeneration
 
+from mmbind.checkpoints import CONVERSION, iter_weights, standard_weight_files
 from mmbind.convert.hf_config import ACT_TO_HF, architecture_fields, recipe_dict, video_llava_config
-from mmbind.convert.hf_io import has_tokenizer, iter_weights, read_config, weight_files
+from mmbind.convert.hf_io import has_tokenizer, read_config
 from mmbind.convert.hf_weights import hf_state, load_hf_weights
 from mmbind.errors import ConversionError, MmbindError
 from mmbind.model import MultimodalLM, build_model, load_pretrained
@@ -31,7 +32,7 @@ def convert_hf(src: str | Path, dst: str | Path) -> Path:
     """Convert the transformers Video-LLaVA checkpoint in ``src`` into an mmbind checkpoint in ``dst``."""
     src, dst = Path(src), Path(dst)
     config = read_config(src)
-    files = weight_files(src)
+    files = standard_weight_files(src, CONVERSION)
     tokenizer_dir = src if has_tokenizer(src) else None
     try:
         recipe = recipe_from_dict(
@@ -42,7 +43,7 @@ def convert_hf(src: str | Path, dst: str | Path) -> Path:
         raise ConversionError(f"{src / 'config.json'}: {exc}") from None
     except MmbindError as exc:
         raise ConversionError(f"{src}: cannot be expressed as an mmbind model: {exc}") from None
-    load_hf_weights(model, iter_weights(files), where=str(src))
+    load_hf_weights(model, iter_weights(files, CONVERSION), where=str(src))
     model.config.extra = {
         "converted_from": SOURCE_TAG,
         "source": str(src.resolve()),

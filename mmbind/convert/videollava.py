@@ -4,7 +4,7 @@
 e.g. ``LanguageBind/Video-LLaVA-7B``) -> an mmbind checkpoint with the same outputs. Unlike transformers'
 port, the video tower keeps its temporal attention (``languagebind_video``).
 
-Steps: read ``config.json`` (`videollava_config`); find the weights and their shapes (`videollava_io`);
+Steps: read ``config.json`` (`videollava_config`); find the weights and their shapes (`mmbind.checkpoints`);
 resolve each tower's geometry from a given tower config or the released one and check it against the
 weights (`videollava_towers`); build the mmbind model from the equivalent recipe; load every weight
 strictly (`videollava_weights`); save. Tower weights come from the checkpoint (the released one holds
@@ -20,10 +20,10 @@ from typing import Any, Literal
 import torch
 from transformers import AutoTokenizer
 
-from mmbind.checkpoints import read_state_dict
+from mmbind.checkpoints import CONVERSION, read_shapes, read_state_dict, standard_weight_files
 from mmbind.convert.hf_io import has_tokenizer
 from mmbind.convert.videollava_config import SourceConfig, parse_source_config, recipe_dict
-from mmbind.convert.videollava_io import read_shapes, read_source_config, weight_files
+from mmbind.convert.videollava_io import read_source_config
 from mmbind.convert.videollava_keys import TOWER_PREFIXES
 from mmbind.convert.videollava_projector import load_projector_only
 from mmbind.convert.videollava_towers import resolve_geometry, tower_spec, tower_state
@@ -54,8 +54,8 @@ def convert_videollava(
     """
     src, dst = Path(src), Path(dst)
     source = parse_source_config(read_source_config(src), src / "config.json")
-    files = weight_files(src)
-    shapes = read_shapes(files)
+    files = standard_weight_files(src, CONVERSION)
+    shapes = read_shapes(files, CONVERSION)
     paths = {"image": image_tower, "video": video_tower}
     for modality, given in paths.items():
         if given is not None and modality not in source.towers:

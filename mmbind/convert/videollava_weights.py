@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
+from mmbind.checkpoints import CONVERSION, read_weight_file
 from mmbind.convert.hf_keys import tied_groups
-from mmbind.convert.videollava_io import read_weight_file
 from mmbind.convert.videollava_keys import mmbind_to_source, skip_source_key, source_to_mmbind
 from mmbind.errors import ConversionError
 from mmbind.model import MultimodalLM
@@ -34,7 +34,7 @@ def load_source_weights(
     unexpected: list[str] = []
     with torch.no_grad():
         for file in files:
-            for key, tensor in read_weight_file(file).items():
+            for key, tensor in read_weight_file(file, CONVERSION).items():
                 if skip_source_key(key):
                     continue
                 target = source_to_mmbind(key)

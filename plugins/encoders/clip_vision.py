@@ -19,7 +19,15 @@ from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from mmbind import CheckpointError, EncoderEntry, hookimpl
 from mmbind.interfaces import BuildContext, Encoder
-from mmbind.media import ImageTransform, VideoTransform
+from mmbind.interfaces.encoder_helpers import (
+    drop_cls,
+    flatten_frames,
+    frame_major,
+    layer_list,
+    pixel_shape,
+    pixel_transform,
+    token_count,
+)
 
 
 class ClipVisionOptions(BaseModel):
@@ -49,7 +57,7 @@ class ClipVisionEncoder(Encoder):
         self.tower = tower
         self.modality = modality
         self.video = modality == "video"
-        self.layers = [options.select_layer] if isinstance(options.select_layer, int) else options.select_layer
+        self.layers = layer_list(options.select_layer)
         self.keep_cls = self.video if options.keep_cls is None else options.keep_cls
         self.pad_to_square = options.pad_to_square
         if options.frozen:
@@ -61,30 +69,21 @@ class ClipVisionEncoder(Encoder):
 
     @property
     def item_shape(self) -> tuple[int | None, ...]:
-        size = self.tower.config.image_size
-        return (None, 3, size, size) if self.video else (3, size, size)
+        return pixel_shape(self.tower.config.image_size, self.video)
 
     def tokens_per_item(self, num_frames: int | None = None) -> int:
         config = self.tower.config
         per_frame = (config.image_size // config.patch_size) ** 2 + int(self.keep_cls)
-        return per_frame * (num_frames or 1) if self.video else per_frame
+        return token_count(per_frame, self.video, num_frames)
 
     def media_transform(self) -> Callable[[Any], torch.Tensor]:
-        size = self.tower.config.image_size
-        if self.video:
-            return VideoTransform(size=size)
-        return ImageTransform(size=size, pad_to_square=self.pad_to_square)
+        return pixel_transform(self.video, self.pad_to_square, size=self.tower.config.image_size)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        frames = pixels.flatten(0, 1) if self.video else pixels
-        frames = frames.to(self.tower.dtype)
+        frames = flatten_frames(pixels, self.video).to(self.tower.dtype)
         hidden = self.tower(pixel_values=frames, output_hidden_states=True).hidden_states
-        tokens = torch.cat([hidden[i] for i in self.layers], dim=-1)
-        if not self.keep_cls:
-            tokens = tokens[:, 1:]
-        if self.video:
-            tokens = tokens.reshape(pixels.shape[0], -1, tokens.shape[-1])
-        return tokens
+        tokens = drop_cls(torch.cat([hidden[i] for i in self.layers], dim=-1), self.keep_cls)
+        return frame_major(tokens, len(pixels)) if self.video else tokens
 
     def save_artifacts(self, directory: Path) -> None:
         self.tower.config.save_pretrained(directory)

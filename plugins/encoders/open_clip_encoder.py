@@ -32,9 +32,18 @@ from open_clip.transformer import VisionTransformer
 from pydantic import BaseModel, ConfigDict
 
 from mmbind import EncoderEntry, PluginOptionsError, hookimpl
-from mmbind.checkpoints import load_strict, read_state_dict, strip_prefix
+from mmbind.checkpoints import load_strict, read_state_dict, strip_ddp_prefix, strip_prefix
 from mmbind.interfaces import BuildContext, Encoder
-from mmbind.media import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ImageTransform, VideoTransform
+from mmbind.interfaces.encoder_helpers import (
+    block_index,
+    flatten_frames,
+    frame_major,
+    layer_list,
+    pixel_shape,
+    pixel_transform,
+    token_count,
+)
+from mmbind.media import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
 ARTIFACT = "open_clip_encoder.json"
 # The text tower is discarded, so it is built as small as OpenCLIP allows (and never from the hub).
@@ -71,8 +80,8 @@ class OpenClipEncoder(Encoder):
         self.model_cfg = cfg  # the resolved config (text_cfg excluded), saved as an artifact
         self.modality = modality
         self.video = modality == "video"
-        layers = [options.select_layer] if isinstance(options.select_layer, int) else options.select_layer
-        self.blocks = [_block_index(layer, len(visual.transformer.resblocks)) for layer in layers]
+        num_blocks = len(visual.transformer.resblocks)
+        self.blocks = [_block_index(layer, num_blocks) for layer in layer_list(options.select_layer)]
         self.keep_cls = self.video if options.keep_cls is None else options.keep_cls
         self.pad_to_square = options.pad_to_square
         if options.frozen:
@@ -84,27 +93,21 @@ class OpenClipEncoder(Encoder):
 
     @property
     def item_shape(self) -> tuple[int | None, ...]:
-        size = self.visual.image_size[0]
-        return (None, 3, size, size) if self.video else (3, size, size)
+        return pixel_shape(self.visual.image_size[0], self.video)
 
     def tokens_per_item(self, num_frames: int | None = None) -> int:
         rows, cols = self.visual.grid_size
-        per_frame = rows * cols + int(self.keep_cls)
-        return per_frame * (num_frames or 1) if self.video else per_frame
+        return token_count(rows * cols + int(self.keep_cls), self.video, num_frames)
 
     def media_transform(self) -> Callable[[Any], torch.Tensor]:
-        size = self.visual.image_size[0]
-        stats: dict[str, Any] = {
-            "mean": tuple(getattr(self.visual, "image_mean", None) or OPENAI_CLIP_MEAN),
-            "std": tuple(getattr(self.visual, "image_std", None) or OPENAI_CLIP_STD),
-        }
-        if self.video:
-            return VideoTransform(size=size, interpolation="bicubic", **stats)
-        return ImageTransform(size=size, pad_to_square=self.pad_to_square, **stats)
+        return pixel_transform(
+            self.video, self.pad_to_square, size=self.visual.image_size[0], interpolation="bicubic",
+            mean=tuple(getattr(self.visual, "image_mean", None) or OPENAI_CLIP_MEAN),
+            std=tuple(getattr(self.visual, "image_std", None) or OPENAI_CLIP_STD),
+        )
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        frames = pixels.flatten(0, 1) if self.video else pixels
-        frames = frames.to(self.visual.conv1.weight.dtype)
+        frames = flatten_frames(pixels, self.video).to(self.visual.conv1.weight.dtype)
         taken = sorted(set(self.blocks))
         out = self.visual.forward_intermediates(
             frames, indices=taken, stop_early=True, intermediates_only=True, output_fmt="NLC",
@@ -115,9 +118,7 @@ class OpenClipEncoder(Encoder):
             prefixes = out["image_intermediates_prefix"]
             feats = [torch.cat([cls, patches], dim=1) for cls, patches in zip(prefixes, feats)]
         tokens = torch.cat([feats[taken.index(block)] for block in self.blocks], dim=-1)
-        if self.video:
-            tokens = tokens.reshape(pixels.shape[0], -1, tokens.shape[-1])
-        return tokens
+        return frame_major(tokens, len(pixels)) if self.video else tokens
 
     def save_artifacts(self, directory: Path) -> None:
         spec = {"model": self.model_name, "model_cfg": self.model_cfg}
@@ -126,12 +127,7 @@ class OpenClipEncoder(Encoder):
 
 def _block_index(layer: int, num_blocks: int) -> int:
     """hidden_states-style index (``-1`` last block, ``k > 0`` the k-th block) -> 0-based block index."""
-    if layer == 0 or not -num_blocks <= layer <= num_blocks:
-        raise PluginOptionsError(
-            f"clip: options.select_layer {layer} is out of range for a tower of {num_blocks} blocks "
-            f"(use -{num_blocks}..-1 or 1..{num_blocks})"
-        )
-    return num_blocks + layer if layer < 0 else layer - 1
+    return block_index("clip", layer, num_blocks)
 
 
 def resolve_config(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -174,9 +170,7 @@ def create_visual(name: str, cfg: dict[str, Any]) -> VisionTransformer:
 
 def load_visual_weights(visual: VisionTransformer, path: str) -> None:
     """Strictly load a full-CLIP or visual-tower state dict from the local file ``path``."""
-    state = read_state_dict(path)
-    if all(key.startswith("module.") for key in state):  # saved from a DistributedDataParallel wrapper
-        state = strip_prefix(state, "module.")
+    state = strip_ddp_prefix(read_state_dict(path))
     if any(key.startswith("visual.") for key in state):  # a full CLIP model: keep its visual tower
         state = strip_prefix(state, "visual.")
     load_strict(visual, state, where=f"clip: {path}")

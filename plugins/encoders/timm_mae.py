@@ -30,9 +30,18 @@ from pydantic import BaseModel, ConfigDict
 from timm.models.vision_transformer import VisionTransformer
 
 from mmbind import EncoderEntry, PluginOptionsError, hookimpl
-from mmbind.checkpoints import load_strict, read_state_dict, strip_prefix
+from mmbind.checkpoints import load_strict, read_state_dict, strip_ddp_prefix
 from mmbind.interfaces import BuildContext, Encoder
-from mmbind.media import IMAGENET_MEAN, IMAGENET_STD, ImageTransform, VideoTransform
+from mmbind.interfaces.encoder_helpers import (
+    block_index,
+    flatten_frames,
+    frame_major,
+    layer_list,
+    pixel_shape,
+    pixel_transform,
+    token_count,
+)
+from mmbind.media import IMAGENET_MEAN, IMAGENET_STD
 
 ARTIFACT = "timm_mae.json"
 DECODER_PREFIXES = ("decoder_", "mask_token")  # MAE pretraining-only parameters, not part of the encoder
@@ -64,8 +73,8 @@ class MaeEncoder(Encoder):
         self.overrides = overrides  # timm.create_model keyword overrides, saved as an artifact
         self.modality = modality
         self.video = modality == "video"
-        layers = [options.select_layer] if isinstance(options.select_layer, int) else options.select_layer
-        self.blocks = [_block_index(layer, len(vit.blocks)) for layer in layers]
+        layers = layer_list(options.select_layer)
+        self.blocks = [block_index("mae", layer, len(vit.blocks), holder="model") for layer in layers]
         if options.keep_cls and not vit.has_class_token:
             raise PluginOptionsError(f"mae: options.keep_cls: '{name}' has no class token")
         self.keep_cls = options.keep_cls
@@ -79,32 +88,23 @@ class MaeEncoder(Encoder):
 
     @property
     def item_shape(self) -> tuple[int | None, ...]:
-        size = self.vit.patch_embed.img_size[0]
-        return (None, 3, size, size) if self.video else (3, size, size)
+        return pixel_shape(self.vit.patch_embed.img_size[0], self.video)
 
     def tokens_per_item(self, num_frames: int | None = None) -> int:
         rows, cols = self.vit.patch_embed.grid_size
-        per_frame = rows * cols + int(self.keep_cls)
-        return per_frame * (num_frames or 1) if self.video else per_frame
+        return token_count(rows * cols + int(self.keep_cls), self.video, num_frames)
 
     def media_transform(self) -> Callable[[Any], torch.Tensor]:
         cfg = self.vit.pretrained_cfg or {}
-        size = self.vit.patch_embed.img_size[0]
-        common: dict[str, Any] = {
-            "size": size,
-            "mean": tuple(cfg.get("mean", IMAGENET_MEAN)),
-            "std": tuple(cfg.get("std", IMAGENET_STD)),
-            "interpolation": cfg.get("interpolation", "bicubic"),
-            "crop_pct": float(cfg.get("crop_pct") or 1.0),
-            "crop_offset": "round",  # timm / torchvision centre the crop with round(), HF with floor()
-        }
-        if self.video:
-            return VideoTransform(**common)
-        return ImageTransform(**common, pad_to_square=self.pad_to_square)
+        return pixel_transform(
+            self.video, self.pad_to_square, size=self.vit.patch_embed.img_size[0],
+            mean=tuple(cfg.get("mean", IMAGENET_MEAN)), std=tuple(cfg.get("std", IMAGENET_STD)),
+            interpolation=cfg.get("interpolation", "bicubic"), crop_pct=float(cfg.get("crop_pct") or 1.0),
+            crop_offset="round",  # timm / torchvision centre the crop with round(), HF with floor()
+        )
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        frames = pixels.flatten(0, 1) if self.video else pixels
-        frames = frames.to(self.vit.patch_embed.proj.weight.dtype)
+        frames = flatten_frames(pixels, self.video).to(self.vit.patch_embed.proj.weight.dtype)
         taken = sorted(set(self.blocks))
         out = self.vit.forward_intermediates(
             frames, indices=taken, return_prefix_tokens=self.keep_cls, stop_early=True, output_fmt="NLC",
@@ -113,23 +113,11 @@ class MaeEncoder(Encoder):
         if self.keep_cls:  # (patches, prefix) pairs; the class token is the first prefix token
             out = [torch.cat([prefix[:, :1], patches], dim=1) for patches, prefix in out]
         tokens = torch.cat([out[taken.index(block)] for block in self.blocks], dim=-1)
-        if self.video:
-            tokens = tokens.reshape(pixels.shape[0], -1, tokens.shape[-1])
-        return tokens
+        return frame_major(tokens, len(pixels)) if self.video else tokens
 
     def save_artifacts(self, directory: Path) -> None:
         spec = {"model": self.model_name, "config": self.overrides}
         (directory / ARTIFACT).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-
-
-def _block_index(layer: int, num_blocks: int) -> int:
-    """hidden_states-style index (``-1`` last block, ``k > 0`` the k-th block) -> 0-based block index."""
-    if layer == 0 or not -num_blocks <= layer <= num_blocks:
-        raise PluginOptionsError(
-            f"mae: options.select_layer {layer} is out of range for a model of {num_blocks} blocks "
-            f"(use -{num_blocks}..-1 or 1..{num_blocks})"
-        )
-    return num_blocks + layer if layer < 0 else layer - 1
 
 
 def create_vit(name: str, overrides: dict[str, Any]) -> VisionTransformer:
@@ -155,9 +143,7 @@ def create_vit(name: str, overrides: dict[str, Any]) -> VisionTransformer:
 
 def load_vit_weights(vit: VisionTransformer, path: str) -> None:
     """Strictly load a local timm / MAE state dict, dropping an MAE pretraining decoder first."""
-    state = read_state_dict(path)
-    if all(key.startswith("module.") for key in state):  # saved from a DistributedDataParallel wrapper
-        state = strip_prefix(state, "module.")
+    state = strip_ddp_prefix(read_state_dict(path))
     state = {key: value for key, value in state.items() if not key.startswith(DECODER_PREFIXES)}
     load_strict(vit, state, where=f"mae: {path}")
 

@@ -11,19 +11,18 @@ skipped) or a bare CLIPVisionModel state dict; the vision keys load strictly.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from mmbind import EncoderEntry, hookimpl
-from mmbind.checkpoints import read_state_dict
-from mmbind.interfaces import BuildContext, Encoder
+from mmbind.interfaces import BuildContext
+from mmbind.interfaces.encoder_helpers import drop_cls, pixel_shape
 from mmbind.media import ImageTransform
 
-from .presets import TowerOptions, hidden_index, make_config, restored_config
-from .weights import load_tower_state
+from .base import TowerEncoder
+from .presets import TowerOptions, make_config, restored_config
 
 NAME = "languagebind_image"
 
@@ -35,49 +34,26 @@ class LanguageBindImageOptions(TowerOptions):
     pad_to_square: bool = False  # preprocessing: pad to a square with the mean colour (Video-LLaVA's "pad")
 
 
-class LanguageBindImageEncoder(Encoder):
+class LanguageBindImageEncoder(TowerEncoder):
     """A CLIP ViT returning one hidden layer's tokens for each image."""
 
     def __init__(self, tower: CLIPVisionModel, options: LanguageBindImageOptions, modality: str) -> None:
-        super().__init__()
-        self.tower = tower
-        self.modality = modality
-        self.layer = hidden_index(NAME, options.select_layer, tower.config.num_hidden_layers)
-        self.keep_cls = options.keep_cls
+        super().__init__(tower, options, options.keep_cls, NAME, modality)
         self.pad_to_square = options.pad_to_square
-        if options.frozen:
-            self.requires_grad_(False)
-
-    @property
-    def output_dim(self) -> int:
-        return self.tower.config.hidden_size
 
     @property
     def item_shape(self) -> tuple[int | None, ...]:
-        size = self.tower.config.image_size
-        return (3, size, size)
+        return pixel_shape(self.tower.config.image_size, video=False)
 
     def tokens_per_item(self, num_frames: int | None = None) -> int:
-        config = self.tower.config
-        return (config.image_size // config.patch_size) ** 2 + int(self.keep_cls)
+        return self.tokens_per_frame()
 
     def media_transform(self) -> Callable[[Any], torch.Tensor]:
         return ImageTransform(size=self.tower.config.image_size, pad_to_square=self.pad_to_square)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         hidden = self.tower(pixel_values=pixels.to(self.tower.dtype), output_hidden_states=True).hidden_states
-        tokens = hidden[self.layer]
-        return tokens if self.keep_cls else tokens[:, 1:]
-
-    def load_tower_state(
-        self, state: dict[str, torch.Tensor], prefix: str | None = None, where: str = "checkpoint",
-        ignore_others: bool = False,
-    ) -> None:
-        """Load the tower from ``state`` (see `weights.load_tower_state`)."""
-        load_tower_state(self.tower, state, prefix, where, ignore_others)
-
-    def save_artifacts(self, directory: Path) -> None:
-        self.tower.config.save_pretrained(directory)
+        return drop_cls(hidden[self.layer], self.keep_cls)
 
 
 def build(options: LanguageBindImageOptions, context: BuildContext) -> LanguageBindImageEncoder:
@@ -89,8 +65,7 @@ def build(options: LanguageBindImageOptions, context: BuildContext) -> LanguageB
         config = make_config(NAME, options, video=False)
     tower = CLIPVisionModel._from_config(config, attn_implementation=options.attn_implementation)
     encoder = LanguageBindImageEncoder(tower, options, context.modality or "image")
-    if options.weights is not None and context.load_weights and context.artifacts_dir is None:
-        encoder.load_tower_state(read_state_dict(options.weights), where=options.weights)
+    encoder.load_option_weights(options, context)
     return encoder
 
 

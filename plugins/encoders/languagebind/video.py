@@ -12,20 +12,19 @@ inside Video-LLaVA-7B loads through `LanguageBindVideoEncoder.load_tower_state` 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from pydantic import Field
 
 from mmbind import EncoderEntry, hookimpl
-from mmbind.checkpoints import read_state_dict
-from mmbind.interfaces import BuildContext, Encoder
+from mmbind.interfaces import BuildContext
+from mmbind.interfaces.encoder_helpers import drop_cls, frame_major, pixel_shape, token_count
 from mmbind.media import VideoTransform
 
-from .presets import TowerOptions, hidden_index, make_config, restored_config
+from .base import TowerEncoder
+from .presets import TowerOptions, make_config, restored_config
 from .video_tower import LanguageBindVideoTower
-from .weights import load_tower_state
 
 NAME = "languagebind_video"
 VIDEO_LLAVA_PREFIX = "model.video_tower.video_tower."  # the tower's copy inside Video-LLaVA-7B
@@ -38,53 +37,32 @@ class LanguageBindVideoOptions(TowerOptions):
     num_frames: int | None = Field(default=None, ge=1)  # temporal embedding length T0; None: preset's
 
 
-class LanguageBindVideoEncoder(Encoder):
-    """LanguageBind's temporal-attention tower returning one hidden layer's tokens per video."""
+class LanguageBindVideoEncoder(TowerEncoder):
+    """LanguageBind's temporal-attention tower returning one hidden layer's tokens per video.
+
+    The tower's copy inside Video-LLaVA-7B loads with
+    ``load_tower_state(state, prefix=VIDEO_LLAVA_PREFIX, ignore_others=True)``.
+    """
 
     def __init__(
         self, tower: LanguageBindVideoTower, options: LanguageBindVideoOptions, modality: str
     ) -> None:
-        super().__init__()
-        self.tower = tower
-        self.modality = modality
-        self.layer = hidden_index(NAME, options.select_layer, tower.config.num_hidden_layers)
-        self.keep_cls = options.keep_cls
-        if options.frozen:
-            self.requires_grad_(False)
-
-    @property
-    def output_dim(self) -> int:
-        return self.tower.config.hidden_size
+        super().__init__(tower, options, options.keep_cls, NAME, modality)
 
     @property
     def item_shape(self) -> tuple[int | None, ...]:
-        size = self.tower.config.image_size
-        return (None, 3, size, size)
+        return pixel_shape(self.tower.config.image_size, video=True)
 
     def tokens_per_item(self, num_frames: int | None = None) -> int:
-        config = self.tower.config
-        per_frame = (config.image_size // config.patch_size) ** 2 + int(self.keep_cls)
-        return per_frame * (num_frames or config.num_frames)
+        default = self.tower.config.num_frames  # the temporal embedding's length
+        return token_count(self.tokens_per_frame(), True, num_frames, default_frames=default)
 
     def media_transform(self) -> Callable[[Any], torch.Tensor]:
         return VideoTransform(size=self.tower.config.image_size)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         hidden = self.tower(pixels, layer=self.layer)  # (N*T, 1+P, D)
-        if not self.keep_cls:
-            hidden = hidden[:, 1:]
-        return hidden.reshape(pixels.shape[0], -1, hidden.shape[-1])
-
-    def load_tower_state(
-        self, state: dict[str, torch.Tensor], prefix: str | None = None, where: str = "checkpoint",
-        ignore_others: bool = False,
-    ) -> None:
-        """Load the tower from ``state``: prefix None detects ``vision_model.`` or bare names; for the copy
-        inside Video-LLaVA-7B pass ``prefix=VIDEO_LLAVA_PREFIX, ignore_others=True``."""
-        load_tower_state(self.tower, state, prefix, where, ignore_others)
-
-    def save_artifacts(self, directory: Path) -> None:
-        self.tower.config.save_pretrained(directory)
+        return frame_major(drop_cls(hidden, self.keep_cls), len(pixels))
 
 
 def build(options: LanguageBindVideoOptions, context: BuildContext) -> LanguageBindVideoEncoder:
@@ -95,8 +73,7 @@ def build(options: LanguageBindVideoOptions, context: BuildContext) -> LanguageB
         frames = {} if options.num_frames is None else {"num_frames": options.num_frames}
         config = make_config(NAME, options, video=True, **frames)
     encoder = LanguageBindVideoEncoder(LanguageBindVideoTower(config), options, context.modality or "video")
-    if options.weights is not None and context.load_weights and context.artifacts_dir is None:
-        encoder.load_tower_state(read_state_dict(options.weights), where=options.weights)
+    encoder.load_option_weights(options, context)
     return encoder
 
 

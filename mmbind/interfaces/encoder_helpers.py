@@ -1,0 +1,64 @@
+"""encoder_helpers.py
+
+Helpers for `Encoder` plugins whose tower encodes images and serves videos frame by frame (``clip_vision``,
+``clip``, ``mae``, LanguageBind's): one item's pixel shape and token count, flattening videos to frames and
+joining the frames' tokens frame-major, dropping the CLS token, choosing the image or video transform, and
+reading ``select_layer`` options. Public: plugins import them from ``mmbind.interfaces.encoder_helpers``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from mmbind.errors import PluginOptionsError
+from mmbind.media import ImageTransform, VideoTransform
+
+
+def layer_list(select_layer: int | list[int]) -> list[int]:
+    """A ``select_layer`` option (one layer, or several whose features are concatenated) as a list."""
+    return [select_layer] if isinstance(select_layer, int) else list(select_layer)
+
+
+def block_index(plugin: str, layer: int, num_blocks: int, holder: str = "tower") -> int:
+    """A ``hidden_states``-style layer (``-1`` the last block, ``k > 0`` the k-th; ``0``, the embeddings, is
+    not offered) as a 0-based block index; out of range is a `PluginOptionsError` naming ``plugin``."""
+    if layer == 0 or not -num_blocks <= layer <= num_blocks:
+        raise PluginOptionsError(
+            f"{plugin}: options.select_layer {layer} is out of range for a {holder} of {num_blocks} blocks "
+            f"(use -{num_blocks}..-1 or 1..{num_blocks})"
+        )
+    return num_blocks + layer if layer < 0 else layer - 1
+
+
+def pixel_shape(size: int, video: bool) -> tuple[int | None, ...]:
+    """The pixels of one item: ``(3, size, size)``, or ``(None, 3, size, size)`` for a video of any length."""
+    return (None, 3, size, size) if video else (3, size, size)
+
+
+def token_count(per_frame: int, video: bool, num_frames: int | None, default_frames: int = 1) -> int:
+    """Tokens of one item: ``per_frame``, times the frame count for a video (``default_frames`` if None)."""
+    return per_frame * (num_frames or default_frames) if video else per_frame
+
+
+def flatten_frames(pixels: torch.Tensor, video: bool) -> torch.Tensor:
+    """``(N, T, 3, H, W)`` videos as ``(N * T, 3, H, W)`` frames; images pass through."""
+    return pixels.flatten(0, 1) if video else pixels
+
+
+def frame_major(tokens: torch.Tensor, items: int) -> torch.Tensor:
+    """``(N * T, L, D)`` frame tokens as ``(N, T * L, D)``: frame 0's tokens, then frame 1's, ..."""
+    return tokens.reshape(items, -1, tokens.shape[-1])
+
+
+def drop_cls(tokens: torch.Tensor, keep_cls: bool) -> torch.Tensor:
+    """``(B, 1 + P, D)`` tokens without their leading CLS token unless ``keep_cls``."""
+    return tokens if keep_cls else tokens[:, 1:]
+
+
+def pixel_transform(
+    video: bool, pad_to_square: bool = False, **fields: Any
+) -> ImageTransform | VideoTransform:
+    """`VideoTransform` for videos, else `ImageTransform` (with ``pad_to_square``); ``fields`` go to both."""
+    return VideoTransform(**fields) if video else ImageTransform(**fields, pad_to_square=pad_to_square)

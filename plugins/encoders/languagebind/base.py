@@ -1,0 +1,60 @@
+"""base.py
+
+`TowerEncoder`: what ``languagebind_image`` and ``languagebind_video`` share. A tower with a CLIP vision
+config (``tower.config``) returns the tokens of one ``hidden_states`` layer, with or without each frame's
+CLS token; it is frozen by default, its weights load strictly from LanguageBind's checkpoint layouts
+(`weights.load_tower_state`), and its config is the artifact saved with a model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mmbind.checkpoints import read_state_dict
+from mmbind.interfaces import BuildContext, Encoder
+
+from .presets import TowerOptions, hidden_index
+from .weights import load_tower_state
+
+
+class TowerEncoder(Encoder):
+    """Base of the LanguageBind encoders; subclasses add the item shape, token count, transform, forward."""
+
+    def __init__(
+        self, tower: nn.Module, options: TowerOptions, keep_cls: bool, plugin: str, modality: str
+    ) -> None:
+        super().__init__()
+        self.tower = tower
+        self.modality = modality
+        self.layer = hidden_index(plugin, options.select_layer, tower.config.num_hidden_layers)
+        self.keep_cls = keep_cls
+        if options.frozen:
+            self.requires_grad_(False)
+
+    @property
+    def output_dim(self) -> int:
+        return self.tower.config.hidden_size
+
+    def tokens_per_frame(self) -> int:
+        """Patch tokens of one image / frame, plus its CLS token when kept."""
+        config = self.tower.config
+        return (config.image_size // config.patch_size) ** 2 + int(self.keep_cls)
+
+    def load_tower_state(
+        self, state: dict[str, torch.Tensor], prefix: str | None = None, where: str = "checkpoint",
+        ignore_others: bool = False,
+    ) -> None:
+        """Load the tower from ``state``: prefix None detects ``vision_model.`` or bare names; for a copy
+        inside a bigger checkpoint (Video-LLaVA-7B) pass its prefix and ``ignore_others=True``."""
+        load_tower_state(self.tower, state, prefix, where, ignore_others)
+
+    def load_option_weights(self, options: TowerOptions, context: BuildContext) -> None:
+        """Load ``options.weights`` on a fresh build that wants weights (a restored model has its own)."""
+        if options.weights is not None and context.load_weights and context.artifacts_dir is None:
+            self.load_tower_state(read_state_dict(options.weights), where=options.weights)
+
+    def save_artifacts(self, directory: Path) -> None:
+        self.tower.config.save_pretrained(directory)
