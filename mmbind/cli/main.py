@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "mmbind.cli.recipe_cmd",
     "mmbind.cli.convert_cmd",
     "mmbind.cli.demo_cmd",
+    "mmbind.cli.train_cmd",
 )
 
 

@@ -42,8 +42,14 @@ class LLMBackend(nn.Module, ABC):
         inputs_embeds: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
+        logits_to_keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Return logits ``(B, S, V)`` for the given embeddings."""
+        """Return logits ``(B, S, V)`` for the given embeddings.
+
+        ``logits_to_keep``: 1-D indices of the sequence positions whose logits are wanted (training
+        computes them only where a label is supervised); the result is then ``(B, len(indices), V)``.
+        ``attention_mask`` None with restarting ``position_ids`` means packed sequences.
+        """
 
     @abstractmethod
     def generate(

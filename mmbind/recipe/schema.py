@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mmbind.recipe.training_schema import DataSpec, StageSpec
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -63,3 +65,5 @@ class Recipe(_Strict):
 
     name: str | None = Field(None, description="a short name shown in summaries and run folders")
     model: ModelSpec = Field(description="the model assembly")
+    data: DataSpec | None = Field(None, description="training datasets (see training_schema.py)")
+    stages: dict[str, StageSpec] | None = Field(None, description="training stages, run in order")

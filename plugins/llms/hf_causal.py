@@ -64,9 +64,15 @@ class HFCausalLM(LLMBackend):
         inputs_embeds: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
+        logits_to_keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        keep = {} if logits_to_keep is None else {"logits_to_keep": logits_to_keep}
         out = self.model(
-            inputs_embeds=inputs_embeds, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=False,
+            **keep,
         )
         return out.logits
 

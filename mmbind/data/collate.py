@@ -1,0 +1,128 @@
+"""collate.py
+
+`Collator`: a list of examples (images, videos and text-only mixed) to one `Batch` shaped exactly for
+``MultimodalLM.forward(input_ids, attention_mask, labels, media={...})``: right-padded ``input_ids`` /
+``labels`` / ``attention_mask``, and per modality the items stacked in order of appearance across the batch
+(row-major). Items already encoded (feature cache hits) travel as features with their slot in that order.
+
+With ``packing`` the examples are concatenated into ONE row without any padding; the expanded length of
+each sample is kept so the step can restart position ids per sample (a block-diagonal causal mask).
+Bad samples are dropped from the batch and carried along for the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from mmbind.data.example import BadSample, Example
+from mmbind.data.tokenize import IGNORE_INDEX
+
+
+@dataclass
+class MediaBatch:
+    """One modality's items of a batch, in order of appearance."""
+
+    count: int  # items in total
+    pixels: torch.Tensor | None = None  # (n_pixels, ...) items to encode
+    pixel_slots: torch.Tensor | None = None  # (n_pixels,) their positions in the order of appearance
+    features: torch.Tensor | None = None  # (n_cached, L, D) cached encoder outputs
+    feature_slots: torch.Tensor | None = None  # (n_cached,) their positions
+    store_keys: list[str | None] = field(default_factory=list)  # per pixel item: cache key to write, or None
+
+    def to(self, device: torch.device | str) -> "MediaBatch":
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return MediaBatch(
+            self.count, move(self.pixels), move(self.pixel_slots), move(self.features), move(self.feature_slots),
+            self.store_keys,
+        )
+
+
+@dataclass
+class Batch:
+    """A collated micro-batch."""
+
+    input_ids: torch.Tensor  # (B, S) long (B = 1 when packed)
+    attention_mask: torch.Tensor  # (B, S) long, 1 on real tokens
+    labels: torch.Tensor  # (B, S) long, -100 where not supervised
+    media: dict[str, MediaBatch]  # modality -> items
+    ids: list[str]  # sample ids in batch order
+    lengths: list[int]  # expanded length of each sample
+    packed: bool = False  # one row holding all samples back to back
+    truncated: int = 0  # samples cut to max_length
+    bad: list[BadSample] = field(default_factory=list)  # samples dropped from this batch
+
+    @property
+    def size(self) -> int:
+        """Number of samples."""
+        return len(self.ids)
+
+    @property
+    def supervised_tokens(self) -> int:
+        """Positions that contribute to the next-token loss."""
+        return int((self.labels[:, 1:] != IGNORE_INDEX).sum())
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(
+            self.input_ids.to(device, non_blocking=True),
+            self.attention_mask.to(device, non_blocking=True),
+            self.labels.to(device, non_blocking=True),
+            {m: b.to(device) for m, b in self.media.items()},
+            self.ids, self.lengths, self.packed, self.truncated, self.bad,
+        )
+
+    def model_inputs(self) -> dict:
+        """Keyword arguments for ``MultimodalLM.forward`` (uncached pixels only)."""
+        media = {m: b.pixels for m, b in self.media.items() if b.pixels is not None and b.features is None}
+        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "labels": self.labels,
+                "media": media}
+
+
+class Collator:
+    """Pads (or packs) examples into a `Batch`."""
+
+    def __init__(self, pad_id: int, packing: bool = False) -> None:
+        self.pad_id = pad_id
+        self.packing = packing
+
+    def __call__(self, samples: list[Example | BadSample]) -> Batch:
+        good = [s for s in samples if isinstance(s, Example)]
+        bad = [s for s in samples if isinstance(s, BadSample)]
+        if self.packing and good:
+            input_ids = torch.cat([e.input_ids for e in good])[None]
+            labels = torch.cat([e.labels for e in good])[None]
+            attention = torch.ones_like(input_ids)
+        else:
+            width = max((len(e.input_ids) for e in good), default=0)
+            input_ids = torch.full((len(good), width), self.pad_id, dtype=torch.long)
+            labels = torch.full((len(good), width), IGNORE_INDEX, dtype=torch.long)
+            attention = torch.zeros((len(good), width), dtype=torch.long)
+            for row, e in enumerate(good):
+                n = len(e.input_ids)
+                input_ids[row, :n], labels[row, :n], attention[row, :n] = e.input_ids, e.labels, 1
+        return Batch(
+            input_ids, attention, labels, _stack_media(good), [e.id for e in good], [e.length for e in good],
+            self.packing, sum(e.truncated for e in good), bad,
+        )
+
+
+def _stack_media(examples: list[Example]) -> dict[str, MediaBatch]:
+    by_modality: dict[str, list] = {}
+    for e in examples:
+        for item in e.media:
+            by_modality.setdefault(item.modality, []).append(item)
+    out = {}
+    for modality, items in by_modality.items():
+        pix = [(i, it) for i, it in enumerate(items) if it.features is None]
+        feat = [(i, it) for i, it in enumerate(items) if it.features is not None]
+        batch = MediaBatch(len(items))
+        if pix:
+            batch.pixels = torch.stack([it.pixels for _, it in pix])
+            batch.pixel_slots = torch.tensor([i for i, _ in pix], dtype=torch.long)
+            batch.store_keys = [it.cache_key for _, it in pix]
+        if feat:
+            batch.features = torch.stack([it.features for _, it in feat])
+            batch.feature_slots = torch.tensor([i for i, _ in feat], dtype=torch.long)
+        out[modality] = batch
+    return out

@@ -1,0 +1,133 @@
+"""dataset.py
+
+`ConversationDataset`: the samples of several LLaVA-format files (one flat index over all of them),
+rendered with a template, tokenised with exact masks, truncated after media expansion, with media read and
+preprocessed by each encoder's transform (or taken from the frozen-feature cache). A sample that fails
+(malformed conversation, missing or corrupt media, tokenisation mismatch, too long) comes back as a
+`BadSample` so the run can skip and count it. Randomness in preprocessing is seeded per (seed, epoch,
+index), so the data are identical whatever the worker count and after a resume.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch.utils.data import Dataset
+
+from mmbind.data.example import BadSample, Example, MediaItem, MediaSpec
+from mmbind.data.records import SourceFile, parse_record, sample_id
+from mmbind.data.templates import render
+from mmbind.data.tokenize import ConversationTokenizer, truncate
+from mmbind.errors import DataError, MediaError
+from mmbind.media import load_image, load_video
+
+
+class FeatureLookup(Protocol):
+    """What the dataset needs from a feature cache."""
+
+    def key(self, path: Path, identity: str) -> str: ...
+
+    def load(self, key: str) -> torch.Tensor | None: ...
+
+
+class ConversationDataset(Dataset):
+    """Map-style dataset over the samples of ``sources`` (index = position in the concatenation)."""
+
+    def __init__(
+        self,
+        sources: list[SourceFile],
+        template: str,
+        tokenizer: ConversationTokenizer,
+        media: dict[str, MediaSpec],
+        max_length: int,
+        video_backend: str = "auto",
+        max_images: int = 16,
+        cache: FeatureLookup | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.sources = sources
+        self.template = template
+        self.tokenizer = tokenizer
+        self.media = media
+        self.max_length = max_length
+        self.video_backend = video_backend
+        self.max_images = max_images
+        self.cache = cache
+        self.seed = seed
+        self.epoch = 0
+        self.index = [(s, i) for s, source in enumerate(sources) for i in range(len(source.samples))]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reseed per-sample randomness for ``epoch`` (call before creating the epoch's iterator)."""
+        self.epoch = epoch
+
+    def file_of(self, index: int) -> int:
+        """Which source file sample ``index`` comes from."""
+        return self.index[index][0]
+
+    def __getitem__(self, index: int) -> Example | BadSample:
+        source_idx, sample_idx = self.index[index]
+        source = self.sources[source_idx]
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFFFFFF)
+                return self._load(source, sample_idx)
+        except (DataError, MediaError) as exc:
+            return BadSample(sample_id(source, sample_idx), str(exc))
+
+    def _load(self, source: SourceFile, sample_idx: int) -> Example:
+        record = parse_record(source, sample_idx)
+        if len(record.images) > self.max_images:
+            raise DataError(f"sample {record.id}: {len(record.images)} images, more than max_images {self.max_images}")
+        segments = render(record, self.template, tuple(self.media))
+        tokens = self.tokenizer.encode(segments, record.id)
+        lengths = {m: spec.tokens for m, spec in self.media.items()}
+        tokens = truncate(tokens, lengths, self.max_length, record.id)
+        files = {"image": iter(record.images), "video": iter(record.videos)}
+        items = [self._item(m, next(files[m])) for m in tokens.media]
+        return Example(
+            record.id,
+            torch.tensor(tokens.input_ids, dtype=torch.long),
+            torch.tensor(tokens.labels, dtype=torch.long),
+            items,
+            tokens.expanded_length,
+            tokens.truncated,
+        )
+
+    def _item(self, modality: str, path: Path) -> MediaItem:
+        spec = self.media[modality]
+        key = None
+        if self.cache is not None and spec.cache_identity is not None:
+            if not path.is_file():
+                raise MediaError(f"{path}: {modality} file not found")
+            key = self.cache.key(path, spec.cache_identity)
+            features = self.cache.load(key)
+            if features is not None:
+                return MediaItem(modality, features=features)
+        if spec.frames is None:
+            pixels = spec.transform(load_image(path))
+        else:
+            pixels = spec.transform(load_video(path, spec.frames, self.video_backend))
+        return MediaItem(modality, pixels=pixels, cache_key=key)
+
+    def approx_length(self, index: int) -> tuple[str, int]:
+        """(modality group, approximate expanded length) without reading media, for length grouping."""
+        source_idx, sample_idx = self.index[index]
+        raw = self.sources[source_idx].samples[sample_idx]
+        if not isinstance(raw, dict):
+            return "text", 1
+        words = sum(len(str(t.get("value", "")).split()) for t in raw.get("conversations") or [] if isinstance(t, dict))
+        group, media_tokens = "text", 0
+        for modality in ("image", "video"):
+            value: Any = raw.get(modality)
+            if value and modality in self.media:
+                count = len(value) if isinstance(value, list) else 1
+                media_tokens += count * self.media[modality].tokens
+                group = "video" if modality == "video" or group == "video" else "image"
+        return group, words + media_tokens
+

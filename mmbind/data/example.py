@@ -1,0 +1,53 @@
+"""example.py
+
+What the dataset hands to the collator: a tokenised `Example` with its media items (pixels, or cached
+encoder features), or a `BadSample` that names the sample and why it was skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+
+@dataclass(frozen=True)
+class MediaSpec:
+    """How one modality's items are read, preprocessed and how many tokens each becomes."""
+
+    modality: str  # recipe key, "image" or "video"
+    transform: Callable[[Any], torch.Tensor]  # the encoder's media_transform()
+    tokens: int  # tokens per item after encoder and projector
+    frames: int | None  # frames sampled per item (videos), None for images
+    cache_identity: str | None = None  # encoder identity + weights + preprocessing; None: not cached
+
+
+@dataclass
+class MediaItem:
+    """One media item of a sample."""
+
+    modality: str  # which encoder reads it
+    pixels: torch.Tensor | None = None  # preprocessed pixels, when not cached
+    features: torch.Tensor | None = None  # cached encoder output (L, D), when cached
+    cache_key: str | None = None  # where to store the encoder output after a cache miss
+
+
+@dataclass
+class Example:
+    """One tokenised sample with its media."""
+
+    id: str  # sample id, for reports
+    input_ids: torch.Tensor  # (S,) long, one placeholder per media item
+    labels: torch.Tensor  # (S,) long, -100 where not supervised
+    media: list[MediaItem] = field(default_factory=list)  # in order of appearance
+    length: int = 0  # length after media expansion
+    truncated: bool = False  # cut to max_length
+
+
+@dataclass(frozen=True)
+class BadSample:
+    """A sample that could not be used, with the reason."""
+
+    id: str  # sample id (or FILE#INDEX)
+    reason: str  # the error message

@@ -1,0 +1,133 @@
+"""training_schema.py
+
+The recipe's training sections: ``data:`` (datasets, each a weighted mix of LLaVA-format JSON files, and
+how media are loaded) and ``stages:`` (an ordered mapping of training stages, run in order, each starting
+from the previous one's weights). Defaults are Video-LLaVA's (stage 1: projector only, lr 1e-3, batch 256;
+stage 2: projector + LLM, lr 2e-5, batch 128; AdamW, warmup 0.03, weight decay 0, cosine, one epoch).
+Paths are relative to the working directory, as in Video-LLaVA's scripts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_PART = re.compile(r"^(projector|llm|encoders|encoder:[A-Za-z_]\w*|projector:[A-Za-z_]\w*)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataFileSpec(_Strict):
+    """One LLaVA-format JSON file and where its media live."""
+
+    path: str = Field(description="JSON file: a list of {id, image|video, conversations}")
+    weight: float = Field(1.0, ge=0, description="samples per epoch = weight x file length (fraction: subset)")
+    image_root: str | None = Field(None, description="prefix for relative image paths (default: the file's dir)")
+    video_root: str | None = Field(None, description="prefix for relative video paths (default: the file's dir)")
+
+
+class DatasetSpec(_Strict):
+    """A named dataset: a weighted mix of files rendered with one conversation template."""
+
+    files: list[DataFileSpec] = Field(min_length=1, description="files mixed into one epoch")
+    template: Literal["plain", "vicuna_v1"] = Field("vicuna_v1", description="conversation template")
+
+
+class FeatureCacheSpec(_Strict):
+    """On-disk cache of frozen encoders' outputs."""
+
+    enabled: bool = Field(False, description="cache frozen encoders' outputs (bf16) across epochs and runs")
+    dir: str = Field(".mmbind_cache/features", description="cache directory, shared by runs")
+
+
+class DataSpec(_Strict):
+    """Datasets by name plus how samples are loaded."""
+
+    datasets: dict[str, DatasetSpec] = Field(description="name -> dataset; a stage names the one it uses")
+    video_frames: int = Field(8, ge=1, description="frames sampled uniformly per video (Video-LLaVA: 8)")
+    video_backend: Literal["auto", "pyav", "decord"] = Field("auto", description="video decoder")
+    max_images: int = Field(16, ge=1, description="images kept per sample (Video-LLaVA: 16)")
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    on_bad_sample: Literal["skip", "fail"] = Field("skip", description="skip and count, or stop the run")
+    feature_cache: FeatureCacheSpec = Field(default_factory=FeatureCacheSpec, description="frozen features")
+
+
+class LoraSpec(_Strict):
+    """LoRA adapters on the LLM (peft); merged into the weights when a stage's model is saved."""
+
+    r: int = Field(128, ge=1, description="adapter rank (Video-LLaVA: 128)")
+    alpha: int = Field(256, ge=1, description="scaling numerator (Video-LLaVA: 256)")
+    dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the adapter input")
+    target_modules: list[str] | str = Field("all-linear", description="module names, or 'all-linear'")
+
+
+class StageSpec(_Strict):
+    """One training stage."""
+
+    dataset: str | None = Field(None, description="key in data.datasets; default: the stage's own name")
+    train: list[str] = Field(["projector"], min_length=1, description="parts trained; the rest is frozen")
+    lr: float | dict[str, float] = Field(1e-3, description="learning rate, or one per trained part")
+    epochs: float = Field(1.0, gt=0, description="passes over the dataset (ignored when max_steps is set)")
+    max_steps: int | None = Field(None, ge=1, description="optimizer steps; overrides epochs")
+    global_batch: int = Field(256, ge=1, description="samples per optimizer step over all ranks")
+    per_device_batch: int = Field(32, ge=1, description="samples per forward pass on one rank")
+    grad_accum: int | None = Field(None, ge=1, description="checked against global/(per_device x ranks)")
+    warmup_ratio: float = Field(0.03, ge=0, le=1, description="share of steps with linear warm-up")
+    scheduler: Literal["cosine", "linear", "constant_with_warmup"] = Field("cosine", description="lr decay")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay (not on biases and norms)")
+    adam_betas: tuple[float, float] = Field((0.9, 0.999), description="AdamW betas")
+    adam_eps: float = Field(1e-8, gt=0, description="AdamW epsilon")
+    max_grad_norm: float | None = Field(1.0, description="gradient clipping; null disables it")
+    max_length: int = Field(2048, ge=8, description="tokens per sample after media expansion")
+    precision: Literal["auto", "fp32", "bf16_mixed", "bf16"] = Field(
+        "auto", description="auto: bf16 autocast on GPU, fp32 on CPU; bf16: bf16 parameters"
+    )
+    gradient_checkpointing: bool = Field(False, description="recompute LLM activations in backward")
+    packing: bool = Field(False, description="concatenate a micro-batch into one row, no padding")
+    group_by_modality_length: bool = Field(False, description="batches of one modality, similar lengths")
+    strategy: Literal["auto", "ddp", "fsdp"] = Field("auto", description="multi-rank wrapping (auto: ddp)")
+    lora: LoraSpec | None = Field(None, description="LoRA on the LLM instead of full fine-tuning")
+    seed: int = Field(0, description="seed of data order, augmentation and dropout")
+    save_every_steps: int | None = Field(None, ge=1, description="checkpoint interval (also at stage end)")
+    keep_last: int = Field(2, ge=1, description="checkpoints kept")
+    log_every_steps: int = Field(1, ge=1, description="metrics interval")
+    init_from: str | None = Field(None, description="mmbind model dir to start from (default: previous stage)")
+
+    @field_validator("train")
+    @classmethod
+    def _known_parts(cls, value: list[str]) -> list[str]:
+        for part in value:
+            if not _PART.match(part):
+                raise ValueError(
+                    f"unknown part {part!r}; use projector, llm, encoders, encoder:<modality>, projector:<modality>"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _lr_parts(self) -> "StageSpec":
+        if isinstance(self.lr, dict):
+            missing = [p for p in self.train if p not in self.lr]
+            extra = [p for p in self.lr if p not in self.train]
+            if missing or extra:
+                raise ValueError(f"lr per part must name exactly the trained parts {self.train}, got {list(self.lr)}")
+        if self.global_batch % self.per_device_batch:
+            raise ValueError(
+                f"global_batch {self.global_batch} is not a multiple of per_device_batch {self.per_device_batch}"
+            )
+        return self
+
+    def lr_for(self, part: str) -> float:
+        """Learning rate of one trained part."""
+        return self.lr[part] if isinstance(self.lr, dict) else self.lr
+
+
+def video_llava_stages() -> dict[str, StageSpec]:
+    """Video-LLaVA's two stages (without datasets: they default to datasets named like the stages)."""
+    return {
+        "pretrain": StageSpec(train=["projector"], lr=1e-3, global_batch=256, per_device_batch=32),
+        "finetune": StageSpec(train=["projector", "llm"], lr=2e-5, global_batch=128, per_device_batch=16),
+    }

@@ -1,0 +1,54 @@
+"""export.py
+
+A stage's output model: ``RUN/stages/<name>/``, a complete mmbind model (config, safetensors weights with
+LoRA merged, part artifacts) that `mmbind.load_pretrained` reads and the next stage starts from. Written
+atomically (temporary directory, then rename). Under FSDP the full state is gathered to rank 0 first.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+from mmbind.model.weights import load_into, load_state_dict, save_state_dict
+from mmbind.train.distributed import DistInfo, barrier
+
+
+def stage_dir(run_dir: Path, stage: str) -> Path:
+    """Where a stage's output model lives."""
+    return run_dir / "stages" / stage
+
+
+def save_stage_output(model: Any, module: nn.Module, directory: Path, info: DistInfo, fsdp: bool) -> Path:
+    """Write the full model into ``directory`` (all ranks call this)."""
+    if fsdp:
+        full = get_model_state_dict(module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        state = {k.removeprefix("model."): v for k, v in full.items()}
+    else:
+        state = model.state_dict()
+    if info.main:
+        tmp = directory.parent / f".tmp-{directory.name}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        model.config.save(tmp)
+        for modality, encoder in model.encoders.items():
+            sub = tmp / "encoders" / modality
+            sub.mkdir(parents=True, exist_ok=True)
+            encoder.save_artifacts(sub)
+        (tmp / "llm").mkdir(exist_ok=True)
+        model.llm.save_artifacts(tmp / "llm")
+        save_state_dict(state, tmp)
+        shutil.rmtree(directory, ignore_errors=True)
+        tmp.rename(directory)
+    barrier()
+    return directory
+
+
+def load_weights_from(model: nn.Module, directory: Path) -> None:
+    """Load a saved model's weights into ``model`` strictly (same architecture)."""
+    state, tied = load_state_dict(directory)
+    load_into(model, state, tied, where=str(directory))

@@ -1,0 +1,68 @@
+"""metrics.py
+
+The run's metrics: one JSON object per logged step in ``metrics.jsonl`` (trimmed back to the checkpoint on
+resume, so replayed steps are not duplicated) and a loss-curve PNG drawn with matplotlib's Agg backend.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+METRICS = "metrics.jsonl"
+PLOT = "loss.png"
+
+
+class MetricsLog:
+    """Appends step records to ``RUN/metrics.jsonl``."""
+
+    def __init__(self, run_dir: Path, enabled: bool = True) -> None:
+        self.path = run_dir / METRICS
+        self.enabled = enabled
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one record."""
+        if self.enabled:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+    def records(self) -> list[dict[str, Any]]:
+        """All records so far."""
+        if not self.path.is_file():
+            return []
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def trim(self, stage_index: int, step: int) -> None:
+        """Drop records after (stage_index, step): steps a resumed run will replay."""
+        if not self.enabled or not self.path.is_file():
+            return
+        kept = [r for r in self.records() if (r.get("stage_index", 0), r.get("step", 0)) <= (stage_index, step)]
+        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+
+    def plot(self) -> Path | None:
+        """Draw ``loss.png`` (one line per stage, x = step counted over all stages)."""
+        records = [r for r in self.records() if "loss" in r]
+        if not self.enabled or not records:
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4))
+        offset, stages = 0, {}
+        for r in records:
+            stages.setdefault((r["stage_index"], r["stage"]), []).append(r)
+        for (_, name), rows in sorted(stages.items()):
+            ax.plot([offset + r["step"] for r in rows], [r["loss"] for r in rows], label=name)
+            offset += max(r["step"] for r in rows)
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("loss")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        out = self.path.parent / PLOT
+        fig.savefig(out, dpi=100)
+        plt.close(fig)
+        return out

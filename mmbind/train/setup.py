@@ -1,0 +1,120 @@
+"""setup.py
+
+Preparing the model for one stage: LoRA (if asked), which parts train, parameter dtypes for the
+precision mode, device placement, gradient checkpointing, train/eval modes, the loss module wrapped for
+DDP / FSDP2, and the optimizer and scheduler over per-part parameter groups.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, ContextManager
+
+import torch
+from torch import nn
+
+from mmbind.errors import RecipeError
+from mmbind.recipe.training_schema import StageSpec
+from mmbind.train.distributed import DistInfo, wrap
+from mmbind.train.forward import TrainForward
+from mmbind.train.lora import apply_lora
+from mmbind.train.optim import build_optimizer, build_scheduler
+from mmbind.train.parts import is_frozen, set_trainable
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` is bf16 autocast on GPUs, fp32 elsewhere."""
+    if precision == "auto":
+        return "bf16_mixed" if device.type == "cuda" else "fp32"
+    return precision
+
+
+def autocast_for(precision: str, device: torch.device) -> ContextManager[Any]:
+    """The autocast context of a precision mode."""
+    if precision == "bf16_mixed":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def accumulation_steps(stage: StageSpec, world: int, where: str) -> int:
+    """Micro-batches per optimizer step on each rank."""
+    per_step = stage.per_device_batch * world
+    if stage.global_batch % per_step:
+        raise RecipeError(
+            f"{where}: global_batch {stage.global_batch} is not a multiple of per_device_batch "
+            f"{stage.per_device_batch} x {world} rank(s)"
+        )
+    accum = stage.global_batch // per_step
+    if stage.grad_accum is not None and stage.grad_accum != accum:
+        raise RecipeError(
+            f"{where}: grad_accum {stage.grad_accum} disagrees with global_batch / (per_device_batch x ranks) = {accum}"
+        )
+    return accum
+
+
+@dataclass
+class Prepared:
+    """The trainable setup of a stage."""
+
+    module: nn.Module  # the (wrapped) loss module
+    optimizer: torch.optim.Optimizer  # AdamW over per-part groups
+    scheduler: Any  # transformers LR scheduler
+    params: list[nn.Parameter]  # trainable parameters (for clipping)
+    precision: str  # resolved precision mode
+    fsdp: bool  # sharded with FSDP2
+
+
+def prepare_model(
+    model: nn.Module, stage: StageSpec, info: DistInfo, total_steps: int, cache: Any | None
+) -> Prepared:
+    """Apply the stage's LoRA, freezing, precision, placement and wrapping; build optimizer and scheduler."""
+    if stage.lora is not None:
+        if "llm" not in stage.train:
+            raise RecipeError("stages.*.lora: LoRA adapts the LLM, so 'llm' must be in train")
+        apply_lora(model, stage.lora)
+    parts = set_trainable(model, stage.train, lora=stage.lora is not None)
+    precision = resolve_precision(stage.precision, info.device)
+    if precision == "bf16":
+        model.to(torch.bfloat16)
+    elif precision == "fp32":
+        model.float()
+    else:
+        for params in parts.values():
+            for p in params:
+                p.data = p.data.float()
+    model.to(info.device)
+    _gradient_checkpointing(model, stage.gradient_checkpointing)
+    model.train()
+    for encoder in model.encoders.values():
+        if is_frozen(encoder):
+            encoder.eval()
+    names = {id(p): n for n, p in model.named_parameters()}
+    part_names = {part: [names[id(p)] for p in params] for part, params in parts.items()}
+    fsdp = stage.strategy == "fsdp" and torch.distributed.is_initialized()
+    module = wrap(TrainForward(model, cache), stage.strategy, info)
+    by_name = {n.removeprefix("module.").removeprefix("model."): p for n, p in module.named_parameters()}
+    groups = []
+    for part, pnames in part_names.items():
+        decay = [by_name[n] for n in pnames if by_name[n].ndim >= 2]
+        plain = [by_name[n] for n in pnames if by_name[n].ndim < 2]
+        for subset, wd, tag in ((decay, stage.weight_decay, "decay"), (plain, 0.0, "no_decay")):
+            if subset:
+                groups.append({"params": subset, "lr": stage.lr_for(part), "weight_decay": wd, "name": f"{part}/{tag}"})
+    if not groups:
+        raise RecipeError(f"stage trains {stage.train} but those parts have no parameters")
+    optimizer = build_optimizer(groups, stage)
+    scheduler = build_scheduler(optimizer, stage, total_steps)
+    params = [p for g in groups for p in g["params"]]
+    return Prepared(module, optimizer, scheduler, params, precision, fsdp)
+
+
+def _gradient_checkpointing(model: nn.Module, enabled: bool) -> None:
+    inner = getattr(model.llm, "model", None)
+    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
+    if base is None or not hasattr(base, "gradient_checkpointing_enable"):
+        if enabled:
+            raise RecipeError("gradient_checkpointing: the LLM backend does not support it")
+        return
+    if enabled:  # the model is rebuilt for every stage, so it starts without checkpointing
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

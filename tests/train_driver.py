@@ -1,0 +1,49 @@
+"""Runs the tiny two-stage training deterministically in a subprocess (used by the resume tests).
+
+    python tests/train_driver.py DATA_DIR RUN_DIR full|pause|resume [KEY=VALUE ...]
+
+``pause`` writes RUN_DIR/PAUSED after finetune step 5 (mid-epoch, after the step-3 checkpoint) and then
+sleeps so the test can SIGKILL it; ``resume`` continues RUN_DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+torch.use_deterministic_algorithms(True)
+torch.set_num_threads(1)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_fixtures import tiny_train_recipe  # noqa: E402
+
+from mmbind.train import StepInfo, train  # noqa: E402
+
+STAGES = [
+    "stages.pretrain.global_batch=2", "stages.pretrain.per_device_batch=1", "stages.pretrain.epochs=1",
+    "stages.finetune.global_batch=2", "stages.finetune.per_device_batch=1", "stages.finetune.epochs=2",
+    "stages.finetune.save_every_steps=3", "stages.pretrain.save_every_steps=2",
+    "stages.finetune.lr=1e-3", "stages.pretrain.warmup_ratio=0",
+]
+
+
+def main() -> None:
+    data, run, mode, *extra = sys.argv[1:]
+    recipe = tiny_train_recipe(Path(data), *STAGES, *extra)
+
+    def pause(info: StepInfo) -> None:
+        if mode == "pause" and info.stage == "finetune" and info.step == 5:
+            (Path(run) / "PAUSED").write_text("paused")
+            time.sleep(600)
+
+    train(recipe, run, resume=mode == "resume", callbacks=[pause], progress=False)
+
+
+if __name__ == "__main__":
+    main()
