@@ -21,6 +21,9 @@ COMMAND_MODULES = (
     "mmbind.cli.convert_cmd",
     "mmbind.cli.demo_cmd",
     "mmbind.cli.train_cmd",
+    "mmbind.cli.data_cmd",
+    "mmbind.cli.eval_cmd",
+    "mmbind.cli.chat_cmd",
 )
 
 

@@ -1,0 +1,56 @@
+"""chat_cmd.py
+
+``mmbind chat RUN [--image X | --video Y] [--prompt P] [--max-new-tokens N]``: talk to a run's last
+finished stage (or ``--stage``), or any mmbind checkpoint with a tokenizer (a converted Video-LLaVA-7B
+included, prompted with ``llava_v1``), about an image or a video. Answers stream as they are generated.
+With ``--prompt`` one question is answered and the command exits; otherwise questions are read from
+stdin until ``exit`` or end of input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``chat`` sub-command."""
+    parser = subparsers.add_parser("chat", help="chat with a run or checkpoint about an image or a video")
+    parser.add_argument("run", type=Path, help="run directory (last finished stage) or checkpoint directory")
+    media = parser.add_mutually_exclusive_group()
+    media.add_argument("--image", type=Path, help="image file to talk about")
+    media.add_argument("--video", type=Path, help="video file to talk about")
+    parser.add_argument("--prompt", help="ask this one question, print the answer and exit")
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="tokens per answer (default: 256)")
+    parser.add_argument("--stage", help="use this stage's output instead of the last one")
+    parser.add_argument("--frames", type=int, help="frames sampled per video (default: as in training)")
+    parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"),
+                        help="template (default: llava_v1 for converted Video-LLaVA, else vicuna_v1)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the session, then answer --prompt or chat interactively."""
+    import mmbind
+    from mmbind.chat import ChatSession, ConsoleStreamer, chat_loop
+    from mmbind.eval import Generator, resolve_target, video_frames
+    from mmbind.prompting import get_template
+
+    target = resolve_target(args.run, args.stage)
+    model = mmbind.load_pretrained(target.model_dir)
+    template = get_template(args.template) if args.template else None
+    generator = Generator(model, template, args.frames or video_frames(target, model))
+    modality, media = (None, None)
+    if args.image or args.video:
+        modality, media = ("image", args.image) if args.image else ("video", args.video)
+    session = ChatSession(generator, modality, media, args.max_new_tokens)
+    streamer = ConsoleStreamer(generator.tokenizer)
+    if args.prompt is not None:
+        session.ask(args.prompt, streamer)
+        return 0
+    about = f" about {media}" if media else ""
+    print(f"chatting with {target.model_dir}{about} ({generator.template.name}); 'exit' or Ctrl-D ends, "
+          "'/reset' forgets earlier rounds", flush=True)
+    chat_loop(session, streamer, echo=not sys.stdin.isatty())
+    return 0

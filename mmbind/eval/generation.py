@@ -1,0 +1,123 @@
+"""generation.py
+
+Asking an mmbind model questions: prompts rendered with a conversation template and tokenised as the
+original does (`mmbind.prompting`), media read and preprocessed with each encoder's ``media_transform()``
+(a small per-file cache), and greedy generation -- batched with left padding for evaluation, or one
+streamed answer for chat (``streamer=`` goes through ``model.generate`` to transformers' ``generate``).
+
+Template: ``vicuna_v1`` (the training wording) for models trained here, ``llava_v1`` (the original's
+inference wording) for converted Video-LLaVA checkpoints (``config.extra["converted_from"]``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from mmbind.data.build import pad_id
+from mmbind.errors import CheckpointError, InputError
+from mmbind.media import load_image, load_video
+from mmbind.prompting import Conversation, get_template, tokenize_prompt
+
+CACHE_ITEMS = 64  # preprocessed media kept in memory
+
+
+@dataclass(frozen=True)
+class Query:
+    """One question, optionally about one image or video, after earlier rounds."""
+
+    question: str  # the user's text, without media tags
+    modality: str | None = None  # "image", "video" or None
+    media: Path | None = None  # the media file
+    history: tuple[tuple[str, str], ...] = ()  # earlier (question, answer) rounds
+
+
+def default_template(model: Any) -> Conversation:
+    """``llava_v1`` for converted Video-LLaVA checkpoints, ``vicuna_v1`` otherwise."""
+    converted = bool((model.config.extra or {}).get("converted_from"))
+    return get_template("llava_v1" if converted else "vicuna_v1")
+
+
+class Generator:
+    """Greedy question answering with one model."""
+
+    def __init__(self, model: Any, template: Conversation | None = None, frames: int = 8,
+                 video_backend: str = "auto") -> None:
+        if model.llm.tokenizer is None:
+            raise CheckpointError("the model has no tokenizer (its LLM was built without one)")
+        self.model = model
+        self.tokenizer = model.llm.tokenizer
+        self.template = template or default_template(model)
+        self.frames = frames
+        self.video_backend = video_backend
+        self.transforms = {m: enc.media_transform() for m, enc in model.encoders.items()}
+        self.device = next(model.parameters()).device
+        self._cache: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()
+
+    def pixels(self, modality: str, path: Path) -> torch.Tensor:
+        """The preprocessed media item (`MediaError` when the file cannot be read)."""
+        if modality not in self.transforms:
+            known = ", ".join(self.transforms)
+            raise InputError(f"{path}: this model has no {modality} encoder (it has: {known})")
+        key = (modality, str(path))
+        if key not in self._cache:
+            if modality == "image":
+                raw = load_image(path)
+            else:
+                raw = load_video(path, self.frames, self.video_backend)
+            self._cache[key] = self.transforms[modality](raw)
+            if len(self._cache) > CACHE_ITEMS:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(key)
+        return self._cache[key]
+
+    def prompt(self, query: Query) -> str:
+        """The full prompt text of ``query``."""
+        media = [query.modality] if query.modality else []
+        return self.template.prompt(query.question, media, query.history)
+
+    def inputs(self, queries: Sequence[Query]) -> dict[str, Any]:
+        """Left-padded ``input_ids`` / ``attention_mask`` and the ``media`` of a batch."""
+        placeholders = self.model.config.placeholder_ids
+        rows = [tokenize_prompt(self.tokenizer, self.prompt(q), placeholders) for q in queries]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), pad_id(self.tokenizer), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
+            mask[i, width - len(row):] = 1
+        media: dict[str, list[torch.Tensor]] = {}
+        for q in queries:
+            if q.modality is not None and q.media is not None:
+                media.setdefault(q.modality, []).append(self.pixels(q.modality, q.media))
+        stacked = {m: torch.stack(items).to(self.device) for m, items in media.items()}
+        return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device), "media": stacked}
+
+    def _decode(self, tokens: list[int]) -> str:
+        eos = self.tokenizer.eos_token_id
+        if eos in tokens:
+            tokens = tokens[:tokens.index(eos)]
+        return self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+
+    def answer(self, queries: Sequence[Query], max_new_tokens: int = 16, batch_size: int = 32,
+               on_batch: Callable[[int], None] | None = None) -> list[str]:
+        """Greedy answers to ``queries``, ``batch_size`` at a time (``on_batch(n)`` after each batch)."""
+        answers: list[str] = []
+        for start in range(0, len(queries), batch_size):
+            chunk = queries[start:start + batch_size]
+            new = self.model.generate(**self.inputs(chunk), max_new_tokens=max_new_tokens, do_sample=False,
+                                      eos_token_id=self.tokenizer.eos_token_id)
+            answers += [self._decode(row) for row in new.tolist()]
+            if on_batch is not None:
+                on_batch(len(chunk))
+        return answers
+
+    def stream(self, query: Query, streamer: Any, max_new_tokens: int = 256) -> str:
+        """One greedy answer, its text pushed to ``streamer`` (a transformers streamer) as it is made."""
+        new = self.model.generate(**self.inputs([query]), max_new_tokens=max_new_tokens, do_sample=False,
+                                  eos_token_id=self.tokenizer.eos_token_id, streamer=streamer)
+        return self._decode(new[0].tolist())

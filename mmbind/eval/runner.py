@@ -1,0 +1,109 @@
+"""runner.py
+
+`evaluate`: answer every question of the chosen evaluation sets with one model and score them. Identical
+prompts (POPE repeats its positive probes in every split) are generated once. Each set's result --
+settings, metrics and every prediction -- is written to ``<results_dir>/<set>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from mmbind.errors import InputError
+from mmbind.eval.generation import Generator, Query
+from mmbind.eval.metrics import open_correct, open_metrics, pope_metrics
+from mmbind.eval.normalize import pope_answer
+from mmbind.eval.sets import EvalSet
+from mmbind.eval.target import Target
+
+
+@dataclass
+class EvalSettings:
+    """How questions are asked."""
+
+    batch_size: int = 64  # prompts per generate call
+    max_new_tokens: int = 10  # tokens generated per answer (short answers: a word or two and eos)
+    limit: int | None = None  # first N questions of each set only
+    extra: dict[str, Any] = field(default_factory=dict)  # recorded in the results (template, frames, ...)
+
+
+def usable_sets(
+    sets: Sequence[EvalSet], modalities: Sequence[str], explicit: bool
+) -> tuple[list[EvalSet], list[EvalSet]]:
+    """(sets the model can answer, sets skipped because it has no encoder for their modality). Sets named
+    explicitly must all be usable (`InputError` otherwise)."""
+    usable = [s for s in sets if s.modality in modalities]
+    skipped = [s for s in sets if s.modality not in modalities]
+    if explicit and skipped:
+        first = skipped[0]
+        raise InputError(
+            f"eval set {first.name!r} needs a {first.modality} encoder; "
+            f"this model has: {', '.join(modalities)}"
+        )
+    return usable, skipped
+
+
+def score(eval_set: EvalSet, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Metrics of ``rows`` ({"group", "answer", "prediction"}) for the set's kind."""
+    if eval_set.kind == "open":
+        return open_metrics({"type": r["group"], **r} for r in rows)
+    return pope_metrics({"split": r["group"], **r} for r in rows)
+
+
+def run_set(
+    generator: Generator, eval_set: EvalSet, settings: EvalSettings,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Predictions and metrics for one set."""
+    items = eval_set.items[:settings.limit] if settings.limit else eval_set.items
+    index: dict[tuple[str | None, str, str], int] = {}
+    queries: list[Query] = []
+    for item in items:
+        key = (item.modality, str(item.media), item.question)
+        if key not in index:
+            index[key] = len(queries)
+            queries.append(Query(item.question, item.modality, item.media))
+    start = time.perf_counter()
+    answers = generator.answer(queries, settings.max_new_tokens, settings.batch_size, on_batch)
+    seconds = time.perf_counter() - start
+    rows = []
+    for item in items:
+        prediction = answers[index[(item.modality, str(item.media), item.question)]]
+        judged = (open_correct(prediction, item.answer) if eval_set.kind == "open"
+                  else pope_answer(prediction) == item.answer)
+        rows.append({"id": item.id, "group": item.group, "question": item.question, "answer": item.answer,
+                     "prediction": prediction, "correct": judged})
+    return {
+        "set": eval_set.name, "kind": eval_set.kind, "modality": eval_set.modality,
+        "file": str(eval_set.file),
+        "samples": len(items), "unique_prompts": len(queries), "seconds": round(seconds, 3),
+        "metrics": score(eval_set, rows), "predictions": rows,
+    }
+
+
+def write_result(target: Target, result: dict[str, Any], settings: EvalSettings) -> Path:
+    """Write one set's result (with the model and settings) to ``<results_dir>/<set>.json``."""
+    out = target.results_dir / f"{result['set']}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header = {"model": str(target.model_dir), "run": str(target.run_dir) if target.run_dir else None,
+              "stage": target.stage, "batch_size": settings.batch_size,
+              "max_new_tokens": settings.max_new_tokens, "limit": settings.limit, **settings.extra}
+    out.write_text(json.dumps({**header, **result}, indent=1) + "\n", encoding="utf-8")
+    return out
+
+
+def evaluate(
+    target: Target, generator: Generator, sets: Sequence[EvalSet], settings: EvalSettings,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run and write every set; returns set name -> result."""
+    results = {}
+    for eval_set in sets:
+        callback = (lambda n, name=eval_set.name: on_batch(name, n)) if on_batch else None
+        results[eval_set.name] = run_set(generator, eval_set, settings, callback)
+        results[eval_set.name]["path"] = str(write_result(target, results[eval_set.name], settings))
+    return results

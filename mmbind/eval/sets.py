@@ -1,0 +1,87 @@
+"""sets.py
+
+Evaluation sets of a generated dataset, as listed in its ``manifest.json`` (``eval_sets``): each a
+LLaVA-format JSON file of single-round samples, ``kind`` ``open`` (with ``type`` and ``answer``) or
+``pope`` (with ``split``, ``object`` and ``answer`` yes/no). Media paths are relative to the set's file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from mmbind.errors import DataError
+from mmbind.synth.manifest import read_manifest
+
+_TAG = re.compile(r"<(image|video)>\n?")
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One question of a set."""
+
+    id: str  # sample id
+    modality: str | None  # "image", "video" or None (text only)
+    media: Path | None  # the media file
+    question: str  # the human turn without its media tag
+    answer: str  # the ground-truth answer
+    group: str  # question type (open sets) or negative-sampling split (POPE sets)
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A named evaluation set."""
+
+    name: str  # e.g. "video_pope"
+    kind: str  # "open" or "pope"
+    modality: str  # "image" or "video"
+    file: Path  # its JSON file
+    items: list[EvalItem]  # its questions
+
+
+def available_sets(data_dir: Path) -> dict[str, dict[str, Any]]:
+    """Set name -> manifest entry."""
+    return dict(read_manifest(data_dir).get("eval_sets") or {})
+
+
+def _item(sample: Any, file: Path, kind: str, index: int) -> EvalItem:
+    where = f"{file}: sample {index}"
+    try:
+        question = sample["conversations"][0]["value"]
+        answer = str(sample.get("answer", sample["conversations"][1]["value"]))
+        group = str(sample["type"] if kind == "open" else sample["split"])
+    except (KeyError, IndexError, TypeError) as exc:
+        raise DataError(f"{where}: not an evaluation sample (missing {exc})") from None
+    modality = "video" if "video" in sample else "image" if "image" in sample else None
+    media = file.parent / sample[modality] if modality else None
+    return EvalItem(str(sample.get("id", index)), modality, media, _TAG.sub("", question), answer, group)
+
+
+def load_set(data_dir: Path, name: str) -> EvalSet:
+    """The set ``name`` of the dataset in ``data_dir``."""
+    sets = available_sets(data_dir)
+    if name not in sets:
+        raise DataError(f"unknown eval set {name!r} in {data_dir} (known: {', '.join(sets) or 'none'})")
+    entry = sets[name]
+    file = data_dir / entry["file"]
+    if not file.is_file():
+        raise DataError(f"{file}: eval set {name!r} is listed in the manifest but the file is missing")
+    try:
+        samples = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{file}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    kind = entry["kind"]
+    items = [_item(sample, file, kind, i) for i, sample in enumerate(samples)]
+    return EvalSet(name, kind, entry["modality"], file, items)
+
+
+def select_sets(data_dir: Path, names: Sequence[str] | None) -> list[EvalSet]:
+    """The named sets (all when ``names`` is empty), unknown names reported before anything loads."""
+    known = available_sets(data_dir)
+    for name in names or ():
+        if name not in known:
+            raise DataError(f"unknown eval set {name!r} in {data_dir} (known: {', '.join(known) or 'none'})")
+    return [load_set(data_dir, name) for name in (names or list(known))]

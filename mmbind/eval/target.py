@@ -1,0 +1,117 @@
+"""target.py
+
+What `mmbind eval` and `mmbind chat` point at: a run directory (``RUN/recipe.yaml`` + ``RUN/stages/<name>/``;
+the last stage in recipe order that has finished, or ``--stage``) or an mmbind checkpoint directory
+(``mmbind_config.json``; when it is ``RUN/stages/<name>`` its run's recipe is found too). The run's recipe
+gives the video frame count used in training and the datasets, whose synthetic-data directory (the one
+holding ``manifest.json``) holds the evaluation sets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mmbind.errors import CheckpointError, DataError
+from mmbind.model.config import CONFIG_NAME
+from mmbind.synth.manifest import MANIFEST
+
+RECIPE_FILE = "recipe.yaml"  # a run directory's resolved recipe (see mmbind.train.run)
+DEFAULT_FRAMES = 8  # Video-LLaVA's frame count, when nothing else says
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved model to evaluate or chat with."""
+
+    model_dir: Path  # the mmbind checkpoint directory
+    run_dir: Path | None  # the run it belongs to, if any
+    stage: str | None  # the stage whose output it is, if any
+    recipe: dict[str, Any] | None  # the run's resolved recipe, if any
+
+    @property
+    def results_dir(self) -> Path:
+        """Where evaluation results go: RUN/eval for a run's final stage, RUN/eval/<stage> for an earlier
+        one (so it never overwrites the final model's results), CHECKPOINT/eval for a lone checkpoint."""
+        if self.run_dir is None:
+            return self.model_dir / "eval"
+        stages = list((self.recipe or {}).get("stages") or {})
+        final = not stages or self.stage == stages[-1]
+        return self.run_dir / "eval" if final else self.run_dir / "eval" / str(self.stage)
+
+
+def _read_recipe(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / RECIPE_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CheckpointError(f"{path}: unreadable run recipe ({exc})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: unreadable run recipe (not a mapping)")
+    return data
+
+
+def resolve_target(path: str | Path, stage: str | None = None) -> Target:
+    """The model behind ``path`` (a run directory or a checkpoint directory)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such run or checkpoint directory")
+    if (path / CONFIG_NAME).is_file():
+        if stage is not None:
+            raise CheckpointError(f"{path}: --stage applies to run directories, this is a checkpoint")
+        run = path.parent.parent
+        inside_run = path.parent.name == "stages" and (run / RECIPE_FILE).is_file()
+        return Target(path, run if inside_run else None, path.name if inside_run else None,
+                      _read_recipe(run) if inside_run else None)
+    if not (path / RECIPE_FILE).is_file():
+        raise CheckpointError(
+            f"{path}: not an mmbind run ({RECIPE_FILE} is missing) or checkpoint ({CONFIG_NAME} is missing)"
+        )
+    recipe = _read_recipe(path)
+    stages = list(recipe.get("stages") or {})
+    finished = [s for s in stages if (path / "stages" / s / CONFIG_NAME).is_file()]
+    if stage is not None:
+        if stage not in stages:
+            known = ", ".join(stages)
+            raise CheckpointError(f"{path}: no stage {stage!r} in the run's recipe (stages: {known})")
+        if stage not in finished:
+            raise CheckpointError(f"{path}: stage {stage!r} has not finished (no {path / 'stages' / stage})")
+        return Target(path / "stages" / stage, path, stage, recipe)
+    if not finished:
+        raise CheckpointError(
+            f"{path}: no stage of this run has finished yet (nothing under {path / 'stages'})"
+        )
+    return Target(path / "stages" / finished[-1], path, finished[-1], recipe)
+
+
+def find_data_dir(target: Target, explicit: str | Path | None = None) -> Path:
+    """The synthetic dataset: ``explicit``, else the folder of the run's data files holding the manifest."""
+    if explicit is not None:
+        data = Path(explicit)
+        if not (data / MANIFEST).is_file():
+            raise DataError(
+                f"{data}: not a generated dataset ({MANIFEST} is missing; see `mmbind data synth`)"
+            )
+        return data
+    datasets = ((target.recipe or {}).get("data") or {}).get("datasets") or {}
+    for dataset in datasets.values():
+        for file in dataset.get("files") or []:
+            for folder in Path(file["path"]).parents:
+                if (folder / MANIFEST).is_file():
+                    return folder
+    where = "its run's recipe names" if target.recipe else "it belongs to no run and"
+    raise DataError(
+        f"{target.model_dir}: no evaluation data found ({where} no generated dataset); pass --data DIR"
+    )
+
+
+def video_frames(target: Target, model: Any) -> int:
+    """Frames per video: the run's ``data.video_frames``, else the video encoder's ``num_frames`` option."""
+    data = (target.recipe or {}).get("data") or {}
+    if data.get("video_frames"):
+        return int(data["video_frames"])
+    options = (model.config.model.get("encoders", {}).get("video") or {}).get("options") or {}
+    return int(options.get("num_frames") or DEFAULT_FRAMES)

@@ -1,0 +1,16 @@
+"""mmbind.synth
+
+The synthetic image + video benchmark of the embedded study: coloured shapes (colour, shape, size,
+position, count, background) in PNG/JPEG images and H.264 videos that add motion, LLaVA-format stage-1
+captions, stage-2 instruction conversations and held-out open-question and POPE sets, and a tokenizer
+trained on its text. Deterministic for a seed; train and evaluation splits disjoint.
+
+    from mmbind.synth import generate_dataset
+    manifest = generate_dataset("data/synth", seed=0, size="micro")
+"""
+
+from mmbind.synth.generate import generate_dataset
+from mmbind.synth.manifest import MANIFEST, read_manifest
+from mmbind.synth.sizes import SIZES, SynthSize, get_size
+
+__all__ = ["MANIFEST", "SIZES", "SynthSize", "generate_dataset", "get_size", "read_manifest"]

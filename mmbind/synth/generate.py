@@ -1,0 +1,145 @@
+"""generate.py
+
+`generate_dataset`: the whole synthetic benchmark in one directory.
+
+    OUT/images/NNNNN.png|jpg                  training images (every third one JPEG)
+    OUT/videos/NNNNN.mp4                      training videos (H.264)
+    OUT/pretrain.json  OUT/finetune.json      stage-1 captions, stage-2 conversations (LLaVA format)
+    OUT/eval/images/  OUT/eval/videos/        held-out media
+    OUT/eval/{image,video}_{open,pope}.json   held-out evaluation sets
+    OUT/scenes.json                           every media file's split, attributes and signature
+    OUT/tokenizer/                            a tokenizer trained on all of the text (see tokenizer.py)
+    OUT/manifest.json                         settings, counts, sets and every file's SHA-256
+
+Deterministic for a seed: each random stream is seeded by (seed, purpose) strings, dictionaries are
+built in fixed order, and videos are encoded single-threaded. Train and eval are disjoint: every scene
+signature (all attributes without render jitter) occurs once in the whole dataset, so no eval item shares
+a file, or an attribute combination, with a training item. Media paths in every JSON file are relative to
+that file's folder (the training pipeline's default media root).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mmbind.errors import DataError
+from mmbind.synth.draw import render_frame, render_video
+from mmbind.synth.evalsets import CooccurrenceStats, open_records, pope_records
+from mmbind.synth.items import MediaItem
+from mmbind.synth.manifest import MANIFEST, write_manifest
+from mmbind.synth.media_io import write_image, write_video
+from mmbind.synth.sizes import SynthSize, get_size
+from mmbind.synth.tokenizer import train_tokenizer
+from mmbind.synth.training import caption_record, instruction_record, text_only_record
+from mmbind.synth.world import sample_image_scene, sample_unique, sample_video_scene
+
+GENERATED = (  # everything the generator writes into OUT (what --force may replace)
+    "images", "videos", "eval", "tokenizer", "pretrain.json", "finetune.json", "scenes.json", MANIFEST,
+)
+
+
+def _rng(seed: int, purpose: str) -> random.Random:
+    return random.Random(f"mmbind-synth:{seed}:{purpose}")
+
+
+def _prepare(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise DataError(f"{out}: directory is not empty (pass --force to replace a generated dataset)")
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in GENERATED)
+        if foreign:
+            shown = ", ".join(foreign[:3])
+            raise DataError(f"{out}: holds files the generator did not write ({shown}); not replacing it")
+        for name in GENERATED:
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _items(seed: int, size: SynthSize) -> dict[str, list[MediaItem]]:
+    """Scenes of both modalities and splits, distinct signatures throughout (eval drawn first)."""
+    out: dict[str, list[MediaItem]] = {}
+    for modality, sampler, counts in (
+        ("image", sample_image_scene, (("eval", size.eval_images), ("train", size.train_images))),
+        ("video", sample_video_scene, (("eval", size.eval_videos), ("train", size.train_videos))),
+    ):
+        rng, seen = _rng(seed, f"{modality}-scenes"), set()
+        for split, count in counts:
+            scenes = sample_unique(sampler, rng, count, seen)
+            items = []
+            for i, scene in enumerate(scenes):
+                suffix = "mp4" if modality == "video" else ("jpg" if i % 3 == 2 else "png")
+                path = f"{modality}s/{i:05d}.{suffix}"
+                items.append(MediaItem(f"{split}-{modality}-{i:05d}", split, path, scene))
+            out[f"{split}_{modality}"] = items
+    return out
+
+
+def _render(out: Path, items: list[MediaItem], size: SynthSize) -> None:
+    for item in items:
+        if item.modality == "image":
+            write_image(render_frame(item.scene, size.media_size), out / item.dataset_path)
+        else:
+            write_video(render_video(item.scene, size.media_size, size.frames), out / item.dataset_path)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def generate_dataset(
+    out: str | Path, seed: int = 0, size: str = "default", force: bool = False
+) -> dict[str, Any]:
+    """Generate the dataset into ``out``; returns the manifest."""
+    out, preset = Path(out), get_size(size)
+    _prepare(out, force)
+    items = _items(seed, preset)
+    train = items["train_image"] + items["train_video"]
+    _render(out, train + items["eval_image"] + items["eval_video"], preset)
+
+    pretrain = [caption_record(item, _rng(seed, f"caption:{item.id}")) for item in train]
+    finetune = [instruction_record(item, _rng(seed, f"instruct:{item.id}")) for item in train]
+    finetune += [text_only_record(i, _rng(seed, f"text:{i}")) for i in range(preset.text_only)]
+    _rng(seed, "pretrain-order").shuffle(pretrain)
+    _rng(seed, "finetune-order").shuffle(finetune)
+    sets: dict[str, list[dict[str, Any]]] = {}
+    for modality in ("image", "video"):
+        held_out = items[f"eval_{modality}"]
+        stats = CooccurrenceStats([i.scene for i in items[f"train_{modality}"]])
+        sets[f"{modality}_open"] = open_records(held_out, _rng(seed, f"{modality}-open"))
+        sets[f"{modality}_pope"] = pope_records(held_out, stats, _rng(seed, f"{modality}-pope"))
+
+    _write_json(out / "pretrain.json", pretrain)
+    _write_json(out / "finetune.json", finetune)
+    for name, samples in sets.items():
+        _write_json(out / "eval" / f"{name}.json", samples)
+    scenes = [
+        {"id": i.id, "split": i.split, "path": i.dataset_path, "signature": i.scene.signature(),
+         **i.scene.to_json()}
+        for group in items.values() for i in group
+    ]
+    _write_json(out / "scenes.json", scenes)
+    tokenizer = train_tokenizer([pretrain, finetune, *sets.values()], out / "tokenizer")
+
+    counts = {key: len(group) for key, group in items.items()}
+    counts.update(pretrain=len(pretrain), finetune=len(finetune), text_only=preset.text_only)
+    eval_sets = {
+        name: {"file": f"eval/{name}.json", "kind": name.split("_")[1], "modality": name.split("_")[0],
+               "samples": len(samples)}
+        for name, samples in sets.items()
+    }
+    return write_manifest(out, {
+        "seed": seed, "size": preset.to_json(), "counts": counts,
+        "train": {"pretrain": "pretrain.json", "finetune": "finetune.json"},
+        "eval_sets": eval_sets, "scenes": "scenes.json", "tokenizer": tokenizer,
+    })

@@ -1,0 +1,49 @@
+"""tokenizer.py
+
+The dataset's tokenizer, trained on all of its text (captions, conversations, evaluation questions and
+answers, both conversation templates' system prompts and role names) with
+`mmbind.data.toy_tokenizer.build_tokenizer`.
+
+Style ``wordlevel`` (one token per word or punctuation run, whitespace dropped): every word is one
+token wherever it appears, so the canonical answers ("red", "moving left", "3", "yes") are the same
+tokens in short answers, in sentences ("... in the top left .") and in questions, and the vocabulary stays
+tiny (about 140 tokens: set the tiny LLM's ``vocab_size`` to at least the manifest's
+``tokenizer.vocab_size``). The saved tokenizer cleans up spaces when decoding ("It is red."). A
+``metaspace`` BPE, tried first, glued punctuation and newlines to words ("left." and "circle?\nAnswer"
+became tokens of their own), splitting each concept over several unrelated tokens. Words outside the
+corpus become ``<unk>``. Media tags are stripped from the corpus:
+``<image>`` / ``<video>`` are added as special tokens by `mmbind.build_model`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+from mmbind.data.templates import VICUNA_SYSTEM
+from mmbind.data.toy_tokenizer import build_tokenizer
+from mmbind.prompting.templates import LLAVA_SYSTEM
+
+STYLE = "wordlevel"  # see the module docstring
+_TAGS = re.compile(r"<(image|video)>\n?")
+
+
+def corpus(record_lists: Iterable[list[dict[str, Any]]]) -> list[str]:
+    """Every text of the dataset (media tags stripped) plus the templates' fixed text."""
+    texts = [VICUNA_SYSTEM, LLAVA_SYSTEM, "USER: ASSISTANT:"]
+    for records in record_lists:
+        for sample in records:
+            texts += [_TAGS.sub("", turn["value"]) for turn in sample["conversations"]]
+    return texts
+
+
+def train_tokenizer(record_lists: Iterable[list[dict[str, Any]]], out: Path) -> dict[str, Any]:
+    """Train and save the tokenizer into ``out``; returns its manifest entry."""
+    from transformers import AutoTokenizer
+
+    build_tokenizer(corpus(record_lists), out, style=STYLE)
+    # decode "red ." as "red." (an init argument, so it is saved and kept by every later save_pretrained)
+    tokenizer = AutoTokenizer.from_pretrained(out, local_files_only=True, clean_up_tokenization_spaces=True)
+    tokenizer.save_pretrained(out)
+    return {"dir": out.name, "style": STYLE, "vocab_size": len(tokenizer)}

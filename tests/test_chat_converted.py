@@ -1,0 +1,64 @@
+"""`mmbind chat` on a converted Video-LLaVA (a tiny random transformers VideoLlava with a word-level tokenizer,
+through `mmbind convert hf`): the llava_v1 prompt, and the answer equal to transformers' own greedy
+generation from the same prompt with the video placeholder expanded as transformers needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import PreTrainedTokenizerFast, VideoLlavaForConditionalGeneration
+
+import mmbind
+from mmbind.cli.main import main
+from mmbind.convert.hf_video_llava import convert_hf
+from mmbind.eval import Generator, Query
+from mmbind.prompting import tokenize_prompt
+from mmbind.synth.draw import render_video
+from mmbind.synth.concepts import Scene, Thing
+from mmbind.synth.media_io import write_video
+from hf_tiny import PAD, VOCAB, save_tiny, tokens_per_item
+
+
+def word_tokenizer(directory: Path) -> None:
+    """Words w4..w89 plus the specials at the ids the tiny config uses (<image> 90, <video> 91)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    names = {0: "<unk>", 1: "<s>", 2: "</s>", PAD: "<pad>", 90: "<image>", 91: "<video>"}
+    backend = Tokenizer(models.WordLevel({names.get(i, f"w{i}"): i for i in range(VOCAB)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    backend.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
+    tokenizer.add_tokens(["<image>", "<video>"], special_tokens=True)
+    tokenizer.save_pretrained(directory)
+
+
+def test_converted_video_llava_chats_like_transformers(tmp_path, capsys):
+    hf = save_tiny(tmp_path / "hf")
+    word_tokenizer(tmp_path / "hf")
+    checkpoint = convert_hf(tmp_path / "hf", tmp_path / "mm")
+    video = tmp_path / "clip.mp4"
+    write_video(render_video(Scene("video", "grey", (Thing("red", "square", "large", "top", "left"),)), 56, 8), video)
+    question = "w10 w11 w12"
+
+    assert main(["chat", str(checkpoint), "--video", str(video), "--prompt", question, "--max-new-tokens", "5"]) == 0
+    printed = capsys.readouterr().out
+
+    generator = Generator(mmbind.load_pretrained(checkpoint), frames=8)
+    assert generator.template.name == "llava_v1"
+    prompt = generator.prompt(Query(question, "video", video))
+    assert prompt.endswith("questions. USER: <video>\nw10 w11 w12 ASSISTANT:")
+    ids = tokenize_prompt(generator.tokenizer, prompt, generator.model.config.placeholder_ids)
+    assert ids.count(91) == 1 and ids[0] == 1
+    expanded = []
+    for token in ids:
+        expanded += [token] * (tokens_per_item(hf.config, "video", 8) if token == 91 else 1)
+    pixels = generator.pixels("video", video)[None]
+    assert isinstance(hf, VideoLlavaForConditionalGeneration) and pixels.shape == (1, 8, 3, 28, 28)
+    with torch.no_grad():
+        reference = hf.generate(input_ids=torch.tensor([expanded]), pixel_values_videos=pixels, max_new_tokens=5,
+                                do_sample=False, eos_token_id=2, pad_token_id=PAD)[0, len(expanded):]
+    answer = generator.tokenizer.decode(reference.tolist(), skip_special_tokens=True).strip()
+    assert answer and printed == answer + "\n"
