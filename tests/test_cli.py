@@ -73,9 +73,27 @@ def test_convert_missing_source_is_a_clean_error(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_demo_runs(capsys, tmp_path):
-    code, out, _ = run_cli(capsys, "demo", "--out", str(tmp_path / "demo"))
+    code, out, _ = run_cli(capsys, "demo", "--compose-only", "--out", str(tmp_path / "demo"))
     out = " ".join(out.split())
     assert code == 0
     assert "reloaded model generates the same tokens: True" in out
     assert "encoder:video" in out and "mlp2x_gelu" in out
     assert (tmp_path / "demo" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_study_demo_end_to_end_and_rerun_reuses_the_run(capsys, tmp_path):
+    argv = ["demo", "--recipe", "tiny/train", "--out", str(tmp_path / "d"), "--size", "micro", "--no-progress",
+            "stages.pretrain.max_steps=1", "stages.finetune.max_steps=1"]
+    code, out, _ = run_cli(capsys, *argv)
+    out = " ".join(out.split())
+    assert code == 0
+    for step in ("1. synthetic image + video benchmark", "2. training", "3. evaluation on held-out sets",
+                 "4. answers next to the ground truth", "5. chat with the result"):
+        assert step in out
+    assert (tmp_path / "d" / "data" / "manifest.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "d" / "run" / "eval").glob("*.json")) == [
+        "image_open.json", "image_pope.json", "video_open.json", "video_pope.json"]
+    assert (tmp_path / "d" / "run" / "stages" / "finetune" / "model.safetensors").is_file()
+    code, out, _ = run_cli(capsys, *argv)
+    assert code == 0 and "is already trained" in " ".join(out.split())

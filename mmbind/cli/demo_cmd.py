@@ -1,75 +1,93 @@
 """demo_cmd.py
 
-``mmbind demo``: composes the tiny Video-LLaVA recipe, runs a forward pass and a batched greedy generation
-on a generated image and video, saves and reloads the model, and prints the model summary.
+``mmbind demo``: the whole Video-LLaVA protocol offline on a CPU in minutes — generate the synthetic
+benchmark, align the toy encoders, run stage 1 and stage 2, evaluate, and show answers for images and
+videos next to the ground truth, then how to chat with the result. Everything goes to ``--out``; a second
+call reuses what is finished (an interrupted run resumes).
+
+``mmbind demo --compose-only``: just compose the tiny recipe and run it once (seconds).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from pathlib import Path
 
-import torch
+from rich.table import Table
 
-import mmbind
 from mmbind.cli.console import stdout
-from mmbind.cli.summary_view import summary_table
-from mmbind.demo.synthetic_media import disc_image, moving_square_frames
-from mmbind.recipe.paths import resolve_recipe_path
 
-DEFAULT_RECIPE = "tiny/video_llava"
+DEFAULT_RECIPE = "tiny/train"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="compose the tiny Video-LLaVA and run it on generated media")
-    parser.add_argument("--recipe", default=DEFAULT_RECIPE, help="recipe to compose (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="where the model is saved")
-    parser.add_argument("--frames", type=int, default=4, help="frames of the generated video")
-    parser.add_argument("--max-new-tokens", type=int, default=8, help="tokens to generate per sample")
+    parser = subparsers.add_parser("demo", help="the embedded study: data, alignment, 2 stages, eval, answers")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides")
+    parser.add_argument("--recipe", default=None, help=f"recipe (default: {DEFAULT_RECIPE})")
+    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="demo folder (default: %(default)s)")
+    parser.add_argument("--size", default="default", help="synthetic data size: micro, small, default")
+    parser.add_argument("--seed", type=int, default=0, help="data seed (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="no live progress bars")
+    parser.add_argument("--compose-only", action="store_true", help="only compose the tiny model and run it")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    recipe = mmbind.load_recipe(resolve_recipe_path(args.recipe))
-    model = mmbind.build_model(recipe).eval()
-    stdout.rule(f"[bold]{recipe.name or args.recipe}")
-    stdout.print(summary_table(model, title="parts"))
+    if args.compose_only:
+        from mmbind.demo.compose import compose_demo
 
-    image = model.encoders["image"].media_transform()(disc_image())
-    video = model.encoders["video"].media_transform()(moving_square_frames(args.frames))
-    ids = model.config.placeholder_ids
-    # Sample 0: "<image> describe", sample 1: "<video> what moves?" (token ids; the tiny LLM has no tokenizer)
-    rows = [[1, ids["image"], 11, 12, 13], [1, ids["video"], 21, 22]]
-    input_ids, mask = _right_pad(rows)
-    with torch.no_grad():
-        out = model(input_ids, mask, images=image[None], videos=video[None])
-        new = model.generate(
-            input_ids, mask, images=image[None], videos=video[None], max_new_tokens=args.max_new_tokens
-        )
-    lengths = out.attention_mask.sum(1).tolist()
-    stdout.print(f"forward: input_ids {tuple(input_ids.shape)} -> logits {tuple(out.logits.shape)}")
-    stdout.print(
-        f"expanded lengths: image sample {lengths[0]} tokens, video sample {lengths[1]} tokens "
-        f"({model.encoders['video'].tokens_per_item(args.frames)} visual tokens for {args.frames} frames)"
-    )
-    for name, tokens in zip(("image", "video"), new.tolist()):
-        stdout.print(f"greedy generation ({name}): {tokens}")
-
-    saved = model.save_pretrained(args.out)
-    reloaded = mmbind.load_pretrained(saved)
-    again = reloaded.generate(
-        input_ids, mask, images=image[None], videos=video[None], max_new_tokens=args.max_new_tokens
-    )
-    same = torch.equal(again, new)
-    stdout.print(f"saved to {saved}; reloaded model generates the same tokens: {same}")
-    return 0 if same else 1
+        return 0 if compose_demo(args.recipe or "tiny/video_llava", args.out) else 1
+    return _study(args)
 
 
-def _right_pad(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.zeros(len(rows), width, dtype=torch.long)
-    mask = torch.zeros(len(rows), width, dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = 1
-    return ids, mask
+def _study(args: argparse.Namespace) -> int:
+    import mmbind
+    from mmbind.cli.main import main as cli_main
+    from mmbind.demo.study import StudyPaths, ensure_data, sample_answers, study_recipe
+    from mmbind.train.run import train
+
+    start = time.perf_counter()
+    paths = StudyPaths(args.out)
+    stdout.rule("[bold]1. synthetic image + video benchmark")
+    manifest = ensure_data(paths, args.size, args.seed)
+    stdout.print(f"{paths.data}: {json.dumps(manifest.get('counts', {}))}", highlight=False)
+
+    recipe = study_recipe(args.recipe or DEFAULT_RECIPE, paths, args.overrides)
+    stdout.rule(f"[bold]2. training {recipe.name}: {' -> '.join(recipe.stages or {})}")
+    summary_file = paths.run / "summary.json"
+    done = summary_file.is_file() and json.loads(summary_file.read_text()).get("status") == "done"
+    if done:
+        stdout.print(f"{paths.run} is already trained (delete it to train again)")
+    else:
+        summary = train(recipe, paths.run, resume=(paths.run / "recipe.yaml").is_file(),
+                        progress=not args.no_progress)
+        if summary["status"] != "done":
+            stdout.print(f"interrupted; run `mmbind demo --out {args.out}` again to resume")
+            return 130
+
+    stdout.rule("[bold]3. evaluation on held-out sets")
+    code = cli_main(["eval", str(paths.run)])
+    if code:
+        return code
+
+    stdout.rule("[bold]4. answers next to the ground truth")
+    final = paths.run / "stages" / list(recipe.stages or {})[-1]
+    model = mmbind.load_pretrained(final)
+    table = Table("modality", "media", "question", "answer", "ground truth")
+    for row in sample_answers(model, paths.data, recipe.data.video_frames if recipe.data else 8):
+        mark = "green" if row["answer"].strip(" .").lower() == row["truth"].strip(" .").lower() else "red"
+        table.add_row(row["modality"], row["media"], row["question"], f"[{mark}]{row['answer']}[/]", row["truth"])
+    stdout.print(table)
+
+    stdout.rule("[bold]5. chat with the result")
+    video = next(iter(sorted((paths.data / "eval").rglob("*.mp4"))), None)
+    image = next(iter(sorted((paths.data / "eval").rglob("*.png"))), None)
+    if video is not None:
+        stdout.print(f"mmbind chat {paths.run} --video {video}", highlight=False)
+    if image is not None:
+        stdout.print(f"mmbind chat {paths.run} --image {image} --prompt \"What colour is the shape?\"",
+                     highlight=False)
+    stdout.print(f"done in {time.perf_counter() - start:.0f} s; everything is in {args.out}")
+    return 0
