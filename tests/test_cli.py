@@ -92,6 +92,7 @@ def test_study_demo_end_to_end_and_rerun_reuses_the_run(capsys, tmp_path):
                  "4. answers next to the ground truth", "5. chat with the result"):
         assert step in out
     assert (tmp_path / "d" / "data" / "manifest.json").is_file()
+    assert (tmp_path / "d" / "feature_cache").is_dir()  # everything inside the demo folder
     assert sorted(p.name for p in (tmp_path / "d" / "run" / "eval").glob("*.json")) == [
         "image_open.json", "image_pope.json", "video_open.json", "video_pope.json"]
     assert (tmp_path / "d" / "run" / "stages" / "finetune" / "model.safetensors").is_file()

@@ -51,6 +51,8 @@ def study_recipe(name: str, paths: StudyPaths, overrides: list[str]) -> Recipe:
     old_root = _data_root(data)
     if old_root is not None:
         data = _replace_prefix(data, old_root, str(paths.data))
+    if data.get("data"):
+        data["data"].setdefault("feature_cache", {})["dir"] = str(paths.root / "feature_cache")
     return recipe_from_dict(data, source=str(resolve_recipe_path(name)))
 
 
