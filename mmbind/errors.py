@@ -63,3 +63,9 @@ class UsageError(MmbindError):
     """A command-line argument is malformed."""
 
     exit_code = 2
+
+
+class SweepError(MmbindError):
+    """An ablation sweep file, one of its variants or its results are invalid."""
+
+    exit_code = 2

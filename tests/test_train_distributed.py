@@ -69,7 +69,8 @@ def test_ddp_two_ranks_match_one_rank(setup):
 def test_fsdp_two_ranks_match_and_resume_on_one_rank(setup):
     root, data, reference = setup
     run = root / "fsdp"
-    _torchrun(data, run, "stages.pretrain.strategy=fsdp", "stages.finetune.strategy=fsdp")
+    # stage 1 sharded ZeRO-2-style (parameters kept gathered until backward), stage 2 ZeRO-3-style
+    _torchrun(data, run, "stages.pretrain.strategy=fsdp_zero2", "stages.finetune.strategy=fsdp")
     _assert_close(_losses(run), reference)
     # keep only what existed after finetune step 2, then continue on one rank
     shutil.rmtree(run / "stages" / "finetune")
@@ -77,6 +78,8 @@ def test_fsdp_two_ranks_match_and_resume_on_one_rank(setup):
         if read_state(path)["stage"] == "finetune" and read_state(path)["step"] > 2:
             shutil.rmtree(path)
     assert read_state(list_checkpoints(run)[-1])["world_size"] == 2
-    recipe = tiny_train_recipe(data, *SETTINGS, "stages.pretrain.strategy=fsdp", "stages.finetune.strategy=fsdp")
+    recipe = tiny_train_recipe(
+        data, *SETTINGS, "stages.pretrain.strategy=fsdp_zero2", "stages.finetune.strategy=fsdp"
+    )
     train(recipe, run, resume=True, progress=False)
     _assert_close(_losses(run), reference)

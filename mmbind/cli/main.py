@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "mmbind.cli.data_cmd",
     "mmbind.cli.eval_cmd",
     "mmbind.cli.chat_cmd",
+    "mmbind.cli.ablate_cmd",
 )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from mmbind.data.collate import Collator
 from mmbind.data.dataset import ConversationDataset, FeatureLookup
 from mmbind.data.example import MediaSpec
-from mmbind.data.records import read_source
+from mmbind.data.records import keep_modalities, read_source
 from mmbind.data.sampler import EpochOrder
 from mmbind.data.tokenize import ConversationTokenizer
 from mmbind.errors import RecipeError
@@ -48,7 +48,8 @@ def build_stage_data(
         known = ", ".join(data.datasets) or "none"
         raise RecipeError(f"stages.{stage_name}.dataset: no dataset {name!r} in data.datasets (known: {known})")
     spec = data.datasets[name]
-    sources = [read_source(f.path, f.image_root, f.video_root) for f in spec.files]
+    sources = [keep_modalities(read_source(f.path, f.image_root, f.video_root), spec.modalities)
+               for f in spec.files]
     tokenizer = ConversationTokenizer(model.llm.tokenizer, dict(model.config.placeholder_ids))
     dataset = ConversationDataset(
         sources, spec.template, tokenizer, media_specs(model, data.video_frames, identities), stage.max_length,

@@ -9,12 +9,13 @@ lazily by `parse_record`, so one malformed sample is skipped and counted instead
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from mmbind.errors import DataError
 
+MEDIA_KEYS = ("image", "video")  # sample keys naming media files, one per modality
 ROLES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt"}
 
 
@@ -57,6 +58,19 @@ def read_source(path: str, image_root: str | None, video_root: str | None) -> So
     return SourceFile(
         file, samples, Path(image_root) if image_root else default, Path(video_root) if video_root else default
     )
+
+
+def keep_modalities(source: SourceFile, modalities: list[str] | None) -> SourceFile:
+    """``source`` without the samples that have media of a modality outside ``modalities`` (None: all kept).
+    Text-only samples, and malformed ones (so they are still reported), are kept."""
+    if modalities is None:
+        return source
+    allowed = set(modalities)
+
+    def keep(raw: Any) -> bool:
+        return not isinstance(raw, dict) or all(raw.get(m) is None or m in allowed for m in MEDIA_KEYS)
+
+    return replace(source, samples=[raw for raw in source.samples if keep(raw)])
 
 
 def sample_id(source: SourceFile, index: int) -> str:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from mmbind.errors import PluginError, RecipeError
 from mmbind.recipe.merge import apply_override, deep_merge
 from mmbind.recipe.schema import Recipe
+from mmbind.recipe.stage_options import check_stage_kinds
 from mmbind.registry import Registry, default_registry
 
 
@@ -39,6 +40,7 @@ def recipe_from_dict(
     except ValidationError as exc:
         raise RecipeError(f"{source}: invalid recipe: {format_validation_error(exc)}") from None
     _validate_parts(recipe, source, registry or default_registry())
+    check_stage_kinds(recipe, source, registry)
     return recipe
 
 

@@ -10,9 +10,11 @@ Paths are relative to the working directory, as in Video-LLaVA's scripts.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mmbind.recipe.stage_options import KIND_OPTIONS
 
 _PART = re.compile(r"^(projector|llm|encoders|encoder:[A-Za-z_]\w*|projector:[A-Za-z_]\w*)$")
 
@@ -35,6 +37,9 @@ class DatasetSpec(_Strict):
 
     files: list[DataFileSpec] = Field(min_length=1, description="files mixed into one epoch")
     template: Literal["plain", "vicuna_v1"] = Field("vicuna_v1", description="conversation template")
+    modalities: list[Literal["image", "video"]] | None = Field(
+        None, description="lm stages keep only samples whose media are all of these, and text-only ones"
+    )
 
 
 class FeatureCacheSpec(_Strict):
@@ -68,6 +73,10 @@ class LoraSpec(_Strict):
 class StageSpec(_Strict):
     """One training stage."""
 
+    kind: Literal["lm", "align", "mae"] = Field(
+        "lm", description="lm: language-model training; align / mae: encoder pre-training (stage_options.py)"
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="options of an align / mae stage")
     dataset: str | None = Field(None, description="key in data.datasets; default: the stage's own name")
     train: list[str] = Field(["projector"], min_length=1, description="parts trained; the rest is frozen")
     lr: float | dict[str, float] = Field(1e-3, description="learning rate, or one per trained part")
@@ -89,7 +98,9 @@ class StageSpec(_Strict):
     gradient_checkpointing: bool = Field(False, description="recompute LLM activations in backward")
     packing: bool = Field(False, description="concatenate a micro-batch into one row, no padding")
     group_by_modality_length: bool = Field(False, description="batches of one modality, similar lengths")
-    strategy: Literal["auto", "ddp", "fsdp"] = Field("auto", description="multi-rank wrapping (auto: ddp)")
+    strategy: Literal["auto", "ddp", "fsdp", "fsdp_zero2"] = Field(
+        "auto", description="multi-rank wrapping: ddp, fsdp (ZeRO-3-like), fsdp_zero2 (ZeRO-2-like); auto: ddp"
+    )
     lora: LoraSpec | None = Field(None, description="LoRA on the LLM instead of full fine-tuning")
     seed: int = Field(0, description="seed of data order, augmentation and dropout")
     save_every_steps: int | None = Field(None, ge=1, description="checkpoint interval (also at stage end)")
@@ -106,6 +117,37 @@ class StageSpec(_Strict):
                     f"unknown part {part!r}; use projector, llm, encoders, encoder:<modality>, projector:<modality>"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> "StageSpec":
+        model = KIND_OPTIONS[self.kind]
+        if model is None:
+            if self.options:
+                raise ValueError("options: only align and mae stages take options")
+            return self
+        try:
+            model.model_validate(self.options)
+        except ValidationError as exc:
+            from mmbind.recipe.loader import format_validation_error
+
+            detail = format_validation_error(exc, prefix="options").replace("Value error, ", "")
+            raise ValueError(f"kind {self.kind}: {detail}") from None
+        if isinstance(self.lr, dict):
+            raise ValueError(f"kind {self.kind}: lr must be one number")
+        if self.lora is not None:
+            raise ValueError(f"kind {self.kind}: lora applies to the LLM (lm stages only)")
+        implied = [f"encoder:{self.options['modality']}"]
+        if "train" in self.model_fields_set and self.train != implied:
+            raise ValueError(f"kind {self.kind}: train is implied ({implied}: the pre-trained encoder); omit it")
+        if "per_device_batch" in self.model_fields_set and self.per_device_batch != self.global_batch:
+            raise ValueError(f"kind {self.kind}: one forward pass per step; omit per_device_batch (= global_batch)")
+        self.train, self.per_device_batch = implied, self.global_batch
+        return self
+
+    def kind_options(self) -> Any:
+        """The typed options of an align / mae stage (None for lm)."""
+        model = KIND_OPTIONS[self.kind]
+        return None if model is None else model.model_validate(self.options)
 
     @model_validator(mode="after")
     def _lr_parts(self) -> "StageSpec":

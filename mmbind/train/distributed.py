@@ -54,15 +54,22 @@ def shutdown() -> None:
 
 
 def wrap(module: nn.Module, strategy: str, info: DistInfo) -> nn.Module:
-    """DDP or FSDP2 around ``module`` when there are several ranks (FSDP2 also on one rank if asked)."""
-    if strategy == "fsdp":
+    """DDP or FSDP2 around ``module`` when there are several ranks (FSDP2 also on one rank if asked).
+
+    ``fsdp`` shards parameters, gradients and optimizer states and re-shards parameters after each
+    forward (ZeRO-3-like); ``fsdp_zero2`` keeps the gathered parameters from forward to backward
+    (``reshard_after_forward=False``): sharded gradients and optimizer states, as DeepSpeed ZeRO-2, the
+    paper's engine.
+    """
+    if strategy in ("fsdp", "fsdp_zero2"):
         from torch.distributed.fsdp import fully_shard
 
         if not dist.is_initialized():
             return module
+        reshard = strategy == "fsdp"
         for layer in decoder_layers(module):
-            fully_shard(layer)
-        fully_shard(module)
+            fully_shard(layer, reshard_after_forward=reshard)
+        fully_shard(module, reshard_after_forward=reshard)
         return module
     if info.world > 1:
         from torch.nn.parallel import DistributedDataParallel

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from torch import nn
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
@@ -23,8 +23,12 @@ def stage_dir(run_dir: Path, stage: str) -> Path:
     return run_dir / "stages" / stage
 
 
-def save_stage_output(model: Any, module: nn.Module, directory: Path, info: DistInfo, fsdp: bool) -> Path:
-    """Write the full model into ``directory`` (all ranks call this)."""
+def save_stage_output(
+    model: Any, module: nn.Module, directory: Path, info: DistInfo, fsdp: bool,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write the full model into ``directory`` (all ranks call this); ``extra(tmp)`` adds files before the
+    directory appears (e.g. an align stage's text encoder)."""
     if fsdp:
         full = get_model_state_dict(module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
         state = {k.removeprefix("model."): v for k, v in full.items()}
@@ -42,6 +46,8 @@ def save_stage_output(model: Any, module: nn.Module, directory: Path, info: Dist
         (tmp / "llm").mkdir(exist_ok=True)
         model.llm.save_artifacts(tmp / "llm")
         save_state_dict(state, tmp)
+        if extra is not None:
+            extra(tmp)
         shutil.rmtree(directory, ignore_errors=True)
         tmp.rename(directory)
     barrier()

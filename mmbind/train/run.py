@@ -9,7 +9,8 @@
     RUN/bad_samples.jsonl    skipped samples with the reason; RUN/summary.json at the end
 
 Every stage builds the model from the recipe and loads the previous stage's output (or ``init_from``),
-so an uninterrupted run and a resumed one take exactly the same path.
+so an uninterrupted run and a resumed one take exactly the same path. Stages of ``kind: align`` / ``mae``
+(encoder pre-training) run in `encoder_stage.py`; they restart from scratch when resumed mid-stage.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from mmbind.recipe.training_schema import DataSpec, StageSpec
 from mmbind.registry import Registry
 from mmbind.train.checkpoint import list_checkpoints, load_checkpoint, read_state
 from mmbind.train.distributed import DistInfo, barrier, init_distributed
+from mmbind.train.encoder_stage import run_encoder_stage
 from mmbind.train.export import load_weights_from, save_stage_output, stage_dir
 from mmbind.train.feature_cache import FeatureCache, encoder_identity
 from mmbind.train.lora import merge_lora
@@ -123,8 +125,11 @@ def _run_stage(
     checkpoint: Path | None, display: ProgressDisplay, metrics: MetricsLog, callbacks: list[Callback],
     registry: Registry | None,
 ) -> dict[str, Any]:
+    if stage.kind != "lm":  # encoder pre-training (align / mae): see encoder_stage.py
+        return run_encoder_stage(recipe, name, index, stage, run_dir, info, previous, display, metrics, callbacks,
+                                 registry)
     where = f"stages.{name}"
-    if stage.lora is not None and stage.strategy == "fsdp":
+    if stage.lora is not None and stage.strategy.startswith("fsdp"):
         raise RecipeError(f"{where}: LoRA with strategy fsdp is not supported; use ddp")
     data = recipe.data
     assert data is not None

@@ -91,7 +91,7 @@ def prepare_model(
             encoder.eval()
     names = {id(p): n for n, p in model.named_parameters()}
     part_names = {part: [names[id(p)] for p in params] for part, params in parts.items()}
-    fsdp = stage.strategy == "fsdp" and torch.distributed.is_initialized()
+    fsdp = stage.strategy.startswith("fsdp") and torch.distributed.is_initialized()
     module = wrap(TrainForward(model, cache), stage.strategy, info)
     by_name = {n.removeprefix("module.").removeprefix("model."): p for n, p in module.named_parameters()}
     groups = []

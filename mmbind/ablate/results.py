@@ -1,0 +1,134 @@
+"""results.py
+
+From evaluated runs to the sweep's table: each metric (``SET.path`` into a result's ``metrics``; ``*``
+averages over that level) is read from every run's ``RUN/eval/<set>.json``, then summarised per variant as
+mean and sample standard deviation (n - 1 in the denominator; 0 for a single seed) over the seeds that
+have a value. Runs not evaluated yet simply contribute nothing, so a partial sweep still tabulates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from mmbind.ablate.plan import SweepPlan
+from mmbind.ablate.schema import MetricSpec
+from mmbind.ablate.state import result_files
+from mmbind.errors import SweepError
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One variant's values of one metric, one per seed that has it."""
+
+    values: tuple[float, ...]  # in seed order
+
+    @property
+    def n(self) -> int:
+        """Seeds with a value."""
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        """Arithmetic mean (nan without values)."""
+        return sum(self.values) / self.n if self.n else math.nan
+
+    @property
+    def std(self) -> float:
+        """Sample standard deviation (0 for one value, nan for none)."""
+        if self.n < 2:
+            return 0.0 if self.n else math.nan
+        mean = self.mean
+        return math.sqrt(sum((v - mean) ** 2 for v in self.values) / (self.n - 1))
+
+
+@dataclass
+class ResultTable:
+    """Per-seed values and their summary, variants x metrics."""
+
+    name: str  # the sweep's name
+    seeds: list[int]  # the sweep's seeds
+    labels: dict[str, str]  # variant key -> label, in order
+    metrics: list[MetricSpec]  # the columns, in order
+    values: dict[str, dict[str, dict[int, float]]] = field(default_factory=dict)  # variant/key/seed -> v
+
+    def cell(self, variant: str, key: str) -> Cell:
+        """The values of ``key`` for ``variant`` over the seeds."""
+        per_seed = self.values.get(variant, {}).get(key, {})
+        return Cell(tuple(per_seed[s] for s in self.seeds if s in per_seed))
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything, JSON-able: per-seed values and mean / std / n per variant and metric."""
+        summary = {v: {m.key: {"mean": _finite(c.mean), "std": _finite(c.std), "n": c.n} for m in self.metrics
+                       for c in [self.cell(v, m.key)]} for v in self.labels}
+        return {"sweep": self.name, "seeds": self.seeds, "variants": self.labels,
+                "metrics": [m.model_dump(mode="json") for m in self.metrics],
+                "values": {v: {k: {str(s): x for s, x in seeds.items()} for k, seeds in keys.items()}
+                           for v, keys in self.values.items()},
+                "summary": summary}
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def metric_value(metrics: Any, path: Sequence[str], where: str) -> float:
+    """The number at ``path`` in a result's ``metrics`` (``*``: mean over every entry at that level)."""
+    if not path:
+        if isinstance(metrics, bool) or not isinstance(metrics, (int, float)):
+            raise SweepError(f"{where}: not a number but {type(metrics).__name__}")
+        return float(metrics)
+    if not isinstance(metrics, dict):
+        raise SweepError(f"{where}: {path[0]!r} cannot be looked up in a {type(metrics).__name__}")
+    head, rest = path[0], path[1:]
+    if head == "*":
+        parts = [metric_value(v, rest, f"{where}.{k}") for k, v in metrics.items()]
+        if not parts:
+            raise SweepError(f"{where}: '*' found nothing to average")
+        return sum(parts) / len(parts)
+    if head not in metrics:
+        raise SweepError(f"{where}: no {head!r} here (there are: {', '.join(map(str, metrics))})")
+    return metric_value(metrics[head], rest, f"{where}.{head}")
+
+
+def default_metrics(kinds: dict[str, str]) -> list[MetricSpec]:
+    """Without ``metrics:``: each set's headline -- open sets' overall accuracy, POPE sets' accuracy averaged
+    over the negative-sampling splits (chance: 0.5, which a model answering always "yes" also gets; its F1
+    would be 0.67) (``kinds``: set name -> open|pope, in order)."""
+    out = []
+    for name, kind in kinds.items():
+        if kind == "open":
+            out.append(MetricSpec(key=f"{name}.overall.accuracy", label=f"{name} accuracy"))
+        elif kind == "pope":
+            out.append(MetricSpec(key=f"{name}.*.accuracy", label=f"{name} accuracy"))
+    return out
+
+
+def _read(path: Any) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SweepError(f"{path}: unreadable eval result ({exc}); delete it and rerun the sweep") from None
+
+
+def collect(plan: SweepPlan) -> ResultTable:
+    """Read every evaluated run's results into a `ResultTable`."""
+    results: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
+    kinds: dict[str, str] = {}
+    for run in plan.runs:
+        files = result_files(run.run_dir)
+        results[(run.variant, run.seed)] = {name: _read(path) for name, path in files.items()}
+        for name, result in results[(run.variant, run.seed)].items():
+            kinds.setdefault(name, str(result.get("kind")))
+    metrics = plan.metrics if plan.metrics is not None else default_metrics(kinds)
+    table = ResultTable(plan.sweep.name, list(plan.sweep.seeds), dict(plan.labels), metrics)
+    for (variant, seed), sets in results.items():
+        for metric in metrics:
+            if metric.set_name not in sets:
+                continue
+            where = f"{plan.output / variant / f'seed{seed}'}: metric {metric.key}: {metric.set_name}"
+            value = metric_value(sets[metric.set_name].get("metrics"), metric.path, where)
+            table.values.setdefault(variant, {}).setdefault(metric.key, {})[seed] = value
+    return table

@@ -1,0 +1,80 @@
+"""ablate_cmd.py
+
+``mmbind ablate SWEEP [KEY=VALUE ...] [--output DIR] [--seeds S,...] [--dry-run | --report-only]``: run an
+ablation sweep (see `mmbind.ablate`): every (variant, seed) trained in ``OUTPUT/<variant>/seed<K>/`` and
+evaluated, finished runs skipped, interrupted ones resumed; then mean ± std over seeds in the terminal and
+in ``OUTPUT/results.{md,csv,json,png}``. A missing recipe or bad override in any variant is reported before
+anything runs. Ctrl-C saves a checkpoint and exits 130; the same command resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.table import Table
+
+from mmbind.cli.console import stderr, stdout
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``ablate`` sub-command."""
+    parser = subparsers.add_parser("ablate", help="run an ablation sweep: variants x seeds, then mean ± std")
+    parser.add_argument("sweep", help="sweep YAML, or a shipped name such as ablations/joint_training")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="recipe overrides for every variant, e.g. stages.finetune.max_steps=2")
+    parser.add_argument("--output", "-o", type=Path, help="sweep folder (default: the sweep's output)")
+    parser.add_argument("--seeds", type=_seed_list, metavar="S[,S...]",
+                        help="run these seeds instead of the sweep's, e.g. 0 for a quick look")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="resolve and show the runs; run nothing")
+    mode.add_argument("--report-only", action="store_true", help="only tabulate the runs evaluated so far")
+    parser.add_argument("--no-progress", action="store_true", help="no live progress bars")
+    parser.set_defaults(func=run)
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def plan_table(plan) -> Table:  # type: ignore[no-untyped-def]
+    """The runs of a plan (each in OUTPUT/<variant>/seed<K>/) and their statuses."""
+    table = Table(title=f"{plan.sweep.name}: {len(plan.runs)} run(s) in {plan.output}/", title_justify="left")
+    for name in ("variant", "label", "seed", "stages", "status"):
+        table.add_column(name, overflow="fold")
+    for run in plan.runs:
+        stages = ", ".join(run.recipe.stages or {})
+        table.add_row(run.variant, plan.labels[run.variant], str(run.seed), stages, run.status)
+    return table
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep; 0 when every run is done, 130 when interrupted (rerun to resume)."""
+    from mmbind.ablate import LocalRunner, SweepExecutor, load_plan, tabulate
+    from mmbind.ablate.report import rich_table
+    from mmbind.recipe.paths import resolve_recipe_path
+
+    sweep_path = resolve_recipe_path(args.sweep)
+    plan = load_plan(sweep_path, args.output, args.overrides, seeds=args.seeds)
+    if args.dry_run:
+        stdout.print(plan_table(plan))
+        return 0
+    outcome = None
+    if not args.report_only:
+        runner = LocalRunner(stderr, progress=not args.no_progress)
+        outcome = SweepExecutor(runner, stderr).execute(plan)
+    table, files = tabulate(plan)
+    stdout.print(rich_table(table))
+    written = ", ".join(str(files[k]) for k in ("markdown", "csv", "png"))
+    stdout.print(f"results: {written}", highlight=False, soft_wrap=True)
+    if outcome is not None and outcome.status == "interrupted":
+        again = " ".join(["mmbind ablate", args.sweep, *args.overrides,
+                          *(["--output", str(args.output)] if args.output else []),
+                          *(["--seeds", ",".join(map(str, args.seeds))] if args.seeds else [])])
+        stderr.print(f"interrupted (checkpoint {outcome.checkpoint}); the same command resumes the sweep: "
+                     f"{again}", highlight=False, soft_wrap=True)
+        return 130
+    return 0

@@ -1,0 +1,172 @@
+"""stage_options.py
+
+Options of the encoder pre-training stage kinds (a stage's ``options:`` mapping, see `StageSpec.kind`):
+
+- ``align``: LanguageBind-style contrastive alignment of one encoder to a text encoder (`AlignOptions`);
+- ``mae``: masked-autoencoder pre-training of a timm ViT encoder (`MaeStageOptions`).
+
+`check_stage_kinds` cross-checks them against the rest of the recipe (modalities that exist, text encoders
+and encoders taken from EARLIER align stages) so a bad recipe fails when it is loaded, before anything runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mmbind.errors import RecipeError
+
+if TYPE_CHECKING:
+    from mmbind.recipe.schema import Recipe
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+TEXT_DEFAULTS: dict[str, Any] = {  # the toy text tower (transformers CLIPTextConfig fields)
+    "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "max_position_embeddings": 64,
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _text_fields() -> frozenset[str]:
+    from transformers import CLIPTextConfig
+
+    return frozenset(CLIPTextConfig().to_dict())
+
+
+class TextEncoderSpec(_Strict):
+    """The text side of an ``align`` stage: a transformers CLIPTextModel plus a linear projection."""
+
+    train: bool = Field(True, description="train it jointly (image stage) or keep it frozen (video stage)")
+    init_from: str | None = Field(None, description="an earlier align stage whose text encoder is loaded")
+    config: dict[str, Any] = Field(default_factory=dict, description="CLIPTextConfig fields over TEXT_DEFAULTS")
+
+    @field_validator("config")
+    @classmethod
+    def _known(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - _text_fields())
+        if unknown:
+            raise ValueError(f"unknown CLIPTextConfig field(s) {', '.join(unknown)}")
+        return value
+
+    @model_validator(mode="after")
+    def _frozen_needs_weights(self) -> "TextEncoderSpec":
+        if not self.train and self.init_from is None:
+            raise ValueError("train: false needs init_from (a frozen random text encoder aligns nothing)")
+        if self.init_from is not None and self.config:
+            raise ValueError("config is taken from init_from's saved text encoder; leave config empty")
+        return self
+
+
+class StandaloneEncoderSpec(_Strict):
+    """An encoder built from a plugin, outside the model (see `AlignOptions.encoder`)."""
+
+    plugin: str = Field(description="registered encoder plugin")
+    options: dict[str, Any] = Field(default_factory=dict, description="validated by the plugin's Options")
+
+
+class AlignOptions(_Strict):
+    """``kind: align``: CLIP loss between one encoder's pooled tokens and a text encoder's captions."""
+
+    modality: str = Field(description="the model's encoder to align (image, video, ...)")
+    text_encoder: TextEncoderSpec = Field(default_factory=TextEncoderSpec, description="the text side")
+    init_from_encoder: str | None = Field(
+        None, description="copy weights from the model's encoder of this modality, or from the stand-alone "
+        "encoder of this earlier align stage (video tower: spatial copied, temporal from spatial)",
+    )
+    encoder: StandaloneEncoderSpec | None = Field(
+        None, description="align a stand-alone encoder built from this spec instead of the model's (saved "
+        "under stages/<name>/encoder/; e.g. the image tower a separated baseline's video encoder starts from)",
+    )
+    embed_dim: int = Field(32, ge=1, description="width of the shared embedding space")
+    pool: Literal["mean", "cls"] = Field("mean", description="mean over tokens, or CLS (encoder keeps CLS)")
+    logit_scale: float = Field(2.6592600369327779, description="initial log logit scale: log(1/0.07)")
+    max_logit_scale: float = Field(100.0, gt=0, description="the scale exp(logit_scale) is clamped to this")
+    cache_media: bool = Field(True, description="keep preprocessed pixels in memory across epochs")
+    eval_pairs: int = Field(512, ge=0, description="training pairs scored for retrieval at the end (0: none)")
+
+
+class MaeDecoderSpec(_Strict):
+    """MAE's light decoder (saved next to the model, not in it)."""
+
+    width: int = Field(32, ge=1, description="decoder width")
+    depth: int = Field(1, ge=1, le=8, description="transformer blocks")
+    heads: int = Field(4, ge=1, description="attention heads (must divide width)")
+    mlp_ratio: float = Field(2.0, gt=0, description="MLP hidden width / width")
+
+
+class MaeStageOptions(_Strict):
+    """``kind: mae``: masked-autoencoder pre-training of the model's timm ViT encoder (``mae`` plugin)."""
+
+    modality: str = Field(description="the model's encoder to pre-train (an image encoder)")
+    mask_ratio: float = Field(0.75, gt=0, lt=1, description="share of patches hidden from the encoder")
+    decoder: MaeDecoderSpec = Field(default_factory=MaeDecoderSpec, description="the reconstruction decoder")
+    norm_pix_loss: bool = Field(True, description="targets normalised per patch (MAE's default)")
+    cache_media: bool = Field(True, description="keep preprocessed pixels in memory across epochs")
+
+
+KIND_OPTIONS: dict[str, type[BaseModel] | None] = {"lm": None, "align": AlignOptions, "mae": MaeStageOptions}
+
+
+def check_stage_kinds(recipe: "Recipe", source: str, registry: Any = None) -> None:
+    """Cross-check align/mae stages against the model and the stage order; raises `RecipeError`."""
+    from mmbind.registry import default_registry
+
+    registry = registry or default_registry()
+    stages = recipe.stages or {}
+    modalities = list(recipe.model.encoders)
+    seen: dict[str, Any] = {}  # earlier stages: name -> typed options (None for lm)
+    for name, stage in stages.items():
+        where = f"{source}: stages.{name}.options"
+        opts = stage.kind_options()
+        standalone = isinstance(opts, AlignOptions) and opts.encoder is not None
+        if standalone and opts.modality not in ("image", "video"):  # type: ignore[union-attr]
+            raise RecipeError(f"{where}.modality: a stand-alone encoder reads image or video, "
+                              f"not {opts.modality!r}")  # type: ignore[union-attr]
+        if isinstance(opts, (AlignOptions, MaeStageOptions)) and not standalone and opts.modality not in modalities:
+            raise RecipeError(f"{where}.modality: the model has no {opts.modality!r} encoder "
+                              f"(it has: {', '.join(modalities)})")
+        if isinstance(opts, AlignOptions):
+            text_from = opts.text_encoder.init_from
+            if text_from is not None and not isinstance(seen.get(text_from), AlignOptions):
+                raise RecipeError(f"{where}.text_encoder.init_from: {text_from!r} is not an earlier align stage")
+            source_enc = opts.init_from_encoder
+            if source_enc is not None and source_enc not in modalities:
+                earlier = seen.get(source_enc)
+                if not isinstance(earlier, AlignOptions) or earlier.encoder is None:
+                    raise RecipeError(
+                        f"{where}.init_from_encoder: {source_enc!r} is neither a modality of the model "
+                        f"({', '.join(modalities)}) nor an earlier align stage with a stand-alone encoder"
+                    )
+            if source_enc == opts.modality and opts.encoder is None:
+                raise RecipeError(f"{where}.init_from_encoder: an encoder cannot be initialised from itself")
+            if opts.encoder is not None:
+                _validate_standalone(opts.encoder, stage.options["encoder"], f"stages.{name}.options.encoder",
+                                     source, registry)
+        seen[name] = opts
+
+
+def _validate_standalone(
+    spec: StandaloneEncoderSpec, raw: dict[str, Any], field: str, source: str, registry: Any
+) -> None:
+    """Check a stand-alone encoder's plugin and options (normalised in place, as the model's parts)."""
+    from pydantic import ValidationError
+
+    from mmbind.errors import PluginError
+    from mmbind.recipe.loader import format_validation_error
+
+    try:
+        entry = registry.get("encoder", spec.plugin)
+    except PluginError as exc:
+        raise type(exc)(f"{source}: {field}.plugin: {exc}") from None
+    try:
+        options = entry.options.model_validate(spec.options)
+    except ValidationError as exc:
+        detail = format_validation_error(exc, prefix=f"{field}.options")
+        raise RecipeError(f"{source}: invalid options for encoder '{spec.plugin}': {detail}") from None
+    raw["options"] = options.model_dump(mode="json")

@@ -1,0 +1,142 @@
+"""caption_data.py
+
+Media-caption pairs for the encoder pre-training stages (``align``, ``mae``), read from a recipe dataset's
+LLaVA-format files: every sample with an item of the stage's modality gives one pair (its first item of that
+modality, and the gpt answer of its first round as the caption); samples without one are not pairs (a
+stage-1 file mixes images and videos). Media go through the same loading as the LM stages and the
+encoder's own ``media_transform``; a sample that fails comes back as a `BadSample` and is dropped from its
+batch. Preprocessing is seeded per (seed, epoch, index), so pixels do not depend on the worker count, and
+(deterministic transforms) can be kept in memory across epochs with ``cache``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch.utils.data import Dataset
+
+from mmbind.data.example import BadSample
+from mmbind.data.records import SourceFile, parse_record, read_source, sample_id
+from mmbind.errors import DataError, MediaError, RecipeError
+from mmbind.media import load_image, load_video
+from mmbind.recipe.training_schema import DataSpec
+
+
+@dataclass
+class Pair:
+    """One media item and its caption's token ids."""
+
+    id: str  # sample id
+    pixels: torch.Tensor  # (3, H, W) or (T, 3, H, W)
+    text_ids: list[int]  # caption ids: BOS? + words + EOS, at most max_text tokens
+
+
+def caption_ids(tokenizer: Any, text: str, max_text: int) -> list[int]:
+    """Token ids of a caption with the tokenizer's specials, ending in EOS, cut to ``max_text``."""
+    ids = list(tokenizer(text)["input_ids"])
+    eos = tokenizer.eos_token_id
+    if eos is not None:
+        ids = ids[: max_text - 1] + [int(eos)]
+    return ids[:max_text]
+
+
+class MediaCaptions(Dataset):
+    """Pairs of one modality over several LLaVA-format files."""
+
+    def __init__(
+        self, sources: list[SourceFile], modality: str, transform: Callable[[Any], torch.Tensor],
+        frames: int | None, tokenizer: Any | None, max_text: int, video_backend: str = "auto",
+        seed: int = 0, cache: bool = False,
+    ) -> None:
+        self.sources = sources
+        self.modality = modality
+        self.transform = transform
+        self.frames = frames  # frames per video; None: images
+        self.tokenizer = tokenizer  # None: no captions needed (mae)
+        self.max_text = max_text
+        self.video_backend = video_backend
+        self.seed = seed
+        self.epoch = 0
+        self.cache: dict[int, Pair] | None = {} if cache else None
+        self.index = [(s, i) for s, src in enumerate(sources) for i, raw in enumerate(src.samples)
+                      if not isinstance(raw, dict) or raw.get(modality)]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reseed per-item preprocessing for ``epoch``."""
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> Pair | BadSample:
+        if self.cache is not None and index in self.cache:
+            return self.cache[index]
+        source_idx, sample_idx = self.index[index]
+        source = self.sources[source_idx]
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFFFFFF)
+                pair = self._load(source, sample_idx)
+        except (DataError, MediaError) as exc:
+            return BadSample(sample_id(source, sample_idx), str(exc))
+        if self.cache is not None:
+            self.cache[index] = pair
+        return pair
+
+    def _load(self, source: SourceFile, sample_idx: int) -> Pair:
+        record = parse_record(source, sample_idx)
+        files = record.images if self.modality == "image" else record.videos
+        if not files:
+            raise DataError(f"sample {record.id}: no {self.modality}")
+        if self.frames is None:
+            pixels = self.transform(load_image(files[0]))
+        else:
+            pixels = self.transform(load_video(files[0], self.frames, self.video_backend))
+        ids = caption_ids(self.tokenizer, record.turns[1][1], self.max_text) if self.tokenizer is not None else []
+        return Pair(record.id, pixels, ids)
+
+
+def stage_sources(data: DataSpec, stage_name: str, dataset: str | None) -> list[SourceFile]:
+    """The files of the stage's dataset (files with weight 0 left out)."""
+    name = dataset or stage_name
+    if name not in data.datasets:
+        known = ", ".join(data.datasets) or "none"
+        raise RecipeError(f"stages.{stage_name}.dataset: no dataset {name!r} in data.datasets (known: {known})")
+    return [read_source(f.path, f.image_root, f.video_root) for f in data.datasets[name].files if f.weight > 0]
+
+
+@dataclass
+class PairBatch:
+    """Collated pairs; bad samples dropped and carried for the report."""
+
+    ids: list[str]  # sample ids
+    pixels: torch.Tensor  # (N, ...) stacked pixels
+    text_ids: torch.Tensor  # (N, S) right-padded caption ids
+    text_mask: torch.Tensor  # (N, S) 1 on real tokens
+    bad: list[BadSample]  # dropped samples
+
+    def to(self, device: torch.device) -> "PairBatch":
+        return PairBatch(self.ids, self.pixels.to(device), self.text_ids.to(device), self.text_mask.to(device),
+                         self.bad)
+
+
+class PairCollator:
+    """Stacks pixels and right-pads captions with ``pad_id``."""
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, items: list[Pair | BadSample]) -> PairBatch:
+        good = [p for p in items if isinstance(p, Pair)]
+        bad = [p for p in items if isinstance(p, BadSample)]
+        width = max((len(p.text_ids) for p in good), default=0)
+        ids = torch.full((len(good), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(good), width), dtype=torch.long)
+        for row, pair in enumerate(good):
+            ids[row, : len(pair.text_ids)] = torch.tensor(pair.text_ids, dtype=torch.long)
+            mask[row, : len(pair.text_ids)] = 1
+        pixels = torch.stack([p.pixels for p in good]) if good else torch.zeros(0)
+        return PairBatch([p.id for p in good], pixels, ids, mask, bad)
+
