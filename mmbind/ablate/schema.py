@@ -26,11 +26,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mmbind.errors import SweepError
-from mmbind.recipe.loader import format_validation_error
+from mmbind.recipe.loader import format_validation_error, read_yaml_mapping
 from mmbind.synth.sizes import SIZES
 
 _NAME_RULE = "use letters, digits, '_', '-', '.' (it names a folder)"
@@ -165,16 +164,7 @@ class Sweep(_Strict):
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file; every problem is one `SweepError` naming the file and field."""
     path = Path(path)
-    if not path.is_file():
-        raise SweepError(f"{path}: sweep file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SweepError(f"{path}: not valid YAML{where}") from None
-    if not isinstance(data, dict):
-        raise SweepError(f"{path}: a sweep must be a mapping at the top level, got {type(data).__name__}")
+    data = read_yaml_mapping(path, kind="sweep", error=SweepError)
     try:
         return Sweep.model_validate(data)
     except ValidationError as exc:

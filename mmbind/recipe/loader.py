@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import yaml
 from pydantic import ValidationError
 
-from mmbind.errors import PluginError, RecipeError
+from mmbind.errors import MmbindError, PluginError, RecipeError
 from mmbind.recipe.merge import apply_override, deep_merge
 from mmbind.recipe.schema import Recipe
 from mmbind.recipe.stage_options import check_stage_kinds
@@ -84,7 +84,7 @@ def _read_with_bases(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise RecipeError(f"{path}: base recipes form a cycle: {cycle}")
-    data = _read_yaml(path)
+    data = read_yaml_mapping(path)
     base = data.pop("base", None)
     if base is None:
         return data
@@ -94,18 +94,19 @@ def _read_with_bases(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     return deep_merge(_read_with_bases(base_path, (*chain, resolved)), data)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path, kind: str = "recipe", error: type[MmbindError] = RecipeError) -> dict[str, Any]:
+    """A YAML file (loaded safely) that must hold a mapping; problems raise ``error`` naming ``path``."""
     if not path.is_file():
-        raise RecipeError(f"{path}: recipe file not found")
+        raise error(f"{path}: {kind} file not found")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RecipeError(f"{path}: not valid YAML{where}: {problem}") from None
+        raise error(f"{path}: not valid YAML{where}: {problem}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise RecipeError(f"{path}: a recipe must be a mapping at the top level, got {type(data).__name__}")
+        raise error(f"{path}: a {kind} must be a mapping at the top level, got {type(data).__name__}")
     return data
