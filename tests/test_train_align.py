@@ -15,7 +15,8 @@ from safetensors.torch import load_file
 import mmbind
 from mmbind.errors import RecipeError
 from mmbind.model.weights import load_state_dict
-from mmbind.train import StepInfo, train
+from mmbind.recipe import recipe_from_dict
+from mmbind.train import StepInfo, read_run_recipe, train
 from mmbind.train.align import AlignObjective, PoolingHead, clip_loss, retrieval_accuracy
 from mmbind.train.caption_data import MediaCaptions, PairCollator, caption_ids, stage_sources
 from mmbind.train.encoder_init import init_encoder_from
@@ -44,7 +45,8 @@ def recipe(data: Path, stages: dict, **model) -> mmbind.Recipe:
 UNITED = {
     "align_image": {**ALIGN, "max_steps": 40, "options": {"modality": "image"}},
     "align_video": {**ALIGN, "max_steps": 30, "options": {
-        "modality": "video", "init_from_encoder": "image", "text_encoder": {"train": False, "init_from": "align_image"}}},
+        "modality": "video", "init_from_encoder": "image",
+        "text_encoder": {"train": False, "init_from": "align_image"}}},
 }
 
 
@@ -90,6 +92,8 @@ def _weights(directory: Path) -> dict[str, torch.Tensor]:
     ({"kind": "align", "options": {"modality": "image", "encoder": {"plugin": "languagebind_image",
                                                                     "options": {"preset": "huge"}}}},
      r"invalid options for encoder 'languagebind_image': stages\.s\.options\.encoder\.options\.preset"),
+    ({"kind": "align", "options": {"modality": "video", "encoder": {"plugin": "languagebind_image"}}},
+     r"stages\.s\.options\.encoder: encoder 'languagebind_image' cannot serve modality 'video'"),
 ])
 def test_bad_stage_kinds_are_recipe_errors(data, stage, message):
     with pytest.raises(RecipeError, match=message):
@@ -127,8 +131,10 @@ def test_video_tower_starts_as_the_image_tower_with_copied_temporal_attention():
 
 
 def test_encoders_that_do_not_correspond_are_refused():
-    model = mmbind.build_model(mmbind.load_recipe(TINY, ["model.encoders.video.options.config={intermediate_size: 128}"]))
-    with pytest.raises(RecipeError, match=r"test: the encoders' weights do not correspond: .*mlp\.fc1\.weight \(128, 32\) vs"):
+    wider = "model.encoders.video.options.config={intermediate_size: 128}"
+    model = mmbind.build_model(mmbind.load_recipe(TINY, [wider]))
+    message = r"test: the encoders' weights do not correspond: .*mlp\.fc1\.weight \(128, 32\) vs"
+    with pytest.raises(RecipeError, match=message):
         init_encoder_from(model.encoders["video"], model.encoders["image"], "test")
 
 
@@ -160,7 +166,8 @@ def test_align_image_learns_a_shared_space(united, data):
     model = mmbind.load_pretrained(run / "stages" / "align_image")
     text, heads = load_text_tower(run / "stages" / "align_image" / "text_encoder")
     head = PoolingHead(32, 32)
-    head.load_state_dict({k.split(".", 2)[2]: v for k, v in heads.items() if k.startswith("visual_projection.image.")})
+    prefix = "visual_projection.image."
+    head.load_state_dict({k[len(prefix):]: v for k, v in heads.items() if k.startswith(prefix)})
     options = rec.stages["align_image"].kind_options()
     objective = AlignObjective(model.encoders["image"], head, text, options)
     dataset = MediaCaptions(stage_sources(rec.data, "align_image", "captions"), "image",
@@ -203,7 +210,8 @@ def test_video_stage_starts_from_the_aligned_image_encoder(united, data, tmp_pat
     (second / "stages").mkdir(parents=True)
     (second / "stages" / "align_image").symlink_to(run / "stages" / "align_image")  # finished: skipped
     rec = recipe(data, {"align_image": UNITED["align_image"], **stages})
-    (second / "recipe.yaml").write_text(yaml.safe_dump(rec.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    stored = yaml.safe_dump(rec.model_dump(mode="json"), sort_keys=False)
+    (second / "recipe.yaml").write_text(stored, encoding="utf-8")
     train(rec, second, resume=True, progress=False)
     image = _weights(run / "stages" / "align_image")
     video = _weights(second / "stages" / "align_video")
@@ -228,6 +236,7 @@ def test_align_is_deterministic_and_resume_restarts_an_interrupted_stage(united,
     assert summary["status"] == "interrupted" and summary["stages"]["align_video"]["steps"] == 3
     assert not (second / "stages" / "align_video").exists()
     stamp = (second / "stages" / "align_image" / "model.safetensors").stat().st_mtime_ns
+    assert recipe_from_dict(read_run_recipe(second)) == rec  # what `mmbind train --resume` reads back
     resumed = train(rec, second, resume=True, progress=False)
     assert list(resumed["stages"]) == ["align_video"] and resumed["stages"]["align_video"]["steps"] == 30
     assert (second / "stages" / "align_image" / "model.safetensors").stat().st_mtime_ns == stamp
@@ -262,4 +271,65 @@ def test_a_standalone_encoder_seeds_another_modality(data, tmp_path):
     donor_heads = load_file(str(out / "align_lb" / "text_encoder" / "heads.safetensors"))
     video_heads = load_file(str(out / "align_video" / "text_encoder" / "heads.safetensors"))
     for name in ("norm.weight", "norm.bias", "proj.weight"):  # the pooling head starts as the donor's
-        assert torch.equal(video_heads[f"visual_projection.video.{name}"], donor_heads[f"visual_projection.image.{name}"])
+        video_head = video_heads[f"visual_projection.video.{name}"]
+        assert torch.equal(video_head, donor_heads[f"visual_projection.image.{name}"])
+
+
+# ------------------------------------------------------------------------------------------- the study
+STUDY = ROOT / "recipes" / "tiny"
+
+
+def test_study_recipes_differ_only_in_the_image_side():
+    united, clip, mae = (mmbind.load_recipe(STUDY / f"{n}.yaml")
+                         for n in ("study", "study_separated_clip", "study_separated_mae"))
+    assert list(united.stages) == ["align_image", "align_video", "pretrain", "finetune"]
+    assert list(clip.stages) == ["align_image", "align_lb_image", "align_video", "pretrain", "finetune"]
+    assert list(mae.stages) == ["mae_image", "align_lb_image", "align_video", "pretrain", "finetune"]
+    assert (united.model.encoders["image"].plugin, clip.model.encoders["image"].plugin,
+            mae.model.encoders["image"].plugin) == ("languagebind_image", "clip", "mae")
+    assert clip.stages["align_image"] == united.stages["align_image"]  # its own text encoder, same schedule
+    video = united.stages["align_video"].model_dump()
+    video["options"].update(init_from_encoder="align_lb_image")
+    video["options"]["text_encoder"]["init_from"] = "align_lb_image"
+    for other in (clip, mae):
+        assert other.data == united.data
+        assert other.model.llm == united.model.llm and other.model.projector == united.model.projector
+        assert other.model.encoders["video"] == united.model.encoders["video"]
+        for lm in ("pretrain", "finetune"):
+            assert other.stages[lm] == united.stages[lm]
+        donor = other.stages["align_lb_image"].model_dump()
+        standalone, donor["options"]["encoder"] = donor["options"]["encoder"], None
+        assert standalone == united.model.encoders["image"].model_dump()  # the united image encoder, stand-alone
+        assert donor == united.stages["align_image"].model_dump()
+        assert other.stages["align_video"].model_dump() == video
+    image_pretraining = mae.stages["mae_image"].model_dump(exclude={"kind", "options"})
+    assert image_pretraining == united.stages["align_image"].model_dump(exclude={"kind", "options"})
+
+
+def _micro_overrides(recipe: mmbind.Recipe, data: Path, cache: Path) -> list[str]:
+    """Point a study recipe at a micro dataset, with a few small steps per stage."""
+    out = [f"model.llm.options.tokenizer={data / 'tokenizer'}", f"data.feature_cache.dir={cache}",
+           f"data.datasets.pretrain.files=[{{path: {data / 'pretrain.json'}}}]",
+           f"data.datasets.finetune.files=[{{path: {data / 'finetune.json'}}}]"]
+    for name, stage in (recipe.stages or {}).items():
+        out += [f"stages.{name}.global_batch=8", f"stages.{name}.max_steps={3 if stage.kind != 'lm' else 2}"]
+        if stage.kind == "lm":
+            out.append(f"stages.{name}.per_device_batch=8")
+    return out
+
+
+@pytest.mark.parametrize("name", ["study", "study_separated_clip", "study_separated_mae"])
+def test_study_recipes_train_end_to_end(name, tmp_path_factory):
+    from synth_fixtures import make_micro
+
+    micro = tmp_path_factory.getbasetemp() / "micro"
+    if not (micro / "pretrain.json").is_file():
+        make_micro(micro)
+    path = STUDY / f"{name}.yaml"
+    rec = mmbind.load_recipe(path, _micro_overrides(mmbind.load_recipe(path), micro, tmp_path_factory.mktemp("c")))
+    run = tmp_path_factory.mktemp(name) / "run"
+    summary = train(rec, run, progress=False)
+    assert summary["status"] == "done" and list(summary["stages"]) == list(rec.stages)
+    assert all(s["steps"] == (3 if rec.stages[n].kind != "lm" else 2) for n, s in summary["stages"].items())
+    model = mmbind.load_pretrained(run / "stages" / "finetune")
+    assert set(model.encoders) == {"image", "video"}

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from mmbind.cli.console import stdout
 
-DEFAULT_RECIPE = "tiny/train"
+DEFAULT_RECIPE = "tiny/study"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

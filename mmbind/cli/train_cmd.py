@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") != "0":
         return 130 if summary["status"] == "interrupted" else 0
     if summary["status"] == "interrupted":
-        stderr.print(f"interrupted: checkpoint {summary['checkpoint']}; continue with: "
+        saved = summary["checkpoint"] or "none (an align / mae stage restarts from its beginning)"
+        stderr.print(f"interrupted: checkpoint {saved}; continue with: "
                      f"mmbind train --resume {run_dir}", highlight=False)
         return 130
     for name, stage in summary["stages"].items():

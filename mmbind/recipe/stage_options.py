@@ -83,11 +83,11 @@ class AlignOptions(_Strict):
         None, description="align a stand-alone encoder built from this spec instead of the model's (saved "
         "under stages/<name>/encoder/; e.g. the image tower a separated baseline's video encoder starts from)",
     )
-    embed_dim: int = Field(32, ge=1, description="width of the shared embedding space")
+    embed_dim: int = Field(32, ge=1, description="width of the shared space (a loaded text encoder's own)")
     pool: Literal["mean", "cls"] = Field("mean", description="mean over tokens, or CLS (encoder keeps CLS)")
     logit_scale: float = Field(2.6592600369327779, description="initial log logit scale: log(1/0.07)")
     max_logit_scale: float = Field(100.0, gt=0, description="the scale exp(logit_scale) is clamped to this")
-    cache_media: bool = Field(True, description="keep preprocessed pixels in memory across epochs")
+    cache_media: bool = Field(False, description="keep preprocessed pixels in RAM across epochs (small data)")
     eval_pairs: int = Field(512, ge=0, description="training pairs scored for retrieval at the end (0: none)")
 
 
@@ -107,7 +107,7 @@ class MaeStageOptions(_Strict):
     mask_ratio: float = Field(0.75, gt=0, lt=1, description="share of patches hidden from the encoder")
     decoder: MaeDecoderSpec = Field(default_factory=MaeDecoderSpec, description="the reconstruction decoder")
     norm_pix_loss: bool = Field(True, description="targets normalised per patch (MAE's default)")
-    cache_media: bool = Field(True, description="keep preprocessed pixels in memory across epochs")
+    cache_media: bool = Field(False, description="keep preprocessed pixels in RAM across epochs (small data)")
 
 
 KIND_OPTIONS: dict[str, type[BaseModel] | None] = {"lm": None, "align": AlignOptions, "mae": MaeStageOptions}
@@ -128,13 +128,15 @@ def check_stage_kinds(recipe: "Recipe", source: str, registry: Any = None) -> No
         if standalone and opts.modality not in ("image", "video"):  # type: ignore[union-attr]
             raise RecipeError(f"{where}.modality: a stand-alone encoder reads image or video, "
                               f"not {opts.modality!r}")  # type: ignore[union-attr]
-        if isinstance(opts, (AlignOptions, MaeStageOptions)) and not standalone and opts.modality not in modalities:
+        in_model = isinstance(opts, (AlignOptions, MaeStageOptions)) and not standalone
+        if in_model and opts.modality not in modalities:
             raise RecipeError(f"{where}.modality: the model has no {opts.modality!r} encoder "
                               f"(it has: {', '.join(modalities)})")
         if isinstance(opts, AlignOptions):
             text_from = opts.text_encoder.init_from
             if text_from is not None and not isinstance(seen.get(text_from), AlignOptions):
-                raise RecipeError(f"{where}.text_encoder.init_from: {text_from!r} is not an earlier align stage")
+                raise RecipeError(f"{where}.text_encoder.init_from: {text_from!r} is not an earlier "
+                                  "align stage")
             source_enc = opts.init_from_encoder
             if source_enc is not None and source_enc not in modalities:
                 earlier = seen.get(source_enc)
@@ -146,13 +148,13 @@ def check_stage_kinds(recipe: "Recipe", source: str, registry: Any = None) -> No
             if source_enc == opts.modality and opts.encoder is None:
                 raise RecipeError(f"{where}.init_from_encoder: an encoder cannot be initialised from itself")
             if opts.encoder is not None:
-                _validate_standalone(opts.encoder, stage.options["encoder"], f"stages.{name}.options.encoder",
-                                     source, registry)
+                _validate_standalone(opts.encoder, stage.options["encoder"], opts.modality,
+                                     f"stages.{name}.options.encoder", source, registry)
         seen[name] = opts
 
 
 def _validate_standalone(
-    spec: StandaloneEncoderSpec, raw: dict[str, Any], field: str, source: str, registry: Any
+    spec: StandaloneEncoderSpec, raw: dict[str, Any], modality: str, field: str, source: str, registry: Any
 ) -> None:
     """Check a stand-alone encoder's plugin and options (normalised in place, as the model's parts)."""
     from pydantic import ValidationError
@@ -164,6 +166,9 @@ def _validate_standalone(
         entry = registry.get("encoder", spec.plugin)
     except PluginError as exc:
         raise type(exc)(f"{source}: {field}.plugin: {exc}") from None
+    if not entry.accepts(modality):
+        raise RecipeError(f"{source}: {field}: encoder '{spec.plugin}' cannot serve modality '{modality}' "
+                          f"(it accepts: {', '.join(entry.modalities)})")
     try:
         options = entry.options.model_validate(spec.options)
     except ValidationError as exc:

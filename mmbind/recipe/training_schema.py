@@ -126,7 +126,7 @@ class StageSpec(_Strict):
                 raise ValueError("options: only align and mae stages take options")
             return self
         try:
-            model.model_validate(self.options)
+            self.options = model.model_validate(self.options).model_dump(mode="json")  # full form, as plugins'
         except ValidationError as exc:
             from mmbind.recipe.loader import format_validation_error
 

@@ -9,10 +9,10 @@ symmetric InfoNCE over the batch with a learnable logit scale (init ``log(1/0.07
 tower trains too (``text_encoder.train: true``: CLIP-style, the image stage) or is loaded frozen from an
 earlier stage (the video stage, aligned to the image stage's text space).
 
-Saved with the stage's model: ``text_encoder/`` (the text tower, its projection, every pooling head
-trained so far as ``visual_projection.<modality>.*`` and this stage's ``logit_scale``) and, for a
-stand-alone encoder, ``encoder/``. A video encoder initialised from an image encoder also starts from that
-image encoder's pooling head when the loaded text encoder has it.
+Saved with the stage's model: ``text_encoder/`` (the text tower, its projection, the pooling heads of the
+encoders aligned to this text encoder as ``visual_projection.<modality>.*`` and this stage's
+``logit_scale``) and, for a stand-alone encoder, ``encoder/``. An encoder initialised from another one
+(``init_from_encoder``) also starts from that encoder's pooling head, as saved by the stage that aligned it.
 """
 
 from __future__ import annotations
@@ -156,7 +156,8 @@ def build_align(
         raise RecipeError(f"{where}.options.pool: cls needs an encoder that keeps its CLS token (keep_cls)")
     head = PoolingHead(encoder.output_dim, embed_dim)
     if source is not None:  # the donor's pooling head, saved by the stage that aligned it
-        saved = heads if source in model.encoders else load_file(str(run_dir / "stages" / source / TEXT_DIR / HEADS))
+        own_stage = run_dir / "stages" / source / TEXT_DIR / HEADS
+        saved = heads if source in model.encoders else load_file(str(own_stage))
         prefix = f"{HEAD_PREFIX}{donor_modality}."
         donor_head = {k[len(prefix):]: v for k, v in saved.items() if k.startswith(prefix)}
         own = head.state_dict()

@@ -94,7 +94,8 @@ class MediaCaptions(Dataset):
             pixels = self.transform(load_image(files[0]))
         else:
             pixels = self.transform(load_video(files[0], self.frames, self.video_backend))
-        ids = caption_ids(self.tokenizer, record.turns[1][1], self.max_text) if self.tokenizer is not None else []
+        caption = record.turns[1][1]
+        ids = [] if self.tokenizer is None else caption_ids(self.tokenizer, caption, self.max_text)
         return Pair(record.id, pixels, ids)
 
 

@@ -86,7 +86,8 @@ def run_encoder_stage(
     bad: list[dict[str, Any]] = []
     display.start(name, s.total, 0)
     try:
-        steps = _loop(s, recipe.data.on_bad_sample, info, display, metrics, callbacks, bad)  # type: ignore[union-attr]
+        on_bad = recipe.data.on_bad_sample  # type: ignore[union-attr]
+        steps = _loop(s, on_bad, info, display, metrics, callbacks, bad)
     finally:
         display.stop()
     result: dict[str, Any] = {"status": "done" if steps == s.total else "interrupted", "kind": stage.kind,
@@ -110,7 +111,8 @@ def run_encoder_stage(
         else:
             objective.save(directory)
 
-    result["output"] = str(save_stage_output(model, model, stage_dir(run_dir, name), info, False, extra_outputs))
+    output = save_stage_output(model, model, stage_dir(run_dir, name), info, False, extra_outputs)
+    result["output"] = str(output)
     if info.main:
         metrics.plot()
     return result
@@ -139,8 +141,9 @@ def _prepare(
                           f"{stage.dataset or name!r}, fewer than global_batch {stage.global_batch}")
     total = stage.max_steps or max(1, math.ceil(stage.epochs * per_epoch))
     params = [p for p in objective.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": stage.weight_decay, "name": "decay"},
-              {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, "name": "no_decay"}]
+    decay, plain = [p for p in params if p.ndim >= 2], [p for p in params if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": stage.weight_decay, "name": "decay"},
+              {"params": plain, "weight_decay": 0.0, "name": "no_decay"}]
     groups = [{**g, "lr": stage.lr} for g in groups if g["params"]]
     optimizer = build_optimizer(groups, stage)
     collator = PairCollator(pad_id(tokenizer) if tokenizer is not None else 0)
@@ -169,8 +172,8 @@ def _loop(
         tokens = int(batch.text_mask.sum()) + len(batch.ids) * s.encoder.tokens_per_item(s.frames)
         record = {"stage": s.name, "stage_index": s.index, "kind": s.stage.kind, "step": step, "epoch": epoch,
                   "loss": loss, "lr": lr, "samples": len(batch.ids), "skipped_samples": len(batch.bad),
-                  "tokens_per_s": tokens / (now - mark), "step_time_s": now - started, "wall_time_s": now - mark,
-                  **extra}
+                  "tokens_per_s": tokens / (now - mark), "step_time_s": now - started,
+                  "wall_time_s": now - mark, **extra}
         mark = now
         if info.main and step % s.stage.log_every_steps == 0:
             metrics.write(record)
@@ -197,7 +200,9 @@ def _batches(s: EncoderStage) -> Iterator[tuple[int, PairBatch]]:
             yield epoch, batch
 
 
-def _step(s: EncoderStage, batch: PairBatch, info: DistInfo, step: int) -> tuple[float | None, dict[str, float]]:
+def _step(
+    s: EncoderStage, batch: PairBatch, info: DistInfo, step: int,
+) -> tuple[float | None, dict[str, float]]:
     """One optimizer step on ``batch`` (skipped, the scheduler still stepping, with fewer than 2 pairs)."""
     if len(batch.ids) < 2:
         s.scheduler.step()
@@ -211,7 +216,8 @@ def _step(s: EncoderStage, batch: PairBatch, info: DistInfo, step: int) -> tuple
     loss.backward()
     norm = float(torch.nn.utils.clip_grad_norm_(s.params, s.stage.max_grad_norm or float("inf")))
     if not math.isfinite(norm):
-        raise NonFiniteLossError(f"stage {s.name} step {step + 1}: gradient norm is {norm} (check the learning rate)")
+        raise NonFiniteLossError(f"stage {s.name} step {step + 1}: gradient norm is {norm} "
+                                 "(check the learning rate)")
     s.optimizer.step()
     s.scheduler.step()
     s.optimizer.zero_grad(set_to_none=True)

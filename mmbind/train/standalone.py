@@ -24,7 +24,8 @@ SPEC = "spec.json"
 def build_standalone(plugin: str, options: dict[str, Any], modality: str, registry: Registry | None) -> Encoder:
     """A fresh encoder from ``plugin`` with ``options`` (random or option-given weights)."""
     entry = (registry or default_registry()).get("encoder", plugin)
-    encoder = entry.build(entry.options.model_validate(options), BuildContext(modality=modality))  # type: ignore[call-arg,arg-type]
+    validated = entry.options.model_validate(options)
+    encoder = entry.build(validated, BuildContext(modality=modality))  # type: ignore[call-arg,arg-type]
     encoder.modality = modality
     return encoder
 
@@ -45,7 +46,8 @@ def load_standalone(directory: Path, registry: Registry | None) -> Encoder:
     spec = json.loads((directory / SPEC).read_text(encoding="utf-8"))
     entry = (registry or default_registry()).get("encoder", spec["plugin"])
     context = BuildContext(modality=spec["modality"], artifacts_dir=directory, load_weights=False)
-    encoder = entry.build(entry.options.model_validate(spec["options"]), context)  # type: ignore[call-arg,arg-type]
+    validated = entry.options.model_validate(spec["options"])
+    encoder = entry.build(validated, context)  # type: ignore[call-arg,arg-type]
     encoder.modality = spec["modality"]
     state, tied = load_state_dict(directory)
     load_into(encoder, state, tied, where=str(directory))

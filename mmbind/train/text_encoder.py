@@ -84,7 +84,7 @@ def load_text_tower(directory: Path) -> tuple[TextTower, dict[str, torch.Tensor]
     """A saved text tower and all heads saved with it (strict)."""
     heads_file = directory / HEADS
     if not all((directory / f).is_file() for f in ("config.json", WEIGHTS, HEADS)):
-        raise CheckpointError(f"{directory}: no saved text encoder (config.json, {WEIGHTS} and {HEADS} expected)")
+        raise CheckpointError(f"{directory}: no saved text encoder (needs config.json, {WEIGHTS}, {HEADS})")
     heads = load_file(str(heads_file))
     model = CLIPTextModel(CLIPTextConfig.from_pretrained(directory, local_files_only=True))
     load_strict(model, load_file(str(directory / WEIGHTS)), where=str(directory / WEIGHTS))
