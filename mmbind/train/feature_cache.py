@@ -4,7 +4,8 @@ On-disk cache of frozen encoders' outputs (before the projector), one bf16 safet
 The key hashes the media file's bytes together with the encoder's identity: plugin and options, a hash of
 its weights, its preprocessing, the frame count and the compute precision; changing any of them is a miss.
 Later epochs, later stages and other runs (ablations sharing an encoder) reuse the entries; the data
-loader then skips decoding entirely. Writes are atomic (temp file, then rename), so ranks and runs can
+loader then skips decoding entirely. Misses are rounded to bf16 as well (`TrainForward`), so a run trains
+identically with a cold or a warm cache. Writes are atomic (temp file, then rename), so ranks and runs can
 share one directory.
 """
 

@@ -74,6 +74,8 @@ class TrainForward(nn.Module):
                 with torch.no_grad() if frozen else contextlib.nullcontext():
                     tokens = encoder(items.pixels)
                 if self.cache is not None and frozen:
+                    # the cache stores bf16: round fresh features too, so a cold and a warm cache train alike
+                    tokens = tokens.to(torch.bfloat16).to(tokens.dtype)
                     for key, item_tokens in zip(items.store_keys, tokens):
                         if key is not None:
                             self.cache.store(key, item_tokens)
