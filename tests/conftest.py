@@ -9,6 +9,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -19,3 +20,19 @@ def tiny_recipe_path():
     from mmbind.recipe.paths import resolve_recipe_path
 
     return resolve_recipe_path("tiny/hf_video_llava")
+
+
+@pytest.fixture(scope="session")
+def micro(tmp_path_factory) -> Path:
+    """The micro synthetic dataset (seed 0), generated once; tests only read it."""
+    from synth_fixtures import make_micro
+
+    return make_micro(tmp_path_factory.mktemp("micro"))
+
+
+@pytest.fixture(scope="session")
+def run(micro, tmp_path_factory) -> Path:
+    """A run directory as `mmbind train` leaves it (a tiny random model) on the micro dataset."""
+    from synth_fixtures import make_run
+
+    return make_run(micro, tmp_path_factory.mktemp("run"))

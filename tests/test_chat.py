@@ -15,17 +15,7 @@ from mmbind.chat import ChatSession, ConsoleStreamer
 from mmbind.cli.main import main
 from mmbind.errors import CheckpointError
 from mmbind.eval import Generator, Query, default_template
-from synth_fixtures import make_micro, make_run, tiny_model
-
-
-@pytest.fixture(scope="module")
-def micro(tmp_path_factory) -> Path:
-    return make_micro(tmp_path_factory.mktemp("micro"))
-
-
-@pytest.fixture(scope="module")
-def run(micro, tmp_path_factory) -> Path:
-    return make_run(micro, tmp_path_factory.mktemp("run"))
+from synth_fixtures import tiny_model
 
 
 @pytest.fixture(scope="module")

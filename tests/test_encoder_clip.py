@@ -176,6 +176,9 @@ def test_save_pretrained_round_trip_with_the_tiny_video_llava_parts(tmp_path):
         before = model(ids, images=images, videos=videos).logits
         assert torch.equal(before, loaded(ids, images=images, videos=videos).logits)
     assert before.shape[1] == 4 - 2 + 4 + 2 * 5  # 4 image patches; 2 frames x (CLS + 4 patches)
+    (tmp_path / "ckpt" / "encoders" / "image" / oc.ARTIFACT).unlink()
+    with pytest.raises(mmbind.CheckpointError, match=r"image/open_clip_encoder\.json: missing \(clip saves it with the model\)$"):
+        mmbind.load_pretrained(tmp_path / "ckpt")
 
 
 def test_registered_as_an_entry_point():

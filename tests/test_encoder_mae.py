@@ -167,6 +167,13 @@ def test_save_pretrained_round_trip_with_the_tiny_video_llava_parts(tmp_path):
         before = model(ids, images=images, videos=videos).logits
         assert torch.equal(before, loaded(ids, images=images, videos=videos).logits)
     assert before.shape[1] == 4 - 2 + 5 + 2 * 5  # CLS + 4 image patches; 2 frames x (CLS + 4 patches)
+    artifact = tmp_path / "ckpt" / "encoders" / "image" / timm_mae.ARTIFACT
+    artifact.write_text("[1, 2]")
+    with pytest.raises(mmbind.CheckpointError, match=r"timm_mae\.json: expected a JSON object, got list$"):
+        mmbind.load_pretrained(tmp_path / "ckpt")
+    artifact.write_text("{not json")
+    with pytest.raises(mmbind.CheckpointError, match=r"timm_mae\.json: unreadable mae artifact \(Expecting"):
+        mmbind.load_pretrained(tmp_path / "ckpt")
 
 
 def test_registered_as_an_entry_point():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -18,19 +17,8 @@ from mmbind.eval import (
     usable_sets,
 )
 from mmbind.eval.target import find_data_dir, video_frames
-from synth_fixtures import make_micro, make_run
 
 SETS = ["image_open", "image_pope", "video_open", "video_pope"]
-
-
-@pytest.fixture(scope="module")
-def micro(tmp_path_factory) -> Path:
-    return make_micro(tmp_path_factory.mktemp("micro"))
-
-
-@pytest.fixture(scope="module")
-def run(micro, tmp_path_factory) -> Path:
-    return make_run(micro, tmp_path_factory.mktemp("run"))
 
 
 @pytest.fixture(scope="module")

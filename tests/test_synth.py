@@ -26,11 +26,6 @@ from mmbind.synth.evalsets import OPEN_TYPES
 from synth_fixtures import make_micro, tiny_model, tree_hashes
 
 
-@pytest.fixture(scope="module")
-def micro(tmp_path_factory) -> Path:
-    return make_micro(tmp_path_factory.mktemp("micro"))
-
-
 def load(root: Path, name: str) -> list[dict]:
     return json.loads((root / name).read_text())
 

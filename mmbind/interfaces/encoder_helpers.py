@@ -3,16 +3,18 @@
 Helpers for `Encoder` plugins whose tower encodes images and serves videos frame by frame (``clip_vision``,
 ``clip``, ``mae``, LanguageBind's): one item's pixel shape and token count, flattening videos to frames and
 joining the frames' tokens frame-major, dropping the CLS token, choosing the image or video transform, and
-reading ``select_layer`` options. Public: plugins import them from ``mmbind.interfaces.encoder_helpers``.
+reading ``select_layer`` options, and writing / reading a JSON artifact that describes the tower. Public: plugins import them from ``mmbind.interfaces.encoder_helpers``.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from mmbind.errors import PluginOptionsError
+from mmbind.errors import CheckpointError, PluginOptionsError
 from mmbind.media import ImageTransform, VideoTransform
 
 
@@ -62,3 +64,22 @@ def pixel_transform(
 ) -> ImageTransform | VideoTransform:
     """`VideoTransform` for videos, else `ImageTransform` (with ``pad_to_square``); ``fields`` go to both."""
     return VideoTransform(**fields) if video else ImageTransform(**fields, pad_to_square=pad_to_square)
+
+
+def write_json_artifact(directory: Path, name: str, spec: dict[str, Any]) -> None:
+    """Save ``spec`` (what rebuilds the tower) as ``directory/name``."""
+    (Path(directory) / name).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+
+
+def read_json_artifact(directory: str | Path, name: str, plugin: str) -> dict[str, Any]:
+    """The spec `write_json_artifact` saved; a missing or unreadable file is a `CheckpointError`."""
+    path = Path(directory) / name
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing ({plugin} saves it with the model)") from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: unreadable {plugin} artifact ({exc})") from None
+    if not isinstance(spec, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(spec).__name__}")
+    return spec

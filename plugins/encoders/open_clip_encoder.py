@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,7 +40,9 @@ from mmbind.interfaces.encoder_helpers import (
     layer_list,
     pixel_shape,
     pixel_transform,
+    read_json_artifact,
     token_count,
+    write_json_artifact,
 )
 from mmbind.media import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
@@ -122,7 +123,7 @@ class OpenClipEncoder(Encoder):
 
     def save_artifacts(self, directory: Path) -> None:
         spec = {"model": self.model_name, "model_cfg": self.model_cfg}
-        (directory / ARTIFACT).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+        write_json_artifact(directory, ARTIFACT, spec)
 
 
 def _block_index(layer: int, num_blocks: int) -> int:
@@ -179,7 +180,7 @@ def load_visual_weights(visual: VisionTransformer, path: str) -> None:
 def build(options: OpenClipOptions, context: BuildContext) -> OpenClipEncoder:
     """Factory registered as ``clip``."""
     if context.artifacts_dir is not None:
-        spec = json.loads((Path(context.artifacts_dir) / ARTIFACT).read_text(encoding="utf-8"))
+        spec = read_json_artifact(context.artifacts_dir, ARTIFACT, "clip")
         name, cfg = spec["model"], spec["model_cfg"]
     else:
         name, cfg = options.model, resolve_config(options.model, options.config)

@@ -20,7 +20,6 @@ The ``mae`` encoder: a timm ViT, by default a masked-autoencoder encoder (``vit_
 from __future__ import annotations
 
 import difflib
-import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,7 +38,9 @@ from mmbind.interfaces.encoder_helpers import (
     layer_list,
     pixel_shape,
     pixel_transform,
+    read_json_artifact,
     token_count,
+    write_json_artifact,
 )
 from mmbind.media import IMAGENET_MEAN, IMAGENET_STD
 
@@ -117,7 +118,7 @@ class MaeEncoder(Encoder):
 
     def save_artifacts(self, directory: Path) -> None:
         spec = {"model": self.model_name, "config": self.overrides}
-        (directory / ARTIFACT).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+        write_json_artifact(directory, ARTIFACT, spec)
 
 
 def create_vit(name: str, overrides: dict[str, Any]) -> VisionTransformer:
@@ -151,7 +152,7 @@ def load_vit_weights(vit: VisionTransformer, path: str) -> None:
 def build(options: MaeOptions, context: BuildContext) -> MaeEncoder:
     """Factory registered as ``mae``."""
     if context.artifacts_dir is not None:
-        spec = json.loads((Path(context.artifacts_dir) / ARTIFACT).read_text(encoding="utf-8"))
+        spec = read_json_artifact(context.artifacts_dir, ARTIFACT, "mae")
         name, overrides = spec["model"], spec["config"]
     else:
         name, overrides = options.model, dict(options.config)
