@@ -7,11 +7,11 @@ then checks the ``model_type`` it expects.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from mmbind.errors import ConversionError
+from mmbind.json_file import read_json
 
 
 def read_config_json(src: Path, expected: str, kind: str) -> tuple[Path, Any]:
@@ -25,7 +25,4 @@ def read_config_json(src: Path, expected: str, kind: str) -> tuple[Path, Any]:
     path = src / "config.json"
     if not path.is_file():
         raise ConversionError(f"{src}: not {kind} (config.json is missing)")
-    try:
-        return path, json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConversionError(f"{path}: not valid JSON ({exc})") from None
+    return path, read_json(path, ConversionError)

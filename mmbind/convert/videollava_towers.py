@@ -10,7 +10,6 @@ count) and, for the video tower, the frame count (temporal embedding length); he
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 
 from mmbind.errors import ConversionError
+from mmbind.json_file import read_json
 
 # LanguageBind_Image and LanguageBind_Video_merge: OpenCLIP ViT-L/14 at 224 px, 8 frames
 RELEASED: dict[str, Any] = {
@@ -55,10 +55,7 @@ def tower_spec(path: Path | None, modality: str) -> TowerSpec:
         raise ConversionError(
             f"{path}: no tower config (expected a directory with config.json or a .json file)"
         )
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConversionError(f"{file}: not valid JSON ({exc})") from None
+    data = read_json(file, ConversionError)
     vision = data.get("vision_config", data) if isinstance(data, dict) else None
     if not isinstance(vision, dict) or "hidden_size" not in vision:
         raise ConversionError(

@@ -7,13 +7,13 @@ LLaVA-format JSON file of single-round samples, ``kind`` ``open`` (with ``type``
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from mmbind.errors import DataError
+from mmbind.json_file import read_json
 from mmbind.synth.manifest import read_manifest
 
 _TAG = re.compile(r"<(image|video)>\n?")
@@ -69,10 +69,7 @@ def load_set(data_dir: Path, name: str) -> EvalSet:
     file = data_dir / entry["file"]
     if not file.is_file():
         raise DataError(f"{file}: eval set {name!r} is listed in the manifest but the file is missing")
-    try:
-        samples = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{file}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    samples = read_json(file, DataError)
     kind = entry["kind"]
     items = [_item(sample, file, kind, i) for i, sample in enumerate(samples)]
     return EvalSet(name, kind, entry["modality"], file, items)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import DataError
+from mmbind.json_file import read_json
 
 MANIFEST = "manifest.json"
 FORMAT = "mmbind-synth/1"  # value of the "format" field
@@ -41,10 +42,7 @@ def read_manifest(root: Path) -> dict[str, Any]:
     path = root / MANIFEST
     if not path.is_file():
         raise DataError(f"{root}: not a generated dataset ({MANIFEST} is missing; see `mmbind data synth`)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    manifest = read_json(path, DataError)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise DataError(f"{path}: not an mmbind synthetic-data manifest (format {FORMAT!r} expected)")
     return manifest
