@@ -9,6 +9,7 @@ import yaml
 
 import mmbind
 from mmbind.recipe.merge import apply_override, deep_merge
+from mmbind.recipe.paths import resolve_recipe_path
 
 
 def write(path, text):
@@ -152,3 +153,14 @@ def test_apply_override_does_not_mutate_input():
     data = {"model": {"seed": 1}}
     assert apply_override(data, "model.seed=2") == {"model": {"seed": 2}}
     assert data == {"model": {"seed": 1}}
+
+
+def test_null_removes_a_part_but_is_a_value_for_a_field():
+    base = {"encoders": {"video": {"plugin": "x"}}, "stage": {"max_grad_norm": 1.0, "lr": 1e-3}}
+    child = {"encoders": {"video": None}, "stage": {"max_grad_norm": None}}
+    merged = deep_merge(base, child)
+    assert merged == {"encoders": {}, "stage": {"max_grad_norm": None, "lr": 1e-3}}
+    assert apply_override(base, "encoders.video=null")["encoders"] == {}
+    assert apply_override(base, "stage.max_grad_norm=null")["stage"]["max_grad_norm"] is None
+    recipe = mmbind.load_recipe(resolve_recipe_path("tiny/train"), ["stages.pretrain.max_grad_norm=null"])
+    assert recipe.stages["pretrain"].max_grad_norm is None  # clipping off, not back to the default 1.0

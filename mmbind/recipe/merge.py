@@ -3,8 +3,9 @@
 Deep merge of recipe mappings (``base:`` inheritance) and dotted ``KEY=VALUE`` overrides.
 
 Rules: mappings merge key by key, everything else is replaced. A part whose ``plugin`` changes is
-replaced whole, so a swapped encoder never inherits the options of the one it replaces. ``null`` removes
-a key (``video: null`` drops the video encoder; a removed field falls back to its default).
+replaced whole, so a swapped encoder never inherits the options of the one it replaces. ``null`` over a
+mapping removes it (``video: null`` drops the video encoder); over anything else it is the value itself
+(``max_grad_norm: null`` turns clipping off).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ def deep_merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in child.items():
         old = out.get(key)
-        if value is None:
-            out.pop(key, None)
+        if value is None and isinstance(old, dict):
+            out.pop(key)
         elif isinstance(old, dict) and isinstance(value, dict) and not _swaps_plugin(old, value):
             out[key] = deep_merge(old, value)
         else:
@@ -55,8 +56,8 @@ def apply_override(data: dict[str, Any], override: str) -> dict[str, Any]:
             where = ".".join(parts[: i + 1])
             raise RecipeError(f"override {override!r}: {where} is a {type(child).__name__}, not a mapping")
         node = child
-    if value is None:
-        node.pop(parts[-1], None)
+    if value is None and isinstance(node.get(parts[-1]), dict):
+        node.pop(parts[-1])
     else:
         node[parts[-1]] = value
     return out

@@ -20,23 +20,11 @@ from typing import Any
 
 from mmbind.synth.concepts import Scene, object_classes
 from mmbind.synth.items import MediaItem, gpt, human, record, with_tag
-from mmbind.synth.questions import (
-    QA, SHORT_SUFFIX, colour_qa, count_qa, count_target, exists_qa, motion_qa, shape_qa,
-)
+from mmbind.synth.questions import SHORT_SUFFIX, exists_qa, make_qa
 
 OPEN_TYPES = {"image": ("colour", "shape", "count"), "video": ("colour", "shape", "count", "motion")}
 POPE_SPLITS = ("random", "popular", "adversarial")
 POPE_POSITIVES = 3  # present classes probed per item (at most)
-
-
-def _open_qa(kind: str, scene: Scene, rng: random.Random) -> QA:
-    if kind == "colour":
-        return colour_qa(scene, rng.choice(scene.things))
-    if kind == "shape":
-        return shape_qa(scene, rng.choice(scene.things))
-    if kind == "count":
-        return count_qa(scene, count_target(scene, rng))
-    return motion_qa(scene)
 
 
 def open_records(items: list[MediaItem], rng: random.Random) -> list[dict[str, Any]]:
@@ -44,7 +32,7 @@ def open_records(items: list[MediaItem], rng: random.Random) -> list[dict[str, A
     out = []
     for item in items:
         for kind in OPEN_TYPES[item.modality]:
-            qa = _open_qa(kind, item.scene, rng)
+            qa = make_qa(kind, item.scene, rng)
             turns = [human(with_tag(item, f"{qa.question}\n{SHORT_SUFFIX}")), gpt(qa.answer)]
             out.append(record(item, f"{item.id}-{kind}", turns, type=kind, answer=qa.answer))
     return out

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Callable
 
 from mmbind.synth.concepts import MOTION_ANSWERS, NUMBER_WORDS, SHAPES, Scene, Thing
+from mmbind.synth.world import class_prior, companions
 
 SHORT_SUFFIX = "Answer the question using a single word or phrase."  # LLaVA-1.5's short-answer instruction
 
@@ -119,3 +121,35 @@ def motion_qa(scene: Scene) -> QA:
     assert actor is not None
     doing = _motion_short(actor)
     return QA("motion", f"What is the {actor.name} doing?", doing, f"The {actor.name} is {doing}.")
+
+
+def absent_class(scene: Scene, rng: random.Random) -> str:
+    """A class absent from ``scene``: the most popular one, a companion of a present one, or any."""
+    present = set(scene.classes)
+    absent = [c for c in class_prior() if c not in present]
+    pick = rng.random()
+    if pick < 0.25:
+        return max(absent, key=lambda c: (class_prior()[c], c))
+    friends = [c for name in scene.classes for c in companions()[name] if c not in present]
+    if pick < 0.5 and friends:
+        return rng.choice(friends)
+    return rng.choice(absent)
+
+
+def make_qa(kind: str, scene: Scene, rng: random.Random) -> QA:
+    """A question of type ``kind`` about ``scene``; existence probes are half positive."""
+    things = list(scene.things)
+    still = [t for t in things if t.motion is None]
+    makers: dict[str, Callable[[], QA]] = {
+        "colour": lambda: colour_qa(scene, rng.choice(things)),
+        "shape": lambda: shape_qa(scene, rng.choice(things)),
+        "count": lambda: count_qa(scene, count_target(scene, rng)),
+        "position": lambda: position_qa(rng.choice(still)),
+        "size": lambda: size_qa(rng.choice([t for t in things if t.motion != "growing"])),
+        "background": lambda: background_qa(scene),
+        "exists": lambda: exists_qa(
+            scene, rng.choice(scene.classes) if rng.random() < 0.5 else absent_class(scene, rng)
+        ),
+        "motion": lambda: motion_qa(scene),
+    }
+    return makers[kind]()

@@ -13,16 +13,12 @@ the model meets the kinds of negatives POPE evaluates.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from typing import Any
 
 from mmbind.synth.concepts import Scene
 from mmbind.synth.items import MediaItem, gpt, human, record, with_tag
 from mmbind.synth.phrases import caption, description
-from mmbind.synth.questions import (
-    QA, SHORT_SUFFIX, background_qa, colour_qa, count_qa, count_target, exists_qa, motion_qa, position_qa,
-    shape_qa, size_qa,
-)
-from mmbind.synth.world import class_prior, companions
+from mmbind.synth.questions import SHORT_SUFFIX, make_qa
 
 CAPTION_PROMPTS = (
     "Give a brief description of the {m}.", "Describe the {m} briefly.", "Write a short caption for the {m}.",
@@ -42,36 +38,6 @@ def caption_record(item: MediaItem, rng: random.Random) -> dict[str, Any]:
     """A stage-1 caption sample."""
     prompt = rng.choice(CAPTION_PROMPTS).format(m=item.modality)
     return record(item, item.id, [human(with_tag(item, prompt)), gpt(caption(item.scene))])
-
-
-def _negative(scene: Scene, rng: random.Random) -> str:
-    present = set(scene.classes)
-    absent = [c for c in class_prior() if c not in present]
-    pick = rng.random()
-    if pick < 0.25:
-        return max(absent, key=lambda c: (class_prior()[c], c))
-    friends = [c for name in scene.classes for c in companions()[name] if c not in present]
-    if pick < 0.5 and friends:
-        return rng.choice(friends)
-    return rng.choice(absent)
-
-
-def _qa(kind: str, scene: Scene, rng: random.Random) -> QA:
-    things = list(scene.things)
-    still = [t for t in things if t.motion is None]
-    makers: dict[str, Callable[[], QA]] = {
-        "colour": lambda: colour_qa(scene, rng.choice(things)),
-        "shape": lambda: shape_qa(scene, rng.choice(things)),
-        "count": lambda: count_qa(scene, count_target(scene, rng)),
-        "position": lambda: position_qa(rng.choice(still)),
-        "size": lambda: size_qa(rng.choice([t for t in things if t.motion != "growing"])),
-        "background": lambda: background_qa(scene),
-        "exists": lambda: exists_qa(
-            scene, rng.choice(scene.classes) if rng.random() < 0.5 else _negative(scene, rng)
-        ),
-        "motion": lambda: motion_qa(scene),
-    }
-    return makers[kind]()
 
 
 def _kinds(scene: Scene, rng: random.Random, k: int) -> list[str]:
@@ -95,7 +61,7 @@ def instruction_record(item: MediaItem, rng: random.Random) -> dict[str, Any]:
         if kind == "describe":
             question, answer = rng.choice(DESCRIBE_PROMPTS).format(m=item.modality), description(item.scene)
         else:
-            qa = _qa(kind, item.scene, rng)
+            qa = make_qa(kind, item.scene, rng)
             short = rng.random() < SHORT_P
             question = f"{qa.question}\n{SHORT_SUFFIX}" if short else qa.question
             answer = qa.answer if short else qa.sentence
