@@ -31,3 +31,17 @@ def test_a_broken_eval_set_is_a_data_error(micro, tmp_path):
     (data / "eval" / "image_open.json").write_text("[{")
     with pytest.raises(DataError, match=r"image_open\.json: not valid JSON \(Expecting property name"):
         load_set(data, "image_open")
+
+
+def test_dataset_files_json_and_jsonl(tmp_path):
+    from mmbind.data.records import read_source
+
+    good = tmp_path / "a.jsonl"
+    good.write_text('{"id": 1}\n\n{"id": 2}\n')
+    assert read_source(str(good), None, None).samples == [{"id": 1}, {"id": 2}]
+    (tmp_path / "b.jsonl").write_text('{"id": 1}\n\n{"id": \n')
+    with pytest.raises(DataError, match=r"b\.jsonl: not valid JSON \(line 3: Expecting value\)$"):
+        read_source(str(tmp_path / "b.jsonl"), None, None)
+    (tmp_path / "c.json").write_bytes(b'[{"id": "\xff"}]')
+    with pytest.raises(DataError, match=r"c\.json: not valid JSON \(not UTF-8 text"):
+        read_source(str(tmp_path / "c.json"), None, None)

@@ -126,8 +126,11 @@ def test_video_tower_starts_as_the_image_tower_with_copied_temporal_attention():
     layer = video.tower.encoder.layers[0]
     assert torch.equal(layer.temporal_attn.q_proj.weight, layer.self_attn.q_proj.weight)
     assert layer.temporal_attn.q_proj.weight.data_ptr() != layer.self_attn.q_proj.weight.data_ptr()  # copies
-    # a video of one repeated frame: the frames only see copies of themselves
-    assert video(torch.randn(1, 4, 3, 28, 28)).shape == (1, 4 * 5, 32)
+    # a video of one repeated frame: the frames only see copies of themselves, so they stay identical
+    out = video(torch.randn(1, 1, 3, 28, 28).expand(1, 4, 3, 28, 28))
+    assert out.shape == (1, 4 * 5, 32)
+    frames = out.view(1, 4, 5, 32)
+    assert torch.allclose(frames, frames[:, :1].expand_as(frames), atol=1e-6)
 
 
 def test_encoders_that_do_not_correspond_are_refused():

@@ -66,10 +66,6 @@ class ConversationDataset(Dataset):
         """Reseed per-sample randomness for ``epoch`` (call before creating the epoch's iterator)."""
         self.epoch = epoch
 
-    def file_of(self, index: int) -> int:
-        """Which source file sample ``index`` comes from."""
-        return self.index[index][0]
-
     def __getitem__(self, index: int) -> Example | BadSample:
         source_idx, sample_idx = self.index[index]
         source = self.sources[source_idx]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import DataError
+from mmbind.json_file import read_json
 
 MEDIA_KEYS = ("image", "video")  # sample keys naming media files, one per modality
 ROLES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt"}
@@ -44,14 +45,7 @@ def read_source(path: str, image_root: str | None, video_root: str | None) -> So
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{file}: dataset file not found")
-    text = file.read_text(encoding="utf-8")
-    try:
-        if file.suffix == ".jsonl":
-            samples = [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
-            samples = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{file}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    samples = _read_jsonl(file) if file.suffix == ".jsonl" else read_json(file, DataError)
     if not isinstance(samples, list):
         raise DataError(f"{file}: expected a JSON list of samples, got {type(samples).__name__}")
     default = file.parent
@@ -119,3 +113,19 @@ def _turns(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     if len(turns) % 2:
         raise DataError(f"{where}: the conversation ends with a human turn (no answer to supervise)")
     return tuple(turns)
+
+
+def _read_jsonl(file: Path) -> list[Any]:
+    """One JSON value per non-empty line."""
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{file}: not valid JSON (not UTF-8 text: {exc.reason})") from None
+    samples = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                samples.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{file}: not valid JSON (line {number}: {exc.msg})") from None
+    return samples

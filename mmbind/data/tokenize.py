@@ -23,9 +23,9 @@ from typing import Any
 
 from mmbind.data.templates import Segment
 from mmbind.errors import DataError, RecipeError
+from mmbind.model.splice import IGNORE_INDEX
 from mmbind.prompting.tokenize import tokenize_prompt
 
-IGNORE_INDEX = -100
 _MODES = ("literal", "prefix_space")
 
 

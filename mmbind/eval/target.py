@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mmbind.errors import CheckpointError, DataError
 from mmbind.model.config import CONFIG_NAME
 from mmbind.synth.manifest import MANIFEST
+from mmbind.train.run import RECIPE_FILE, read_run_recipe
 
-RECIPE_FILE = "recipe.yaml"  # a run directory's resolved recipe (see mmbind.train.run)
 DEFAULT_FRAMES = 8  # Video-LLaVA's frame count, when nothing else says
 
 
@@ -43,17 +41,6 @@ class Target:
         return self.run_dir / "eval" if final else self.run_dir / "eval" / str(self.stage)
 
 
-def _read_recipe(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / RECIPE_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise CheckpointError(f"{path}: unreadable run recipe ({exc})") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: unreadable run recipe (not a mapping)")
-    return data
-
-
 def resolve_target(path: str | Path, stage: str | None = None) -> Target:
     """The model behind ``path`` (a run directory or a checkpoint directory)."""
     path = Path(path)
@@ -65,12 +52,12 @@ def resolve_target(path: str | Path, stage: str | None = None) -> Target:
         run = path.parent.parent
         inside_run = path.parent.name == "stages" and (run / RECIPE_FILE).is_file()
         return Target(path, run if inside_run else None, path.name if inside_run else None,
-                      _read_recipe(run) if inside_run else None)
+                      read_run_recipe(run) if inside_run else None)
     if not (path / RECIPE_FILE).is_file():
         raise CheckpointError(
             f"{path}: not an mmbind run ({RECIPE_FILE} is missing) or checkpoint ({CONFIG_NAME} is missing)"
         )
-    recipe = _read_recipe(path)
+    recipe = read_run_recipe(path)
     stages = list(recipe.get("stages") or {})
     finished = [s for s in stages if (path / "stages" / s / CONFIG_NAME).is_file()]
     if stage is not None:

@@ -43,11 +43,11 @@ class DecordReader(FrameReader):
 
     backend = "decord"
 
-    def __init__(self, path: Path, threads: bool = True) -> None:
+    def __init__(self, path: Path) -> None:
         super().__init__(path)
-        decord = import_decord()
+        self._decord = decord = import_decord()
         try:
-            self._reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=0 if threads else 1)
+            self._reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=0)
             self._count = len(self._reader)
         except (decord.DECORDError, RuntimeError) as error:
             raise MediaError(f"cannot open video {path} with decord: {_reason(error)}") from None
@@ -58,10 +58,9 @@ class DecordReader(FrameReader):
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         wanted = self._check_indices(indices)
-        decord = import_decord()
         try:
             batch = self._reader.get_batch(wanted)
-        except (decord.DECORDError, RuntimeError) as error:
+        except (self._decord.DECORDError, RuntimeError) as error:
             raise MediaError(f"cannot decode video {self.path} with decord: {_reason(error)}") from None
         # decord.bridge may have been switched globally (e.g. to torch); normalise to numpy.
         frames = batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)

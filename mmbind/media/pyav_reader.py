@@ -52,13 +52,12 @@ class PyAVReader(FrameReader):
 
     backend = "pyav"
 
-    def __init__(self, path: Path, threads: bool = True) -> None:
+    def __init__(self, path: Path) -> None:
         super().__init__(path)
         try:
             self._container = av.open(str(path), mode="r")
         except (av.error.FFmpegError, OSError, UnicodeDecodeError) as error:
             raise MediaError(f"cannot open video {path}: {_reason(error)}") from None
-        self._threads = threads
         try:
             self._stream = self._video_stream()
             self._configure_stream()
@@ -118,8 +117,7 @@ class PyAVReader(FrameReader):
         raise MediaError(f"no video stream in {self.path}")
 
     def _configure_stream(self) -> None:
-        if self._threads:  # frame threading refills its pipeline after every seek: slower here (measured)
-            self._stream.thread_type = "SLICE"
+        self._stream.thread_type = "SLICE"  # frame threading refills its pipeline after every seek: slower
 
     def _build_index(self) -> tuple[list[int], list[int], bool]:
         """Sorted unique presentation timestamps of all packets, the positions of keyframes, and whether

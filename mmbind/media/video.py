@@ -51,18 +51,18 @@ AUTO_BACKEND = "pyav"  # what "auto" resolves to (the faster one in benchmarks/f
 _MAX_RESAMPLES = 8  # times sampling is redone over a shrinking decodable prefix
 
 
-def open_reader(path: str | Path, backend: Backend = "auto", threads: bool = True) -> FrameReader:
+def open_reader(path: str | Path, backend: Backend = "auto") -> FrameReader:
     """An open `FrameReader` for ``path``; backends are imported only here, on first use."""
     path = require_file(path)
     name = AUTO_BACKEND if backend == "auto" else backend
     if name == "pyav":
         from mmbind.media.pyav_reader import PyAVReader
 
-        return PyAVReader(path, threads=threads)
+        return PyAVReader(path)
     if name == "decord":
         from mmbind.media.decord_reader import DecordReader
 
-        return DecordReader(path, threads=threads)
+        return DecordReader(path)
     raise MediaError(f"unknown video backend '{backend}' (choose from: auto, {', '.join(BACKENDS)})")
 
 

@@ -47,7 +47,7 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 
 def save_checkpoint(
     run_dir: Path, state: dict[str, Any], module: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-    info: DistInfo, fsdp: bool, keep_last: int, rng: dict[str, Any] | None = None,
+    info: DistInfo, fsdp: bool, keep_last: int,
 ) -> Path:
     """Write a checkpoint atomically (all ranks call this); returns its directory."""
     root = run_dir / "checkpoints"
@@ -64,7 +64,7 @@ def save_checkpoint(
         torch.save(optim, tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         (tmp / "state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
-    torch.save(rng if rng is not None else rng_state(), tmp / f"rng-rank{info.rank}.pt")
+    torch.save(rng_state(), tmp / f"rng-rank{info.rank}.pt")
     barrier()
     if info.main:
         shutil.rmtree(final, ignore_errors=True)

@@ -34,8 +34,3 @@ def merge_lora(model: Any) -> None:
     inner = getattr(model.llm, "model", None)
     if inner is not None and hasattr(inner, "merge_and_unload"):
         model.llm.model = inner.merge_and_unload()
-
-
-def has_lora(model: Any) -> bool:
-    """True while the LLM carries LoRA adapters."""
-    return hasattr(getattr(model.llm, "model", None), "merge_and_unload")

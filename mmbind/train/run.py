@@ -30,6 +30,7 @@ import yaml
 from mmbind.data.build import build_stage_data
 from mmbind.errors import CheckpointError, RecipeError
 from mmbind.model.build import build_model
+from mmbind.recipe.loader import read_yaml_mapping
 from mmbind.recipe.schema import Recipe
 from mmbind.recipe.training_schema import DataSpec, StageSpec
 from mmbind.registry import Registry
@@ -74,7 +75,7 @@ def read_run_recipe(run_dir: Path) -> dict[str, Any]:
     path = run_dir / RECIPE_FILE
     if not path.is_file():
         raise CheckpointError(f"{run_dir}: not an mmbind run directory ({RECIPE_FILE} is missing)")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return read_yaml_mapping(path, "run recipe", CheckpointError)
 
 
 def train(

@@ -108,11 +108,6 @@ class LanguageBindVideoTower(nn.Module):
             hidden = block(hidden, frames)
         return hidden
 
-    def pooled(self, last_hidden: torch.Tensor, frames: int) -> torch.Tensor:
-        """LanguageBind's video embedding before projection: ``post_layernorm(CLS)`` averaged over frames."""
-        cls = self.post_layernorm(last_hidden[:, 0])
-        return cls.view(-1, frames, cls.shape[-1]).mean(dim=1)
-
 
 @torch.no_grad()
 def initialise(tower: LanguageBindVideoTower) -> None:
