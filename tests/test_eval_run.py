@@ -153,3 +153,15 @@ def test_sets_without_an_encoder_are_skipped_unless_named(micro):
     with pytest.raises(InputError, match="eval set 'video_pope' needs a video encoder; this model has: image"):
         usable_sets(sets, ["image"], explicit=True)
     assert usable_sets(sets, ["image", "video"], explicit=True) == (sets, [])
+
+
+def test_progress_totals_count_what_run_set_generates(run, micro):
+    from mmbind.eval.runner import prompt_count
+
+    job = mmbind.eval.prepare_eval(run, ["image_pope"], EvalSettings(limit=0))
+    pope = job.sets[0]
+    assert job.prompt_counts() == {"image_pope": prompt_count(pope, None)}  # limit 0: every question
+    assert prompt_count(pope, None) == len({(i.media, i.question) for i in pope.items})
+    assert prompt_count(pope, 3) == len({(i.media, i.question) for i in pope.items[:3]})
+    result = job.run()["image_pope"]
+    assert result["unique_prompts"] == prompt_count(pope, None) and result["samples"] == len(pope.items)

@@ -63,30 +63,14 @@ class LocalRunner:
 
     def evaluate(self, run_dir: Path, spec: EvalSpec) -> EvalOutcome:
         """As ``mmbind eval RUN [--set ...]`` does, without the tables."""
-        import mmbind
-        from mmbind.eval import (
-            EvalSettings, Generator, evaluate, find_data_dir, resolve_target, select_sets, usable_sets,
-            video_frames,
-        )
-        from mmbind.prompting import get_template
+        from mmbind.eval import EvalSettings, prepare_eval
 
-        target = resolve_target(run_dir)
-        data_dir = find_data_dir(target)
-        model = mmbind.load_pretrained(target.model_dir)
         names = None if spec.sets == "all" else list(spec.sets)
-        sets, skipped = usable_sets(select_sets(data_dir, names), list(model.encoders), bool(names))
-        frames = video_frames(target, model)
-        generator = Generator(model, get_template(TEMPLATE), frames)
-        settings = EvalSettings(spec.batch_size, spec.max_new_tokens, spec.limit,
-                                {"data": str(data_dir), "template": TEMPLATE, "frames": frames})
+        settings = EvalSettings(spec.batch_size, spec.max_new_tokens, spec.limit)
+        job = prepare_eval(run_dir, names, settings, template=TEMPLATE)
         columns = (TextColumn("  eval {task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         with Progress(*columns, console=self.console, transient=True, disable=not self.progress) as bars:
-            tasks = {s.name: bars.add_task(s.name, total=_prompts(s.items[:spec.limit])) for s in sets}
-            results = evaluate(target, generator, sets, settings, lambda s, n: bars.advance(tasks[s], n))
-        return EvalOutcome({name: Path(r["path"]) for name, r in results.items()}, [s.name for s in skipped])
-
-
-def _prompts(items: list[Any]) -> int:
-    """Distinct prompts among eval items (identical ones are generated once)."""
-    return len({(i.modality, str(i.media), i.question) for i in items})
+            tasks = {name: bars.add_task(name, total=n) for name, n in job.prompt_counts().items()}
+            results = job.run(lambda name, n: bars.advance(tasks[name], n))
+        return EvalOutcome({name: Path(r["path"]) for name, r in results.items()}, [s.name for s in job.skipped])

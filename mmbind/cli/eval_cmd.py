@@ -38,22 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and report."""
-    import mmbind
-    from mmbind.eval import (
-        EvalSettings, Generator, evaluate, find_data_dir, resolve_target, select_sets, usable_sets,
-        video_frames,
-    )
+    from mmbind.eval import EvalSettings, prepare_eval
     from mmbind.eval.report import result_table, summary
-    from mmbind.prompting import get_template
 
-    target = resolve_target(args.run, args.stage)
-    data_dir = find_data_dir(target, args.data)
-    model = mmbind.load_pretrained(target.model_dir)
-    sets, skipped = usable_sets(select_sets(data_dir, args.sets), list(model.encoders), bool(args.sets))
-    frames = args.frames or video_frames(target, model)
-    generator = Generator(model, get_template(args.template), frames)
-    settings = EvalSettings(args.batch_size, args.max_new_tokens, args.limit,
-                            {"data": str(data_dir), "template": args.template, "frames": frames})
+    job = prepare_eval(args.run, args.sets, EvalSettings(args.batch_size, args.max_new_tokens, args.limit),
+                       data=args.data, stage=args.stage, template=args.template, frames=args.frames)
+    target, data_dir, skipped = job.target, job.data_dir, job.skipped
     if not args.json:
         stdout.print(f"evaluating {target.model_dir}" + (f" (stage {target.stage})" if target.stage else "")
                      + f" on {data_dir}", highlight=False)
@@ -61,15 +51,8 @@ def run(args: argparse.Namespace) -> int:
         stderr.print(f"skipping {s.name}: the model has no {s.modality} encoder", highlight=False)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
-        tasks = {}
-        for s in sets:
-            prompts = len({(i.media, i.question) for i in s.items[:args.limit]})
-            tasks[s.name] = progress.add_task(s.name, total=prompts)
-
-        def advance(name: str, done: int) -> None:
-            progress.advance(tasks[name], done)
-
-        results = evaluate(target, generator, sets, settings, advance)
+        tasks = {name: progress.add_task(name, total=n) for name, n in job.prompt_counts().items()}
+        results = job.run(lambda name, done: progress.advance(tasks[name], done))
     if args.json:
         print(json.dumps(summary(target, results, [s.name for s in skipped]), indent=1))
         return 0

@@ -10,6 +10,7 @@ videos, with batched greedy generation (`Generator`, also used by chat).
 """
 
 from mmbind.eval.generation import Generator, Query, default_template
+from mmbind.eval.job import EvalJob, prepare_eval
 from mmbind.eval.metrics import binary_scores, open_metrics, pope_metrics
 from mmbind.eval.normalize import normalize_answer, pope_answer
 from mmbind.eval.runner import EvalSettings, evaluate, run_set, usable_sets
@@ -17,7 +18,8 @@ from mmbind.eval.sets import EvalItem, EvalSet, load_set, select_sets
 from mmbind.eval.target import Target, find_data_dir, resolve_target, video_frames
 
 __all__ = [
-    "EvalItem", "EvalSet", "EvalSettings", "Generator", "Query", "Target", "binary_scores",
+    "EvalItem", "EvalJob", "EvalSet", "EvalSettings", "Generator", "Query", "Target", "binary_scores",
     "default_template", "evaluate", "find_data_dir", "load_set", "normalize_answer", "open_metrics",
-    "pope_answer", "pope_metrics", "resolve_target", "run_set", "select_sets", "usable_sets", "video_frames",
+    "pope_answer", "pope_metrics", "prepare_eval", "resolve_target", "run_set", "select_sets", "usable_sets",
+    "video_frames",
 ]

@@ -17,7 +17,7 @@ from mmbind.errors import InputError
 from mmbind.eval.generation import Generator, Query
 from mmbind.eval.metrics import open_correct, open_metrics, pope_metrics
 from mmbind.eval.normalize import pope_answer
-from mmbind.eval.sets import EvalSet
+from mmbind.eval.sets import EvalItem, EvalSet
 from mmbind.eval.target import Target
 
 
@@ -54,16 +54,31 @@ def score(eval_set: EvalSet, rows: list[dict[str, Any]]) -> dict[str, Any]:
     return pope_metrics({"split": r["group"], **r} for r in rows)
 
 
+def limited(items: list[EvalItem], limit: int | None) -> list[EvalItem]:
+    """The first ``limit`` items (all when ``limit`` is None or 0)."""
+    return items[:limit] if limit else items
+
+
+def prompt_key(item: EvalItem) -> tuple[str | None, str, str]:
+    """Items with equal keys ask the same prompt about the same media: generated once."""
+    return item.modality, str(item.media), item.question
+
+
+def prompt_count(eval_set: EvalSet, limit: int | None) -> int:
+    """Distinct prompts among the items `run_set` evaluates."""
+    return len({prompt_key(item) for item in limited(eval_set.items, limit)})
+
+
 def run_set(
     generator: Generator, eval_set: EvalSet, settings: EvalSettings,
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Predictions and metrics for one set."""
-    items = eval_set.items[:settings.limit] if settings.limit else eval_set.items
+    items = limited(eval_set.items, settings.limit)
     index: dict[tuple[str | None, str, str], int] = {}
     queries: list[Query] = []
     for item in items:
-        key = (item.modality, str(item.media), item.question)
+        key = prompt_key(item)
         if key not in index:
             index[key] = len(queries)
             queries.append(Query(item.question, item.modality, item.media))
@@ -72,7 +87,7 @@ def run_set(
     seconds = time.perf_counter() - start
     rows = []
     for item in items:
-        prediction = answers[index[(item.modality, str(item.media), item.question)]]
+        prediction = answers[index[prompt_key(item)]]
         judged = (open_correct(prediction, item.answer) if eval_set.kind == "open"
                   else pope_answer(prediction) == item.answer)
         rows.append({"id": item.id, "group": item.group, "question": item.question, "answer": item.answer,
