@@ -23,6 +23,7 @@ import yaml
 
 from mmbind.errors import SweepError
 from mmbind.recipe.schema import Recipe
+from mmbind.train.run import RECIPE_FILE, run_finished
 
 MARKER = "ablate.json"  # RUN/ablate.json: what was evaluated, with which settings, where the results are
 STATUSES = ("new", "resume", "evaluate", "done")
@@ -56,12 +57,6 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def trained(run_dir: Path) -> bool:
-    """Whether every stage of the run has finished."""
-    summary = read_json(run_dir / "summary.json")
-    return bool(summary) and summary.get("status") == "done"  # type: ignore[union-attr]
-
-
 def evaluated(run_dir: Path, request: dict[str, Any]) -> bool:
     """Whether the run was evaluated as ``request`` asks and every result file is still there."""
     marker = read_json(run_dir / MARKER)
@@ -72,7 +67,7 @@ def evaluated(run_dir: Path, request: dict[str, Any]) -> bool:
 
 def run_status(run_dir: Path, recipe: Recipe, request: dict[str, Any], who: str) -> str:
     """One of `STATUSES`; `SweepError` when the folder holds a run of another recipe (``who`` names it)."""
-    stored_file = run_dir / "recipe.yaml"
+    stored_file = run_dir / RECIPE_FILE
     if not stored_file.is_file():
         return "new"
     try:
@@ -85,7 +80,7 @@ def run_status(run_dir: Path, recipe: Recipe, request: dict[str, Any], who: str)
             f"{run_dir}: holds a run of another recipe than {who} resolves to now (first difference: "
             f"{difference}); delete that folder to retrain it, or undo the change to the sweep"
         )
-    if not trained(run_dir):
+    if not run_finished(run_dir):
         return "resume"
     return "done" if evaluated(run_dir, request) else "evaluate"
 

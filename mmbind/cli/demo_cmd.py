@@ -46,7 +46,8 @@ def _study(args: argparse.Namespace) -> int:
     import mmbind
     from mmbind.cli.main import main as cli_main
     from mmbind.demo.study import StudyPaths, ensure_data, sample_answers, study_recipe
-    from mmbind.train.run import train
+    from mmbind.eval.metrics import open_correct
+    from mmbind.train.run import RECIPE_FILE, run_finished, train
 
     start = time.perf_counter()
     paths = StudyPaths(args.out)
@@ -56,12 +57,10 @@ def _study(args: argparse.Namespace) -> int:
 
     recipe = study_recipe(args.recipe or DEFAULT_RECIPE, paths, args.overrides)
     stdout.rule(f"[bold]2. training {recipe.name}: {' -> '.join(recipe.stages or {})}")
-    summary_file = paths.run / "summary.json"
-    done = summary_file.is_file() and json.loads(summary_file.read_text()).get("status") == "done"
-    if done:
+    if run_finished(paths.run):
         stdout.print(f"{paths.run} is already trained (delete it to train again)")
     else:
-        summary = train(recipe, paths.run, resume=(paths.run / "recipe.yaml").is_file(),
+        summary = train(recipe, paths.run, resume=(paths.run / RECIPE_FILE).is_file(),
                         progress=not args.no_progress)
         if summary["status"] != "done":
             stdout.print(f"interrupted; run `mmbind demo --out {args.out}` again to resume")
@@ -77,7 +76,7 @@ def _study(args: argparse.Namespace) -> int:
     model = mmbind.load_pretrained(final)
     table = Table("modality", "media", "question", "answer", "ground truth")
     for row in sample_answers(model, paths.data, recipe.data.video_frames if recipe.data else 8):
-        mark = "green" if row["answer"].strip(" .").lower() == row["truth"].strip(" .").lower() else "red"
+        mark = "green" if open_correct(row["answer"], row["truth"]) else "red"
         table.add_row(row["modality"], row["media"], row["question"], f"[{mark}]{row['answer']}[/]", row["truth"])
     stdout.print(table)
 

@@ -46,7 +46,8 @@ from mmbind.train.progress import ProgressDisplay
 from mmbind.train.rng import seed_all
 from mmbind.train.setup import Prepared, accumulation_steps, prepare_model, resolve_precision
 
-RECIPE_FILE = "recipe.yaml"
+RECIPE_FILE = "recipe.yaml"  # the resolved recipe of a run directory
+SUMMARY_FILE = "summary.json"  # written when train() returns: stage results and "status"
 
 
 @dataclass
@@ -68,6 +69,15 @@ class StageContext:
     display: ProgressDisplay  # progress bar
     metrics: MetricsLog  # metrics.jsonl
     callbacks: list[Callback] = field(default_factory=list)  # called after every step
+
+
+def run_finished(run_dir: Path) -> bool:
+    """Whether every stage of the run in ``run_dir`` has finished (a missing or half-written summary: no)."""
+    try:
+        summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("status") == "done"
 
 
 def read_run_recipe(run_dir: Path) -> dict[str, Any]:
@@ -117,7 +127,7 @@ def train(
             signal.signal(signal.SIGINT, previous_sigint)
     if info.main:
         metrics.plot()
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     return summary
 
 
