@@ -19,8 +19,9 @@ from mmbind.recipe import recipe_from_dict
 from mmbind.registry import Registry
 
 
-def save_model(model: MultimodalLM, directory: Path) -> Path:
-    """Write ``model`` into ``directory`` (created if needed)."""
+def save_model(model: MultimodalLM, directory: Path, state: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write ``model`` into ``directory`` (created if needed); ``state`` replaces ``model.state_dict()``
+    (e.g. the full state gathered from FSDP shards)."""
     directory.mkdir(parents=True, exist_ok=True)
     model.config.save(directory)
     for modality, encoder in model.encoders.items():
@@ -29,7 +30,7 @@ def save_model(model: MultimodalLM, directory: Path) -> Path:
         encoder.save_artifacts(sub)  # type: ignore[operator]
     (directory / "llm").mkdir(exist_ok=True)
     model.llm.save_artifacts(directory / "llm")
-    save_state_dict(model.state_dict(), directory)
+    save_state_dict(model.state_dict() if state is None else state, directory)
     return directory
 
 

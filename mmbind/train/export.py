@@ -14,7 +14,8 @@ from typing import Any, Callable
 from torch import nn
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-from mmbind.model.weights import load_into, load_state_dict, save_state_dict
+from mmbind.model.persist import save_model
+from mmbind.model.weights import load_into, load_state_dict
 from mmbind.train.distributed import DistInfo, barrier
 
 
@@ -37,15 +38,7 @@ def save_stage_output(
     if info.main:
         tmp = directory.parent / f".tmp-{directory.name}"
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        model.config.save(tmp)
-        for modality, encoder in model.encoders.items():
-            sub = tmp / "encoders" / modality
-            sub.mkdir(parents=True, exist_ok=True)
-            encoder.save_artifacts(sub)
-        (tmp / "llm").mkdir(exist_ok=True)
-        model.llm.save_artifacts(tmp / "llm")
-        save_state_dict(state, tmp)
+        save_model(model, tmp, state)
         if extra is not None:
             extra(tmp)
         shutil.rmtree(directory, ignore_errors=True)

@@ -14,8 +14,9 @@ from typing import Any
 
 from mmbind.errors import CheckpointError
 from mmbind.interfaces import BuildContext, Encoder
-from mmbind.model.weights import load_into, load_state_dict, save_state_dict
+from mmbind.model.weights import save_state_dict
 from mmbind.registry import Registry, default_registry
+from mmbind.train.export import load_weights_from
 
 ENCODER_DIR = "encoder"
 SPEC = "spec.json"
@@ -49,6 +50,5 @@ def load_standalone(directory: Path, registry: Registry | None) -> Encoder:
     validated = entry.options.model_validate(spec["options"])
     encoder = entry.build(validated, context)  # type: ignore[call-arg,arg-type]
     encoder.modality = spec["modality"]
-    state, tied = load_state_dict(directory)
-    load_into(encoder, state, tied, where=str(directory))
+    load_weights_from(encoder, directory)
     return encoder
