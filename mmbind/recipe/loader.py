@@ -61,22 +61,30 @@ def _validate_parts(recipe: Recipe, source: str, registry: Registry) -> None:
     parts = [(f"model.encoders.{m}", "encoder", spec, m) for m, spec in model.encoders.items()]
     parts += [("model.projector", "projector", model.projector, None), ("model.llm", "llm", model.llm, None)]
     for field, kind, spec, modality in parts:
-        try:
-            entry = registry.get(kind, spec.plugin)  # type: ignore[arg-type]
-        except PluginError as exc:
-            raise type(exc)(f"{source}: {field}.plugin: {exc}") from None
-        if modality is not None and not entry.accepts(modality):  # type: ignore[union-attr]
-            accepted = ", ".join(entry.modalities)  # type: ignore[union-attr]
-            raise RecipeError(
-                f"{source}: {field}: encoder '{spec.plugin}' cannot serve modality '{modality}' "
-                f"(it accepts: {accepted})"
-            )
-        try:
-            options = entry.options.model_validate(spec.options)
-        except ValidationError as exc:
-            detail = format_validation_error(exc, prefix=f"{field}.options")
-            raise RecipeError(f"{source}: invalid options for {kind} '{spec.plugin}': {detail}") from None
-        spec.options = options.model_dump(mode="json")
+        spec.options = validate_part(field, kind, spec.plugin, spec.options, modality, source, registry)
+
+
+def validate_part(
+    field: str, kind: str, plugin: str, options: dict[str, Any], modality: str | None, source: str,
+    registry: Registry,
+) -> dict[str, Any]:
+    """Look ``plugin`` up, check it serves ``modality`` and return its validated, normalised options;
+    errors name ``source`` and ``field``."""
+    try:
+        entry = registry.get(kind, plugin)  # type: ignore[arg-type]
+    except PluginError as exc:
+        raise type(exc)(f"{source}: {field}.plugin: {exc}") from None
+    if modality is not None and not entry.accepts(modality):  # type: ignore[union-attr]
+        accepted = ", ".join(entry.modalities)  # type: ignore[union-attr]
+        raise RecipeError(
+            f"{source}: {field}: encoder '{plugin}' cannot serve modality '{modality}' (it accepts: {accepted})"
+        )
+    try:
+        validated = entry.options.model_validate(options)
+    except ValidationError as exc:
+        detail = format_validation_error(exc, prefix=f"{field}.options")
+        raise RecipeError(f"{source}: invalid options for {kind} '{plugin}': {detail}") from None
+    return validated.model_dump(mode="json")
 
 
 def _read_with_bases(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:

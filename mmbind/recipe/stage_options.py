@@ -157,21 +157,6 @@ def _validate_standalone(
     spec: StandaloneEncoderSpec, raw: dict[str, Any], modality: str, field: str, source: str, registry: Any
 ) -> None:
     """Check a stand-alone encoder's plugin and options (normalised in place, as the model's parts)."""
-    from pydantic import ValidationError
+    from mmbind.recipe.loader import validate_part
 
-    from mmbind.errors import PluginError
-    from mmbind.recipe.loader import format_validation_error
-
-    try:
-        entry = registry.get("encoder", spec.plugin)
-    except PluginError as exc:
-        raise type(exc)(f"{source}: {field}.plugin: {exc}") from None
-    if not entry.accepts(modality):
-        raise RecipeError(f"{source}: {field}: encoder '{spec.plugin}' cannot serve modality '{modality}' "
-                          f"(it accepts: {', '.join(entry.modalities)})")
-    try:
-        options = entry.options.model_validate(spec.options)
-    except ValidationError as exc:
-        detail = format_validation_error(exc, prefix=f"{field}.options")
-        raise RecipeError(f"{source}: invalid options for encoder '{spec.plugin}': {detail}") from None
-    raw["options"] = options.model_dump(mode="json")
+    raw["options"] = validate_part(field, "encoder", spec.plugin, spec.options, modality, source, registry)
