@@ -5,6 +5,7 @@ files, and loading them strictly into a module. Nothing here downloads. `weight_
 finds weight files in a directory and reads them (the converters use it with `CONVERSION` wording).
 """
 
+from mmbind.checkpoints.languagebind_layout import detect_prefix, tower_state
 from mmbind.checkpoints.local_weights import load_strict, read_state_dict, strip_ddp_prefix, strip_prefix
 from mmbind.checkpoints.weight_files import (
     CHECKPOINT,
@@ -22,6 +23,7 @@ __all__ = [
     "CHECKPOINT",
     "CONVERSION",
     "Wording",
+    "detect_prefix",
     "find_weight_files",
     "iter_weights",
     "load_strict",
@@ -32,4 +34,5 @@ __all__ = [
     "standard_weight_files",
     "strip_ddp_prefix",
     "strip_prefix",
+    "tower_state",
 ]

@@ -20,13 +20,13 @@ from typing import Any, Literal
 import torch
 from transformers import AutoTokenizer
 
-from mmbind.checkpoints import CONVERSION, read_shapes, read_state_dict, standard_weight_files
+from mmbind.checkpoints import CONVERSION, read_shapes, read_state_dict, standard_weight_files, tower_state
 from mmbind.convert.hf_io import has_tokenizer
 from mmbind.convert.videollava_config import SourceConfig, parse_source_config, recipe_dict
 from mmbind.convert.videollava_io import read_source_config
 from mmbind.convert.videollava_keys import TOWER_PREFIXES
 from mmbind.convert.videollava_projector import load_projector_only
-from mmbind.convert.videollava_towers import resolve_geometry, tower_spec, tower_state
+from mmbind.convert.videollava_towers import resolve_geometry, tower_spec
 from mmbind.convert.videollava_weights import load_source_weights
 from mmbind.errors import ConversionError, MmbindError
 from mmbind.model import build_model

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from mmbind.errors import ConversionError
 from mmbind.json_file import read_json
 
@@ -28,7 +26,6 @@ RELEASED: dict[str, Any] = {
     "num_frames": 8,
 }
 GEOMETRY_FIELDS = tuple(RELEASED)  # the CLIPVisionConfig fields a tower config contributes
-NON_VISION_PREFIXES = ("text_model.", "text_projection", "visual_projection", "logit_scale")
 _LAYER = re.compile(r"^encoder\.layers\.(\d+)\.")
 
 
@@ -63,17 +60,6 @@ def tower_spec(path: Path | None, modality: str) -> TowerSpec:
         )
     stated = {k: vision[k] for k in GEOMETRY_FIELDS if k in vision and k in fields}
     return TowerSpec({**fields, **stated}, str(file), frozenset(stated), given=True)
-
-
-def tower_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A LanguageBind checkpoint's vision tower under bare names (``vision_model.`` dropped, text skipped)."""
-    nested = any(key.startswith("vision_model.") for key in state)
-    out = {}
-    for key, value in state.items():
-        if key.startswith(NON_VISION_PREFIXES):
-            continue
-        out[key.removeprefix("vision_model.") if nested else key] = value
-    return out
 
 
 def resolve_geometry(

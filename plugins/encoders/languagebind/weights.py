@@ -1,17 +1,8 @@
 """weights.py
 
-Loading a LanguageBind tower's weights out of the checkpoints that carry them, strictly.
-
-Layouts understood (the tower's own parameter names are the same in all of them):
-
-- a LanguageBind model (``LanguageBind_Image``, ``LanguageBind_Video_merge``): the tower under
-  ``vision_model.``, next to ``text_model.*``, ``text_projection``, ``visual_projection`` and
-  ``logit_scale``, which are skipped (those known names only: any other key is reported as unexpected);
-- a bare tower (e.g. a 4.x ``CLIPVisionModel`` saves ``vision_model.*``, a 5.x one the bare names);
-- a sub-tree of a bigger checkpoint, e.g. Video-LLaVA-7B's ``model.video_tower.video_tower.`` or
-  ``model.image_tower.image_tower.`` (``ignore_others=True``: every key outside the prefix is skipped).
-
-``embeddings.position_ids`` (a constant buffer that older transformers saved) is skipped everywhere.
+Loading a LanguageBind tower's weights out of the checkpoints that carry them, strictly. The layouts
+understood (a LanguageBind model, a bare tower, a sub-tree such as Video-LLaVA-7B's
+``model.video_tower.video_tower.``) are described in `mmbind.checkpoints.languagebind_layout`.
 """
 
 from __future__ import annotations
@@ -20,38 +11,9 @@ import torch
 from torch import nn
 
 from mmbind import CheckpointError
-from mmbind.checkpoints import load_strict
+from mmbind.checkpoints import detect_prefix, load_strict, tower_state
 
-VISION_PREFIX = "vision_model."
-NON_VISION_PREFIXES = ("text_model.", "text_projection.", "visual_projection.", "logit_scale")
-SKIPPED_BUFFERS = ("embeddings.position_ids",)
 LORA_MARKERS = ("lora_", "base_model.model.", "base_layer.")
-
-
-def detect_prefix(state: dict[str, torch.Tensor]) -> str:
-    """``"vision_model."`` when the checkpoint nests the tower under it, else ``""`` (bare layout)."""
-    return VISION_PREFIX if any(key.startswith(VISION_PREFIX) for key in state) else ""
-
-
-def tower_state(
-    state: dict[str, torch.Tensor], prefix: str, ignore_others: bool = False
-) -> dict[str, torch.Tensor]:
-    """The tower's entries of ``state`` renamed without ``prefix``.
-
-    A key outside ``prefix`` is skipped when ``ignore_others`` is set or it is a known non-vision entry of
-    a LanguageBind model; otherwise it is kept under its own name so strict loading reports it.
-    """
-    tower = {}
-    for key, value in state.items():
-        if key.startswith(prefix):
-            name = key[len(prefix):]
-        elif ignore_others or key.startswith(NON_VISION_PREFIXES):
-            continue
-        else:
-            name = key
-        if name not in SKIPPED_BUFFERS:
-            tower[name] = value
-    return tower
 
 
 def load_tower_state(
