@@ -10,7 +10,7 @@ BOS ``<s>`` is prepended, EOS is ``</s>``; ``<image>``/``<video>`` are added by 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
@@ -20,9 +20,10 @@ SPECIALS = ["<unk>", "<s>", "</s>", "<pad>"]
 
 def build_tokenizer(
     texts: list[str], out: Path, style: Literal["wordlevel", "metaspace", "bytelevel"] = "wordlevel",
-    vocab_size: int = 400,
+    vocab_size: int = 400, **init_kwargs: Any,
 ) -> Path:
-    """Train a tokenizer on ``texts`` and save it into ``out``; returns ``out``."""
+    """Train a tokenizer on ``texts`` and save it into ``out``; returns ``out``. ``init_kwargs`` go to
+    `PreTrainedTokenizerFast` (saved in its config, e.g. ``clean_up_tokenization_spaces``)."""
     if style == "wordlevel":
         tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
         tok.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -41,7 +42,8 @@ def build_tokenizer(
     bos = tok.token_to_id("<s>")
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", bos)])
     wrapped = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+        **init_kwargs,
     )
     out.mkdir(parents=True, exist_ok=True)
     wrapped.save_pretrained(out)

@@ -40,10 +40,9 @@ def corpus(record_lists: Iterable[list[dict[str, Any]]]) -> list[str]:
 
 def train_tokenizer(record_lists: Iterable[list[dict[str, Any]]], out: Path) -> dict[str, Any]:
     """Train and save the tokenizer into ``out``; returns its manifest entry."""
-    from transformers import AutoTokenizer
+    from tokenizers import Tokenizer
 
-    build_tokenizer(corpus(record_lists), out, style=STYLE)
     # decode "red ." as "red." (an init argument, so it is saved and kept by every later save_pretrained)
-    tokenizer = AutoTokenizer.from_pretrained(out, local_files_only=True, clean_up_tokenization_spaces=True)
-    tokenizer.save_pretrained(out)
-    return {"dir": out.name, "style": STYLE, "vocab_size": len(tokenizer)}
+    build_tokenizer(corpus(record_lists), out, style=STYLE, clean_up_tokenization_spaces=True)
+    vocab_size = Tokenizer.from_file(str(out / "tokenizer.json")).get_vocab_size(with_added_tokens=True)
+    return {"dir": out.name, "style": STYLE, "vocab_size": vocab_size}
