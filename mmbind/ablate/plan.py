@@ -22,7 +22,7 @@ from mmbind.eval.sets import available_sets
 from mmbind.recipe.loader import load_recipe
 from mmbind.recipe.schema import Recipe
 from mmbind.registry import Registry
-from mmbind.synth.manifest import MANIFEST
+from mmbind.synth.manifest import MANIFEST, dataset_dir
 
 
 _OPEN_SCORES = ("accuracy", "correct", "n")
@@ -104,17 +104,6 @@ def plan_sweep(
     return SweepPlan(sweep, source, out, labels, runs, sweep.metrics)
 
 
-def data_dirs(recipe: Recipe) -> list[Path]:
-    """Generated datasets (folders holding a manifest) that the recipe's data files live in."""
-    found: list[Path] = []
-    for dataset in (recipe.data.datasets.values() if recipe.data else ()):
-        for file in dataset.files:
-            for folder in Path(file.path).parents:
-                if (folder / MANIFEST).is_file() and folder not in found:
-                    found.append(folder)
-    return found
-
-
 def check_data(plan: SweepPlan) -> None:
     """After data preparation, before training: data files exist and named eval sets are known."""
     names = plan.sweep.eval.sets
@@ -129,13 +118,13 @@ def check_data(plan: SweepPlan) -> None:
             for file in dataset.files:
                 if not Path(file.path).is_file():
                     raise SweepError(f"{who}: data.datasets.{key}: {file.path}: dataset file not found")
-        folders = data_dirs(run.recipe)
-        if not folders:
+        folder = dataset_dir(f.path for d in run.recipe.data.datasets.values() for f in d.files)
+        if folder is None:
             raise SweepError(f"{who}: its data files are in no generated dataset (no {MANIFEST} above them), "
                              "so there is nothing to evaluate on; see `mmbind data synth`")
-        known = available_sets(folders[0])
+        known = available_sets(folder)
         for name in (n for n in (names if names != "all" else []) if n not in known):
-            raise SweepError(f"{plan.source}: eval.sets: unknown eval set {name!r} in {folders[0]} "
+            raise SweepError(f"{plan.source}: eval.sets: unknown eval set {name!r} in {folder} "
                              f"(known: {', '.join(known) or 'none'})")
         asked = known if names == "all" else {n: known[n] for n in names}
         check_metrics(plan, {n: str(entry.get("kind")) for n, entry in asked.items()})

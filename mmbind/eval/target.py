@@ -15,7 +15,7 @@ from typing import Any
 
 from mmbind.errors import CheckpointError, DataError
 from mmbind.model.config import CONFIG_NAME
-from mmbind.synth.manifest import MANIFEST
+from mmbind.synth.manifest import MANIFEST, dataset_dir
 from mmbind.train.run import RECIPE_FILE, read_run_recipe
 
 DEFAULT_FRAMES = 8  # Video-LLaVA's frame count, when nothing else says
@@ -84,11 +84,9 @@ def find_data_dir(target: Target, explicit: str | Path | None = None) -> Path:
             )
         return data
     datasets = ((target.recipe or {}).get("data") or {}).get("datasets") or {}
-    for dataset in datasets.values():
-        for file in dataset.get("files") or []:
-            for folder in Path(file["path"]).parents:
-                if (folder / MANIFEST).is_file():
-                    return folder
+    found = dataset_dir(file["path"] for dataset in datasets.values() for file in dataset.get("files") or [])
+    if found is not None:
+        return found
     where = "its run's recipe names" if target.recipe else "it belongs to no run and"
     raise DataError(
         f"{target.model_dir}: no evaluation data found ({where} no generated dataset); pass --data DIR"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from mmbind.errors import DataError
 from mmbind.json_file import read_json
@@ -28,6 +28,15 @@ def file_entries(root: Path) -> list[dict[str, Any]]:
         out.append({"path": path.relative_to(root).as_posix(), "bytes": len(data),
                     "sha256": hashlib.sha256(data).hexdigest()})
     return out
+
+
+def dataset_dir(files: Iterable[str | Path]) -> Path | None:
+    """The first generated dataset (a folder holding a manifest) that one of ``files`` lives in."""
+    for file in files:
+        for folder in Path(file).parents:
+            if (folder / MANIFEST).is_file():
+                return folder
+    return None
 
 
 def write_manifest(root: Path, fields: dict[str, Any]) -> dict[str, Any]:
