@@ -52,6 +52,21 @@ def test_hits_skip_decoding_and_match_fresh_features(data, tmp_path):
         assert handle.get_tensor("features").dtype == torch.bfloat16  # stored as bf16 on disk
 
 
+def test_with_workers_digests_are_computed_once_in_the_main_process(data, tmp_path):
+    from mmbind.train import feature_cache
+
+    recipe = tiny_train_recipe(data, "data.num_workers=2")
+    model = mmbind.build_model(recipe)
+    feature_cache._DIGESTS.clear()
+    dataset, _, _ = _loader(recipe, model, FeatureCache(tmp_path / "cache"))
+    media = dataset.cached_media()
+    assert len(set(media)) == 4  # the 2 images and 2 videos of the finetune samples
+    assert {path for path, _, _ in feature_cache._DIGESTS} == {str(p) for p in media}
+    feature_cache._DIGESTS.clear()
+    _loader(tiny_train_recipe(data), model, FeatureCache(tmp_path / "cache"))
+    assert not feature_cache._DIGESTS  # without workers, files are hashed lazily as samples are read
+
+
 def test_every_key_part_is_a_miss(data, tmp_path):
     recipe = tiny_train_recipe(data)
     model = mmbind.build_model(recipe)

@@ -55,6 +55,8 @@ def build_stage_data(
         sources, spec.template, tokenizer, media_specs(model, data.video_frames, identities), stage.max_length,
         data.video_backend, data.max_images, cache, stage.seed,
     )
+    if cache is not None and data.num_workers > 0:  # workers are forked per epoch and inherit the digests,
+        cache.prime(dataset.cached_media())  # so no epoch hashes every media file again to find its entry
     order = EpochOrder(
         [len(s.samples) for s in sources], [f.weight for f in spec.files], stage.global_batch, stage.seed,
         dataset.approx_length if stage.group_by_modality_length else None,

@@ -11,7 +11,7 @@ index), so the data are identical whatever the worker count and after a resume.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
 import torch
 from torch.utils.data import Dataset
@@ -30,6 +30,8 @@ class FeatureLookup(Protocol):
     def key(self, path: Path, identity: str) -> str: ...
 
     def load(self, key: str) -> torch.Tensor | None: ...
+
+    def prime(self, paths: Iterable[Path]) -> None: ...
 
 
 class ConversationDataset(Dataset):
@@ -110,6 +112,20 @@ class ConversationDataset(Dataset):
         else:
             pixels = spec.transform(load_video(path, spec.frames, self.video_backend))
         return MediaItem(modality, pixels=pixels, cache_key=key)
+
+    def cached_media(self) -> list[Path]:
+        """The files of every sample whose modality's features are cached (unparsable samples left out)."""
+        cached = [m for m, spec in self.media.items() if spec.cache_identity is not None]
+        paths: list[Path] = []
+        for source_idx, sample_idx in self.index:
+            try:
+                record = parse_record(self.sources[source_idx], sample_idx)
+            except DataError:
+                continue
+            files = {"image": record.images, "video": record.videos}
+            for modality in cached:
+                paths += files.get(modality, ())
+        return paths
 
     def approx_length(self, index: int) -> tuple[str, int]:
         """(modality group, approximate expanded length) without reading media, for length grouping."""

@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 from safetensors import SafetensorError
@@ -72,6 +72,12 @@ class FeatureCache:
     def key(self, path: Path, identity: str) -> str:
         """Cache key of one media file under one encoder identity."""
         return hashlib.sha256(f"{file_digest(path)}:{identity}".encode()).hexdigest()
+
+    def prime(self, paths: Iterable[Path]) -> None:
+        """Hash ``paths`` now, in this process (DataLoader workers forked later inherit the digests)."""
+        for path in dict.fromkeys(paths):
+            if path.is_file():
+                file_digest(path)
 
     def _file(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.safetensors"
