@@ -22,6 +22,7 @@ from mmbind.train.caption_data import MediaCaptions, PairCollator, caption_ids, 
 from mmbind.train.encoder_init import init_encoder_from
 from mmbind.train.loop import Interrupt
 from mmbind.train.text_encoder import load_text_tower
+from mmbind.train.metrics import MetricsLog
 from train_fixtures import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +64,7 @@ def united(data, tmp_path_factory):
 
 
 def _losses(run: Path, stage: str) -> list[float]:
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    rows = MetricsLog(run).records()
     return [r["loss"] for r in rows if r["stage"] == stage]
 
 
@@ -246,7 +247,7 @@ def test_align_is_deterministic_and_resume_restarts_an_interrupted_stage(united,
     for stage in ("align_image", "align_video"):  # identical to the uninterrupted run, bit for bit
         a, b = _weights(run / "stages" / stage), _weights(second / "stages" / stage)
         assert all(torch.equal(a[k], b[k]) for k in a), stage
-    steps = [(r["stage"], r["step"]) for r in map(json.loads, (second / "metrics.jsonl").read_text().splitlines())]
+    steps = [(r["stage"], r["step"]) for r in MetricsLog(second).records()]
     assert steps == [("align_image", s) for s in range(1, 41)] + [("align_video", s) for s in range(1, 31)]
 
 

@@ -4,7 +4,6 @@ part causes a miss, and entries are shared across epochs, stages and runs."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from safetensors import safe_open
 import mmbind
 from mmbind.data import build_stage_data
 from mmbind.train import FeatureCache, TrainForward, encoder_identity, train
+from mmbind.train.metrics import MetricsLog
 from train_fixtures import make_data, tiny_train_recipe
 
 
@@ -113,5 +113,4 @@ def test_entries_are_reused_across_stages_and_runs(data, tmp_path):
 
 
 def _losses(run: Path) -> list[float]:
-    lines = (run / "metrics.jsonl").read_text().splitlines()
-    return [record["loss"] for record in map(json.loads, lines) if "loss" in record]
+    return [record["loss"] for record in MetricsLog(run).records() if "loss" in record]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -14,6 +13,7 @@ import pytest
 
 from mmbind.train import train
 from mmbind.train.checkpoint import list_checkpoints, read_state
+from mmbind.train.metrics import MetricsLog
 from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 SETTINGS = [
@@ -34,7 +34,7 @@ def setup(tmp_path_factory):
 
 
 def _losses(run) -> list[tuple[str, int, float]]:
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    rows = MetricsLog(run).records()
     return [(r["stage"], r["step"], r["loss"]) for r in rows]
 
 

@@ -19,6 +19,7 @@ from mmbind.model.weights import load_state_dict
 from mmbind.recipe.stage_options import MaeStageOptions
 from mmbind.train import train
 from mmbind.train.mae import MaeObjective, encode_visible, patchify, random_keep
+from mmbind.train.metrics import MetricsLog
 from train_fixtures import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +119,7 @@ def test_mae_stage_trains_the_image_encoder_only(data, tmp_path):
     before = mmbind.build_model(rec).state_dict()
     summary = train(rec, tmp_path / "run", progress=False)
     assert summary["stages"]["mae_image"]["steps"] == 30
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = MetricsLog(tmp_path / "run").records()
     losses = [r["loss"] for r in rows]
     assert rows[0]["kind"] == "mae" and len(losses) == 30
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5

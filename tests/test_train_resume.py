@@ -3,7 +3,6 @@ one; Ctrl-C saves a checkpoint and exits 130; ``--resume`` continues; the last N
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from safetensors.torch import load_file
 
 from mmbind.cli.main import main
 from mmbind.train.checkpoint import list_checkpoints, read_state
+from mmbind.train.metrics import MetricsLog
 from train_fixtures import TRAIN_RECIPE, data_overrides, make_data
 
 DRIVER = Path(__file__).resolve().parent / "train_driver.py"
@@ -31,7 +31,7 @@ def _driver(data: Path, run: Path, mode: str) -> subprocess.Popen:
 
 
 def _losses(run: Path) -> list[tuple[str, int, float]]:
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    rows = MetricsLog(run).records()
     return [(r["stage"], r["step"], r["loss"]) for r in rows]
 
 

@@ -15,6 +15,7 @@ from mmbind.model.weights import load_state_dict
 from mmbind.recipe.training_schema import StageSpec, video_llava_stages
 from mmbind.train.distributed import DistInfo
 from mmbind.train.setup import accumulation_steps, prepare_model
+from mmbind.train.metrics import MetricsLog
 from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 
@@ -84,7 +85,7 @@ def test_training_fits_a_small_batch(data, tmp_path):
     from mmbind.train import train
 
     train(recipe, tmp_path / "run", progress=False)
-    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    records = MetricsLog(tmp_path / "run").records()
     losses = [r["loss"] for r in records]
     assert len(losses) == 25 and losses[-1] < 0.5 * losses[0]
     assert all(r["pad_fraction"] == 0 and r["samples"] == 8 for r in records)  # packed: no padding computed
@@ -98,7 +99,7 @@ def test_two_stage_run_through_the_cli(data, tmp_path, capsys):
     assert status == 0
     assert "run directory: " in capsys.readouterr().out
     assert (run / "recipe.yaml").is_file() and (run / "loss.png").read_bytes()[:4] == b"\x89PNG"
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    records = MetricsLog(run).records()
     assert [(r["stage"], r["step"]) for r in records] == [("pretrain", 1), ("finetune", 1)]
     assert all({"loss", "lr", "tokens_per_s", "pad_fraction"} <= set(r) for r in records)
     assert records[1]["pad_fraction"] > 0  # mixed image / video / text rows padded to the longest
