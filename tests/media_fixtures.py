@@ -62,27 +62,28 @@ def write_video(
     return path
 
 
+def _mux_silence(container: Any) -> None:
+    """Add a 0.1 s silent 8 kHz mono PCM track to an open output container."""
+    audio = container.add_stream("pcm_s16le", rate=8000)
+    samples = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+    samples.sample_rate = 8000
+    container.mux(audio.encode(samples))
+    container.mux(audio.encode())
+
+
 def write_zero_frame_video(path: Path) -> Path:
     """A Matroska file with a declared video stream but no video packets (an audio track keeps it valid)."""
     with av.open(str(path), "w") as container:
         video = container.add_stream("mpeg4", rate=30)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        audio = container.add_stream("pcm_s16le", rate=8000)
-        samples = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
-        samples.sample_rate = 8000
-        container.mux(audio.encode(samples))
-        container.mux(audio.encode())
+        _mux_silence(container)
     return path
 
 
 def write_audio_only(path: Path) -> Path:
     """A short silent WAV file (no video stream)."""
     with av.open(str(path), "w") as container:
-        audio = container.add_stream("pcm_s16le", rate=8000)
-        samples = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
-        samples.sample_rate = 8000
-        container.mux(audio.encode(samples))
-        container.mux(audio.encode())
+        _mux_silence(container)
     return path
 
 

@@ -107,18 +107,24 @@ def test_a_video_shorter_than_num_frames_repeats_frames(videos, backend):
     assert ids(load_video(videos(1), 4, backend)) == [0, 0, 0, 0]
 
 
+class CountingReader(PyAVReader):
+    """Records the index of every frame it decodes."""
+
+    def __init__(self, path: Path) -> None:
+        self.decoded: list[int] = []
+        super().__init__(path)
+
+    def _run_from(self, key):
+        for item in super()._run_from(key):
+            self.decoded.append(item[0])
+            yield item
+
+
 def test_sparse_frames_are_reached_by_seeking_not_by_decoding_everything(videos):
     path = videos(40, gop=10)
-    decoded = []
-
-    class CountingReader(PyAVReader):
-        def _run_from(self, key):
-            for item in super()._run_from(key):
-                decoded.append(item[0])
-                yield item
-
     with CountingReader(Path(path)) as reader:
         frames = reader.read([0, 39])
+    decoded = reader.decoded
     assert ids(frames) == [0, 39]
     assert decoded[0] == 0 and 30 in decoded and len(decoded) <= 12  # frame 0, then GOP 30..39 only
     assert not set(decoded) & set(range(5, 30))
@@ -126,17 +132,9 @@ def test_sparse_frames_are_reached_by_seeking_not_by_decoding_everything(videos)
 
 def test_frames_inside_one_gop_are_decoded_in_one_pass(videos):
     path = videos(40, gop=40)
-    decoded = []
-
-    class CountingReader(PyAVReader):
-        def _run_from(self, key):
-            for item in super()._run_from(key):
-                decoded.append(item[0])
-                yield item
-
     with CountingReader(Path(path)) as reader:
         reader.read(frame_indices(40, 8))
-    assert decoded == list(range(40))  # one keyframe: a single forward run, no re-decoding after seeks
+    assert reader.decoded == list(range(40))  # one keyframe: a single forward run, no re-decoding after seeks
 
 
 @pytest.mark.parametrize("suffix,fmt", [(".mkv", None), (".ts", "mpegts")])
