@@ -16,7 +16,7 @@ from mmbind.data.records import keep_modalities, read_source
 from mmbind.data.sampler import EpochOrder
 from mmbind.data.tokenize import ConversationTokenizer
 from mmbind.errors import RecipeError
-from mmbind.recipe.training_schema import DataSpec, StageSpec
+from mmbind.recipe.training_schema import DatasetSpec, DataSpec, StageSpec
 
 
 def media_specs(model: Any, video_frames: int, identities: dict[str, str] | None = None) -> dict[str, MediaSpec]:
@@ -38,16 +38,22 @@ def pad_id(tokenizer: Any) -> int:
     return 0
 
 
+def stage_dataset(data: DataSpec, stage_name: str, dataset: str | None) -> DatasetSpec:
+    """The dataset a stage reads: ``dataset``, else the one named like the stage."""
+    name = dataset or stage_name
+    if name not in data.datasets:
+        known = ", ".join(data.datasets) or "none"
+        raise RecipeError(f"stages.{stage_name}.dataset: no dataset {name!r} in data.datasets (known: {known})")
+    return data.datasets[name]
+
+
 def build_stage_data(
     data: DataSpec, stage_name: str, stage: StageSpec, model: Any, cache: FeatureLookup | None = None,
     identities: dict[str, str] | None = None,
 ) -> tuple[ConversationDataset, EpochOrder, Collator]:
     """Dataset, epoch order and collator of one stage."""
     name = stage.dataset or stage_name
-    if name not in data.datasets:
-        known = ", ".join(data.datasets) or "none"
-        raise RecipeError(f"stages.{stage_name}.dataset: no dataset {name!r} in data.datasets (known: {known})")
-    spec = data.datasets[name]
+    spec = stage_dataset(data, stage_name, stage.dataset)
     sources = [keep_modalities(read_source(f.path, f.image_root, f.video_root), spec.modalities)
                for f in spec.files]
     tokenizer = ConversationTokenizer(model.llm.tokenizer, dict(model.config.placeholder_ids))

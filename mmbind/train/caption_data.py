@@ -17,9 +17,10 @@ from typing import Any, Callable
 import torch
 from torch.utils.data import Dataset
 
+from mmbind.data.build import stage_dataset
 from mmbind.data.example import BadSample
 from mmbind.data.records import SourceFile, parse_record, read_source, sample_id
-from mmbind.errors import DataError, MediaError, RecipeError
+from mmbind.errors import DataError, MediaError
 from mmbind.media import load_image, load_video
 from mmbind.recipe.training_schema import DataSpec
 
@@ -101,11 +102,8 @@ class MediaCaptions(Dataset):
 
 def stage_sources(data: DataSpec, stage_name: str, dataset: str | None) -> list[SourceFile]:
     """The files of the stage's dataset (files with weight 0 left out)."""
-    name = dataset or stage_name
-    if name not in data.datasets:
-        known = ", ".join(data.datasets) or "none"
-        raise RecipeError(f"stages.{stage_name}.dataset: no dataset {name!r} in data.datasets (known: {known})")
-    return [read_source(f.path, f.image_root, f.video_root) for f in data.datasets[name].files if f.weight > 0]
+    spec = stage_dataset(data, stage_name, dataset)
+    return [read_source(f.path, f.image_root, f.video_root) for f in spec.files if f.weight > 0]
 
 
 @dataclass

@@ -40,7 +40,7 @@ from mmbind.train.distributed import DistInfo
 from mmbind.train.export import load_weights_from, save_stage_output, stage_dir
 from mmbind.train.loop import Interrupt, NonFiniteLossError, StepInfo
 from mmbind.train.mae import build_mae
-from mmbind.train.optim import build_optimizer, build_scheduler
+from mmbind.train.optim import build_optimizer, build_scheduler, decay_groups
 from mmbind.train.rng import seed_all
 from mmbind.train.setup import autocast_for, resolve_precision
 
@@ -141,11 +141,7 @@ def _prepare(
                           f"{stage.dataset or name!r}, fewer than global_batch {stage.global_batch}")
     total = stage.max_steps or max(1, math.ceil(stage.epochs * per_epoch))
     params = [p for p in objective.parameters() if p.requires_grad]
-    decay, plain = [p for p in params if p.ndim >= 2], [p for p in params if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": stage.weight_decay, "name": "decay"},
-              {"params": plain, "weight_decay": 0.0, "name": "no_decay"}]
-    groups = [{**g, "lr": stage.lr} for g in groups if g["params"]]
-    optimizer = build_optimizer(groups, stage)
+    optimizer = build_optimizer(decay_groups(params, stage.lr, stage.weight_decay), stage)
     collator = PairCollator(pad_id(tokenizer) if tokenizer is not None else 0)
     workers = 0 if opts.cache_media else data.num_workers
     return EncoderStage(name, index, stage, objective, encoder, dataset, collator, frames, precision, params,

@@ -16,6 +16,20 @@ from transformers import get_scheduler
 from mmbind.recipe.training_schema import StageSpec
 
 
+def decay_groups(
+    params: list[torch.nn.Parameter], lr: float, weight_decay: float, part: str | None = None
+) -> list[dict[str, Any]]:
+    """Parameter groups: matrices with ``weight_decay``, biases and norms without (empty groups left out),
+    named ``decay`` / ``no_decay`` (prefixed ``part/``)."""
+    prefix = f"{part}/" if part else ""
+    decay, plain = [p for p in params if p.ndim >= 2], [p for p in params if p.ndim < 2]
+    return [
+        {"params": subset, "lr": lr, "weight_decay": wd, "name": f"{prefix}{tag}"}
+        for subset, wd, tag in ((decay, weight_decay, "decay"), (plain, 0.0, "no_decay"))
+        if subset
+    ]
+
+
 def build_optimizer(groups: list[dict[str, Any]], stage: StageSpec) -> torch.optim.Optimizer:
     """AdamW over ``groups`` with the stage's betas and epsilon."""
     params = [p for g in groups for p in g["params"]]

@@ -19,7 +19,7 @@ from mmbind.recipe.training_schema import StageSpec
 from mmbind.train.distributed import DistInfo, wrap
 from mmbind.train.forward import TrainForward
 from mmbind.train.lora import apply_lora
-from mmbind.train.optim import build_optimizer, build_scheduler
+from mmbind.train.optim import build_optimizer, build_scheduler, decay_groups
 from mmbind.train.parts import is_frozen, set_trainable
 
 
@@ -94,13 +94,8 @@ def prepare_model(
     fsdp = stage.strategy.startswith("fsdp") and torch.distributed.is_initialized()
     module = wrap(TrainForward(model, cache), stage.strategy, info)
     by_name = {n.removeprefix("module.").removeprefix("model."): p for n, p in module.named_parameters()}
-    groups = []
-    for part, pnames in part_names.items():
-        decay = [by_name[n] for n in pnames if by_name[n].ndim >= 2]
-        plain = [by_name[n] for n in pnames if by_name[n].ndim < 2]
-        for subset, wd, tag in ((decay, stage.weight_decay, "decay"), (plain, 0.0, "no_decay")):
-            if subset:
-                groups.append({"params": subset, "lr": stage.lr_for(part), "weight_decay": wd, "name": f"{part}/{tag}"})
+    groups = [group for part, pnames in part_names.items()
+              for group in decay_groups([by_name[n] for n in pnames], stage.lr_for(part), stage.weight_decay, part)]
     if not groups:
         raise RecipeError(f"stage trains {stage.train} but those parts have no parameters")
     optimizer = build_optimizer(groups, stage)
