@@ -10,8 +10,9 @@ index), so the data are identical whatever the worker count and after a resume.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 import torch
 from torch.utils.data import Dataset
@@ -21,7 +22,16 @@ from mmbind.data.records import SourceFile, parse_record, sample_id
 from mmbind.data.templates import render
 from mmbind.data.tokenize import ConversationTokenizer, truncate
 from mmbind.errors import DataError, MediaError
-from mmbind.media import load_image, load_video
+from mmbind.media import load_item
+
+
+@contextlib.contextmanager
+def sample_rng(seed: int, epoch: int, index: int) -> Iterator[None]:
+    """torch's global RNG seeded for one sample of one epoch (random transforms repeat on resume and do
+    not depend on worker count), restored afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(hash((seed, epoch, index)) & 0x7FFFFFFF)
+        yield
 
 
 class FeatureLookup(Protocol):
@@ -72,8 +82,7 @@ class ConversationDataset(Dataset):
         source_idx, sample_idx = self.index[index]
         source = self.sources[source_idx]
         try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFFFFFF)
+            with sample_rng(self.seed, self.epoch, index):
                 return self._load(source, sample_idx)
         except (DataError, MediaError) as exc:
             return BadSample(sample_id(source, sample_idx), str(exc))
@@ -107,10 +116,7 @@ class ConversationDataset(Dataset):
             features = self.cache.load(key)
             if features is not None:
                 return MediaItem(modality, features=features)
-        if spec.frames is None:
-            pixels = spec.transform(load_image(path))
-        else:
-            pixels = spec.transform(load_video(path, spec.frames, self.video_backend))
+        pixels = spec.transform(load_item(path, spec.frames, self.video_backend))
         return MediaItem(modality, pixels=pixels, cache_key=key)
 
     def cached_media(self) -> list[Path]:

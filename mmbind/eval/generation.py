@@ -20,7 +20,7 @@ import torch
 
 from mmbind.data.build import pad_id
 from mmbind.errors import CheckpointError, InputError
-from mmbind.media import load_image, load_video
+from mmbind.media import load_item
 from mmbind.prompting import Conversation, get_template, tokenize_prompt
 
 CACHE_ITEMS = 64  # preprocessed media kept in memory
@@ -65,11 +65,8 @@ class Generator:
             raise InputError(f"{path}: this model has no {modality} encoder (it has: {known})")
         key = (modality, str(path))
         if key not in self._cache:
-            if modality == "image":
-                raw = load_image(path)
-            else:
-                raw = load_video(path, self.frames, self.video_backend)
-            self._cache[key] = self.transforms[modality](raw)
+            frames = None if modality == "image" else self.frames
+            self._cache[key] = self.transforms[modality](load_item(path, frames, self.video_backend))
             if len(self._cache) > CACHE_ITEMS:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(key)

@@ -22,7 +22,7 @@ from mmbind.media.transforms import (
     VideoTransform,
     expand_to_square,
 )
-from mmbind.media.video import AUTO_BACKEND, BACKENDS, load_video, open_reader, read_frames
+from mmbind.media.video import AUTO_BACKEND, BACKENDS, load_item, load_video, open_reader, read_frames
 
 __all__ = [
     "AUTO_BACKEND",
@@ -38,6 +38,7 @@ __all__ = [
     "expand_to_square",
     "frame_indices",
     "load_image",
+    "load_item",
     "load_video",
     "open_reader",
     "read_frames",

@@ -18,10 +18,11 @@ import torch
 from torch.utils.data import Dataset
 
 from mmbind.data.build import stage_dataset
+from mmbind.data.dataset import sample_rng
 from mmbind.data.example import BadSample
 from mmbind.data.records import SourceFile, parse_record, read_source, sample_id
 from mmbind.errors import DataError, MediaError
-from mmbind.media import load_image, load_video
+from mmbind.media import load_item
 from mmbind.recipe.training_schema import DataSpec
 
 
@@ -77,8 +78,7 @@ class MediaCaptions(Dataset):
         source_idx, sample_idx = self.index[index]
         source = self.sources[source_idx]
         try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFFFFFF)
+            with sample_rng(self.seed, self.epoch, index):
                 pair = self._load(source, sample_idx)
         except (DataError, MediaError) as exc:
             return BadSample(sample_id(source, sample_idx), str(exc))
@@ -91,10 +91,7 @@ class MediaCaptions(Dataset):
         files = record.images if self.modality == "image" else record.videos
         if not files:
             raise DataError(f"sample {record.id}: no {self.modality}")
-        if self.frames is None:
-            pixels = self.transform(load_image(files[0]))
-        else:
-            pixels = self.transform(load_video(files[0], self.frames, self.video_backend))
+        pixels = self.transform(load_item(files[0], self.frames, self.video_backend))
         caption = record.turns[1][1]
         ids = [] if self.tokenizer is None else caption_ids(self.tokenizer, caption, self.max_text)
         return Pair(record.id, pixels, ids)
