@@ -62,10 +62,10 @@ def _item(sample: Any, file: Path, kind: str, index: int) -> EvalItem:
 
 def load_set(data_dir: Path, name: str) -> EvalSet:
     """The set ``name`` of the dataset in ``data_dir``."""
-    sets = available_sets(data_dir)
-    if name not in sets:
-        raise DataError(f"unknown eval set {name!r} in {data_dir} (known: {', '.join(sets) or 'none'})")
-    entry = sets[name]
+    return select_sets(data_dir, [name])[0]
+
+
+def _load_entry(data_dir: Path, name: str, entry: dict[str, Any]) -> EvalSet:
     file = data_dir / entry["file"]
     if not file.is_file():
         raise DataError(f"{file}: eval set {name!r} is listed in the manifest but the file is missing")
@@ -76,9 +76,10 @@ def load_set(data_dir: Path, name: str) -> EvalSet:
 
 
 def select_sets(data_dir: Path, names: Sequence[str] | None) -> list[EvalSet]:
-    """The named sets (all when ``names`` is empty), unknown names reported before anything loads."""
+    """The named sets (all when ``names`` is empty), unknown names reported before anything loads; the
+    manifest is read once."""
     known = available_sets(data_dir)
     for name in names or ():
         if name not in known:
             raise DataError(f"unknown eval set {name!r} in {data_dir} (known: {', '.join(known) or 'none'})")
-    return [load_set(data_dir, name) for name in (names or list(known))]
+    return [_load_entry(data_dir, name, known[name]) for name in (names or list(known))]
