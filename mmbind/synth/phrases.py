@@ -12,9 +12,6 @@ from mmbind.synth.concepts import CELLS, MOVES, NUMBER_WORDS, Scene, Thing
 LANE_WORDS = {  # lane -> where a translating object travels
     "top": "along the top", "bottom": "along the bottom", "left": "on the left", "right": "on the right",
 }
-MOTION_VERBS = {"rotating": "rotating", "growing": "growing", "appearing": "appearing"}
-
-
 def count_words(n: int, singular: str) -> str:
     """"one object", "three objects"."""
     word = NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
@@ -37,7 +34,7 @@ def motion_phrase(thing: Thing) -> str:
     assert thing.motion is not None
     if thing.motion in MOVES:
         return f"moving {thing.motion} {LANE_WORDS[thing.position]}"
-    return f"{MOTION_VERBS[thing.motion]} in the {thing.position}"
+    return f"{thing.motion} in the {thing.position}"  # rotating, growing, appearing
 
 
 def thing_phrase(thing: Thing, article: str = "a") -> str:
