@@ -36,3 +36,15 @@ def run(micro, tmp_path_factory) -> Path:
     from synth_fixtures import make_run
 
     return make_run(micro, tmp_path_factory.mktemp("run"))
+
+
+@pytest.fixture(scope="session")
+def generator(run):
+    """The `run`'s model behind a `Generator` (default template, the run's 4 frames); it keeps only a
+    deterministic pixel cache, so tests can share it."""
+    import mmbind
+    from mmbind.eval import Generator, resolve_target, video_frames
+
+    target = resolve_target(run)
+    model = mmbind.load_pretrained(target.model_dir)
+    return Generator(model, frames=video_frames(target, model))

@@ -13,7 +13,7 @@ from mmbind.data.build import build_stage_data
 from mmbind.data.records import keep_modalities, read_source
 from mmbind.errors import RecipeError
 from mmbind.recipe import load_recipe
-from synth_fixtures import make_micro, tiny_model
+from synth_fixtures import tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TURNS = [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]
@@ -41,8 +41,8 @@ def test_keep_modalities(tmp_path):
     assert ids(keep_modalities(source, [])) == ["txt", "nulls", "not a sample"]
 
 
-def test_stage_dataset_is_filtered(tmp_path):
-    data = make_micro(tmp_path / "micro")
+def test_stage_dataset_is_filtered(micro):
+    data = micro
     samples = json.loads((data / "finetune.json").read_text())
     videos_and_text = [s["id"] for s in samples if "image" not in s]
     assert 0 < len(videos_and_text) < len(samples)

@@ -18,11 +18,6 @@ from mmbind.eval import Generator, Query, default_template
 from synth_fixtures import tiny_model
 
 
-@pytest.fixture(scope="module")
-def generator(run) -> Generator:
-    return Generator(mmbind.load_pretrained(run / "stages" / "finetune"), frames=4)
-
-
 class Collect(ConsoleStreamer):
     """Keeps every piece of streamed text."""
 

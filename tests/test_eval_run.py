@@ -13,19 +13,12 @@ import mmbind
 from mmbind.cli.main import main
 from mmbind.errors import CheckpointError, DataError, InputError
 from mmbind.eval import (
-    EvalSettings, Generator, Query, Target, load_set, open_metrics, pope_metrics, resolve_target, run_set,
+    EvalSettings, Query, Target, load_set, open_metrics, pope_metrics, resolve_target, run_set,
     usable_sets,
 )
-from mmbind.eval.target import find_data_dir, video_frames
+from mmbind.eval.target import find_data_dir
 
 SETS = ["image_open", "image_pope", "video_open", "video_pope"]
-
-
-@pytest.fixture(scope="module")
-def generator(run) -> Generator:
-    target = resolve_target(run)
-    model = mmbind.load_pretrained(target.model_dir)
-    return Generator(model, frames=video_frames(target, model))
 
 
 def cli(capsys, *argv):

@@ -323,12 +323,7 @@ def _micro_overrides(recipe: mmbind.Recipe, data: Path, cache: Path) -> list[str
 
 
 @pytest.mark.parametrize("name", ["study", "study_separated_clip", "study_separated_mae"])
-def test_study_recipes_train_end_to_end(name, tmp_path_factory):
-    from synth_fixtures import make_micro
-
-    micro = tmp_path_factory.getbasetemp() / "micro"
-    if not (micro / "pretrain.json").is_file():
-        make_micro(micro)
+def test_study_recipes_train_end_to_end(name, micro, tmp_path_factory):
     path = STUDY / f"{name}.yaml"
     rec = mmbind.load_recipe(path, _micro_overrides(mmbind.load_recipe(path), micro, tmp_path_factory.mktemp("c")))
     run = tmp_path_factory.mktemp(name) / "run"
