@@ -133,3 +133,22 @@ def media(
         else None
     )
     return {"image": images, "video": videos}
+
+
+def word_tokenizer(directory: Path, prepend_bos: bool = False) -> Any:
+    """A word-level tokenizer for the tiny config, saved into ``directory``: words w4..w98 plus the specials
+    at the ids the config uses (pad 3, <image> 90, <video> 91); ``prepend_bos`` puts <s> first."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    names = {0: "<unk>", 1: "<s>", 2: "</s>", PAD: "<pad>", 90: "<image>", 91: "<video>"}
+    backend = Tokenizer(models.WordLevel({names.get(i, f"w{i}"): i for i in range(VOCAB)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    if prepend_bos:
+        backend.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
+    tokenizer.add_tokens(["<image>", "<video>"], special_tokens=True)  # already in the vocab: ids unchanged
+    tokenizer.save_pretrained(directory)
+    return tokenizer

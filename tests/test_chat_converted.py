@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import PreTrainedTokenizerFast, VideoLlavaForConditionalGeneration
+from transformers import VideoLlavaForConditionalGeneration
 
 import mmbind
 from mmbind.cli.main import main
@@ -17,27 +17,12 @@ from mmbind.prompting import tokenize_prompt
 from mmbind.synth.draw import render_video
 from mmbind.synth.concepts import Scene, Thing
 from mmbind.synth.media_io import write_video
-from hf_tiny import PAD, VOCAB, save_tiny, tokens_per_item
-
-
-def word_tokenizer(directory: Path) -> None:
-    """Words w4..w89 plus the specials at the ids the tiny config uses (<image> 90, <video> 91)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-
-    names = {0: "<unk>", 1: "<s>", 2: "</s>", PAD: "<pad>", 90: "<image>", 91: "<video>"}
-    backend = Tokenizer(models.WordLevel({names.get(i, f"w{i}"): i for i in range(VOCAB)}, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>"
-    )
-    tokenizer.add_tokens(["<image>", "<video>"], special_tokens=True)
-    tokenizer.save_pretrained(directory)
+from hf_tiny import PAD, save_tiny, tokens_per_item, word_tokenizer
 
 
 def test_converted_video_llava_chats_like_transformers(tmp_path, capsys):
     hf = save_tiny(tmp_path / "hf")
-    word_tokenizer(tmp_path / "hf")
+    word_tokenizer(tmp_path / "hf", prepend_bos=True)
     checkpoint = convert_hf(tmp_path / "hf", tmp_path / "mm")
     video = tmp_path / "clip.mp4"
     write_video(render_video(Scene("video", "grey", (Thing("red", "square", "large", "top", "left"),)), 56, 8), video)

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import torch
-from hf_tiny import PAD, VOCAB, Segment, batch_ids, media, save_tiny
+from hf_tiny import PAD, Segment, batch_ids, media, save_tiny, word_tokenizer
 from safetensors.torch import load_file, save_file
-from transformers import AutoTokenizer, PreTrainedTokenizerFast, VideoLlavaForConditionalGeneration
+from transformers import AutoTokenizer, VideoLlavaForConditionalGeneration
 
 import mmbind
 from mmbind.convert import convert_hf, export_hf
@@ -220,24 +220,9 @@ def test_other_checkpoint_layouts_convert_identically(tmp_path: Path, layout: st
     )
 
 
-def _tiny_tokenizer(directory: Path) -> PreTrainedTokenizerFast:
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    names = {0: "<unk>", 1: "<s>", 2: "</s>", PAD: "<pad>", 90: "<image>", 91: "<video>"}
-    vocab = {names.get(i, f"w{i}"): i for i in range(VOCAB)}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>"
-    )
-    tokenizer.add_tokens(["<image>", "<video>"], special_tokens=True)  # already in the vocab: ids unchanged
-    tokenizer.save_pretrained(directory)
-    return tokenizer
-
-
 def test_tokenizer_travels_both_ways(tmp_path: Path) -> None:
     save_tiny(tmp_path / "hf")
-    tokenizer = _tiny_tokenizer(tmp_path / "hf")
+    tokenizer = word_tokenizer(tmp_path / "hf")
     mm_dir = convert_hf(tmp_path / "hf", tmp_path / "mm")
     mm = mmbind.load_pretrained(mm_dir)
     assert mm.llm.tokenizer is not None and mm.llm.tokenizer.get_vocab() == tokenizer.get_vocab()
