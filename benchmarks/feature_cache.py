@@ -25,7 +25,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "common"))
 import mmbind  # noqa: E402
+from memory import process_memory  # noqa: E402
 from mmbind.data.synthetic import COLOURS, write_image, write_video  # noqa: E402
 from mmbind.data.toy_tokenizer import build_tokenizer  # noqa: E402
 from mmbind.train import FeatureCache, train  # noqa: E402
@@ -100,18 +102,11 @@ def main() -> None:
             "speedup_epoch": plain["epoch2_s"] / cached["epoch2_s"],
             "cache_fill_overhead": cached["epoch1_s"] / plain["epoch1_s"],
             "cache_entries": cache.entries(), "cache_bytes": cache.size_bytes(),
-            "peak_rss_bytes": _peak_rss(), "target_speedup": 3.0,
+            "peak_rss_bytes": process_memory(), "target_speedup": 3.0,
         }
     result["meets_target"] = result["speedup_epoch"] >= 3.0
     print(f"epoch without cache {plain['epoch2_s']:.2f} s, with cache {cached['epoch2_s']:.2f} s", file=sys.stderr)
     print(json.dumps(result))
-
-
-def _peak_rss() -> int:
-    for line in open("/proc/self/status", encoding="ascii"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 if __name__ == "__main__":

@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "common"))
+from memory import process_memory  # noqa: E402
 from step_builders import Shape, Step, device, hf_step, mmbind_step  # noqa: E402
 
 SHAPE = Shape(
@@ -57,7 +54,7 @@ def peak_memory(name: str) -> dict:
 
     mmbind.default_registry()
 
-    baseline = _rss("VmRSS:") if dev.type == "cpu" else 0
+    baseline = process_memory("VmRSS:") if dev.type == "cpu" else 0
     step = build(name)
     step.run()
     if dev.type == "cuda":
@@ -66,15 +63,7 @@ def peak_memory(name: str) -> dict:
     step.run()
     if dev.type == "cuda":
         return {"peak_bytes": torch.cuda.max_memory_allocated(), "peak_kind": "cuda max allocated"}
-    return {"peak_bytes": _rss("VmHWM:") - baseline, "peak_kind": "process RSS high water minus RSS after imports"}
-
-
-def _rss(field: str) -> int:
-    """A /proc/self/status memory figure in bytes (ru_maxrss would include the parent's peak)."""
-    for line in open("/proc/self/status", encoding="ascii"):
-        if line.startswith(field):
-            return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"peak_bytes": process_memory("VmHWM:") - baseline, "peak_kind": "process RSS high water minus RSS after imports"}
 
 
 def interleaved(steps: int, warmup: int) -> dict:
