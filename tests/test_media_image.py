@@ -74,3 +74,36 @@ def test_bad_image_files_raise_media_error_naming_them(tmp_path):
         (tmp_path / name).write_bytes(data[: len(data) // 2])
         with pytest.raises(MediaError, match=rf"cannot read image .*{name}: .*(truncated|broken|not enough)"):
             load_image(tmp_path / name)
+
+
+def _saved(tmp_path, array: np.ndarray, name: str) -> np.ndarray:
+    Image.fromarray(array).save(tmp_path / name)
+    return np.asarray(load_image(tmp_path / name))
+
+
+def test_16_bit_images_are_scaled_by_their_range_not_clipped(tmp_path):
+    ramp = np.linspace(0, 65535, 48 * 64).reshape(48, 64).astype(np.uint16)
+    out = _saved(tmp_path, ramp, "depth16.png")
+    assert out.shape == (48, 64, 3) and out.dtype == np.uint8
+    expected = np.rint(ramp / 65535 * 255).astype(np.uint8)
+    assert np.array_equal(out[..., 0], expected) and np.array_equal(out[..., 2], expected)
+    assert np.asarray(Image.open(tmp_path / "depth16.png").convert("RGB")).mean() > 250  # PIL alone saturates
+
+
+def test_float_images_in_unit_range_and_beyond(tmp_path):
+    unit = np.linspace(0, 1, 48 * 64, dtype=np.float32).reshape(48, 64)
+    out = _saved(tmp_path, unit, "unit.tiff")
+    assert np.array_equal(out[..., 1], np.rint(unit.astype(np.float64) * 255).astype(np.uint8))
+    metres = unit * 10 + 2  # a depth map in metres: its own minimum..maximum
+    out = _saved(tmp_path, metres, "metres.tiff")
+    assert out[..., 0].min() == 0 and out[..., 0].max() == 255
+    assert abs(float(out.mean()) - 127.5) < 1.0
+    flat = np.full((8, 8), 7.5, np.float32)
+    assert _saved(tmp_path, flat, "flat.tiff").max() == 0
+
+
+def test_32_bit_integer_images_use_the_range_that_holds_them(tmp_path):
+    small = np.arange(48 * 64, dtype=np.int32).reshape(48, 64) % 256
+    assert np.array_equal(_saved(tmp_path, small, "small.tiff")[..., 0], small.astype(np.uint8))
+    wide = (np.arange(48 * 64, dtype=np.int32).reshape(48, 64) * 20)  # up to 61420: a 16-bit range
+    assert np.array_equal(_saved(tmp_path, wide, "wide.tiff")[..., 0], np.rint(wide / 65535 * 255).astype(np.uint8))
