@@ -416,3 +416,25 @@ def test_tied_embeddings_count_once_and_must_agree(tmp_path, state, vocab, tower
     names = r"(lm_head.weight and model.embed_tokens.weight|model.embed_tokens.weight and lm_head.weight)"
     with pytest.raises(ConversionError, match=rf"b: {names} differ but tie_word_embeddings"):
         convert_videollava(src, tmp_path / "ob", **tower_configs)
+
+
+def test_config_tower_paths_naming_local_directories_are_used(tmp_path, vocab, monkeypatch) -> None:
+    """mm_image_tower / mm_video_tower set to local LanguageBind folders (absolute, relative to the working
+    directory or to the checkpoint) need no --image-tower / --video-tower."""
+    tower = towers(seed=7)
+    image_dir = write_tower_dir(tmp_path / "towers" / "LanguageBind_Image", tower["image"], TOWER)
+    video = {**TOWER, "num_frames": FRAMES}
+    write_tower_dir(tmp_path / "src" / "LanguageBind_Video_merge", tower["video"], video)
+    config = source_config(vocab, mm_image_tower=str(image_dir), mm_video_tower="LanguageBind_Video_merge")
+    src = write_source(tmp_path / "src", source_state(vocab, with_towers=False), config)
+    out = mmbind.load_pretrained(convert_videollava(src, tmp_path / "out"))
+    ours = out.state_dict()
+    for modality in ("image", "video"):
+        assert all(torch.equal(ours[f"encoders.{modality}.tower.{k}"], v) for k, v in tower[modality].items())
+    monkeypatch.chdir(tmp_path)
+    relative = source_config(
+        vocab, mm_image_tower="towers/LanguageBind_Image", mm_video_tower="LanguageBind_Video_merge"
+    )
+    src2 = write_source(tmp_path / "src2", source_state(vocab, with_towers=False), relative)
+    with pytest.raises(ConversionError, match="holds no video tower weights"):  # the video folder is under src
+        convert_videollava(src2, tmp_path / "out2")

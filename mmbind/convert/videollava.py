@@ -49,7 +49,8 @@ def convert_videollava(
     """Convert the original Video-LLaVA checkpoint in ``src`` into an mmbind checkpoint in ``dst``.
 
     ``image_tower`` / ``video_tower``: local LanguageBind directories (or tower config json files) giving
-    the towers' geometry, and their weights when ``src`` holds none. ``llm_dtype``: the LLM's parameter
+    the towers' geometry, and their weights when ``src`` holds none. When not given, the config's
+    ``mm_image_tower`` / ``mm_video_tower`` are used if they name existing local directories. ``llm_dtype``: the LLM's parameter
     dtype (float32 is exact for any source; the released weights are bfloat16).
     """
     src, dst = Path(src), Path(dst)
@@ -65,7 +66,8 @@ def convert_videollava(
     geometry: dict[str, dict[str, Any]] = {}
     external: dict[str, tuple[dict[str, torch.Tensor], str]] = {}  # towers whose weights come from their dir
     for modality in source.towers:
-        tower_path = None if paths[modality] is None else Path(paths[modality])  # type: ignore[arg-type]
+        given = paths[modality]
+        tower_path = Path(given) if given is not None else configured_tower(src, source.towers[modality])
         geometry[modality], state = _tower(src, source, modality, tower_path, shapes)
         if state is not None:
             external[modality] = (state, str(tower_path))
@@ -80,6 +82,16 @@ def convert_videollava(
     load_source_weights(model, files, where=str(src), loaded_elsewhere=loaded_elsewhere)
     model.config.extra = _provenance(src, source, geometry, external)
     return model.save_pretrained(dst)
+
+
+def configured_tower(src: Path, name: str) -> Path | None:
+    """The local directory that the config's ``mm_<modality>_tower`` names (as users set it after downloading
+    the towers): the path itself (absolute, or relative to the working directory), else relative to ``src``;
+    None when it names no existing directory (a hub name such as ``LanguageBind/LanguageBind_Image``)."""
+    for candidate in (Path(name).expanduser(), src / name):
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 def _tower(
