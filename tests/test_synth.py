@@ -206,3 +206,15 @@ def test_cli_synth_refuses_foreign_and_non_empty_dirs(tmp_path, capsys):
     (out / "notes.txt").write_text("mine")
     with pytest.raises(DataError, match=r"holds files the generator did not write \(notes.txt\); not replacing it"):
         generate_dataset(out, size="micro", force=True)
+    (out / "notes.txt").unlink()
+    (out / "images" / "holiday.jpg").write_bytes(b"a user's photo")  # inside a folder the generator writes
+    (out / "finetune_extra.json").write_text("[]")
+    with pytest.raises(DataError, match=r"\(finetune_extra.json, images/holiday.jpg\); not replacing it"):
+        generate_dataset(out, size="micro", force=True)
+    assert (out / "images" / "holiday.jpg").read_bytes() == b"a user's photo" and tree_hashes(out) != before
+    (out / "images" / "holiday.jpg").unlink()
+    (out / "finetune_extra.json").unlink()
+    (out / "manifest.json").unlink()  # no manifest: nothing says what the generator wrote
+    with pytest.raises(DataError, match="not a generated dataset"):
+        generate_dataset(out, size="micro", force=True)
+    assert (out / "pretrain.json").is_file()

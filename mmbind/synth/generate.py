@@ -30,38 +30,39 @@ from mmbind.errors import DataError
 from mmbind.synth.draw import render_frame, render_video
 from mmbind.synth.evalsets import CooccurrenceStats, open_records, pope_records
 from mmbind.synth.items import MediaItem
-from mmbind.synth.manifest import MANIFEST, write_manifest
+from mmbind.synth.manifest import MANIFEST, read_manifest, write_manifest
 from mmbind.synth.media_io import write_image, write_video
 from mmbind.synth.sizes import SynthSize, get_size
 from mmbind.synth.tokenizer import train_tokenizer
 from mmbind.synth.training import caption_record, instruction_record, text_only_record
 from mmbind.synth.world import sample_image_scene, sample_unique, sample_video_scene
 
-GENERATED = (  # everything the generator writes into OUT (what --force may replace)
-    "images", "videos", "eval", "tokenizer", "pretrain.json", "finetune.json", "scenes.json", MANIFEST,
-)
-
-
 def _rng(seed: int, purpose: str) -> random.Random:
     return random.Random(f"mmbind-synth:{seed}:{purpose}")
 
 
 def _prepare(out: Path, force: bool) -> None:
+    """Make ``out`` ready: new or empty; with ``force``, a dataset generated earlier whose files (as its
+    manifest lists them) are removed, and only if nothing else lives there."""
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: exists and is not a directory")
     if out.is_dir() and any(out.iterdir()):
         if not force:
             raise DataError(f"{out}: directory is not empty (pass --force to replace a generated dataset)")
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in GENERATED)
+        try:
+            listed = {entry["path"] for entry in read_manifest(out)["files"]} | {MANIFEST}
+        except (KeyError, TypeError):
+            raise DataError(f"{out / MANIFEST}: its file list is unreadable; not replacing the dataset") from None
+        present = sorted(p for p in out.rglob("*") if not p.is_dir() or p.is_symlink())
+        foreign = [p.relative_to(out).as_posix() for p in present if p.relative_to(out).as_posix() not in listed]
         if foreign:
-            shown = ", ".join(foreign[:3])
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
             raise DataError(f"{out}: holds files the generator did not write ({shown}); not replacing it")
-        for name in GENERATED:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink(missing_ok=True)
+        for path in present:
+            path.unlink()
+        for folder in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            if not any(folder.iterdir()):
+                folder.rmdir()
     out.mkdir(parents=True, exist_ok=True)
 
 
