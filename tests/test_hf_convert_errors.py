@@ -306,4 +306,5 @@ def test_export_rejects_inexpressible_layouts(tmp_path: Path, edit: Any, message
 
 def test_export_of_non_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"not an mmbind checkpoint \(mmbind_config.json is missing\)"):
-        export_hf(tmp_path, tmp_path / "hf")
+        (tmp_path / "empty").mkdir()
+        export_hf(tmp_path / "empty", tmp_path / "hf")

@@ -22,15 +22,18 @@ from mmbind.convert.hf_io import has_tokenizer, read_config
 from mmbind.convert.hf_weights import hf_state, load_hf_weights
 from mmbind.errors import ConversionError, MmbindError
 from mmbind.model import MultimodalLM, build_model, load_pretrained
+from mmbind.convert.destination import check_destination, staged_destination
 from mmbind.model.weights import save_state_dict
 from mmbind.recipe import recipe_from_dict
 
 SOURCE_TAG = "hf_video_llava"  # value of extra["converted_from"]
 
 
-def convert_hf(src: str | Path, dst: str | Path) -> Path:
-    """Convert the transformers Video-LLaVA checkpoint in ``src`` into an mmbind checkpoint in ``dst``."""
+def convert_hf(src: str | Path, dst: str | Path, *, overwrite: bool = False) -> Path:
+    """Convert the transformers Video-LLaVA checkpoint in ``src`` into an mmbind checkpoint in ``dst``
+    (a non-empty ``dst`` only with ``overwrite``; never the source)."""
     src, dst = Path(src), Path(dst)
+    check_destination(src, dst, overwrite)
     config = read_config(src)
     files = standard_weight_files(src, CONVERSION)
     tokenizer_dir = src if has_tokenizer(src) else None
@@ -50,12 +53,16 @@ def convert_hf(src: str | Path, dst: str | Path) -> Path:
         "image_seq_length": config.image_seq_length,
         "video_seq_length": config.video_seq_length,
     }
-    return model.save_pretrained(dst)
+    with staged_destination(src, dst, overwrite) as staging:
+        model.save_pretrained(staging)
+    return dst
 
 
-def export_hf(src: str | Path, dst: str | Path) -> Path:
-    """Write the mmbind checkpoint in ``src`` as a transformers Video-LLaVA checkpoint in ``dst``."""
+def export_hf(src: str | Path, dst: str | Path, *, overwrite: bool = False) -> Path:
+    """Write the mmbind checkpoint in ``src`` as a transformers Video-LLaVA checkpoint in ``dst`` (a non-empty
+    ``dst`` only with ``overwrite``; never the source)."""
     src, dst = Path(src), Path(dst)
+    check_destination(src, dst, overwrite)
     model = load_pretrained(src)
     try:
         _check_expressible(model)
@@ -73,12 +80,12 @@ def export_hf(src: str | Path, dst: str | Path) -> Path:
         state = hf_state(model, hf_keys)
     except ConversionError as exc:
         raise ConversionError(f"{src}: {exc}") from None
-    dst.mkdir(parents=True, exist_ok=True)
-    config.save_pretrained(dst)
-    llm.generation_config.save_pretrained(dst)
-    save_state_dict(state, dst)
-    if model.llm.tokenizer is not None:
-        model.llm.tokenizer.save_pretrained(dst)
+    with staged_destination(src, dst, overwrite) as staging:
+        config.save_pretrained(staging)
+        llm.generation_config.save_pretrained(staging)
+        save_state_dict(state, staging)
+        if model.llm.tokenizer is not None:
+            model.llm.tokenizer.save_pretrained(staging)
     return dst
 
 

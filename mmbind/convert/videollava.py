@@ -21,6 +21,7 @@ import torch
 from transformers import AutoTokenizer
 
 from mmbind.checkpoints import CONVERSION, read_shapes, read_state_dict, standard_weight_files, tower_state
+from mmbind.convert.destination import check_destination, staged_destination
 from mmbind.convert.hf_io import has_tokenizer
 from mmbind.convert.videollava_config import SourceConfig, parse_source_config, recipe_dict
 from mmbind.convert.videollava_io import read_source_config
@@ -45,15 +46,18 @@ def convert_videollava(
     video_tower: str | Path | None = None,
     *,
     llm_dtype: Literal["float32", "bfloat16", "float16"] = "float32",
+    overwrite: bool = False,
 ) -> Path:
     """Convert the original Video-LLaVA checkpoint in ``src`` into an mmbind checkpoint in ``dst``.
 
     ``image_tower`` / ``video_tower``: local LanguageBind directories (or tower config json files) giving
     the towers' geometry, and their weights when ``src`` holds none. When not given, the config's
     ``mm_image_tower`` / ``mm_video_tower`` are used if they name existing local directories. ``llm_dtype``: the LLM's parameter
-    dtype (float32 is exact for any source; the released weights are bfloat16).
+    dtype (float32 is exact for any source; the released weights are bfloat16). A non-empty ``dst`` is
+    replaced only with ``overwrite``; never the source.
     """
     src, dst = Path(src), Path(dst)
+    check_destination(src, dst, overwrite)
     source = parse_source_config(read_source_config(src), src / "config.json")
     files = standard_weight_files(src, CONVERSION)
     shapes = read_shapes(files, CONVERSION)
@@ -81,7 +85,9 @@ def convert_videollava(
     loaded_elsewhere = tuple(f"encoders.{m}." for m in external)
     load_source_weights(model, files, where=str(src), loaded_elsewhere=loaded_elsewhere)
     model.config.extra = _provenance(src, source, geometry, external)
-    return model.save_pretrained(dst)
+    with staged_destination(src, dst, overwrite) as staging:
+        model.save_pretrained(staging)
+    return dst
 
 
 def configured_tower(src: Path, name: str) -> Path | None:
