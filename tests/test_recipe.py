@@ -164,3 +164,15 @@ def test_null_removes_a_part_but_is_a_value_for_a_field():
     assert apply_override(base, "stage.max_grad_norm=null")["stage"]["max_grad_norm"] is None
     recipe = mmbind.load_recipe(resolve_recipe_path("tiny/train"), ["stages.pretrain.max_grad_norm=null"])
     assert recipe.stages["pretrain"].max_grad_norm is None  # clipping off, not back to the default 1.0
+
+
+def test_duplicate_keys_and_non_utf8_files_are_recipe_errors(tmp_path):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("name: x\nmodel:\n  seed: 1\n  seed: 2\n", encoding="utf-8")
+    with pytest.raises(mmbind.RecipeError, match=r"dup.yaml: not valid YAML at line 4, column 3: "
+                                                 r"duplicate key 'seed' \(first set at line 3\)"):
+        mmbind.load_recipe(dup)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("name: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(mmbind.RecipeError, match=r"latin.yaml: not UTF-8 text \(invalid continuation byte"):
+        mmbind.load_recipe(latin)

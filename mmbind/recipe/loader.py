@@ -17,6 +17,7 @@ from mmbind.errors import MmbindError, PluginError, RecipeError
 from mmbind.recipe.merge import apply_override, deep_merge
 from mmbind.recipe.schema import Recipe
 from mmbind.recipe.stage_options import check_stage_kinds
+from mmbind.recipe.unique_yaml import safe_load_unique
 from mmbind.registry import Registry, default_registry
 
 
@@ -107,7 +108,9 @@ def read_yaml_mapping(path: Path, kind: str = "recipe", error: type[MmbindError]
     if not path.is_file():
         raise error(f"{path}: {kind} file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load_unique(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
