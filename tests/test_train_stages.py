@@ -39,6 +39,16 @@ def test_defaults_are_video_llava():
         ("stages.pretrain.global_batch=10", r"global_batch 10 is not a multiple of per_device_batch 4"),
         ("stages.pretrain.lr={llm: 0.1}", r"lr per part must name exactly the trained parts \['projector'\]"),
         ("stages.pretrain.warmup_ratio=2", r"stages\.pretrain\.warmup_ratio: Input should be less than or equal to 1"),
+        ("stages.pretrain.lr=-1", r"stages\.pretrain\.lr: Value error, learning rates must be finite and > 0 \(got -1\)"),
+        ("stages.pretrain.lr=.nan", r"stages\.pretrain\.lr: Value error, learning rates must be finite and > 0"),
+        ("stages.pretrain.lr={projector: .inf}", r"stages\.pretrain\.lr: Value error, learning rates must be finite"),
+        ("stages.pretrain.adam_betas=[0.9,1.0]", r"stages\.pretrain\.adam_betas: Value error, AdamW betas must lie"),
+        ("stages.pretrain.max_grad_norm=-1", r"stages\.pretrain\.max_grad_norm: Input should be greater than 0"),
+        ("stages.pretrain.max_grad_norm=.inf", r"stages\.pretrain\.max_grad_norm: Input should be a finite number"),
+        ("stages.pretrain.seed=4294967296", r"stages\.pretrain\.seed: Input should be less than or equal to 4294967295"),
+        ("stages.pretrain.seed=-1", r"stages\.pretrain\.seed: Input should be greater than or equal to 0"),
+        ("model.seed=-1", r"model\.seed: Input should be greater than or equal to 0"),
+        ("stages.pretrain.epochs=.inf", r"stages\.pretrain\.epochs: Input should be a finite number"),
     ],
 )
 def test_stage_errors_name_the_field(data, override, message):

@@ -9,6 +9,7 @@ Paths are relative to the working directory, as in Video-LLaVA's scripts.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mmbind.recipe.stage_options import KIND_OPTIONS
 
+MAX_SEED = 2**32 - 1  # numpy's and most samplers' range; torch's generators take it too
 _PART = re.compile(r"^(projector|llm|encoders|encoder:[A-Za-z_]\w*|projector:[A-Za-z_]\w*)$")
 
 
@@ -80,17 +82,19 @@ class StageSpec(_Strict):
     dataset: str | None = Field(None, description="key in data.datasets; default: the stage's own name")
     train: list[str] = Field(["projector"], min_length=1, description="parts trained; the rest is frozen")
     lr: float | dict[str, float] = Field(1e-3, description="learning rate, or one per trained part")
-    epochs: float = Field(1.0, gt=0, description="passes over the dataset (ignored when max_steps is set)")
+    epochs: float = Field(1.0, gt=0, allow_inf_nan=False, description="passes over the dataset (ignored when max_steps is set)")
     max_steps: int | None = Field(None, ge=1, description="optimizer steps; overrides epochs")
     global_batch: int = Field(256, ge=1, description="samples per optimizer step over all ranks")
     per_device_batch: int = Field(32, ge=1, description="samples per forward pass on one rank")
     grad_accum: int | None = Field(None, ge=1, description="checked against global/(per_device x ranks)")
     warmup_ratio: float = Field(0.03, ge=0, le=1, description="share of steps with linear warm-up")
     scheduler: Literal["cosine", "linear", "constant_with_warmup"] = Field("cosine", description="lr decay")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay (not on biases and norms)")
+    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False, description="AdamW weight decay (not on biases and norms)")
     adam_betas: tuple[float, float] = Field((0.9, 0.999), description="AdamW betas")
-    adam_eps: float = Field(1e-8, gt=0, description="AdamW epsilon")
-    max_grad_norm: float | None = Field(1.0, description="gradient clipping; null disables it")
+    adam_eps: float = Field(1e-8, gt=0, allow_inf_nan=False, description="AdamW epsilon")
+    max_grad_norm: float | None = Field(
+        1.0, gt=0, allow_inf_nan=False, description="gradient clipping; null disables it"
+    )
     max_length: int = Field(2048, ge=8, description="tokens per sample after media expansion")
     precision: Literal["auto", "fp32", "bf16_mixed", "bf16"] = Field(
         "auto", description="auto: bf16 autocast on GPU, fp32 on CPU; bf16: bf16 parameters"
@@ -102,7 +106,7 @@ class StageSpec(_Strict):
         "auto", description="multi-rank wrapping: ddp, fsdp (ZeRO-3-like), fsdp_zero2 (ZeRO-2-like); auto: ddp"
     )
     lora: LoraSpec | None = Field(None, description="LoRA on the LLM instead of full fine-tuning")
-    seed: int = Field(0, description="seed of data order, augmentation and dropout")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of data order, augmentation and dropout")
     save_every_steps: int | None = Field(None, ge=1, description="checkpoint interval (also at stage end)")
     keep_last: int = Field(2, ge=1, description="checkpoints kept")
     log_every_steps: int = Field(1, ge=1, description="metrics interval")
@@ -116,6 +120,21 @@ class StageSpec(_Strict):
                 raise ValueError(
                     f"unknown part {part!r}; use projector, llm, encoders, encoder:<modality>, projector:<modality>"
                 )
+        return value
+
+    @field_validator("lr")
+    @classmethod
+    def _positive_lr(cls, value: float | dict[str, float]) -> float | dict[str, float]:
+        for rate in value.values() if isinstance(value, dict) else (value,):
+            if not (math.isfinite(rate) and rate > 0):
+                raise ValueError("learning rates must be finite and > 0")
+        return value
+
+    @field_validator("adam_betas")
+    @classmethod
+    def _betas_in_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= beta < 1 for beta in value):
+            raise ValueError("AdamW betas must lie in [0, 1)")
         return value
 
     @model_validator(mode="after")
