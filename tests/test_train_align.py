@@ -209,7 +209,8 @@ def test_align_video_keeps_the_text_encoder_frozen(united):
 
 def test_video_stage_starts_from_the_aligned_image_encoder(united, data, tmp_path):
     run, _ = united
-    stages = {"align_video": {**UNITED["align_video"], "lr": 0.0, "max_steps": 2}}  # lr 0: the initial weights
+    # one step inside the warm-up runs at lr x 0: the saved weights are the initial ones
+    stages = {"align_video": {**UNITED["align_video"], "warmup_ratio": 1.0, "max_steps": 1}}
     second = tmp_path / "run"
     (second / "stages").mkdir(parents=True)
     (second / "stages" / "align_image").symlink_to(run / "stages" / "align_image")  # finished: skipped
@@ -255,7 +256,7 @@ def test_a_standalone_encoder_seeds_another_modality(data, tmp_path):
     lb = {"plugin": "languagebind_image", "options": {"preset": "tiny", "select_layer": -2}}
     stages = {
         "align_lb": {**ALIGN, "max_steps": 3, "options": {"modality": "image", "encoder": lb}},
-        "align_video": {**ALIGN, "lr": 0.0, "max_steps": 1, "options": {
+        "align_video": {**ALIGN, "warmup_ratio": 1.0, "max_steps": 1, "options": {  # trains at lr x 0
             "modality": "video", "init_from_encoder": "align_lb",
             "text_encoder": {"train": False, "init_from": "align_lb"}}},
     }

@@ -49,6 +49,8 @@ def test_defaults_are_video_llava():
         ("stages.pretrain.seed=-1", r"stages\.pretrain\.seed: Input should be greater than or equal to 0"),
         ("model.seed=-1", r"model\.seed: Input should be greater than or equal to 0"),
         ("stages.pretrain.epochs=.inf", r"stages\.pretrain\.epochs: Input should be a finite number"),
+        ("stages.finetune.dataset=finetun",  # the LAST stage's dataset: found before any stage trains
+         r"train\.yaml: stages\.finetune\.dataset: no dataset 'finetun' in data\.datasets \(known: pretrain, finetune\)"),
     ],
 )
 def test_stage_errors_name_the_field(data, override, message):

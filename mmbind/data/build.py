@@ -40,11 +40,7 @@ def pad_id(tokenizer: Any) -> int:
 
 def stage_dataset(data: DataSpec, stage_name: str, dataset: str | None) -> DatasetSpec:
     """The dataset a stage reads: ``dataset``, else the one named like the stage."""
-    name = dataset or stage_name
-    if name not in data.datasets:
-        known = ", ".join(data.datasets) or "none"
-        raise RecipeError(f"stages.{stage_name}.dataset: no dataset {name!r} in data.datasets (known: {known})")
-    return data.datasets[name]
+    return data.dataset_for(stage_name, dataset)
 
 
 def build_stage_data(

@@ -42,7 +42,19 @@ def recipe_from_dict(
         raise RecipeError(f"{source}: invalid recipe: {format_validation_error(exc)}") from None
     _validate_parts(recipe, source, registry or default_registry())
     check_stage_kinds(recipe, source, registry)
+    _check_stage_datasets(recipe, source)
     return recipe
+
+
+def _check_stage_datasets(recipe: Recipe, source: str) -> None:
+    """Every stage's dataset exists, before any stage trains (not when a later stage starts)."""
+    if recipe.data is None:
+        return
+    for name, stage in (recipe.stages or {}).items():
+        try:
+            recipe.data.dataset_for(name, stage.dataset)
+        except RecipeError as exc:
+            raise RecipeError(f"{source}: {exc}") from None
 
 
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mmbind.errors import RecipeError
 from mmbind.recipe.stage_options import KIND_OPTIONS
 
 MAX_SEED = 2**32 - 1  # numpy's and most samplers' range; torch's generators take it too
@@ -61,6 +62,14 @@ class DataSpec(_Strict):
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
     on_bad_sample: Literal["skip", "fail"] = Field("skip", description="skip and count, or stop the run")
     feature_cache: FeatureCacheSpec = Field(default_factory=FeatureCacheSpec, description="frozen features")
+
+    def dataset_for(self, stage_name: str, dataset: str | None) -> DatasetSpec:
+        """The dataset a stage reads: ``dataset``, else the one named like the stage (`RecipeError` if none)."""
+        name = dataset or stage_name
+        if name not in self.datasets:
+            known = ", ".join(self.datasets) or "none"
+            raise RecipeError(f"stages.{stage_name}.dataset: no dataset {name!r} in data.datasets (known: {known})")
+        return self.datasets[name]
 
 
 class LoraSpec(_Strict):
