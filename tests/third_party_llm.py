@@ -160,4 +160,4 @@ def tiny_recipe(data: Path, *overrides: str) -> Recipe:
         f"data.datasets.pretrain.files=[{{path: {data / 'pretrain.json'}}}]",
         f"data.datasets.finetune.files=[{{path: {data / 'finetune.json'}}}]",
         "data.feature_cache.enabled=false", *overrides,
-    ])
+    ], registry())
