@@ -10,8 +10,12 @@ A plugin is a plain module listed under the ``mmbind`` entry-point group (as pyt
 and implements any of the hooks below with ``@mmbind.hookimpl``. Each hook returns a list of
 contributions (`EncoderEntry`, `ProjectorEntry`, `LLMEntry` from `mmbind.registry`): a unique name, a
 pydantic ``Options`` model that validates the recipe's ``options`` for that part, and a small ``build``
-function. A plugin never subclasses host internals; it implements the public interfaces of
-`mmbind.interfaces` (`Encoder`, `Projector`, `LLMBackend`).
+function taking a `BuildContext`. A plugin never subclasses host internals; it implements the public
+interfaces of `mmbind.interfaces` (`Encoder`, `Projector`, `LLMBackend`), which declare everything the host
+and the trainer use of a part: an encoder says whether its items have a time axis (``temporal``, from
+``context.temporal`` or its own option), an LLM backend names its repeated blocks (FSDP units and
+gradient-checkpointing units) and applies / merges LoRA; optional capabilities (masked encoding for MAE,
+initialisation from an aligned encoder) are methods with defaults.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ def mmbind_encoders() -> list[EncoderEntry]:
 def mmbind_projectors() -> list[ProjectorEntry]:
     """Contribute projectors mapping encoder tokens into the LLM's embedding space.
 
-    Returns a list of `ProjectorEntry`; ``build(options, in_dim, out_dim)`` returns a `Projector`.
+    Returns a list of `ProjectorEntry`; ``build(options, in_dim, out_dim, context)`` returns a `Projector`
+    (``context.modality``: the recipe key it serves, None when one projector is shared).
     """
 
 

@@ -18,8 +18,10 @@ from mmbind.errors import RecipeError
 from mmbind.model.weights import load_state_dict
 from mmbind.recipe.stage_options import MaeStageOptions
 from mmbind.train import train
-from mmbind.train.mae import MaeObjective, encode_visible, patchify, random_keep
+from mmbind.train.mae import MaeObjective, patchify, random_keep
 from mmbind.train.metrics import MetricsLog
+from mmbind_plugins.encoders import timm_mae
+from mmbind_plugins.encoders.timm_masked import encode_visible
 from train_fixtures import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +86,8 @@ def test_random_keep_is_a_permutation_and_its_inverse():
 
 def test_loss_counts_only_masked_patches(vit):
     options = MaeStageOptions(modality="image", mask_ratio=0.75)
-    objective = MaeObjective(vit, options)
+    encoder = timm_mae.MaeEncoder(vit, "vit_base_patch16_224.mae", {}, timm_mae.MaeOptions(frozen=False), "image")
+    objective = MaeObjective(encoder, options)
     assert objective.keep == 4 and objective.patches == 16
     torch.manual_seed(0)
     images = torch.randn(2, 3, 28, 28)
@@ -107,7 +110,8 @@ def test_loss_counts_only_masked_patches(vit):
 
 def test_mae_needs_a_timm_vit(data, tmp_path):
     rec = recipe(data, {"mae": MAE_STAGE}, image=None)  # the LanguageBind image tower
-    with pytest.raises(RecipeError, match=r"stages\.mae\.options\.modality: kind mae pre-trains a timm ViT encoder"):
+    with pytest.raises(RecipeError, match=r"stages\.mae\.options\.modality: kind mae pre-trains an encoder with "
+                       r"masked encoding \(plugin mae\): encoder LanguageBindImageEncoder does not support masked encoding"):
         train(rec, tmp_path / "run", progress=False)
     bad = {**MAE_STAGE, "options": {"modality": "image", "decoder": {"width": 30, "heads": 4}}}
     with pytest.raises(RecipeError, match=r"stages\.mae\.options\.decoder: decoder width 30 is not a multiple"):

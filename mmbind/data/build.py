@@ -23,7 +23,7 @@ def media_specs(model: Any, video_frames: int, identities: dict[str, str] | None
     """One `MediaSpec` per modality of ``model`` (identities: cache identity of frozen, cached encoders)."""
     specs = {}
     for modality, encoder in model.encoders.items():
-        frames = video_frames if encoder.item_shape[0] is None else None
+        frames = video_frames if encoder.temporal else None
         tokens = model.projector_for(modality).output_tokens(encoder.tokens_per_item(frames))
         identity = (identities or {}).get(modality)
         specs[modality] = MediaSpec(modality, encoder.media_transform(), tokens, frames, identity)

@@ -146,6 +146,7 @@ class ConversationDataset(Dataset):
             if value and modality in self.media:
                 count = len(value) if isinstance(value, list) else 1
                 media_tokens += count * self.media[modality].tokens
-                group = "video" if modality == "video" or group == "video" else "image"
+                temporal = self.media[modality].frames is not None
+                group = "video" if temporal or group == "video" else "image"
         return group, words + media_tokens
 

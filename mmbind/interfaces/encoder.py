@@ -6,6 +6,11 @@ Images arrive as ``(N, 3, H, W)``, videos as ``(N, T, 3, H, W)``; an encoder ret
 ``L`` is its number of tokens per item and ``D`` its output width. An encoder declares the shape of one
 item (``None`` for a free dimension such as the frame count), so the host can reject wrong tensors with a
 clear message before any computation, and its own preprocessing (`media_transform`).
+
+What training needs from an encoder is declared here too: whether its items have a time axis
+(`temporal`), how its parameters are initialised from an aligned encoder (`init_source_name`), and the
+optional masked encoding of MAE pre-training (`masked_patch_grid`, `masked_encode`; by default they raise a
+`RecipeError` saying the encoder does not support them).
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+
+from mmbind.interfaces.capability import unsupported
+from mmbind.interfaces.patch_grid import PatchGrid
 
 
 class Encoder(nn.Module, ABC):
@@ -47,3 +55,26 @@ class Encoder(nn.Module, ABC):
 
     def save_artifacts(self, directory: Path) -> None:
         """Write what is needed to rebuild this encoder without its original files (e.g. a config)."""
+
+    @property
+    def temporal(self) -> bool:
+        """True when items have a time axis (``(T, C, H, W)``, `item_shape` starting with a free ``T``)."""
+        return self.item_shape[0] is None
+
+    def init_source_name(self, name: str) -> str | None:
+        """The parameter of an aligned source encoder that parameter ``name`` copies when this encoder is
+        initialised from it (align ``init_from_encoder``); None: ``name`` starts at zero.
+
+        Names are relative to each encoder's longest common dotted prefix. Default: the same name, so two
+        encoders with the same architecture below their root correspond.
+        """
+        return name
+
+    def masked_patch_grid(self) -> PatchGrid:
+        """The patch geometry of `masked_encode` (MAE pre-training); unsupported by default."""
+        raise unsupported(self, "masked encoding (kind mae)", "encoder")
+
+    def masked_encode(self, pixels: torch.Tensor, keep_ids: torch.Tensor) -> torch.Tensor:
+        """Encode ``(N, 3, H, W)`` images keeping only the patches ``keep_ids`` ``(N, K)`` (row-major patch
+        ids, after position embedding): ``(N, prefix + K, width)`` tokens (see `masked_patch_grid`)."""
+        raise unsupported(self, "masked encoding (kind mae)", "encoder")

@@ -3,7 +3,7 @@
 Helpers for `Encoder` plugins whose tower encodes images and serves videos frame by frame (``clip_vision``,
 ``clip``, ``mae``, LanguageBind's): one item's pixel shape and token count, flattening videos to frames and
 joining the frames' tokens frame-major, dropping the CLS token, choosing the image or video transform, and
-reading ``select_layer`` options, and writing / reading a JSON artifact that describes the tower. Public: plugins import them from ``mmbind.interfaces.encoder_helpers``.
+reading ``select_layer`` / ``temporal`` options, and writing / reading a JSON artifact that describes the tower. Public: plugins import them from ``mmbind.interfaces.encoder_helpers``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from typing import Any
 import torch
 
 from mmbind.errors import CheckpointError, PluginOptionsError
+from mmbind.interfaces.context import BuildContext
 from mmbind.media import ImageTransform, VideoTransform
+
+TEMPORAL_OPTION_DOC = "items are frame sequences (T, 3, H, W); None: the host's default for the modality"
+
+
+def is_temporal(option: bool | None, context: BuildContext) -> bool:
+    """A ``temporal`` option if set, else what the host says of the modality (`BuildContext.temporal`)."""
+    return bool(context.temporal) if option is None else option
 
 
 def layer_list(select_layer: int | list[int]) -> list[int]:

@@ -5,16 +5,29 @@
 The host splices projected media tokens into the text embeddings and calls the backend with
 ``inputs_embeds``; the backend exposes its embedding table, tokenizer and hidden size, and generates with
 a KV cache.
+
+It also declares what training needs, so the trainer never reaches inside it: its repeated blocks
+(`block_modules`: the FSDP units and the gradient-checkpointing units), `enable_gradient_checkpointing`, and
+LoRA (`apply_lora`, `merge_lora`). The defaults work on any backend built from plain torch modules:
+checkpointing wraps the declared blocks with ``torch.utils.checkpoint``, LoRA injects peft adapters into the
+backend's own Linear layers.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+from mmbind.interfaces.block_checkpointing import checkpoint_blocks
+from mmbind.interfaces.capability import unsupported
+from mmbind.interfaces.lora_layers import inject_lora, merge_lora_layers
+
+if TYPE_CHECKING:
+    from mmbind.recipe.training_schema import LoraSpec
 
 
 class LLMBackend(nn.Module, ABC):
@@ -66,3 +79,26 @@ class LLMBackend(nn.Module, ABC):
 
     def save_artifacts(self, directory: Path) -> None:
         """Write what is needed to rebuild this backend without its original files (config, tokenizer)."""
+
+    def block_modules(self) -> list[nn.Module]:
+        """The repeated transformer blocks, in order: FSDP shards each as a unit and gradient checkpointing
+        recomputes each. Default: none declared (FSDP then shards the model as one unit)."""
+        return []
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute activations in backward. Default: ``torch.utils.checkpoint`` around every block of
+        `block_modules`; a backend without declared blocks does not support it (`RecipeError`)."""
+        blocks = self.block_modules()
+        if not blocks:
+            raise unsupported(self, "gradient_checkpointing (it declares no block_modules)", "LLM backend")
+        checkpoint_blocks(blocks)
+
+    def apply_lora(self, spec: LoraSpec) -> None:
+        """Add LoRA adapters (trainable parameters whose names contain ``lora_``) in place. Default: peft
+        adapters on this module's Linear layers named by ``spec.target_modules`` (``all-linear``: every
+        Linear but the output head, the one with `vocab_size` outputs)."""
+        inject_lora(self, spec, self.vocab_size)
+
+    def merge_lora(self) -> None:
+        """Fold the adapters into the base weights so the backend is a plain model again (no-op without)."""
+        merge_lora_layers(self)

@@ -81,8 +81,10 @@ def _build_projectors(
                 f"model.projector.shared: one projector cannot serve encoders of different widths "
                 f"({shown}); set shared: false"
             )
-        return {SHARED: entry.build(options, next(iter(widths.values())), out_dim)}  # type: ignore[call-arg,arg-type]
-    return {m: entry.build(options, w, out_dim) for m, w in widths.items()}  # type: ignore[call-arg,arg-type]
+        width = next(iter(widths.values()))
+        return {SHARED: entry.construct(options, width, out_dim, BuildContext())}  # type: ignore[union-attr]
+    contexts = {m: BuildContext(modality=m) for m in widths}
+    return {m: entry.construct(options, w, out_dim, contexts[m]) for m, w in widths.items()}  # type: ignore[union-attr]
 
 
 def _default_placeholders(modalities: list[str], llm: LLMBackend) -> dict[str, int]:

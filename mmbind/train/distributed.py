@@ -1,8 +1,9 @@
 """distributed.py
 
 torch.distributed for training: process-group setup from torchrun's environment (NCCL on GPUs, gloo on
-CPUs), wrapping the loss module in DDP or FSDP2 (``fully_shard`` on every LLM decoder layer, then the
-root), gradient-sync control for accumulation, and small collectives (sums, object gathers).
+CPUs), wrapping the loss module in DDP or FSDP2 (``fully_shard`` on every block the LLM backend
+declares, `LLMBackend.block_modules`, then the root), gradient-sync control for accumulation, and small
+collectives (sums, object gathers).
 """
 
 from __future__ import annotations
@@ -53,13 +54,13 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
-def wrap(module: nn.Module, strategy: str, info: DistInfo) -> nn.Module:
+def wrap(module: nn.Module, strategy: str, info: DistInfo, units: list[nn.Module] | None = None) -> nn.Module:
     """DDP or FSDP2 around ``module`` when there are several ranks (FSDP2 also on one rank if asked).
 
     ``fsdp`` shards parameters, gradients and optimizer states and re-shards parameters after each
     forward (ZeRO-3-like); ``fsdp_zero2`` keeps the gathered parameters from forward to backward
     (``reshard_after_forward=False``): sharded gradients and optimizer states, as DeepSpeed ZeRO-2, the
-    paper's engine.
+    paper's engine. ``units`` (`fsdp_units`) are sharded one by one before the root.
     """
     if strategy in ("fsdp", "fsdp_zero2"):
         from torch.distributed.fsdp import fully_shard
@@ -67,7 +68,7 @@ def wrap(module: nn.Module, strategy: str, info: DistInfo) -> nn.Module:
         if not dist.is_initialized():
             return module
         reshard = strategy == "fsdp"
-        for layer in decoder_layers(module):
+        for layer in units or []:
             fully_shard(layer, reshard_after_forward=reshard)
         fully_shard(module, reshard_after_forward=reshard)
         return module
@@ -79,13 +80,9 @@ def wrap(module: nn.Module, strategy: str, info: DistInfo) -> nn.Module:
     return module
 
 
-def decoder_layers(module: nn.Module) -> list[nn.Module]:
-    """The LLM's transformer blocks (transformers' ``_no_split_modules`` classes)."""
-    names: set[str] = set()
-    for sub in module.modules():
-        names.update(getattr(sub, "_no_split_modules", None) or [])
-    return [m for m in module.modules() if type(m).__name__ in names and "Vision" not in type(m).__name__
-            and "CLIP" not in type(m).__name__]
+def fsdp_units(model: Any) -> list[nn.Module]:
+    """The modules FSDP shards as units: the blocks the LLM backend declares (`LLMBackend.block_modules`)."""
+    return list(model.llm.block_modules())
 
 
 @contextlib.contextmanager

@@ -1,9 +1,9 @@
 """encoder_init.py
 
 Initialising one encoder from another's weights (``align`` option ``init_from_encoder``), as LanguageBind
-starts its video encoder from the image encoder (``process_clip.add_time_attn_block``): every spatial weight
-is copied, each layer's ``temporal_attn`` / ``temporal_layer_norm1`` is a copy of its ``self_attn`` /
-``layer_norm1``, and ``temporal_embedding`` starts at zero.
+starts its video encoder from the image encoder (``process_clip.add_time_attn_block``). The target encoder
+names, for each of its parameters, the source parameter it copies or that it starts at zero
+(`Encoder.init_source_name`; LanguageBind's video encoder copies its temporal attention from the spatial one).
 
 Names are matched after removing each state dict's longest common dotted prefix (``tower.vision_model.``
 for the LanguageBind image tower, ``tower.`` for the video tower), so any two encoders with the same
@@ -17,9 +17,7 @@ import torch
 from torch import nn
 
 from mmbind.errors import RecipeError
-
-TEMPORAL_SOURCES = (("temporal_attn.", "self_attn."), ("temporal_layer_norm1.", "layer_norm1."))
-ZERO_INIT = ("temporal_embedding",)
+from mmbind.interfaces import Encoder
 
 
 def common_prefix(keys: list[str]) -> str:
@@ -33,17 +31,8 @@ def common_prefix(keys: list[str]) -> str:
     return "".join(p + "." for p in prefix)
 
 
-def spatial_name(name: str) -> str | None:
-    """The source name a target parameter is copied from (None: zero-initialised)."""
-    if name.rsplit(".", 1)[-1] in ZERO_INIT:
-        return None
-    for temporal, spatial in TEMPORAL_SOURCES:
-        name = name.replace(temporal, spatial)
-    return name
-
-
 @torch.no_grad()
-def init_encoder_from(target: nn.Module, source: nn.Module, where: str) -> dict[str, str]:
+def init_encoder_from(target: Encoder, source: nn.Module, where: str) -> dict[str, str]:
     """Copy ``source``'s weights into ``target`` (see the module doc); returns target -> source names."""
     src = source.state_dict()
     dst = target.state_dict()
@@ -52,7 +41,7 @@ def init_encoder_from(target: nn.Module, source: nn.Module, where: str) -> dict[
     plan: dict[str, str] = {}
     problems = []
     for key, tensor in dst.items():
-        rel = spatial_name(key[len(dst_prefix):])
+        rel = target.init_source_name(key[len(dst_prefix):])
         if rel is None:
             plan[key] = ""
         elif rel not in by_rel:

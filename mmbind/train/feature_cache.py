@@ -51,7 +51,7 @@ def weights_digest(module: torch.nn.Module) -> str:
 def encoder_identity(model: Any, modality: str, video_frames: int, precision: str) -> str:
     """Everything besides the media bytes that determines an encoder's output for one item."""
     encoder = model.encoders[modality]
-    frames = video_frames if encoder.item_shape[0] is None else None
+    frames = video_frames if encoder.temporal else None
     parts = {
         "encoder": model.config.model["encoders"][modality],  # plugin + normalised options
         "weights": weights_digest(encoder),

@@ -1,11 +1,11 @@
 """mae.py
 
-``kind: mae``: masked-autoencoder pre-training (He et al. 2022) of the model's timm ViT encoder (the ``mae``
-plugin, or any encoder exposing a timm ``VisionTransformer`` as ``.vit``), for the separated-MAE baseline.
+``kind: mae``: masked-autoencoder pre-training (He et al. 2022) of one of the model's image encoders (one
+that supports masked encoding, `Encoder.masked_encode`: the ``mae`` plugin), for the separated-MAE baseline.
 
-Per image: patch embeddings plus position embeddings, a random ``mask_ratio`` of the patches dropped (per
-sample, by sorting uniform noise), the class token prepended, the ViT blocks and final norm run on what is
-left; a light decoder (`MaeDecoder`: linear embed, learnable mask token and position embeddings, a few timm
+Per image: a random ``mask_ratio`` of the patches dropped (per sample, by sorting uniform noise), the
+encoder run on what is left (`Encoder.masked_encode`, geometry from `Encoder.masked_patch_grid`); a light
+decoder (`MaeDecoder`: linear embed, learnable mask token and position embeddings, a few timm
 blocks, linear to pixels) reconstructs every patch; the loss is the MSE on the MASKED patches only, against
 pixels normalised per patch (``norm_pix_loss``). The encoder's weights update in the stage's saved model;
 the decoder is saved next to it in ``RUN/stages/<name>/mae_decoder/`` (not part of the model).
@@ -19,10 +19,11 @@ from typing import Any
 
 import torch
 from safetensors.torch import save_file
-from timm.models.vision_transformer import Block, VisionTransformer
+from timm.models.vision_transformer import Block
 from torch import nn
 
 from mmbind.errors import RecipeError
+from mmbind.interfaces import Encoder
 from mmbind.recipe.stage_options import MaeDecoderSpec, MaeStageOptions
 from mmbind.train.caption_data import PairBatch
 
@@ -41,23 +42,6 @@ def random_keep(n: int, length: int, keep: int, device: torch.device) -> tuple[t
     noise = torch.rand(n, length, device=device)
     shuffle = noise.argsort(dim=1)
     return shuffle[:, :keep], shuffle.argsort(dim=1)
-
-
-def encode_visible(vit: VisionTransformer, pixels: torch.Tensor, keep_ids: torch.Tensor) -> torch.Tensor:
-    """The ViT on the kept patches only: ``(N, prefix + keep, D)`` after the final norm."""
-    x = vit.patch_embed(pixels)
-    prefix_pos, patch_pos = (None, vit.pos_embed) if vit.no_embed_class else (
-        vit.pos_embed[:, : vit.num_prefix_tokens], vit.pos_embed[:, vit.num_prefix_tokens:])
-    x = x + patch_pos
-    x = torch.gather(x, 1, keep_ids.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
-    prefix = [t.expand(len(x), -1, -1) for t in (vit.cls_token, vit.reg_token) if t is not None]
-    if prefix:
-        tokens = torch.cat(prefix, dim=1)
-        x = torch.cat([tokens + prefix_pos if prefix_pos is not None else tokens, x], dim=1)
-    x = vit.norm_pre(vit.pos_drop(x))
-    for block in vit.blocks:
-        x = block(x)
-    return vit.norm(x)
 
 
 class MaeDecoder(nn.Module):
@@ -91,24 +75,25 @@ class MaeDecoder(nn.Module):
 class MaeObjective(nn.Module):
     """Encoder + decoder; ``forward(batch) -> (loss, metrics)``."""
 
-    def __init__(self, vit: VisionTransformer, options: MaeStageOptions) -> None:
+    def __init__(self, encoder: Encoder, options: MaeStageOptions) -> None:
         super().__init__()
-        self.vit = vit
+        self.encoder = encoder
         self.options = options
-        self.patch = int(vit.patch_embed.patch_size[0])
-        self.patches = int(vit.patch_embed.num_patches)
+        grid = encoder.masked_patch_grid()
+        self.patch = grid.patch
+        self.patches = grid.patches
         spec = options.decoder
         if spec.width % spec.heads:
             raise RecipeError(f"decoder width {spec.width} is not a multiple of heads {spec.heads}")
-        prefix = vit.num_prefix_tokens
-        self.decoder = MaeDecoder(spec, vit.embed_dim, self.patches, prefix, self.patch**2 * 3)
+        prefix = grid.prefix
+        self.decoder = MaeDecoder(spec, grid.width, self.patches, prefix, self.patch**2 * 3)
         self.keep = max(1, round(self.patches * (1 - options.mask_ratio)))
-        self.vit.requires_grad_(True)
+        self.encoder.requires_grad_(True)
 
     def forward(self, batch: PairBatch) -> tuple[torch.Tensor, dict[str, float]]:
-        pixels = batch.pixels.to(self.vit.patch_embed.proj.weight.dtype)
+        pixels = batch.pixels.to(next(self.encoder.parameters()).dtype)
         keep_ids, restore = random_keep(len(pixels), self.patches, self.keep, pixels.device)
-        pred = self.decoder(encode_visible(self.vit, pixels, keep_ids), restore)
+        pred = self.decoder(self.encoder.masked_encode(pixels, keep_ids), restore)
         target = patchify(pixels, self.patch)
         if self.options.norm_pix_loss:
             mean, var = target.mean(dim=-1, keepdim=True), target.var(dim=-1, keepdim=True)
@@ -136,16 +121,15 @@ class MaeObjective(nn.Module):
 def build_mae(model: Any, options: MaeStageOptions, where: str) -> MaeObjective:
     """The objective of an mae stage over the model's ``options.modality`` encoder."""
     encoder = model.encoders[options.modality]
-    vit = getattr(encoder, "vit", None)
-    if not isinstance(vit, VisionTransformer):
-        raise RecipeError(f"{where}.options.modality: kind mae pre-trains a timm ViT encoder (plugin mae); "
-                          f"the {options.modality} encoder is {type(encoder).__name__}")
-    if encoder.item_shape[0] is None:
+    if encoder.temporal:
         raise RecipeError(f"{where}.options.modality: kind mae pre-trains an image encoder, "
                           f"{options.modality!r} reads videos")
-    if getattr(vit, "dynamic_img_size", False):
-        raise RecipeError(f"{where}: kind mae needs a fixed image size (dynamic_img_size: false)")
     try:
-        return MaeObjective(vit, options)
+        encoder.masked_patch_grid()
+    except RecipeError as exc:
+        raise RecipeError(f"{where}.options.modality: kind mae pre-trains an encoder with masked encoding "
+                          f"(plugin mae): {exc}") from None
+    try:
+        return MaeObjective(encoder, options)
     except RecipeError as exc:
         raise RecipeError(f"{where}.options.decoder: {exc}") from None

@@ -16,7 +16,7 @@ from torch import nn
 
 from mmbind.errors import RecipeError
 from mmbind.recipe.training_schema import StageSpec
-from mmbind.train.distributed import DistInfo, wrap
+from mmbind.train.distributed import DistInfo, fsdp_units, wrap
 from mmbind.train.forward import TrainForward
 from mmbind.train.lora import apply_lora
 from mmbind.train.optim import build_optimizer, build_scheduler, decay_groups
@@ -92,7 +92,7 @@ def prepare_model(
     names = {id(p): n for n, p in model.named_parameters()}
     part_names = {part: [names[id(p)] for p in params] for part, params in parts.items()}
     fsdp = stage.strategy.startswith("fsdp") and torch.distributed.is_initialized()
-    module = wrap(TrainForward(model, cache), stage.strategy, info)
+    module = wrap(TrainForward(model, cache), stage.strategy, info, fsdp_units(model))
     by_name = {n.removeprefix("module.").removeprefix("model."): p for n, p in module.named_parameters()}
     groups = [group for part, pnames in part_names.items()
               for group in decay_groups([by_name[n] for n in pnames], stage.lr_for(part), stage.weight_decay, part)]
@@ -105,11 +105,5 @@ def prepare_model(
 
 
 def _gradient_checkpointing(model: nn.Module, enabled: bool) -> None:
-    inner = getattr(model.llm, "model", None)
-    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
-    if base is None or not hasattr(base, "gradient_checkpointing_enable"):
-        if enabled:
-            raise RecipeError("gradient_checkpointing: the LLM backend does not support it")
-        return
     if enabled:  # the model is rebuilt for every stage, so it starts without checkpointing
-        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.llm.enable_gradient_checkpointing()

@@ -23,6 +23,7 @@ from mmbind.interfaces.encoder_helpers import (
     drop_cls,
     flatten_frames,
     frame_major,
+    is_temporal,
     layer_list,
     pixel_shape,
     pixel_transform,
@@ -40,6 +41,7 @@ class ClipVisionOptions(BaseModel):
     keep_cls: bool | None = None  # keep the CLS token; None: drop for images, keep for videos
     attn_implementation: Literal["eager", "sdpa"] = "sdpa"  # attention kernel
     frozen: bool = True  # requires_grad=False, as Video-LLaVA's towers
+    temporal: bool | None = None  # items are frame sequences (T, 3, H, W); None: the modality's default
     pad_to_square: bool = False  # image preprocessing: pad with the mean colour first
 
     @model_validator(mode="after")
@@ -52,11 +54,13 @@ class ClipVisionOptions(BaseModel):
 class ClipVisionEncoder(Encoder):
     """A CLIP ViT tower for images, or applied frame by frame for videos."""
 
-    def __init__(self, tower: CLIPVisionModel, options: ClipVisionOptions, modality: str) -> None:
+    def __init__(
+        self, tower: CLIPVisionModel, options: ClipVisionOptions, modality: str, temporal: bool = False
+    ) -> None:
         super().__init__()
         self.tower = tower
         self.modality = modality
-        self.video = modality == "video"
+        self.video = temporal
         self.layers = layer_list(options.select_layer)
         self.keep_cls = self.video if options.keep_cls is None else options.keep_cls
         self.pad_to_square = options.pad_to_square
@@ -102,7 +106,8 @@ def build(options: ClipVisionOptions, context: BuildContext) -> ClipVisionEncode
         if not (path / "config.json").is_file():
             raise CheckpointError(f"clip_vision: {path} is not a local CLIP checkpoint (no config.json)")
         tower = CLIPVisionModel.from_pretrained(path, local_files_only=True, attn_implementation=attn)
-    return ClipVisionEncoder(tower, options, context.modality or "image")
+    temporal = is_temporal(options.temporal, context)
+    return ClipVisionEncoder(tower, options, context.modality or "image", temporal)
 
 
 @hookimpl

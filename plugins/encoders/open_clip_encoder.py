@@ -37,6 +37,7 @@ from mmbind.interfaces.encoder_helpers import (
     block_index,
     flatten_frames,
     frame_major,
+    is_temporal,
     layer_list,
     pixel_shape,
     pixel_transform,
@@ -61,6 +62,7 @@ class OpenClipOptions(BaseModel):
     select_layer: int | list[int] = -2  # hidden_states-style block index; a list concatenates blocks
     keep_cls: bool | None = None  # keep the CLS token; None: drop for images, keep for videos
     frozen: bool = True  # requires_grad=False
+    temporal: bool | None = None  # items are frame sequences (T, 3, H, W); None: the modality's default
     pad_to_square: bool = False  # image preprocessing: pad with the mean colour first
 
 
@@ -74,13 +76,14 @@ class OpenClipEncoder(Encoder):
         cfg: dict[str, Any],
         options: OpenClipOptions,
         modality: str,
+        temporal: bool = False,
     ) -> None:
         super().__init__()
         self.visual = visual
         self.model_name = name
         self.model_cfg = cfg  # the resolved config (text_cfg excluded), saved as an artifact
         self.modality = modality
-        self.video = modality == "video"
+        self.video = temporal
         num_blocks = len(visual.transformer.resblocks)
         self.blocks = [_block_index(layer, num_blocks) for layer in layer_list(options.select_layer)]
         self.keep_cls = self.video if options.keep_cls is None else options.keep_cls
@@ -187,7 +190,8 @@ def build(options: OpenClipOptions, context: BuildContext) -> OpenClipEncoder:
     visual = create_visual(name, cfg)
     if options.weights is not None and context.load_weights and not context.restoring:
         load_visual_weights(visual, options.weights)
-    return OpenClipEncoder(visual, name, cfg, options, context.modality or "image")
+    temporal = is_temporal(options.temporal, context)
+    return OpenClipEncoder(visual, name, cfg, options, context.modality or "image", temporal)
 
 
 def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

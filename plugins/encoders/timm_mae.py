@@ -14,6 +14,8 @@ The ``mae`` encoder: a timm ViT, by default a masked-autoencoder encoder (``vit_
 - Weights from a local file only (timm state dict, or the original MAE ``.pth`` with its ``"model"``
   wrapper), loaded strictly; the decoder of a pretraining checkpoint (``decoder_*``, ``mask_token``) is
   dropped first. ``weights: null`` builds random weights offline; nothing is downloaded.
+- Masked encoding (`Encoder.masked_encode`, for ``kind: mae`` pre-training) of images at a fixed size: see
+  `timm_masked`.
 - A tiny tower for tests: ``{config: {img_size: 32, embed_dim: 64, depth: 3, num_heads: 2}}``.
 """
 
@@ -28,13 +30,14 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from timm.models.vision_transformer import VisionTransformer
 
-from mmbind import EncoderEntry, PluginOptionsError, hookimpl
+from mmbind import EncoderEntry, PluginOptionsError, RecipeError, hookimpl
 from mmbind.checkpoints import load_strict, read_state_dict, strip_ddp_prefix
-from mmbind.interfaces import BuildContext, Encoder
+from mmbind.interfaces import BuildContext, Encoder, PatchGrid
 from mmbind.interfaces.encoder_helpers import (
     block_index,
     flatten_frames,
     frame_major,
+    is_temporal,
     layer_list,
     pixel_shape,
     pixel_transform,
@@ -42,6 +45,8 @@ from mmbind.interfaces.encoder_helpers import (
     token_count,
     write_json_artifact,
 )
+
+from .timm_masked import encode_visible
 from mmbind.media import IMAGENET_MEAN, IMAGENET_STD
 
 ARTIFACT = "timm_mae.json"
@@ -59,6 +64,7 @@ class MaeOptions(BaseModel):
     select_layer: int | list[int] = -2  # hidden_states-style block index; a list concatenates blocks
     keep_cls: bool = False  # prepend each frame's CLS token
     frozen: bool = True  # requires_grad=False
+    temporal: bool | None = None  # items are frame sequences (T, 3, H, W); None: the modality's default
     pad_to_square: bool = False  # image preprocessing: pad with the mean colour first
 
 
@@ -66,14 +72,15 @@ class MaeEncoder(Encoder):
     """A timm ViT for images, or applied frame by frame for videos."""
 
     def __init__(
-        self, vit: VisionTransformer, name: str, overrides: dict[str, Any], options: MaeOptions, modality: str
+        self, vit: VisionTransformer, name: str, overrides: dict[str, Any], options: MaeOptions,
+        modality: str, temporal: bool = False,
     ) -> None:
         super().__init__()
         self.vit = vit
         self.model_name = name
         self.overrides = overrides  # timm.create_model keyword overrides, saved as an artifact
         self.modality = modality
-        self.video = modality == "video"
+        self.video = temporal
         layers = layer_list(options.select_layer)
         self.blocks = [block_index("mae", layer, len(vit.blocks), holder="model") for layer in layers]
         if options.keep_cls and not vit.has_class_token:
@@ -115,6 +122,18 @@ class MaeEncoder(Encoder):
             out = [torch.cat([prefix[:, :1], patches], dim=1) for patches, prefix in out]
         tokens = torch.cat([out[taken.index(block)] for block in self.blocks], dim=-1)
         return frame_major(tokens, len(pixels)) if self.video else tokens
+
+    def masked_patch_grid(self) -> PatchGrid:
+        if self.video:
+            raise RecipeError(f"encoder mae ({self.modality}) reads videos; masked encoding needs images")
+        if getattr(self.vit, "dynamic_img_size", False):
+            raise RecipeError("encoder mae: masked encoding needs a fixed image size (config.dynamic_img_size)")
+        embed = self.vit.patch_embed
+        return PatchGrid(int(embed.patch_size[0]), int(embed.num_patches), self.vit.num_prefix_tokens,
+                         self.vit.embed_dim)
+
+    def masked_encode(self, pixels: torch.Tensor, keep_ids: torch.Tensor) -> torch.Tensor:
+        return encode_visible(self.vit, pixels.to(self.vit.patch_embed.proj.weight.dtype), keep_ids)
 
     def save_artifacts(self, directory: Path) -> None:
         spec = {"model": self.model_name, "config": self.overrides}
@@ -159,7 +178,8 @@ def build(options: MaeOptions, context: BuildContext) -> MaeEncoder:
     vit = create_vit(name, overrides)
     if options.weights is not None and context.load_weights and not context.restoring:
         load_vit_weights(vit, options.weights)
-    return MaeEncoder(vit, name, overrides, options, context.modality or "image")
+    temporal = is_temporal(options.temporal, context)
+    return MaeEncoder(vit, name, overrides, options, context.modality or "image", temporal)
 
 
 @hookimpl

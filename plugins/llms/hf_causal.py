@@ -2,6 +2,11 @@
 
 The ``hf_causal`` LLM backend: anything `AutoModelForCausalLM` builds (Llama/Vicuna, Qwen2, GPT-2, ...),
 from a local checkpoint directory or from a config dict (tiny random models). Nothing is downloaded.
+
+Training hooks: the blocks are transformers' ``_no_split_modules`` layers, gradient checkpointing is
+transformers' own, LoRA wraps the transformers model in a peft ``PeftModel`` (merged and unloaded after).
+The transformers model itself is `HFCausalLM.model` (the converters of `mmbind.convert` map its weight
+names); it is specific to this backend, not part of `LLMBackend`.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 
 from mmbind import CheckpointError, LLMEntry, hookimpl
 from mmbind.interfaces import BuildContext, LLMBackend
+from mmbind.interfaces.lora_layers import lora_config
+from mmbind.recipe.training_schema import LoraSpec
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
@@ -45,8 +52,31 @@ class HFCausalLM(LLMBackend):
 
     def __init__(self, model: PreTrainedModel, tokenizer: Any | None) -> None:
         super().__init__()
-        self.model = model
+        self.model = model  # the transformers model (a peft PeftModel around it while LoRA is applied)
         self.tokenizer = tokenizer
+
+    def base_model(self) -> PreTrainedModel:
+        """The transformers model, without peft's wrapper."""
+        return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+
+    def block_modules(self) -> list[nn.Module]:
+        names: set[str] = set()
+        for sub in self.model.modules():
+            names.update(getattr(sub, "_no_split_modules", None) or [])
+        return [m for m in self.model.modules() if type(m).__name__ in names]
+
+    def enable_gradient_checkpointing(self) -> None:
+        kwargs = {"use_reentrant": False}
+        self.base_model().gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+    def apply_lora(self, spec: LoraSpec) -> None:
+        from peft import get_peft_model
+
+        self.model = get_peft_model(self.model, lora_config(spec, spec.target_modules, task_type="CAUSAL_LM"))
+
+    def merge_lora(self) -> None:
+        if hasattr(self.model, "merge_and_unload"):
+            self.model = self.model.merge_and_unload()
 
     @property
     def hidden_size(self) -> int:

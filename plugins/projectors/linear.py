@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from mmbind import ProjectorEntry, hookimpl
-from mmbind.interfaces import Projector
+from mmbind.interfaces import BuildContext, Projector
 
 
 class LinearOptions(BaseModel):
@@ -32,8 +32,8 @@ class LinearProjector(Projector):
         return self.proj(tokens)
 
 
-def build(options: LinearOptions, in_dim: int, out_dim: int) -> LinearProjector:
-    """Factory registered as ``linear``."""
+def build(options: LinearOptions, in_dim: int, out_dim: int, context: BuildContext) -> LinearProjector:
+    """Factory registered as ``linear`` (the same projector whichever modality ``context`` names)."""
     return LinearProjector(in_dim, out_dim, options.bias)
 
 

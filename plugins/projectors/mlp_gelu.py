@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from mmbind import ProjectorEntry, hookimpl
-from mmbind.interfaces import Projector
+from mmbind.interfaces import BuildContext, Projector
 
 class MLPGeluOptions(BaseModel):
     """Options of the ``mlp2x_gelu`` projector."""
@@ -53,8 +53,8 @@ class MLPGeluProjector(Projector):
         return self.layers(tokens)
 
 
-def build(options: MLPGeluOptions, in_dim: int, out_dim: int) -> MLPGeluProjector:
-    """Factory registered as ``mlp2x_gelu``."""
+def build(options: MLPGeluOptions, in_dim: int, out_dim: int, context: BuildContext) -> MLPGeluProjector:
+    """Factory registered as ``mlp2x_gelu`` (the same projector whichever modality ``context`` names)."""
     return MLPGeluProjector(in_dim, out_dim, options.act, options.bias)
 
 

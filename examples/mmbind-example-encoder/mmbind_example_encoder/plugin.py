@@ -30,10 +30,11 @@ class PatchMeanOptions(BaseModel):
 class PatchMeanEncoder(Encoder):
     """Patchify, embed linearly, one token per patch."""
 
-    def __init__(self, options: PatchMeanOptions, modality: str) -> None:
+    def __init__(self, options: PatchMeanOptions, modality: str, temporal: bool) -> None:
         super().__init__()
         self.options = options
         self.modality = modality
+        self.video = temporal  # items are frame sequences (the host's default for the modality)
         self.embed = nn.Conv2d(3, options.width, options.patch_size, stride=options.patch_size)
 
     @property
@@ -43,7 +44,7 @@ class PatchMeanEncoder(Encoder):
     @property
     def item_shape(self) -> tuple[int | None, ...]:
         size = self.options.image_size
-        return (None, 3, size, size) if self.modality == "video" else (3, size, size)
+        return (None, 3, size, size) if self.video else (3, size, size)
 
     def tokens_per_item(self, num_frames: int | None = None) -> int:
         per_frame = (self.options.image_size // self.options.patch_size) ** 2
@@ -51,7 +52,7 @@ class PatchMeanEncoder(Encoder):
 
     def media_transform(self) -> Callable[[Any], torch.Tensor]:
         size = self.options.image_size
-        return VideoTransform(size=size) if self.modality == "video" else ImageTransform(size=size)
+        return VideoTransform(size=size) if self.video else ImageTransform(size=size)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         frames = pixels.flatten(0, 1) if pixels.ndim == 5 else pixels
@@ -60,7 +61,7 @@ class PatchMeanEncoder(Encoder):
 
 
 def build(options: PatchMeanOptions, context: BuildContext) -> PatchMeanEncoder:
-    return PatchMeanEncoder(options, context.modality or "image")
+    return PatchMeanEncoder(options, context.modality or "image", bool(context.temporal))
 
 
 @mmbind.hookimpl

@@ -8,6 +8,11 @@ CLS kept by default, frame-major (frame 0's CLS and patches, then frame 1's, ...
 at 224 px. Any T works (the temporal embedding is interpolated when T differs from ``num_frames``).
 Weights come from a local LanguageBind_Video_merge checkpoint (tower under ``vision_model.``); the copy
 inside Video-LLaVA-7B loads through `LanguageBindVideoEncoder.load_tower_state` with its prefix.
+
+Initialised from an image tower of the same geometry (align ``init_from_encoder``, LanguageBind's
+``add_time_attn_block``), every spatial weight is copied, each layer's ``temporal_attn`` /
+``temporal_layer_norm1`` copies its ``self_attn`` / ``layer_norm1`` and ``temporal_embedding`` starts at
+zero (`LanguageBindVideoEncoder.init_source_name`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from .video_tower import LanguageBindVideoTower
 
 NAME = "languagebind_video"
 VIDEO_LLAVA_PREFIX = "model.video_tower.video_tower."  # the tower's copy inside Video-LLaVA-7B
+TEMPORAL_SOURCES = (("temporal_attn.", "self_attn."), ("temporal_layer_norm1.", "layer_norm1."))
+ZERO_INIT = ("temporal_embedding",)  # parameters that start at zero when initialised from an image tower
 
 
 class LanguageBindVideoOptions(TowerOptions):
@@ -63,6 +70,13 @@ class LanguageBindVideoEncoder(TowerEncoder):
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         hidden = self.tower(pixels, layer=self.layer)  # (N*T, 1+P, D)
         return frame_major(drop_cls(hidden, self.keep_cls), len(pixels))
+
+    def init_source_name(self, name: str) -> str | None:
+        if name.rsplit(".", 1)[-1] in ZERO_INIT:
+            return None
+        for temporal, spatial in TEMPORAL_SOURCES:
+            name = name.replace(temporal, spatial)
+        return name
 
 
 def build(options: LanguageBindVideoOptions, context: BuildContext) -> LanguageBindVideoEncoder:
