@@ -4,7 +4,7 @@ Compose vision-language models the way Video-LLaVA does: language-aligned encode
 and a causal LLM, assembled from a YAML recipe out of plugin parts.
 
     import mmbind
-    recipe = mmbind.load_recipe("recipes/tiny/video_llava.yaml", overrides=["model.seed=0"])
+    recipe = mmbind.load_recipe("tiny/video_llava", overrides=["model.seed=0"])  # bundled name or path
     model = mmbind.build_model(recipe)
     model.save_pretrained("out/")
     model = mmbind.load_pretrained("out/")
