@@ -4,11 +4,16 @@ Compose vision-language models the way Video-LLaVA does: language-aligned encode
 and a causal LLM, assembled from a YAML recipe out of plugin parts.
 
     import mmbind
-    recipe = mmbind.load_recipe("recipes/tiny/video_llava.yaml", overrides=["model.seed=0"])
+    recipe = mmbind.load_recipe("tiny/video_llava", overrides=["model.seed=0"])  # bundled name or path
     model = mmbind.build_model(recipe)
     model.save_pretrained("out/")
     model = mmbind.load_pretrained("out/")
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from mmbind.errors import (
     CheckpointError,
@@ -24,9 +29,44 @@ from mmbind.errors import (
     UnknownPluginError,
 )
 from mmbind.hookspecs import hookimpl
-from mmbind.model import MultimodalLM, MultimodalOutput, build_model, load_pretrained, summarize
-from mmbind.recipe import Recipe, load_recipe, recipe_from_dict
-from mmbind.registry import EncoderEntry, LLMEntry, ProjectorEntry, Registry, default_registry, load_registry
+
+if TYPE_CHECKING:
+    from mmbind.model import MultimodalLM, MultimodalOutput, build_model, load_pretrained, summarize
+    from mmbind.recipe import Recipe, load_recipe, recipe_from_dict
+    from mmbind.registry import EncoderEntry, LLMEntry, ProjectorEntry, Registry, default_registry, load_registry
+
+# Public names whose modules import torch, pydantic or transformers: imported on first access (PEP 562), so
+# that `import mmbind` (and `mmbind --help`) stays cheap.
+_LAZY = {
+    "MultimodalLM": "mmbind.model",
+    "MultimodalOutput": "mmbind.model",
+    "build_model": "mmbind.model",
+    "load_pretrained": "mmbind.model",
+    "summarize": "mmbind.model",
+    "Recipe": "mmbind.recipe",
+    "load_recipe": "mmbind.recipe",
+    "recipe_from_dict": "mmbind.recipe",
+    "EncoderEntry": "mmbind.registry",
+    "LLMEntry": "mmbind.registry",
+    "ProjectorEntry": "mmbind.registry",
+    "Registry": "mmbind.registry",
+    "default_registry": "mmbind.registry",
+    "load_registry": "mmbind.registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mmbind' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 

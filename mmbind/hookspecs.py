@@ -7,7 +7,10 @@ A plugin is a plain module listed under the ``mmbind`` entry-point group (as pyt
     [project.entry-points.mmbind]
     my_encoder = "my_package.mmbind_plugin"
 
-and implements any of the hooks below with ``@mmbind.hookimpl``. Each hook returns a list of
+and implements any of the hooks below with ``@mmbind.hookimpl``. Name the entry point after the part it
+contributes (``patch_mean = ...`` for the encoder ``patch_mean``), and list a module that contributes several
+parts once per part name: a recipe naming a part then imports just that module. Other names still work, at
+the cost of importing every plugin to find them. Each hook returns a list of
 contributions (`EncoderEntry`, `ProjectorEntry`, `LLMEntry` from `mmbind.registry`): a unique name, a
 pydantic ``Options`` model that validates the recipe's ``options`` for that part, and a small ``build``
 function taking a `BuildContext`. A plugin never subclasses host internals; it implements the public

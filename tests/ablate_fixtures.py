@@ -14,7 +14,7 @@ from mmbind.ablate import EvalOutcome
 from mmbind.synth.manifest import write_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN_RECIPE = ROOT / "recipes" / "tiny" / "train.yaml"
+TRAIN_RECIPE = ROOT / "mmbind" / "recipes" / "tiny" / "train.yaml"
 SETS = {"image_open": ("open", "image"), "video_pope": ("pope", "video")}
 
 

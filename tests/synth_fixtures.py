@@ -12,7 +12,7 @@ import mmbind
 from mmbind.synth import generate_dataset, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_RECIPE = ROOT / "recipes" / "tiny" / "video_llava.yaml"
+TINY_RECIPE = ROOT / "mmbind" / "recipes" / "tiny" / "video_llava.yaml"
 
 
 def tree_hashes(root: Path) -> dict[str, str]:

@@ -46,7 +46,7 @@ def test_stage_dataset_is_filtered(micro):
     samples = json.loads((data / "finetune.json").read_text())
     videos_and_text = [s["id"] for s in samples if "image" not in s]
     assert 0 < len(videos_and_text) < len(samples)
-    recipe = load_recipe(ROOT / "recipes" / "tiny" / "train.yaml", [
+    recipe = load_recipe(ROOT / "mmbind" / "recipes" / "tiny" / "train.yaml", [
         f"data.datasets.finetune.files=[{{path: {data / 'finetune.json'}}}]",
         "data.feature_cache.enabled=false",
         "data.datasets.finetune.modalities=[video]",
@@ -59,4 +59,4 @@ def test_stage_dataset_is_filtered(micro):
 def test_unknown_modality_is_a_recipe_error():
     message = r"data\.datasets\.finetune\.modalities\.0: Input should be 'image' or 'video'"
     with pytest.raises(RecipeError, match=message):
-        load_recipe(ROOT / "recipes" / "tiny" / "train.yaml", ["data.datasets.finetune.modalities=[audio]"])
+        load_recipe(ROOT / "mmbind" / "recipes" / "tiny" / "train.yaml", ["data.datasets.finetune.modalities=[audio]"])

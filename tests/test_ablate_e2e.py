@@ -23,7 +23,7 @@ SETS = ["image_open", "image_pope", "video_open", "video_pope"]
 def test_micro_sweep_end_to_end(tmp_path, capsys):
     data, out = tmp_path / "data", tmp_path / "out"
     sweep = {
-        "name": "micro", "base": str(ROOT / "recipes" / "tiny" / "train.yaml"), "seeds": [0],
+        "name": "micro", "base": str(ROOT / "mmbind" / "recipes" / "tiny" / "train.yaml"), "seeds": [0],
         "data": {"synth": {"out": str(data), "size": "micro"}},
         "overrides": [
             f"model.llm.options.tokenizer={data / 'tokenizer'}",

@@ -68,7 +68,7 @@ def test_file_errors(tmp_path):
      r"variant 'broken': override 'stages\.finetune\.lr': expected KEY=VALUE, e\.g\. model\.seed=0$"),
     ({"overrides": ["model.encoders.image.plugin=nope"]},
      r"variant 'broken': .*model\.encoders\.image\.plugin: .*nope"),
-    ({"recipe": str(ROOT / "recipes" / "tiny" / "video_llava.yaml")},
+    ({"recipe": str(ROOT / "mmbind" / "recipes" / "tiny" / "video_llava.yaml")},
      r"variant 'broken': .*video_llava\.yaml: the recipe cannot train \(it needs 'data:' and 'stages:' "
      r"sections\)$"),
 ])
@@ -151,7 +151,7 @@ def test_missing_data_file_checked_before_training(tmp_path, data):
 
 @pytest.mark.parametrize("name", ["alignment", "joint_training"])
 def test_shipped_sweeps_resolve(name):
-    plan = load_plan(ROOT / "recipes" / "ablations" / f"{name}.yaml")
+    plan = load_plan(ROOT / "mmbind" / "recipes" / "ablations" / f"{name}.yaml")
     assert plan.sweep.seeds == [0, 1, 2] and len(plan.runs) == 3 * len(plan.sweep.variants) == 9
     assert plan.output == Path("runs") / "ablations" / name
     for run in plan.runs:

@@ -123,6 +123,6 @@ def test_unreadable_media_and_missing_tokenizer(run, micro, tmp_path, capsys):
     assert code == 1 and err.startswith(f"error: cannot open video {broken}:")
     code = main(["chat", str(run), "--image", str(tmp_path / "nope.png"), "--prompt", "hi"])
     assert code == 1 and " ".join(capsys.readouterr().err.split()) == f"error: image file not found: {tmp_path / 'nope.png'}"
-    bare = mmbind.build_model(mmbind.load_recipe(Path(__file__).parents[1] / "recipes" / "tiny" / "video_llava.yaml"))
+    bare = mmbind.build_model(mmbind.load_recipe(Path(__file__).parents[1] / "mmbind" / "recipes" / "tiny" / "video_llava.yaml"))
     with pytest.raises(CheckpointError, match="the model has no tokenizer"):
         Generator(bare)

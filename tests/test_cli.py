@@ -43,6 +43,18 @@ def test_recipe_show_applies_overrides(capsys):
     assert code == 0 and yaml.safe_load(out)["name"] == "tiny-hf-video-llava"
 
 
+def test_recipe_list_shows_the_bundled_recipes(capsys):
+    code, out, _ = run_cli(capsys, "recipe", "list", "--json")
+    assert code == 0
+    rows = {r["recipe"]: r for r in json.loads(out)}
+    assert {"tiny/train", "tiny/video_llava", "video_llava_7b", "ablations/alignment"} <= set(rows)
+    assert rows["tiny/train"]["name"] == "tiny-video-llava-train" and rows["tiny/train"]["kind"] == "recipe"
+    assert rows["ablations/alignment"]["kind"] == "sweep"
+    assert rows["video_llava_7b"]["description"].startswith("Video-LLaVA-7B")
+    code, out, _ = run_cli(capsys, "recipe", "list")
+    assert code == 0 and "tiny/train" in out
+
+
 def test_recipe_schema(capsys):
     code, out, _ = run_cli(capsys, "recipe", "schema")
     assert code == 0 and "ModelSpec" in json.loads(out)["$defs"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import mmbind
-from mmbind.recipe.paths import BUILTIN_RECIPES, resolve_recipe_path
+from mmbind.recipe.paths import bundled_recipes_dir, resolve_recipe_path
 
 # ablation -> the only model paths (dotted) allowed to differ from Video-LLaVA's
 ABLATIONS = {
@@ -80,9 +80,9 @@ def test_tiny_variants_compose_and_run(name):
 
 
 def test_every_shipped_recipe_resolves():
-    files = sorted(p.relative_to(BUILTIN_RECIPES) for p in BUILTIN_RECIPES.rglob("*.yaml"))
+    files = sorted(p.relative_to(bundled_recipes_dir()) for p in bundled_recipes_dir().rglob("*.yaml"))
     assert len(files) >= 8
     for path in files:
         if path.parts[0] == "ablations":  # sweep files, not recipes
             continue
-        mmbind.load_recipe(BUILTIN_RECIPES / path)
+        mmbind.load_recipe(bundled_recipes_dir() / path)

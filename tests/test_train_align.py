@@ -26,7 +26,7 @@ from mmbind.train.metrics import MetricsLog
 from train_fixtures import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "recipes" / "tiny" / "video_llava.yaml"
+TINY = ROOT / "mmbind" / "recipes" / "tiny" / "video_llava.yaml"
 ALIGN = {"kind": "align", "dataset": "captions", "lr": 2.0e-3, "global_batch": 8, "warmup_ratio": 0.0}
 
 
@@ -281,7 +281,7 @@ def test_a_standalone_encoder_seeds_another_modality(data, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- the study
-STUDY = ROOT / "recipes" / "tiny"
+STUDY = ROOT / "mmbind" / "recipes" / "tiny"
 
 
 def test_study_recipes_differ_only_in_the_image_side():

@@ -25,7 +25,7 @@ from mmbind_plugins.encoders.timm_masked import encode_visible
 from train_fixtures import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "recipes" / "tiny" / "video_llava.yaml"
+TINY = ROOT / "mmbind" / "recipes" / "tiny" / "video_llava.yaml"
 MAE_IMAGE = {"plugin": "mae", "options": {
     "model": "vit_base_patch16_224.mae", "select_layer": -2,
     "config": {"img_size": 28, "patch_size": 7, "embed_dim": 32, "depth": 2, "num_heads": 4, "mlp_ratio": 2}}}

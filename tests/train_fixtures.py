@@ -9,7 +9,7 @@ from mmbind.recipe import load_recipe
 from mmbind.recipe.schema import Recipe
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN_RECIPE = ROOT / "recipes" / "tiny" / "train.yaml"
+TRAIN_RECIPE = ROOT / "mmbind" / "recipes" / "tiny" / "train.yaml"
 
 
 def make_data(root: Path, images: int = 4, videos: int = 4, text_only: int = 2) -> Path:

@@ -5,7 +5,7 @@ Ablation sweeps (``mmbind ablate SWEEP.yaml``): recipe variants x seeds, each tr
 table of mean ± std over seeds (terminal, Markdown, CSV) and a grouped bar chart like the Video-LLaVA
 paper's Figures 4 and 5.
 
-    report = run_sweep("recipes/ablations/joint_training.yaml")
+    report = run_sweep(resolve_recipe_path("ablations/joint_training"))  # from mmbind.recipe.paths
     print(report.files["markdown"].read_text())
 """
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from mmbind.cli.console import stderr, stdout
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +44,8 @@ def _seed_list(text: str) -> list[int]:
 
 def plan_table(plan) -> Table:  # type: ignore[no-untyped-def]
     """The runs of a plan (each in OUTPUT/<variant>/seed<K>/) and their statuses."""
+    from rich.table import Table
+
     table = Table(title=f"{plan.sweep.name}: {len(plan.runs)} run(s) in {plan.output}/", title_justify="left")
     for name in ("variant", "label", "seed", "stages", "status"):
         table.add_column(name, overflow="fold")

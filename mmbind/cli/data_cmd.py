@@ -10,10 +10,7 @@ import argparse
 import time
 from pathlib import Path
 
-from rich.table import Table
-
 from mmbind.cli.console import stdout
-from mmbind.synth.sizes import SIZES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,13 +21,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth = commands.add_parser("synth", help="generate images, videos, conversations and eval sets")
     synth.add_argument("out", type=Path, help="output directory (must be empty, or a dataset with --force)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    synth.add_argument("--size", choices=list(SIZES), default="default", help="preset (default: %(default)s)")
+    synth.add_argument("--size", default="default", help="preset: micro, small or default (default: %(default)s)")
     synth.add_argument("--force", action="store_true", help="replace a dataset generated earlier in OUT")
     synth.set_defaults(func=run_synth)
 
 
 def run_synth(args: argparse.Namespace) -> int:
     """Generate and print the manifest's counts and sets."""
+    from rich.table import Table
+
     from mmbind.synth import generate_dataset
 
     start = time.perf_counter()

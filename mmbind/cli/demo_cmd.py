@@ -15,8 +15,6 @@ import json
 import time
 from pathlib import Path
 
-from rich.table import Table
-
 from mmbind.cli.console import stdout
 
 DEFAULT_RECIPE = "tiny/study"
@@ -43,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _study(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     import mmbind
     from mmbind.cli.main import main as cli_main
     from mmbind.demo.study import StudyPaths, ensure_data, sample_answers, study_recipe

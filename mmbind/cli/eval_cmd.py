@@ -13,8 +13,6 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from mmbind.cli.console import stderr, stdout
 
 
@@ -38,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and report."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from mmbind.eval import EvalSettings, prepare_eval
     from mmbind.eval.report import result_table, summary
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rich.table import Table
-
 from mmbind.cli.console import stdout
-from mmbind.registry import load_registry
 
 _STATUS_STYLE = {"ok": "green", "duplicate": "yellow", "failed": "red"}
 
@@ -23,7 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    records = load_registry().records
+    from rich.table import Table
+
+    from mmbind.registry import load_registry
+
+    records = load_registry().records  # imports every plugin, to report its status
     if args.json:
         print(json.dumps([r.as_dict() for r in records], indent=2))
         return 0

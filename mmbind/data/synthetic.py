@@ -4,7 +4,7 @@ A tiny synthetic Video-LLaVA-style dataset for demos, tests and benchmarks: colo
 mp4 videos of a moving square, stage-1 caption files (``plain``), stage-2 multi-turn instruction files
 (``vicuna_v1``, images, videos and text-only mixed) and a small tokenizer trained on all of the text.
 
-    python -m mmbind.data.synthetic data/tiny            # then: mmbind train recipes/tiny/train.yaml
+    python -m mmbind.data.synthetic data/tiny            # then: mmbind train tiny/train
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from mmbind.errors import MmbindError, PluginError, RecipeError
 from mmbind.recipe.merge import apply_override, deep_merge
+from mmbind.recipe.paths import resolve_recipe_path
 from mmbind.recipe.schema import Recipe
 from mmbind.recipe.stage_options import check_stage_kinds
 from mmbind.recipe.unique_yaml import safe_load_unique
@@ -24,8 +25,9 @@ from mmbind.registry import Registry, default_registry
 def load_recipe(
     path: str | Path, overrides: Iterable[str] = (), registry: Registry | None = None
 ) -> Recipe:
-    """Load, merge, override and validate the recipe at ``path``."""
-    path = Path(path)
+    """Load, merge, override and validate the recipe at ``path`` (a file, or a bundled recipe's name such as
+    ``tiny/video_llava``)."""
+    path = resolve_recipe_path(path)
     data = _read_with_bases(path, chain=())
     for override in overrides:
         data = apply_override(data, override)

@@ -1,24 +1,44 @@
 """paths.py
 
-Finding recipe files: a path as given, else a name under the project's ``recipes/`` folder
-(``tiny/video_llava`` -> ``recipes/tiny/video_llava.yaml``).
+Finding recipe files: a path as given, else a recipe bundled with the package (``mmbind/recipes``, package
+data read through `importlib.resources`): ``tiny/video_llava`` -> ``<mmbind>/recipes/tiny/video_llava.yaml``.
+
+Bundled recipes are plain files of the installed package, so ``base:`` paths inside them resolve next to
+them as in any other recipe; data paths inside a recipe stay relative to the working directory.
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
-import mmbind
+from mmbind.errors import RecipeError
 
-BUILTIN_RECIPES = Path(mmbind.__file__).resolve().parent.parent / "recipes"
+RECIPE_SUFFIX = ".yaml"
+
+
+def bundled_recipes_dir() -> Path:
+    """The folder of recipes shipped inside the installed ``mmbind`` package."""
+    root = resources.files("mmbind").joinpath("recipes")
+    if not isinstance(root, Path):  # e.g. a zip import: recipes with ``base:`` need real files
+        raise RecipeError(f"{root}: bundled recipes need mmbind installed as files, not inside an archive")
+    return root
+
+
+def bundled_recipe_names() -> list[str]:
+    """Names of the bundled recipes (``tiny/train``, ``video_llava_7b``...), sorted."""
+    root = bundled_recipes_dir()
+    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob(f"*{RECIPE_SUFFIX}"))
 
 
 def resolve_recipe_path(name: str | Path) -> Path:
-    """``name`` if it is a file, else the matching file under ``recipes/``; otherwise ``name`` unchanged."""
+    """``name`` if it is a file, else the matching bundled recipe; otherwise ``name`` unchanged (loading it
+    then reports the missing file)."""
     path = Path(name)
     if path.is_file():
         return path
-    for candidate in (BUILTIN_RECIPES / path, BUILTIN_RECIPES / path.with_suffix(".yaml")):
+    root = bundled_recipes_dir()
+    for candidate in (root / path, root / path.with_suffix(RECIPE_SUFFIX)):
         if candidate.is_file():
             return candidate
     return path

@@ -2,20 +2,25 @@
 
 Plugin contributions (`EncoderEntry`, `ProjectorEntry`, `LLMEntry`) and the `Registry` that holds what
 the installed plugins contribute. The registry is built explicitly (`load_registry`) from the ``mmbind``
-entry points; nothing is registered by import side effects, and a built registry is never edited.
+entry points; nothing is registered by import side effects. Entry-point metadata gives the plugin modules
+without importing them; a module is imported when one of its parts is looked up (see `Registry.get`).
 """
 
 from mmbind.registry.entries import EncoderEntry, LLMEntry, ProjectorEntry, PartKind
 from mmbind.registry.loader import default_registry, load_registry
-from mmbind.registry.registry import PluginRecord, Registry
+from mmbind.registry.record import PluginRecord
+from mmbind.registry.registry import Registry
+from mmbind.registry.sources import PluginSource, discover_sources
 
 __all__ = [
     "EncoderEntry",
     "LLMEntry",
     "PartKind",
     "PluginRecord",
+    "PluginSource",
     "ProjectorEntry",
     "Registry",
     "default_registry",
+    "discover_sources",
     "load_registry",
 ]
