@@ -21,6 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 IMAGE_ID, VIDEO_ID = 32000, 32001
+LR = 2e-5  # constant learning rate of both sides (AdamW, no weight decay, default betas and epsilon)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def hf_step(shape: Shape, bf16_params: bool = False, checkpointing: bool = False
     for i, r in enumerate(rows):
         ids[i, :len(r)], mask[i, :len(r)], labels[i, :len(r)] = r, 1, _labels(r, shape.supervised)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=2e-5, fused=dev.type == "cuda" or None)
+    optimizer = torch.optim.AdamW(params, lr=LR, weight_decay=0.0, fused=dev.type == "cuda" or None)
     dtype = torch.bfloat16 if bf16_params else torch.float32
     inputs = {"input_ids": ids.to(dev), "attention_mask": mask.to(dev), "labels": labels.to(dev)}
     if len(images):
@@ -162,7 +163,8 @@ def mmbind_step(
     if same_weights:
         load_hf_weights(model, reference.state_dict().items(), where="reference model")
     del reference
-    stage = StageSpec(train=["projector", "llm"], lr=2e-5, global_batch=len(shape.rows),
+    stage = StageSpec(train=["projector", "llm"], lr=LR, warmup_ratio=0.0, scheduler="constant_with_warmup",
+                      weight_decay=0.0, global_batch=len(shape.rows),
                       per_device_batch=len(shape.rows), packing=packed, gradient_checkpointing=checkpointing,
                       precision="bf16" if bf16_params else "auto")
     prepared = prepare_model(model, stage, DistInfo(device=dev), total_steps=1000, cache=None)
