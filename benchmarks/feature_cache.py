@@ -45,12 +45,12 @@ def make_data(root: Path, videos: int, images: int, frames: int) -> Path:
     samples = []
     (root / "media").mkdir(parents=True)
     for i in range(videos):
-        colour, direction = rng.choice(TINY_COLOURS), rng.choice(("left", "right"))
+        colour, direction = rng.choice(list(TINY_COLOURS)), rng.choice(("left", "right"))
         write_video(moving_square(colour, direction, frames=frames, size=224), root / "media" / f"{i}.mp4")
         samples.append({"id": f"v{i}", "video": f"media/{i}.mp4", "conversations": [
             {"from": "human", "value": "<video>"}, {"from": "gpt", "value": f"a {colour} square moves {direction}"}]})
     for i in range(images):
-        colour, shape = rng.choice(TINY_COLOURS), rng.choice(("square", "circle"))
+        colour, shape = rng.choice(list(TINY_COLOURS)), rng.choice(("square", "circle"))
         write_image(shape_image(colour, shape, size=320), root / "media" / f"{i}.png")
         samples.append({"id": f"i{i}", "image": f"media/{i}.png", "conversations": [
             {"from": "human", "value": "<image>"}, {"from": "gpt", "value": f"a {colour} {shape} on grey"}]})

@@ -3,8 +3,8 @@
 A tiny, fast synthetic dataset for tests, demos and benchmarks (the full generator is `generate_dataset`):
 one coloured shape on grey per PNG image, a square moving left or right per mp4 clip, stage-1 caption files
 (``plain``), stage-2 multi-turn instruction files (``vicuna_v1``, images, videos and text-only mixed) and a
-small tokenizer trained on all of the text. Colours and background are the generator's (`concepts`), files
-are written by its `media_io`.
+small tokenizer trained on all of the text. Files are written by the generator's `media_io`; the palette
+is this dataset's own (the tests' expected results were tuned on it).
 
     python -m mmbind.synth.tiny data/tiny            # then: mmbind train recipes/tiny/train.yaml
 """
@@ -21,12 +21,11 @@ from PIL import Image, ImageDraw
 
 from mmbind.data.toy_tokenizer import build_tokenizer
 from mmbind.prompting.templates import VICUNA_SYSTEM
-from mmbind.synth.concepts import BACKGROUNDS, COLOURS
 from mmbind.synth.media_io import write_image, write_video
 
-TINY_COLOURS = ("red", "green", "blue", "yellow")  # the colours drawn, a subset of `COLOURS`
+TINY_COLOURS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (40, 60, 220), "yellow": (230, 210, 40)}
 TINY_SHAPES = ("square", "circle")
-BACKGROUND = BACKGROUNDS["grey"]
+BACKGROUND = (128, 128, 128)  # grey
 
 
 def shape_image(colour: str, shape: str, size: int = 40) -> Image.Image:
@@ -34,7 +33,7 @@ def shape_image(colour: str, shape: str, size: int = 40) -> Image.Image:
     image = Image.new("RGB", (size, size), BACKGROUND)
     draw = ImageDraw.Draw(image)
     box = (size // 4, size // 4, 3 * size // 4, 3 * size // 4)
-    (draw.rectangle if shape == "square" else draw.ellipse)(box, fill=COLOURS[colour])
+    (draw.rectangle if shape == "square" else draw.ellipse)(box, fill=TINY_COLOURS[colour])
     return image
 
 
@@ -46,7 +45,7 @@ def moving_square(colour: str, direction: str, frames: int = 12, size: int = 32)
         out[t] = BACKGROUND
         x = int((t / max(frames - 1, 1)) * (size - side))
         x = x if direction == "right" else size - side - x
-        out[t, top:top + side, x:x + side] = COLOURS[colour]
+        out[t, top:top + side, x:x + side] = TINY_COLOURS[colour]
     return out
 
 
@@ -55,7 +54,7 @@ def make_dataset(out: Path, images: int = 8, videos: int = 8, text_only: int = 4
     rng = random.Random(seed)
     pretrain, finetune = [], []
     for i in range(images):
-        colour, shape = rng.choice(TINY_COLOURS), rng.choice(TINY_SHAPES)
+        colour, shape = rng.choice(list(TINY_COLOURS)), rng.choice(TINY_SHAPES)
         name = f"images/{i:03d}.png"
         write_image(shape_image(colour, shape), out / name)
         pretrain.append({"id": f"img{i}", "image": name, "conversations": [
@@ -64,7 +63,7 @@ def make_dataset(out: Path, images: int = 8, videos: int = 8, text_only: int = 4
             {"from": "human", "value": "<image>\nWhat colour is the shape?"}, {"from": "gpt", "value": f"It is {colour}."},
             {"from": "human", "value": "What shape is it?"}, {"from": "gpt", "value": f"It is a {shape}."}]})
     for i in range(videos):
-        colour, direction = rng.choice(TINY_COLOURS), rng.choice(("left", "right"))
+        colour, direction = rng.choice(list(TINY_COLOURS)), rng.choice(("left", "right"))
         name = f"videos/{i:03d}.mp4"
         write_video(moving_square(colour, direction), out / name)
         pretrain.append({"id": f"vid{i}", "video": name, "conversations": [
