@@ -28,8 +28,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent / "common"))
 import mmbind  # noqa: E402
 from memory import process_memory  # noqa: E402
-from mmbind.data.synthetic import COLOURS, write_image, write_video  # noqa: E402
 from mmbind.data.toy_tokenizer import build_tokenizer  # noqa: E402
+from mmbind.synth.media_io import write_image, write_video  # noqa: E402
+from mmbind.synth.tiny import TINY_COLOURS, moving_square, shape_image  # noqa: E402
 from mmbind.train import FeatureCache, train  # noqa: E402
 
 VISION = {"image_size": 112, "patch_size": 14, "hidden_size": 256, "intermediate_size": 1024,
@@ -44,13 +45,13 @@ def make_data(root: Path, videos: int, images: int, frames: int) -> Path:
     samples = []
     (root / "media").mkdir(parents=True)
     for i in range(videos):
-        colour, direction = rng.choice(list(COLOURS)), rng.choice(("left", "right"))
-        write_video(root / "media" / f"{i}.mp4", colour, direction, frames=frames, size=224)
+        colour, direction = rng.choice(list(TINY_COLOURS)), rng.choice(("left", "right"))
+        write_video(moving_square(colour, direction, frames=frames, size=224), root / "media" / f"{i}.mp4")
         samples.append({"id": f"v{i}", "video": f"media/{i}.mp4", "conversations": [
             {"from": "human", "value": "<video>"}, {"from": "gpt", "value": f"a {colour} square moves {direction}"}]})
     for i in range(images):
-        colour, shape = rng.choice(list(COLOURS)), rng.choice(("square", "circle"))
-        write_image(root / "media" / f"{i}.png", colour, shape, size=320)
+        colour, shape = rng.choice(list(TINY_COLOURS)), rng.choice(("square", "circle"))
+        write_image(shape_image(colour, shape, size=320), root / "media" / f"{i}.png")
         samples.append({"id": f"i{i}", "image": f"media/{i}.png", "conversations": [
             {"from": "human", "value": "<image>"}, {"from": "gpt", "value": f"a {colour} {shape} on grey"}]})
     (root / "pretrain.json").write_text(json.dumps(samples), encoding="utf-8")

@@ -6,14 +6,18 @@ towers (4 layers, hidden 256, patch 14, 112 px), Llama (4 layers, hidden 512, 8 
 32064), a joint batch of 2 videos (8 frames) + 2 images with 64 text tokens each (32 supervised).
 
 Variants: ``hf``; ``mmbind`` (packed batch, the way to train mixed batches); ``mmbind_padded`` (same
-padding as transformers). Their steps are interleaved in one process so machine load affects all alike;
+padding as transformers). mmbind's model is converted from transformers' (same config, same weights) and
+every side's inputs come from the same samples (same text ids, labels and pixels; transformers expands each
+placeholder to its N tokens, mmbind keeps one per item). Before timing, one fp32 forward of each must give
+the same mean loss over the supervised positions (within ``LOSS_TOL``), else the benchmark stops. Their steps are interleaved in one process so machine load affects all alike;
 peak memory is measured for each variant alone in a fresh process. bf16 autocast on a
 GPU, fp32 on a CPU, SDPA everywhere. Where mmbind legitimately saves work: no padding in the packed row,
 logits only at supervised positions, frozen towers under no_grad.
 
     .venv/bin/python benchmarks/train_step_vs_hf.py [--steps 6] [--warmup 2]
 
-The last line is one JSON object: per variant the median step time and peak memory, and the ratios.
+The last line is one JSON object: per variant the median step time, peak memory and the fp32 loss of the
+parity check, and the ratios.
 """
 
 from __future__ import annotations
@@ -39,11 +43,25 @@ SHAPE = Shape(
     text={"vocab_size": 32064, "hidden_size": 512, "num_hidden_layers": 4, "num_attention_heads": 8,
           "intermediate_size": 1376, "max_position_embeddings": 4096},
 )
+LOSS_TOL = 1e-4  # largest |mmbind - hf| of the fp32 parity losses
+VARIANTS = ("hf", "mmbind", "mmbind_padded")
 
 
-def build(name: str) -> Step:
-    """One variant's training step."""
-    return hf_step(SHAPE) if name == "hf" else mmbind_step(SHAPE, packed=name == "mmbind")
+def build(name: str, same_weights: bool = True) -> Step:
+    """One variant's training step (weight values do not change memory: ``same_weights=False`` skips the
+    reference model there)."""
+    if name == "hf":
+        return hf_step(SHAPE)
+    return mmbind_step(SHAPE, packed=name == "mmbind", same_weights=same_weights)
+
+
+def parity(variants: dict[str, Step]) -> dict[str, float]:
+    """Every variant's fp32 loss on the shared batch before any update; raises if one differs from hf's."""
+    losses = {name: step.loss() for name, step in variants.items()}
+    for name, loss in losses.items():
+        if abs(loss - losses["hf"]) > LOSS_TOL:
+            raise SystemExit(f"loss mismatch: {name} {loss:.6f} vs hf {losses['hf']:.6f} (tolerance {LOSS_TOL})")
+    return losses
 
 
 def peak_memory(name: str) -> dict:
@@ -55,7 +73,7 @@ def peak_memory(name: str) -> dict:
     mmbind.default_registry()
 
     baseline = process_memory("VmRSS:") if dev.type == "cpu" else 0
-    step = build(name)
+    step = build(name, same_weights=False)
     step.run()
     if dev.type == "cuda":
         torch.cuda.synchronize()
@@ -69,7 +87,8 @@ def peak_memory(name: str) -> dict:
 def interleaved(steps: int, warmup: int) -> dict:
     """Median step time of every variant, their steps interleaved so machine load hits all alike."""
     dev = device()
-    variants = {name: build(name) for name in ("hf", "mmbind", "mmbind_padded")}
+    variants = {name: build(name) for name in VARIANTS}
+    fp32_losses = parity(variants)
     times: dict[str, list[float]] = {name: [] for name in variants}
     losses: dict[str, float] = {}
     for round_ in range(warmup + steps):
@@ -80,7 +99,8 @@ def interleaved(steps: int, warmup: int) -> dict:
                 torch.cuda.synchronize()
             if round_ >= warmup:
                 times[name].append(time.perf_counter() - start)
-    return {name: {"step_s": statistics.median(times[name]), "step_s_all": times[name], "loss": losses[name],
+    return {name: {"step_s": statistics.median(times[name]), "step_s_all": times[name],
+                   "parity_loss_fp32": fp32_losses[name], "loss": losses[name],
                    "tokens_real": variants[name].tokens_real, "tokens_computed": variants[name].tokens_computed}
             for name in variants}
 
@@ -89,7 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[2])
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--memory-of", choices=["hf", "mmbind", "mmbind_padded"], help=argparse.SUPPRESS)
+    parser.add_argument("--memory-of", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_of:
         print(json.dumps(peak_memory(args.memory_of)))
@@ -105,6 +125,8 @@ def main() -> None:
     summary = {
         "benchmark": "train_step_vs_hf", "device": str(device()), "threads": torch.get_num_threads(),
         "variants": results,
+        "parity_losses_fp32": {name: results[name]["parity_loss_fp32"] for name in results},
+        "parity_tolerance": LOSS_TOL,
         "ratio_mmbind_vs_hf": results["mmbind"]["step_s"] / hf,
         "ratio_mmbind_padded_vs_hf": results["mmbind_padded"]["step_s"] / hf,
         "target_ratio": 0.8,

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from mmbind.data import IGNORE_INDEX, VICUNA_SYSTEM, ConversationTokenizer, Segment, render, truncate
 from mmbind.data.records import Record, SourceFile, parse_record
 from mmbind.data.toy_tokenizer import build_tokenizer
 from mmbind.errors import DataError
-from mmbind.prompting import tokenize_prompt
+from mmbind.prompting import (
+    IGNORE_INDEX, VICUNA_SYSTEM, ConversationTokenizer, Segment, render, tokenize_prompt, truncate,
+)
 
 TEXTS = [VICUNA_SYSTEM, "USER: ASSISTANT:", "What colour is the shape? It is red. What shape is it? It is a square.",
          "a red square moves left", "Describe the clip. A square slides."] * 5
@@ -108,7 +109,7 @@ def test_malformed_samples_name_the_problem(raw, message):
 
 
 def _tokens(media_len: int, text_before: int, text_after: int):
-    from mmbind.data.tokenize import Tokenized
+    from mmbind.prompting.tokenize import Tokenized
 
     ids = list(range(10, 10 + text_before)) + [99] + list(range(50, 50 + text_after))
     labels = [IGNORE_INDEX] * (text_before + 1) + ids[text_before + 1:]

@@ -1,4 +1,4 @@
-"""mmbind.checkpoints: reading local state dicts in every published layout, strict loading errors."""
+"""mmbind.weightfiles: reading local state dicts in every published layout, strict loading errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from mmbind import CheckpointError
-from mmbind.checkpoints import load_strict, read_state_dict, strip_prefix
+from mmbind.weightfiles import load_strict, read_state_dict, strip_prefix
 
 
 def make_state() -> dict[str, torch.Tensor]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmbind.data.synthetic import make_dataset
 from mmbind.recipe import load_recipe
 from mmbind.recipe.schema import Recipe
+from mmbind.synth.tiny import make_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_RECIPE = ROOT / "mmbind" / "recipes" / "tiny" / "train.yaml"

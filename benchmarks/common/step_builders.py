@@ -3,6 +3,10 @@
 Shared by the training-step benchmarks: one architecture `Shape`, and builders that return a callable
 running one full stage-2 training step (forward, backward, clipping, AdamW; projector + LLM train, towers
 frozen) for transformers' ``VideoLlavaForConditionalGeneration`` and for mmbind on the same batch.
+
+mmbind's model is built from transformers' config through mmbind's converter (`recipe_dict`); with
+``same_weights`` it also takes the reference model's weights (`load_hf_weights`), so the two sides compute
+the same function and `Step.loss` (one fp32 forward, no update) must agree.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 IMAGE_ID, VIDEO_ID = 32000, 32001
+LR = 2e-5  # constant learning rate of both sides (AdamW, no weight decay, default betas and epsilon)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class Step:
     """A ready training step and what it computes."""
 
     run: Callable[[], float]  # one optimizer step; returns the loss
+    loss: Callable[[], float]  # one forward without autocast or update: the fp32 mean supervised loss
     tokens_real: int  # tokens of the samples after expansion
     tokens_computed: int  # tokens the LLM processes (padding included)
 
@@ -73,11 +79,10 @@ def _labels(ids: torch.Tensor, supervised: int) -> torch.Tensor:
     return labels
 
 
-def hf_step(shape: Shape, bf16_params: bool = False, checkpointing: bool = False) -> Step:
-    """transformers' Video-LLaVA, its processor's expanded placeholders, right padding."""
+def reference_model(shape: Shape) -> torch.nn.Module:
+    """transformers' Video-LLaVA of ``shape`` in fp32 on the CPU, seeded: the weights both sides start from."""
     from transformers import CLIPVisionConfig, LlamaConfig, VideoLlavaConfig, VideoLlavaForConditionalGeneration
 
-    dev = device()
     config = VideoLlavaConfig(
         vision_config=CLIPVisionConfig(**shape.vision), text_config=LlamaConfig(**shape.text, pad_token_id=0),
         image_token_index=IMAGE_ID, video_token_index=VIDEO_ID, vision_feature_layer=-2,
@@ -85,8 +90,21 @@ def hf_step(shape: Shape, bf16_params: bool = False, checkpointing: bool = False
         video_seq_length=shape.media_tokens("video"),
     )
     torch.manual_seed(0)
-    model = VideoLlavaForConditionalGeneration._from_config(config, attn_implementation="sdpa")
-    model = model.to(dev, torch.bfloat16 if bf16_params else torch.float32).train()
+    return VideoLlavaForConditionalGeneration._from_config(config, attn_implementation="sdpa")
+
+
+def _fp32_loss(forward: Callable[[], torch.Tensor], dev: torch.device) -> Callable[[], float]:
+    def loss() -> float:
+        with torch.no_grad(), torch.autocast(dev.type, enabled=False):
+            return float(forward())
+
+    return loss
+
+
+def hf_step(shape: Shape, bf16_params: bool = False, checkpointing: bool = False) -> Step:
+    """transformers' Video-LLaVA, its processor's expanded placeholders, right padding."""
+    dev = device()
+    model = reference_model(shape).to(dev, torch.bfloat16 if bf16_params else torch.float32).train()
     model.model.image_tower.requires_grad_(False)
     model.model.video_tower.requires_grad_(False)
     if checkpointing:
@@ -102,7 +120,7 @@ def hf_step(shape: Shape, bf16_params: bool = False, checkpointing: bool = False
     for i, r in enumerate(rows):
         ids[i, :len(r)], mask[i, :len(r)], labels[i, :len(r)] = r, 1, _labels(r, shape.supervised)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=2e-5, fused=dev.type == "cuda" or None)
+    optimizer = torch.optim.AdamW(params, lr=LR, weight_decay=0.0, fused=dev.type == "cuda" or None)
     dtype = torch.bfloat16 if bf16_params else torch.float32
     inputs = {"input_ids": ids.to(dev), "attention_mask": mask.to(dev), "labels": labels.to(dev)}
     if len(images):
@@ -119,28 +137,34 @@ def hf_step(shape: Shape, bf16_params: bool = False, checkpointing: bool = False
         optimizer.zero_grad(set_to_none=True)
         return float(loss.detach())
 
-    return Step(run, int(mask.sum()), ids.numel())
+    return Step(run, _fp32_loss(lambda: model(**inputs).loss, dev), int(mask.sum()), ids.numel())
 
 
-def mmbind_step(shape: Shape, packed: bool, bf16_params: bool = False, checkpointing: bool = False) -> Step:
-    """mmbind's training forward (`TrainForward`) set up by the stage machinery, one placeholder per item."""
+def mmbind_step(
+    shape: Shape, packed: bool, bf16_params: bool = False, checkpointing: bool = False, same_weights: bool = False
+) -> Step:
+    """mmbind's training forward (`TrainForward`) set up by the stage machinery, one placeholder per item; the
+    model converted from the reference's config, and with ``same_weights`` from its weights too."""
     import mmbind
+    from mmbind.convert.hf_config import recipe_dict
+    from mmbind.convert.hf_weights import load_hf_weights
     from mmbind.data import Collator, Example, MediaItem
     from mmbind.recipe.training_schema import StageSpec
     from mmbind.train.distributed import DistInfo
     from mmbind.train.setup import prepare_model
 
     dev = device()
-    clip = {"config": {**shape.vision}, "select_layer": -2}
-    recipe = mmbind.recipe_from_dict({"name": "bench", "model": {
-        "seed": 0, "placeholder_ids": {"image": IMAGE_ID, "video": VIDEO_ID},
-        "encoders": {"image": {"plugin": "clip_vision", "options": clip},
-                     "video": {"plugin": "clip_vision", "options": clip}},
-        "projector": {"plugin": "mlp2x_gelu", "shared": True},
-        "llm": {"plugin": "hf_causal", "options": {"config": {"model_type": "llama", **shape.text, "pad_token_id": 0}}},
-    }})
-    model = mmbind.build_model(recipe)
-    stage = StageSpec(train=["projector", "llm"], lr=2e-5, global_batch=len(shape.rows),
+    if same_weights:
+        reference = reference_model(shape)
+    else:  # the config alone: no weights allocated
+        with torch.device("meta"):
+            reference = reference_model(shape)
+    model = mmbind.build_model(mmbind.recipe_from_dict(recipe_dict(reference.config, None, name="bench")))
+    if same_weights:
+        load_hf_weights(model, reference.state_dict().items(), where="reference model")
+    del reference
+    stage = StageSpec(train=["projector", "llm"], lr=LR, warmup_ratio=0.0, scheduler="constant_with_warmup",
+                      weight_decay=0.0, global_batch=len(shape.rows),
                       per_device_batch=len(shape.rows), packing=packed, gradient_checkpointing=checkpointing,
                       precision="bf16" if bf16_params else "auto")
     prepared = prepare_model(model, stage, DistInfo(device=dev), total_steps=1000, cache=None)
@@ -165,4 +189,4 @@ def mmbind_step(shape: Shape, packed: bool, bf16_params: bool = False, checkpoin
         return float(loss.detach())
 
     real = sum(batch.lengths)
-    return Step(run, real, real if packed else len(batch.lengths) * max(batch.lengths))
+    return Step(run, _fp32_loss(lambda: prepared.module(batch) / n, dev), real, real if packed else len(batch.lengths) * max(batch.lengths))

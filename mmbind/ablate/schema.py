@@ -26,10 +26,11 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from mmbind.errors import SweepError
 from mmbind.recipe.loader import format_validation_error, read_yaml_mapping
+from mmbind.recipe.strict import StrictModel
 from mmbind.synth.sizes import SIZES
 
 _NAME_RULE = "use letters, digits, '_', '-', '.' (it names a folder)"
@@ -37,11 +38,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SCORE_KEY = re.compile(r"^[A-Za-z0-9_]+(\.([A-Za-z0-9_-]+|\*))+$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SynthStep(_Strict):
+class SynthStep(StrictModel):
     """Generate the synthetic benchmark once (skipped when ``out`` already holds a manifest)."""
 
     out: str = Field(description="dataset directory, as the recipes' data paths name it")
@@ -56,13 +53,13 @@ class SynthStep(_Strict):
         return value
 
 
-class DataStep(_Strict):
+class DataStep(StrictModel):
     """Data preparation before the first run."""
 
     synth: SynthStep | None = Field(None, description="run `mmbind data synth` if the dataset is missing")
 
 
-class VariantSpec(_Strict):
+class VariantSpec(StrictModel):
     """One arm of the ablation: a recipe (default: the base) with overrides."""
 
     recipe: str | None = Field(None, description="recipe path relative to the sweep file (default: base)")
@@ -70,7 +67,7 @@ class VariantSpec(_Strict):
     label: str | None = Field(None, description="name in tables and the chart (default: the variant's key)")
 
 
-class EvalSpec(_Strict):
+class EvalSpec(StrictModel):
     """What each trained run is evaluated on (see `mmbind eval`)."""
 
     sets: list[str] | Literal["all"] = Field("all", description="eval set names, or all sets of the dataset")
@@ -79,7 +76,7 @@ class EvalSpec(_Strict):
     limit: int | None = Field(None, ge=1, description="first N questions of each set only")
 
 
-class MetricSpec(_Strict):
+class MetricSpec(StrictModel):
     """One tabulated number: ``SET.path.in.metrics`` of an eval result (``*``: mean over that level)."""
 
     key: str = Field(description="e.g. video_open.overall.accuracy, image_pope.random.f1, image_pope.*.f1")
@@ -110,7 +107,7 @@ class MetricSpec(_Strict):
         return self.label or self.key
 
 
-class Sweep(_Strict):
+class Sweep(StrictModel):
     """A whole sweep file."""
 
     name: str = Field(description="sweep name (output folder and chart title)")

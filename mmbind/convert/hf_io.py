@@ -1,7 +1,7 @@
 """hf_io.py
 
 Reading a transformers Video-LLaVA checkpoint directory: ``config.json`` (must be ``video_llava``) and
-whether it holds tokenizer files (its weights are found and read by `mmbind.checkpoints.weight_files`).
+whether it holds tokenizer files (its weights are found and read by `mmbind.weightfiles.weight_files`).
 Every problem is a `ConversionError` naming the file.
 """
 

@@ -16,7 +16,6 @@ from typing import Any
 import torch
 from transformers import VideoLlavaForConditionalGeneration
 
-from mmbind.checkpoints import CONVERSION, iter_weights, standard_weight_files
 from mmbind.convert.hf_config import ACT_TO_HF, architecture_fields, recipe_dict, video_llava_config
 from mmbind.convert.hf_io import has_tokenizer, read_config
 from mmbind.convert.hf_weights import hf_state, load_hf_weights
@@ -25,6 +24,7 @@ from mmbind.model import MultimodalLM, build_model, load_pretrained
 from mmbind.convert.destination import check_destination, staged_destination
 from mmbind.model.weights import save_state_dict
 from mmbind.recipe import recipe_from_dict
+from mmbind.weightfiles import CONVERSION, iter_weights, standard_weight_files
 
 SOURCE_TAG = "hf_video_llava"  # value of extra["converted_from"]
 

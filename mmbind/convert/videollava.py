@@ -4,7 +4,7 @@
 e.g. ``LanguageBind/Video-LLaVA-7B``) -> an mmbind checkpoint with the same outputs. Unlike transformers'
 port, the video tower keeps its temporal attention (``languagebind_video``).
 
-Steps: read ``config.json`` (`videollava_config`); find the weights and their shapes (`mmbind.checkpoints`);
+Steps: read ``config.json`` (`videollava_config`); find the weights and their shapes (`mmbind.weightfiles`);
 resolve each tower's geometry from a given tower config or the released one and check it against the
 weights (`videollava_towers`); build the mmbind model from the equivalent recipe; load every weight
 strictly (`videollava_weights`); save. Tower weights come from the checkpoint (the released one holds
@@ -20,7 +20,6 @@ from typing import Any, Literal
 import torch
 from transformers import AutoTokenizer
 
-from mmbind.checkpoints import CONVERSION, read_shapes, read_state_dict, standard_weight_files, tower_state
 from mmbind.convert.destination import check_destination, staged_destination
 from mmbind.convert.hf_io import has_tokenizer
 from mmbind.convert.videollava_config import SourceConfig, parse_source_config, recipe_dict
@@ -32,6 +31,7 @@ from mmbind.convert.videollava_weights import load_source_weights
 from mmbind.errors import ConversionError, MmbindError
 from mmbind.model import build_model
 from mmbind.recipe import recipe_from_dict
+from mmbind.weightfiles import CONVERSION, read_shapes, read_state_dict, standard_weight_files, tower_state
 
 SOURCE_TAG = "videollava"  # value of extra["converted_from"]
 TEMPLATE = "llava_v1"  # the original's inference conversation template (mmbind.prompting)

@@ -3,7 +3,7 @@
 Reading an original Video-LLaVA checkpoint directory (PKU-YuanGroup's ``LlavaLlamaForCausalLM``):
 ``config.json`` (``model_type: "llava"``). Its weights (``model.safetensors`` / ``pytorch_model.bin``, either
 sharded; the released Video-LLaVA-7B has ``.bin`` shards) are found, shape-read and read one file at a time
-by `mmbind.checkpoints.weight_files`, without holding them all in memory.
+by `mmbind.weightfiles.weight_files`, without holding them all in memory.
 """
 
 from __future__ import annotations

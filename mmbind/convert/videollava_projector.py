@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmbind.checkpoints import load_strict, read_state_dict
 from mmbind.convert.videollava_keys import projector_target
 from mmbind.errors import ConversionError
 from mmbind.model import MultimodalLM
 from mmbind.model.multimodal_lm import SHARED
+from mmbind.weightfiles import load_strict, read_state_dict
 
 KEYWORD = "mm_projector."
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 
-from mmbind.checkpoints import CONVERSION, read_weight_file
 from mmbind.convert.hf_keys import tied_groups
 from mmbind.convert.videollava_keys import mmbind_to_source, skip_source_key, source_to_mmbind
 from mmbind.errors import ConversionError
 from mmbind.model import MultimodalLM
+from mmbind.weightfiles import CONVERSION, read_weight_file
 
 
 def load_source_weights(

@@ -14,8 +14,8 @@ from mmbind.data.dataset import ConversationDataset, FeatureLookup
 from mmbind.data.example import MediaSpec
 from mmbind.data.records import keep_modalities, read_source
 from mmbind.data.sampler import EpochOrder
-from mmbind.data.tokenize import ConversationTokenizer
 from mmbind.errors import RecipeError
+from mmbind.prompting.tokenize import ConversationTokenizer
 from mmbind.recipe.training_schema import DatasetSpec, DataSpec, StageSpec
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from mmbind.data.example import BadSample, Example
-from mmbind.data.tokenize import IGNORE_INDEX
+from mmbind.prompting.tokenize import IGNORE_INDEX
 
 
 @dataclass

@@ -19,10 +19,10 @@ from torch.utils.data import Dataset
 
 from mmbind.data.example import BadSample, Example, MediaItem, MediaSpec
 from mmbind.data.records import SourceFile, parse_record, sample_id
-from mmbind.data.templates import render
-from mmbind.data.tokenize import ConversationTokenizer, truncate
 from mmbind.errors import DataError, MediaError
 from mmbind.media import load_item
+from mmbind.prompting.templates import render
+from mmbind.prompting.tokenize import ConversationTokenizer, truncate
 
 
 @contextlib.contextmanager

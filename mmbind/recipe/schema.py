@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from mmbind.recipe.strict import StrictModel
 from mmbind.recipe.training_schema import DataSpec, StageSpec
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PartSpec(_Strict):
+class PartSpec(StrictModel):
     """One swappable part: which plugin builds it and with which options."""
 
     plugin: str = Field(description="registered plugin name, matched exactly")
@@ -38,7 +35,7 @@ class LLMSpec(PartSpec):
     """The language-model backend."""
 
 
-class ModelSpec(_Strict):
+class ModelSpec(StrictModel):
     """The model assembly: encoders by modality, projector, LLM."""
 
     encoders: dict[str, EncoderSpec] = Field(description="modality name -> encoder, e.g. image, video")
@@ -60,7 +57,7 @@ class ModelSpec(_Strict):
         return value
 
 
-class Recipe(_Strict):
+class Recipe(StrictModel):
     """A whole recipe."""
 
     name: str | None = Field(None, description="a short name shown in summaries and run folders")

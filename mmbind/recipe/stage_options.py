@@ -14,16 +14,13 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from mmbind.errors import RecipeError
+from mmbind.recipe.strict import StrictModel
 
 if TYPE_CHECKING:
     from mmbind.recipe.schema import Recipe
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 TEXT_DEFAULTS: dict[str, Any] = {  # the toy text tower (transformers CLIPTextConfig fields)
@@ -39,7 +36,7 @@ def _text_fields() -> frozenset[str]:
     return frozenset(CLIPTextConfig().to_dict())
 
 
-class TextEncoderSpec(_Strict):
+class TextEncoderSpec(StrictModel):
     """The text side of an ``align`` stage: a transformers CLIPTextModel plus a linear projection."""
 
     train: bool = Field(True, description="train it jointly (image stage) or keep it frozen (video stage)")
@@ -63,14 +60,14 @@ class TextEncoderSpec(_Strict):
         return self
 
 
-class StandaloneEncoderSpec(_Strict):
+class StandaloneEncoderSpec(StrictModel):
     """An encoder built from a plugin, outside the model (see `AlignOptions.encoder`)."""
 
     plugin: str = Field(description="registered encoder plugin")
     options: dict[str, Any] = Field(default_factory=dict, description="validated by the plugin's Options")
 
 
-class AlignOptions(_Strict):
+class AlignOptions(StrictModel):
     """``kind: align``: CLIP loss between one encoder's pooled tokens and a text encoder's captions."""
 
     modality: str = Field(description="the model's encoder to align (image, video, ...)")
@@ -91,7 +88,7 @@ class AlignOptions(_Strict):
     eval_pairs: int = Field(512, ge=0, description="training pairs scored for retrieval at the end (0: none)")
 
 
-class MaeDecoderSpec(_Strict):
+class MaeDecoderSpec(StrictModel):
     """MAE's light decoder (saved next to the model, not in it)."""
 
     width: int = Field(32, ge=1, description="decoder width")
@@ -100,7 +97,7 @@ class MaeDecoderSpec(_Strict):
     mlp_ratio: float = Field(2.0, gt=0, description="MLP hidden width / width")
 
 
-class MaeStageOptions(_Strict):
+class MaeStageOptions(StrictModel):
     """``kind: mae``: masked-autoencoder pre-training of the model's timm ViT encoder (``mae`` plugin)."""
 
     modality: str = Field(description="the model's encoder to pre-train (an image encoder)")

@@ -13,20 +13,17 @@ import math
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from mmbind.errors import RecipeError
 from mmbind.recipe.stage_options import KIND_OPTIONS
+from mmbind.recipe.strict import StrictModel
 
 MAX_SEED = 2**32 - 1  # numpy's and most samplers' range; torch's generators take it too
 _PART = re.compile(r"^(projector|llm|encoders|encoder:[A-Za-z_]\w*|projector:[A-Za-z_]\w*)$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DataFileSpec(_Strict):
+class DataFileSpec(StrictModel):
     """One LLaVA-format JSON file and where its media live."""
 
     path: str = Field(description="JSON file: a list of {id, image|video, conversations}")
@@ -35,7 +32,7 @@ class DataFileSpec(_Strict):
     video_root: str | None = Field(None, description="prefix for relative video paths (default: the file's dir)")
 
 
-class DatasetSpec(_Strict):
+class DatasetSpec(StrictModel):
     """A named dataset: a weighted mix of files rendered with one conversation template."""
 
     files: list[DataFileSpec] = Field(min_length=1, description="files mixed into one epoch")
@@ -45,14 +42,14 @@ class DatasetSpec(_Strict):
     )
 
 
-class FeatureCacheSpec(_Strict):
+class FeatureCacheSpec(StrictModel):
     """On-disk cache of frozen encoders' outputs."""
 
     enabled: bool = Field(False, description="cache frozen encoders' outputs (bf16) across epochs and runs")
     dir: str = Field(".mmbind_cache/features", description="cache directory, shared by runs")
 
 
-class DataSpec(_Strict):
+class DataSpec(StrictModel):
     """Datasets by name plus how samples are loaded."""
 
     datasets: dict[str, DatasetSpec] = Field(description="name -> dataset; a stage names the one it uses")
@@ -72,7 +69,7 @@ class DataSpec(_Strict):
         return self.datasets[name]
 
 
-class LoraSpec(_Strict):
+class LoraSpec(StrictModel):
     """LoRA adapters on the LLM (peft); merged into the weights when a stage's model is saved."""
 
     r: int = Field(128, ge=1, description="adapter rank (Video-LLaVA: 128)")
@@ -81,7 +78,7 @@ class LoraSpec(_Strict):
     target_modules: list[str] | str = Field("all-linear", description="module names, or 'all-linear'")
 
 
-class StageSpec(_Strict):
+class StageSpec(StrictModel):
     """One training stage."""
 
     kind: Literal["lm", "align", "mae"] = Field(

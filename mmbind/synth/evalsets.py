@@ -19,7 +19,7 @@ from collections import Counter
 from typing import Any
 
 from mmbind.synth.concepts import Scene, object_classes
-from mmbind.synth.items import MediaItem, gpt, human, record, with_tag
+from mmbind.synth.items import GeneratedMedia, gpt, human, record, with_tag
 from mmbind.synth.questions import SHORT_SUFFIX, exists_qa, make_qa
 
 OPEN_TYPES = {"image": ("colour", "shape", "count"), "video": ("colour", "shape", "count", "motion")}
@@ -27,7 +27,7 @@ POPE_SPLITS = ("random", "popular", "adversarial")
 POPE_POSITIVES = 3  # present classes probed per item (at most)
 
 
-def open_records(items: list[MediaItem], rng: random.Random) -> list[dict[str, Any]]:
+def open_records(items: list[GeneratedMedia], rng: random.Random) -> list[dict[str, Any]]:
     """Open questions about each evaluation item."""
     out = []
     for item in items:
@@ -58,7 +58,7 @@ class CooccurrenceStats:
 
 
 def pope_records(
-    items: list[MediaItem], stats: CooccurrenceStats, rng: random.Random
+    items: list[GeneratedMedia], stats: CooccurrenceStats, rng: random.Random
 ) -> list[dict[str, Any]]:
     """POPE probes for every item, grouped by split (random, popular, adversarial)."""
     plans = []

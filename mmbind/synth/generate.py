@@ -29,7 +29,7 @@ from typing import Any
 from mmbind.errors import DataError
 from mmbind.synth.draw import render_frame, render_video
 from mmbind.synth.evalsets import CooccurrenceStats, open_records, pope_records
-from mmbind.synth.items import MediaItem
+from mmbind.synth.items import GeneratedMedia
 from mmbind.synth.manifest import MANIFEST, read_manifest, write_manifest
 from mmbind.synth.media_io import write_image, write_video
 from mmbind.synth.sizes import SynthSize, get_size
@@ -66,9 +66,9 @@ def _prepare(out: Path, force: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def _items(seed: int, size: SynthSize) -> dict[str, list[MediaItem]]:
+def _items(seed: int, size: SynthSize) -> dict[str, list[GeneratedMedia]]:
     """Scenes of both modalities and splits, distinct signatures throughout (eval drawn first)."""
-    out: dict[str, list[MediaItem]] = {}
+    out: dict[str, list[GeneratedMedia]] = {}
     for modality, sampler, counts in (
         ("image", sample_image_scene, (("eval", size.eval_images), ("train", size.train_images))),
         ("video", sample_video_scene, (("eval", size.eval_videos), ("train", size.train_videos))),
@@ -80,12 +80,12 @@ def _items(seed: int, size: SynthSize) -> dict[str, list[MediaItem]]:
             for i, scene in enumerate(scenes):
                 suffix = "mp4" if modality == "video" else ("jpg" if i % 3 == 2 else "png")
                 path = f"{modality}s/{i:05d}.{suffix}"
-                items.append(MediaItem(f"{split}-{modality}-{i:05d}", split, path, scene))
+                items.append(GeneratedMedia(f"{split}-{modality}-{i:05d}", split, path, scene))
             out[f"{split}_{modality}"] = items
     return out
 
 
-def _render(out: Path, items: list[MediaItem], size: SynthSize) -> None:
+def _render(out: Path, items: list[GeneratedMedia], size: SynthSize) -> None:
     for item in items:
         if item.modality == "image":
             write_image(render_frame(item.scene, size.media_size), out / item.dataset_path)

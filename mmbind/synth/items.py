@@ -1,6 +1,6 @@
 """items.py
 
-`MediaItem`: one generated image or video file with its scene and split, and the LLaVA-format helpers
+`GeneratedMedia`: one generated image or video file with its scene and split, and the LLaVA-format helpers
 shared by the training and evaluation record builders.
 """
 
@@ -13,7 +13,7 @@ from mmbind.synth.concepts import Scene
 
 
 @dataclass(frozen=True)
-class MediaItem:
+class GeneratedMedia:
     """A generated media file."""
 
     id: str  # unique id, e.g. "train-image-00012"
@@ -43,7 +43,7 @@ def gpt(text: str) -> dict[str, str]:
 
 
 def record(
-    item: MediaItem | None, sample_id: str, turns: list[dict[str, str]], **fields: Any
+    item: GeneratedMedia | None, sample_id: str, turns: list[dict[str, str]], **fields: Any
 ) -> dict[str, Any]:
     """A LLaVA-format sample ``{"id", "image"|"video", ..., "conversations"}`` (no media key: text only)."""
     out: dict[str, Any] = {"id": sample_id}
@@ -54,6 +54,6 @@ def record(
     return out
 
 
-def with_tag(item: MediaItem, text: str) -> str:
+def with_tag(item: GeneratedMedia, text: str) -> str:
     """``<image>\\ntext`` / ``<video>\\ntext`` (the first human turn of a media sample)."""
     return f"<{item.modality}>\n{text}"

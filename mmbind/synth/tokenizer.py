@@ -21,9 +21,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from mmbind.data.templates import VICUNA_SYSTEM
 from mmbind.data.toy_tokenizer import build_tokenizer
-from mmbind.prompting.templates import LLAVA_SYSTEM
+from mmbind.prompting.templates import LLAVA_SYSTEM, VICUNA_SYSTEM
 
 STYLE = "wordlevel"  # see the module docstring
 _TAGS = re.compile(r"<(image|video)>\n?")

@@ -16,7 +16,7 @@ import random
 from typing import Any
 
 from mmbind.synth.concepts import Scene
-from mmbind.synth.items import MediaItem, gpt, human, record, with_tag
+from mmbind.synth.items import GeneratedMedia, gpt, human, record, with_tag
 from mmbind.synth.phrases import caption, description
 from mmbind.synth.questions import SHORT_SUFFIX, make_qa
 
@@ -34,7 +34,7 @@ KIND_WEIGHTS = {  # stage-2 question kind -> sampling weight
 SHORT_P = 0.6  # chance that a question round asks for a short answer
 
 
-def caption_record(item: MediaItem, rng: random.Random) -> dict[str, Any]:
+def caption_record(item: GeneratedMedia, rng: random.Random) -> dict[str, Any]:
     """A stage-1 caption sample."""
     prompt = rng.choice(CAPTION_PROMPTS).format(m=item.modality)
     return record(item, item.id, [human(with_tag(item, prompt)), gpt(caption(item.scene))])
@@ -54,7 +54,7 @@ def _kinds(scene: Scene, rng: random.Random, k: int) -> list[str]:
     return chosen
 
 
-def instruction_record(item: MediaItem, rng: random.Random) -> dict[str, Any]:
+def instruction_record(item: GeneratedMedia, rng: random.Random) -> dict[str, Any]:
     """A stage-2 multi-turn conversation about one image or video."""
     turns = []
     for kind in _kinds(item.scene, rng, rng.choice((2, 3, 3, 4))):

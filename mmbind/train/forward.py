@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmbind.data.collate import Batch
-from mmbind.data.tokenize import IGNORE_INDEX
 from mmbind.model.splice import splice
+from mmbind.prompting.tokenize import IGNORE_INDEX
 from mmbind.train.parts import is_frozen
 
 

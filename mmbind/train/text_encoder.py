@@ -19,9 +19,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from mmbind.checkpoints import load_strict
 from mmbind.errors import CheckpointError, RecipeError
 from mmbind.recipe.stage_options import TEXT_DEFAULTS
+from mmbind.weightfiles import load_strict
 
 HEADS = "heads.safetensors"
 WEIGHTS = "model.safetensors"  # transformers' file name: CLIPTextModel.from_pretrained reads the directory

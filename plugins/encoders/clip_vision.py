@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from mmbind import CheckpointError, EncoderEntry, hookimpl
@@ -29,12 +29,12 @@ from mmbind.interfaces.encoder_helpers import (
     pixel_transform,
     token_count,
 )
+from mmbind.recipe.strict import StrictModel
 
 
-class ClipVisionOptions(BaseModel):
+class ClipVisionOptions(StrictModel):
     """Options of the ``clip_vision`` encoder."""
 
-    model_config = ConfigDict(extra="forbid")
     path: str | None = None  # local CLIPVisionModel / CLIPModel directory; never downloaded
     config: dict[str, Any] | None = None  # CLIPVisionConfig fields for a randomly initialised tower
     select_layer: int | list[int] = -2  # hidden_states index; a list concatenates those layers' features

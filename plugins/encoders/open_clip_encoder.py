@@ -28,10 +28,8 @@ from typing import Any, Callable
 import open_clip
 import torch
 from open_clip.transformer import VisionTransformer
-from pydantic import BaseModel, ConfigDict
 
 from mmbind import EncoderEntry, PluginOptionsError, hookimpl
-from mmbind.checkpoints import load_strict, read_state_dict, strip_ddp_prefix, strip_prefix
 from mmbind.interfaces import BuildContext, Encoder
 from mmbind.interfaces.encoder_helpers import (
     block_index,
@@ -46,16 +44,17 @@ from mmbind.interfaces.encoder_helpers import (
     write_json_artifact,
 )
 from mmbind.media import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+from mmbind.recipe.strict import StrictModel
+from mmbind.weightfiles import load_strict, read_state_dict, strip_ddp_prefix, strip_prefix
 
 ARTIFACT = "open_clip_encoder.json"
 # The text tower is discarded, so it is built as small as OpenCLIP allows (and never from the hub).
 _PLACEHOLDER_TEXT = {"context_length": 2, "vocab_size": 2, "width": 8, "heads": 1, "layers": 1}
 
 
-class OpenClipOptions(BaseModel):
+class OpenClipOptions(StrictModel):
     """Options of the ``clip`` encoder."""
 
-    model_config = ConfigDict(extra="forbid")
     model: str = "ViT-L-14"  # built-in OpenCLIP model name (open_clip.list_models()); no hf-hub:/local-dir:
     config: dict[str, Any] = {}  # deep-merged into the model's config (embed_dim, vision_cfg, ...)
     weights: str | None = None  # local state-dict file (full CLIP or visual tower); None: random init

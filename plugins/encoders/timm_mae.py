@@ -27,11 +27,10 @@ from typing import Any, Callable
 
 import timm
 import torch
-from pydantic import BaseModel, ConfigDict
 from timm.models.vision_transformer import VisionTransformer
 
 from mmbind import EncoderEntry, PluginOptionsError, RecipeError, hookimpl
-from mmbind.checkpoints import load_strict, read_state_dict, strip_ddp_prefix
+from mmbind.weightfiles import load_strict, read_state_dict, strip_ddp_prefix
 from mmbind.interfaces import BuildContext, Encoder, PatchGrid
 from mmbind.interfaces.encoder_helpers import (
     block_index,
@@ -48,16 +47,17 @@ from mmbind.interfaces.encoder_helpers import (
 
 from .timm_masked import encode_visible
 from mmbind.media import IMAGENET_MEAN, IMAGENET_STD
+from mmbind.recipe.strict import StrictModel
+from mmbind.weightfiles import load_strict, read_state_dict, strip_ddp_prefix
 
 ARTIFACT = "timm_mae.json"
 DECODER_PREFIXES = ("decoder_", "mask_token")  # MAE pretraining-only parameters, not part of the encoder
 _WEIGHT_KEYS = ("pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "checkpoint_path", "cache_dir")
 
 
-class MaeOptions(BaseModel):
+class MaeOptions(StrictModel):
     """Options of the ``mae`` encoder."""
 
-    model_config = ConfigDict(extra="forbid")
     model: str = "vit_large_patch16_224.mae"  # timm model name (with its pretrained tag)
     config: dict[str, Any] = {}  # keyword overrides for timm.create_model (img_size, embed_dim, depth, ...)
     weights: str | None = None  # local state-dict file (timm or original MAE .pth); None: random init

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
@@ -23,15 +23,15 @@ from mmbind import CheckpointError, LLMEntry, hookimpl
 from mmbind.interfaces import BuildContext, LLMBackend
 from mmbind.interfaces.lora_layers import lora_config
 from mmbind.recipe.training_schema import LoraSpec
+from mmbind.recipe.strict import StrictModel
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
-class HFCausalOptions(BaseModel):
+class HFCausalOptions(StrictModel):
     """Options of the ``hf_causal`` backend."""
 
-    model_config = ConfigDict(extra="forbid")
     path: str | None = None  # local checkpoint directory (config, weights, optionally tokenizer)
     config: dict[str, Any] | None = None  # transformers config fields incl. model_type, for random init
     tokenizer: str | None = None  # local tokenizer directory; default: `path` when it holds one

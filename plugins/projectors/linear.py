@@ -6,17 +6,16 @@ The ``linear`` projector: one Linear layer from encoder width to LLM width (LLaV
 from __future__ import annotations
 
 import torch
-from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from mmbind import ProjectorEntry, hookimpl
 from mmbind.interfaces import BuildContext, Projector
+from mmbind.recipe.strict import StrictModel
 
 
-class LinearOptions(BaseModel):
+class LinearOptions(StrictModel):
     """Options of the ``linear`` projector."""
 
-    model_config = ConfigDict(extra="forbid")
     bias: bool = True  # add a bias term
 
 

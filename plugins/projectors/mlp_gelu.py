@@ -9,16 +9,15 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from mmbind import ProjectorEntry, hookimpl
 from mmbind.interfaces import BuildContext, Projector
+from mmbind.recipe.strict import StrictModel
 
-class MLPGeluOptions(BaseModel):
+class MLPGeluOptions(StrictModel):
     """Options of the ``mlp2x_gelu`` projector."""
 
-    model_config = ConfigDict(extra="forbid")
     act: Literal["gelu", "gelu_tanh", "quick_gelu", "relu", "silu"] = "gelu"  # activation between the layers
     bias: bool = True  # biases on both Linear layers
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mmbind.checkpoints import read_state_dict
 from mmbind.interfaces import BuildContext, Encoder
+from mmbind.weightfiles import read_state_dict
 
 from .presets import TowerOptions, hidden_index
 from .weights import load_tower_state

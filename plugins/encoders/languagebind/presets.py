@@ -14,10 +14,11 @@ import functools
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from transformers import CLIPVisionConfig
 
 from mmbind import CheckpointError, PluginOptionsError
+from mmbind.recipe.strict import StrictModel
 
 PRESETS: dict[str, dict[str, Any]] = {
     "vit_l_14": {
@@ -31,10 +32,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-class TowerOptions(BaseModel):
+class TowerOptions(StrictModel):
     """Options common to ``languagebind_image`` and ``languagebind_video``."""
 
-    model_config = ConfigDict(extra="forbid")
     preset: Literal["tiny", "vit_l_14"] = "vit_l_14"  # tower geometry, see PRESETS
     config: dict[str, Any] = Field(default_factory=dict)  # CLIPVisionConfig fields overriding the preset
     weights: str | None = None  # local checkpoint file or directory (never downloaded); None: random init

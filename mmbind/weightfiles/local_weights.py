@@ -17,14 +17,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mmbind.checkpoints.weight_files import (
+from mmbind.errors import CheckpointError
+from mmbind.weightfiles.weight_files import (
     STANDARD_NAMES,
     TORCH_SUFFIXES,
     find_weight_files,
     iter_weights,
     shard_files,
 )
-from mmbind.errors import CheckpointError
 
 DDP_PREFIX = "module."  # what torch's DistributedDataParallel puts before every parameter name
 

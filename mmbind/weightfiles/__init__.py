@@ -1,13 +1,13 @@
-"""mmbind.checkpoints
+"""mmbind.weightfiles
 
 Reading weights that were written by other projects (LanguageBind, Video-LLaVA, transformers) from local
 files, and loading them strictly into a module. Nothing here downloads. `weight_files` is the one place that
 finds weight files in a directory and reads them (the converters use it with `CONVERSION` wording).
 """
 
-from mmbind.checkpoints.languagebind_layout import detect_prefix, tower_state
-from mmbind.checkpoints.local_weights import load_strict, read_state_dict, strip_ddp_prefix, strip_prefix
-from mmbind.checkpoints.weight_files import (
+from mmbind.weightfiles.languagebind_layout import detect_prefix, tower_state
+from mmbind.weightfiles.local_weights import load_strict, read_state_dict, strip_ddp_prefix, strip_prefix
+from mmbind.weightfiles.weight_files import (
     CHECKPOINT,
     CONVERSION,
     Wording,

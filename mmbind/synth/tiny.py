@@ -1,10 +1,12 @@
-"""synthetic.py
+"""tiny.py
 
-A tiny synthetic Video-LLaVA-style dataset for demos, tests and benchmarks: coloured-shape PNG images and
-mp4 videos of a moving square, stage-1 caption files (``plain``), stage-2 multi-turn instruction files
-(``vicuna_v1``, images, videos and text-only mixed) and a small tokenizer trained on all of the text.
+A tiny, fast synthetic dataset for tests, demos and benchmarks (the full generator is `generate_dataset`):
+one coloured shape on grey per PNG image, a square moving left or right per mp4 clip, stage-1 caption files
+(``plain``), stage-2 multi-turn instruction files (``vicuna_v1``, images, videos and text-only mixed) and a
+small tokenizer trained on all of the text. Files are written by the generator's `media_io`; the palette
+is this dataset's own (the tests' expected results were tuned on it).
 
-    python -m mmbind.data.synthetic data/tiny            # then: mmbind train tiny/train
+    python -m mmbind.synth.tiny data/tiny            # then: mmbind train tiny/train
 """
 
 from __future__ import annotations
@@ -17,60 +19,53 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mmbind.data.templates import VICUNA_SYSTEM
 from mmbind.data.toy_tokenizer import build_tokenizer
+from mmbind.prompting.templates import VICUNA_SYSTEM
+from mmbind.synth.media_io import write_image, write_video
 
-COLOURS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (40, 60, 220), "yellow": (230, 210, 40)}
-SHAPES = ("square", "circle")
+TINY_COLOURS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (40, 60, 220), "yellow": (230, 210, 40)}
+TINY_SHAPES = ("square", "circle")
+BACKGROUND = (128, 128, 128)  # grey
 
 
-def write_image(path: Path, colour: str, shape: str, size: int = 40) -> None:
-    """A ``shape`` of ``colour`` on a grey background."""
-    image = Image.new("RGB", (size, size), (128, 128, 128))
+def shape_image(colour: str, shape: str, size: int = 40) -> Image.Image:
+    """A ``shape`` of ``colour`` in the middle of a grey ``size`` x ``size`` image."""
+    image = Image.new("RGB", (size, size), BACKGROUND)
     draw = ImageDraw.Draw(image)
     box = (size // 4, size // 4, 3 * size // 4, 3 * size // 4)
-    (draw.rectangle if shape == "square" else draw.ellipse)(box, fill=COLOURS[colour])
-    image.save(path)
+    (draw.rectangle if shape == "square" else draw.ellipse)(box, fill=TINY_COLOURS[colour])
+    return image
 
 
-def write_video(path: Path, colour: str, direction: str, frames: int = 12, size: int = 32) -> None:
-    """An mp4 of a ``colour`` square moving ``direction`` (left or right)."""
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=8)
-        stream.width = stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for t in range(frames):
-            pixels = np.full((size, size, 3), 128, dtype=np.uint8)
-            x = int((t / max(frames - 1, 1)) * (size - 8))
-            x = x if direction == "right" else size - 8 - x
-            pixels[12:20, x:x + 8] = COLOURS[colour]
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+def moving_square(colour: str, direction: str, frames: int = 12, size: int = 32) -> np.ndarray:
+    """``(frames, size, size, 3)`` uint8 frames of a ``colour`` square moving ``direction`` (left or right)."""
+    out = np.empty((frames, size, size, 3), dtype=np.uint8)
+    side, top = size // 4, (3 * size) // 8
+    for t in range(frames):
+        out[t] = BACKGROUND
+        x = int((t / max(frames - 1, 1)) * (size - side))
+        x = x if direction == "right" else size - side - x
+        out[t, top:top + side, x:x + side] = TINY_COLOURS[colour]
+    return out
 
 
 def make_dataset(out: Path, images: int = 8, videos: int = 8, text_only: int = 4, seed: int = 0) -> dict[str, Path]:
     """Write media, ``pretrain.json``, ``finetune.json`` and ``tokenizer/`` under ``out``."""
     rng = random.Random(seed)
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "videos").mkdir(parents=True, exist_ok=True)
     pretrain, finetune = [], []
     for i in range(images):
-        colour, shape = rng.choice(list(COLOURS)), rng.choice(SHAPES)
+        colour, shape = rng.choice(list(TINY_COLOURS)), rng.choice(TINY_SHAPES)
         name = f"images/{i:03d}.png"
-        write_image(out / name, colour, shape)
+        write_image(shape_image(colour, shape), out / name)
         pretrain.append({"id": f"img{i}", "image": name, "conversations": [
             {"from": "human", "value": "<image>"}, {"from": "gpt", "value": f"a {colour} {shape} on grey"}]})
         finetune.append({"id": f"img-qa{i}", "image": name, "conversations": [
             {"from": "human", "value": "<image>\nWhat colour is the shape?"}, {"from": "gpt", "value": f"It is {colour}."},
             {"from": "human", "value": "What shape is it?"}, {"from": "gpt", "value": f"It is a {shape}."}]})
     for i in range(videos):
-        colour, direction = rng.choice(list(COLOURS)), rng.choice(("left", "right"))
+        colour, direction = rng.choice(list(TINY_COLOURS)), rng.choice(("left", "right"))
         name = f"videos/{i:03d}.mp4"
-        write_video(out / name, colour, direction)
+        write_video(moving_square(colour, direction), out / name)
         pretrain.append({"id": f"vid{i}", "video": name, "conversations": [
             {"from": "human", "value": "<video>"}, {"from": "gpt", "value": f"a {colour} square moves {direction}"}]})
         finetune.append({"id": f"vid-qa{i}", "video": name, "conversations": [
@@ -80,6 +75,7 @@ def make_dataset(out: Path, images: int = 8, videos: int = 8, text_only: int = 4
         a, b = rng.randint(1, 9), rng.randint(1, 9)
         finetune.append({"id": f"txt{i}", "conversations": [
             {"from": "human", "value": f"What is {a} plus {b}?"}, {"from": "gpt", "value": f"It is {a + b}."}]})
+    out.mkdir(parents=True, exist_ok=True)
     paths = {"pretrain": out / "pretrain.json", "finetune": out / "finetune.json"}
     paths["pretrain"].write_text(json.dumps(pretrain, indent=1), encoding="utf-8")
     paths["finetune"].write_text(json.dumps(finetune, indent=1), encoding="utf-8")
@@ -90,7 +86,7 @@ def make_dataset(out: Path, images: int = 8, videos: int = 8, text_only: int = 4
 
 
 def main() -> None:
-    """CLI: ``python -m mmbind.data.synthetic OUT_DIR``."""
+    """CLI: ``python -m mmbind.synth.tiny OUT_DIR``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[2])
     parser.add_argument("out", type=Path)
     parser.add_argument("--images", type=int, default=8)
