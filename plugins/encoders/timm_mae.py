@@ -30,7 +30,6 @@ import torch
 from timm.models.vision_transformer import VisionTransformer
 
 from mmbind import EncoderEntry, PluginOptionsError, RecipeError, hookimpl
-from mmbind.weightfiles import load_strict, read_state_dict, strip_ddp_prefix
 from mmbind.interfaces import BuildContext, Encoder, PatchGrid
 from mmbind.interfaces.encoder_helpers import (
     block_index,
@@ -44,11 +43,11 @@ from mmbind.interfaces.encoder_helpers import (
     token_count,
     write_json_artifact,
 )
-
-from .timm_masked import encode_visible
 from mmbind.media import IMAGENET_MEAN, IMAGENET_STD
 from mmbind.recipe.strict import StrictModel
 from mmbind.weightfiles import load_strict, read_state_dict, strip_ddp_prefix
+
+from .timm_masked import encode_visible
 
 ARTIFACT = "timm_mae.json"
 DECODER_PREFIXES = ("decoder_", "mask_token")  # MAE pretraining-only parameters, not part of the encoder
