@@ -4,10 +4,11 @@
 plugin, or any encoder exposing a timm ``VisionTransformer`` as ``.vit``), for the separated-MAE baseline.
 
 Per image: patch embeddings plus position embeddings, a random ``mask_ratio`` of the patches dropped (per
-sample, by sorting uniform noise), the class token prepended, the ViT blocks and final norm run on what is
+sample, by sorting uniform noise drawn from the sample's own seed: the same masks on any number of ranks and
+after a resume), the class token prepended, the ViT blocks and final norm run on what is
 left; a light decoder (`MaeDecoder`: linear embed, learnable mask token and position embeddings, a few timm
 blocks, linear to pixels) reconstructs every patch; the loss is the MSE on the MASKED patches only, against
-pixels normalised per patch (``norm_pix_loss``). The encoder's weights update in the stage's saved model;
+pixels normalised per patch (``norm_pix_loss``), summed (the runner divides by the masked patches of the step). The encoder's weights update in the stage's saved model;
 the decoder is saved next to it in ``RUN/stages/<name>/mae_decoder/`` (not part of the model).
 """
 
@@ -24,7 +25,9 @@ from torch import nn
 
 from mmbind.errors import RecipeError
 from mmbind.recipe.stage_options import MaeDecoderSpec, MaeStageOptions
+from mmbind.interfaces import Encoder
 from mmbind.train.caption_data import PairBatch
+from mmbind.train.pair_stage import PairObjective
 
 DECODER_DIR = "mae_decoder"
 
@@ -36,9 +39,15 @@ def patchify(pixels: torch.Tensor, patch: int) -> torch.Tensor:
     return grid.permute(0, 2, 4, 3, 5, 1).reshape(n, (h // patch) * (w // patch), patch * patch * c)
 
 
-def random_keep(n: int, length: int, keep: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample random subsets: (kept patch ids ``(n, keep)``, restore order ``(n, length)``)."""
-    noise = torch.rand(n, length, device=device)
+def mask_noise(seeds: list[int], length: int, device: torch.device) -> torch.Tensor:
+    """Uniform noise ``(n, length)``, row ``i`` drawn from ``seeds[i]`` alone."""
+    rows = [torch.rand(length, generator=torch.Generator().manual_seed(seed)) for seed in seeds]
+    return torch.stack(rows).to(device) if rows else torch.zeros((0, length), device=device)
+
+
+def random_keep(noise: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample random subsets from ``noise`` ``(n, length)``: (kept patch ids ``(n, keep)``, restore order
+    ``(n, length)``)."""
     shuffle = noise.argsort(dim=1)
     return shuffle[:, :keep], shuffle.argsort(dim=1)
 
@@ -88,8 +97,8 @@ class MaeDecoder(nn.Module):
         return self.pred(self.norm(x))[:, self.prefix:]
 
 
-class MaeObjective(nn.Module):
-    """Encoder + decoder; ``forward(batch) -> (loss, metrics)``."""
+class MaeLoss(nn.Module):
+    """Encoder + decoder; ``forward(batch) -> (loss sum over masked patches, metrics)``."""
 
     def __init__(self, vit: VisionTransformer, options: MaeStageOptions) -> None:
         super().__init__()
@@ -107,7 +116,7 @@ class MaeObjective(nn.Module):
 
     def forward(self, batch: PairBatch) -> tuple[torch.Tensor, dict[str, float]]:
         pixels = batch.pixels.to(self.vit.patch_embed.proj.weight.dtype)
-        keep_ids, restore = random_keep(len(pixels), self.patches, self.keep, pixels.device)
+        keep_ids, restore = random_keep(mask_noise(batch.seeds, self.patches, pixels.device), self.keep)
         pred = self.decoder(encode_visible(self.vit, pixels, keep_ids), restore)
         target = patchify(pixels, self.patch)
         if self.options.norm_pix_loss:
@@ -116,11 +125,7 @@ class MaeObjective(nn.Module):
         per_patch = ((pred.float() - target.float()) ** 2).mean(dim=-1)
         masked = torch.ones_like(per_patch)
         masked.scatter_(1, keep_ids, 0.0)
-        loss = (per_patch * masked).sum() / masked.sum()
-        return loss, {"visible_patches": float(self.keep)}
-
-    def after_step(self) -> None:
-        """Nothing to clamp."""
+        return (per_patch * masked).sum(), {"visible_patches": float(self.keep)}
 
     def save(self, directory: Path) -> None:
         """Write the decoder (weights + its settings) into ``directory/mae_decoder``."""
@@ -133,7 +138,7 @@ class MaeObjective(nn.Module):
         (target / "decoder.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
 
-def build_mae(model: Any, options: MaeStageOptions, where: str) -> MaeObjective:
+def build_mae(model: Any, options: MaeStageOptions, where: str) -> MaeLoss:
     """The objective of an mae stage over the model's ``options.modality`` encoder."""
     encoder = model.encoders[options.modality]
     vit = getattr(encoder, "vit", None)
@@ -146,6 +151,23 @@ def build_mae(model: Any, options: MaeStageOptions, where: str) -> MaeObjective:
     if getattr(vit, "dynamic_img_size", False):
         raise RecipeError(f"{where}: kind mae needs a fixed image size (dynamic_img_size: false)")
     try:
-        return MaeObjective(vit, options)
+        return MaeLoss(vit, options)
     except RecipeError as exc:
         raise RecipeError(f"{where}.options.decoder: {exc}") from None
+
+
+class MaeObjective(PairObjective):
+    """``kind: mae`` as an `Objective`: the loss sum over masked patches, divided by their count; writes
+    ``mae_decoder/`` with the model."""
+
+    kind = "mae"
+
+    def build(self, model: Any) -> tuple[nn.Module, Encoder, Any, int]:
+        self.mae = build_mae(model, self.options, self.ctx.where)
+        return self.mae, model.encoders[self.options.modality], None, 0
+
+    def count(self, batch: PairBatch) -> int:
+        return len(batch.ids) * (self.mae.patches - self.mae.keep)
+
+    def save_extra(self, directory: Path) -> None:
+        self.mae.save(directory)
