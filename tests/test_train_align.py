@@ -17,7 +17,7 @@ from mmbind.errors import RecipeError
 from mmbind.model.weights import load_state_dict
 from mmbind.recipe import recipe_from_dict
 from mmbind.train import StepInfo, read_run_recipe, train
-from mmbind.train.align import AlignObjective, PoolingHead, clip_loss, retrieval_accuracy
+from mmbind.train.align import AlignLoss, PoolingHead, clip_loss, retrieval_accuracy
 from mmbind.train.caption_data import MediaCaptions, PairCollator, caption_ids, stage_sources
 from mmbind.train.encoder_init import init_encoder_from
 from mmbind.train.loop import Interrupt
@@ -148,7 +148,7 @@ def test_clip_loss_is_symmetric_infonce():
     assert accuracy == 1.0 and loss.item() < 1e-6
     shuffled, _ = clip_loss(media, text[[1, 0, 3, 2]], torch.tensor(10.0))
     expected = torch.nn.functional.cross_entropy(10 * torch.eye(4)[:, [1, 0, 3, 2]], torch.arange(4))
-    assert shuffled.item() == pytest.approx(expected.item())
+    assert shuffled.item() == pytest.approx(4 * expected.item())  # summed over the pairs
 
 
 def test_captions_end_with_eos_and_fit_the_position_table(data):
@@ -173,7 +173,7 @@ def test_align_image_learns_a_shared_space(united, data):
     prefix = "visual_projection.image."
     head.load_state_dict({k[len(prefix):]: v for k, v in heads.items() if k.startswith(prefix)})
     options = rec.stages["align_image"].kind_options()
-    objective = AlignObjective(model.encoders["image"], head, text, options)
+    objective = AlignLoss(model.encoders["image"], head, text, options)
     dataset = MediaCaptions(stage_sources(rec.data, "align_image", "captions"), "image",
                             model.encoders["image"].media_transform(), None, model.llm.tokenizer, 64)
     again = retrieval_accuracy(objective, dataset, PairCollator(0), 512, torch.device("cpu"))

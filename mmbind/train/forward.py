@@ -35,9 +35,7 @@ class TrainForward(nn.Module):
     def forward(self, batch: Batch) -> torch.Tensor:
         if batch.size == 0:  # this rank ran out of samples: a 1-token forward with nothing supervised
             batch = _empty_batch(batch.input_ids.device)
-        media = {m: b.pixels for m, b in batch.media.items() if b.pixels is not None}
-        features = {m: CachedFeatures(b.features, b.feature_slots) for m, b in batch.media.items()
-                    if b.features is not None and b.feature_slots is not None}
+        media, features = media_inputs(batch)
         positions = None
         if batch.packed:
             device = batch.input_ids.device
@@ -46,11 +44,11 @@ class TrainForward(nn.Module):
         out = self.model(
             batch.input_ids, batch.attention_mask, batch.labels, media=media, features=features,
             position_ids=positions, logits_to_keep="supervised", loss_reduction="sum",
-            on_encoded=self._store(batch), embeds_anchor=anchor if anchor.requires_grad else None,
+            on_encoded=self.store(batch), embeds_anchor=anchor if anchor.requires_grad else None,
         )
         return out.loss
 
-    def _store(self, batch: Batch) -> OnEncoded | None:
+    def store(self, batch: Batch) -> OnEncoded | None:
         """Rounds fresh frozen-encoder outputs to bf16 and writes them to the cache."""
         cache = self.cache
         if cache is None:
@@ -79,6 +77,14 @@ class TrainForward(nn.Module):
         if not params:
             return zero
         return zero + 0.0 * torch.stack([p.sum().float() for p in params.values()]).sum()
+
+
+def media_inputs(batch: Batch) -> tuple[dict[str, torch.Tensor], dict[str, CachedFeatures]]:
+    """``media`` (items to encode) and ``features`` (cache hits) of a batch, for `MultimodalLM.forward`."""
+    media = {m: b.pixels for m, b in batch.media.items() if b.pixels is not None}
+    features = {m: CachedFeatures(b.features, b.feature_slots) for m, b in batch.media.items()
+                if b.features is not None and b.feature_slots is not None}
+    return media, features
 
 
 def _empty_batch(device: torch.device) -> Batch:
