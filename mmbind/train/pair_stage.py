@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from mmbind.data.build import pad_id
@@ -30,6 +31,20 @@ from mmbind.train.objective import StageContext, total_steps
 from mmbind.train.optim import build_optimizer, build_scheduler, decay_groups
 from mmbind.train.rng import seed_all
 from mmbind.train.setup import Prepared, resolve_precision
+
+
+class _EveryParameter(nn.Module):
+    """The loss module plus 0 x its trainable parameters: DDP needs every parameter in every rank's backward
+    (an encoder's layers past ``select_layer`` are not used)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model  # the name checkpoints strip, so names match a 1-rank run
+
+    def forward(self, batch: PairBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        loss, metrics = self.model(batch)
+        params = [p.sum() for p in self.model.parameters() if p.requires_grad]
+        return loss + 0.0 * torch.stack(params).sum().to(loss.dtype), metrics
 
 
 class PairObjective:
@@ -72,7 +87,7 @@ class PairObjective:
         params = [p for p in self.loss_module.parameters() if p.requires_grad]
         optimizer = build_optimizer(decay_groups(params, stage.lr, stage.weight_decay), stage)
         scheduler = build_scheduler(optimizer, stage, self.total_steps)
-        module = wrap(self.loss_module, stage.strategy, info)
+        module = wrap(_EveryParameter(self.loss_module) if info.world > 1 else self.loss_module, stage.strategy, info)
         self.prepared = Prepared(module, optimizer, scheduler, params, precision, False)
 
     def build(self, model: MultimodalLM) -> tuple[nn.Module, Encoder, Any, int]:
