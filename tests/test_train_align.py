@@ -1,6 +1,6 @@
 """``kind: align`` stages: recipe validation, LanguageBind's video-from-image initialisation, and real runs on
 the tiny synthetic dataset (contrastive loss falls, retrieval beats chance, the text encoder stays frozen in
-the video stage, outputs reload, determinism, resume restarts an interrupted stage, stand-alone encoders)."""
+the video stage, outputs reload, determinism, resume continues an interrupted stage, stand-alone encoders)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from mmbind.train import StepInfo, read_run_recipe, train
 from mmbind.train.align import AlignLoss, PoolingHead, clip_loss, retrieval_accuracy
 from mmbind.train.caption_data import MediaCaptions, PairCollator, caption_ids, stage_sources
 from mmbind.train.encoder_init import init_encoder_from
+from mmbind.train.checkpoint import read_state
 from mmbind.train.loop import Interrupt
 from mmbind.train.text_encoder import load_text_tower
 from mmbind.train.metrics import MetricsLog
@@ -227,7 +228,7 @@ def test_video_stage_starts_from_the_aligned_image_encoder(united, data, tmp_pat
     assert torch.equal(heads["visual_projection.video.proj.weight"], heads["visual_projection.image.proj.weight"])
 
 
-def test_align_is_deterministic_and_resume_restarts_an_interrupted_stage(united, data, tmp_path):
+def test_align_is_deterministic_and_resume_continues_an_interrupted_stage(united, data, tmp_path):
     run, _ = united
     rec = recipe(data, UNITED)
 
@@ -237,7 +238,9 @@ def test_align_is_deterministic_and_resume_restarts_an_interrupted_stage(united,
 
     second = tmp_path / "run"
     summary = train(rec, second, callbacks=[stop], progress=False)
-    assert summary["status"] == "interrupted" and summary["stages"]["align_video"]["steps"] == 3
+    # the request is read with the next step's collectives (every rank agrees), so the stop comes after step 4
+    assert summary["status"] == "interrupted" and summary["stages"]["align_video"]["steps"] == 4
+    assert summary["checkpoint"] and read_state(Path(summary["checkpoint"]))["step"] == 4  # resumed from here
     assert not (second / "stages" / "align_video").exists()
     stamp = (second / "stages" / "align_image" / "model.safetensors").stat().st_mtime_ns
     assert recipe_from_dict(read_run_recipe(second)) == rec  # what `mmbind train --resume` reads back
