@@ -109,3 +109,21 @@ def test_bad_samples_come_back_with_their_reason(setup, tmp_path):
     assert "conversations[0] is from gpt, expected human" in bad["malformed"]
     batch = collator(items)
     assert batch.size == 1 and [b.id for b in batch.bad] == ["missing", "corrupt", "malformed"]
+
+
+def test_model_forward_sum_is_the_training_loss_and_mean_is_sum_over_count(tmp_path):
+    from mmbind.train.forward import media_inputs
+
+    data = make_data(tmp_path / "data", images=2, videos=2, text_only=2)
+    recipe = tiny_train_recipe(data)
+    model = mmbind.build_model(recipe).eval()
+    dataset, _, collator = build_stage_data(recipe.data, "finetune", recipe.stages["finetune"], model)
+    batch = collator([dataset[i] for i in range(len(dataset))])
+    media, features = media_inputs(batch)
+    with torch.no_grad():
+        wrapped = TrainForward(model)(batch)
+        summed = model(batch.input_ids, batch.attention_mask, batch.labels, media=media, loss_reduction="sum")
+        mean = model(batch.input_ids, batch.attention_mask, batch.labels, media=media)
+    assert summed.loss.item() == pytest.approx(wrapped.item(), rel=1e-6) and summed.loss.item() > 0
+    assert int(summed.num_tokens) == batch.supervised_tokens
+    assert mean.loss.item() == pytest.approx(summed.loss.item() / int(summed.num_tokens), rel=1e-6)

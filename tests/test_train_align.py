@@ -1,6 +1,6 @@
 """``kind: align`` stages: recipe validation, LanguageBind's video-from-image initialisation, and real runs on
 the tiny synthetic dataset (contrastive loss falls, retrieval beats chance, the text encoder stays frozen in
-the video stage, outputs reload, determinism, resume restarts an interrupted stage, stand-alone encoders)."""
+the video stage, outputs reload, determinism, resume continues an interrupted stage, stand-alone encoders)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from mmbind.errors import RecipeError
 from mmbind.model.weights import load_state_dict
 from mmbind.recipe import recipe_from_dict
 from mmbind.train import StepInfo, read_run_recipe, train
-from mmbind.train.align import AlignObjective, PoolingHead, clip_loss, retrieval_accuracy
+from mmbind.train.align import AlignLoss, PoolingHead, clip_loss, retrieval_accuracy
 from mmbind.train.caption_data import MediaCaptions, PairCollator, caption_ids, stage_sources
 from mmbind.train.encoder_init import init_encoder_from
+from mmbind.train.checkpoint import read_state
 from mmbind.train.loop import Interrupt
 from mmbind.train.text_encoder import load_text_tower
 from mmbind.train.metrics import MetricsLog
@@ -148,7 +149,7 @@ def test_clip_loss_is_symmetric_infonce():
     assert accuracy == 1.0 and loss.item() < 1e-6
     shuffled, _ = clip_loss(media, text[[1, 0, 3, 2]], torch.tensor(10.0))
     expected = torch.nn.functional.cross_entropy(10 * torch.eye(4)[:, [1, 0, 3, 2]], torch.arange(4))
-    assert shuffled.item() == pytest.approx(expected.item())
+    assert shuffled.item() == pytest.approx(4 * expected.item())  # summed over the pairs
 
 
 def test_captions_end_with_eos_and_fit_the_position_table(data):
@@ -173,7 +174,7 @@ def test_align_image_learns_a_shared_space(united, data):
     prefix = "visual_projection.image."
     head.load_state_dict({k[len(prefix):]: v for k, v in heads.items() if k.startswith(prefix)})
     options = rec.stages["align_image"].kind_options()
-    objective = AlignObjective(model.encoders["image"], head, text, options)
+    objective = AlignLoss(model.encoders["image"], head, text, options)
     dataset = MediaCaptions(stage_sources(rec.data, "align_image", "captions"), "image",
                             model.encoders["image"].media_transform(), None, model.llm.tokenizer, 64)
     again = retrieval_accuracy(objective, dataset, PairCollator(0), 512, torch.device("cpu"))
@@ -228,7 +229,7 @@ def test_video_stage_starts_from_the_aligned_image_encoder(united, data, tmp_pat
     assert torch.equal(heads["visual_projection.video.proj.weight"], heads["visual_projection.image.proj.weight"])
 
 
-def test_align_is_deterministic_and_resume_restarts_an_interrupted_stage(united, data, tmp_path):
+def test_align_is_deterministic_and_resume_continues_an_interrupted_stage(united, data, tmp_path):
     run, _ = united
     rec = recipe(data, UNITED)
 
@@ -238,7 +239,9 @@ def test_align_is_deterministic_and_resume_restarts_an_interrupted_stage(united,
 
     second = tmp_path / "run"
     summary = train(rec, second, callbacks=[stop], progress=False)
-    assert summary["status"] == "interrupted" and summary["stages"]["align_video"]["steps"] == 3
+    # the request is read with the next step's collectives (every rank agrees), so the stop comes after step 4
+    assert summary["status"] == "interrupted" and summary["stages"]["align_video"]["steps"] == 4
+    assert summary["checkpoint"] and read_state(Path(summary["checkpoint"]))["step"] == 4  # resumed from here
     assert not (second / "stages" / "align_video").exists()
     stamp = (second / "stages" / "align_image" / "model.safetensors").stat().st_mtime_ns
     assert recipe_from_dict(read_run_recipe(second)) == rec  # what `mmbind train --resume` reads back

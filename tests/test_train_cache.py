@@ -13,6 +13,7 @@ from safetensors import safe_open
 import mmbind
 from mmbind.data import build_stage_data
 from mmbind.train import FeatureCache, TrainForward, encoder_identity, train
+from mmbind.train.forward import media_inputs
 from mmbind.train.metrics import MetricsLog
 from train_fixtures import make_data, tiny_train_recipe
 
@@ -27,6 +28,11 @@ def _loader(recipe, model, cache, frames=4):
     return build_stage_data(recipe.data, "finetune", recipe.stages["finetune"], model, cache, identities)
 
 
+def _encode(model, cache, batch):
+    """What the training forward projects for ``batch`` (cache hits merged, misses rounded and stored)."""
+    return model.encode(*media_inputs(batch), TrainForward(model, cache).store(batch))
+
+
 def test_hits_skip_decoding_and_match_fresh_features(data, tmp_path):
     recipe = tiny_train_recipe(data)
     model = mmbind.build_model(recipe).eval()
@@ -35,12 +41,12 @@ def test_hits_skip_decoding_and_match_fresh_features(data, tmp_path):
     first = collator([dataset[i] for i in range(len(dataset))])
     assert first.media["video"].features is None and all(first.media["video"].store_keys)
     with torch.no_grad():
-        fresh = TrainForward(model, cache)._encode(first)  # misses: encoded and stored
+        fresh = _encode(model, cache, first)  # misses: encoded and stored
     assert cache.entries() == 4 and cache.size_bytes() > 0
     second = collator([dataset[i] for i in range(len(dataset))])
     assert second.media["video"].pixels is None and second.media["video"].features.dtype == torch.bfloat16
     with torch.no_grad():
-        cached = TrainForward(model, cache)._encode(second)
+        cached = _encode(model, cache, second)
     for modality in ("image", "video"):  # misses are rounded like hits: a cold and a warm cache train alike
         assert torch.equal(cached[modality], fresh[modality])
         with torch.no_grad():

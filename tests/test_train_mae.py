@@ -18,7 +18,7 @@ from mmbind.errors import RecipeError
 from mmbind.model.weights import load_state_dict
 from mmbind.recipe.stage_options import MaeStageOptions
 from mmbind.train import train
-from mmbind.train.mae import MaeObjective, patchify, random_keep
+from mmbind.train.mae import MaeLoss, mask_noise, patchify, random_keep
 from mmbind.train.metrics import MetricsLog
 from mmbind_plugins.encoders import timm_mae
 from mmbind_plugins.encoders.timm_masked import encode_visible
@@ -76,8 +76,7 @@ def test_patchify_follows_the_patch_embedding_order(vit):
 
 
 def test_random_keep_is_a_permutation_and_its_inverse():
-    torch.manual_seed(0)
-    keep, restore = random_keep(3, 16, 4, torch.device("cpu"))
+    keep, restore = random_keep(mask_noise([0, 1, 2], 16, torch.device("cpu")), 4)
     assert keep.shape == (3, 4) and all(len(set(row.tolist())) == 4 for row in keep)
     shuffle = restore.argsort(dim=1)
     assert torch.equal(torch.gather(shuffle, 1, restore), torch.arange(16).expand(3, -1))
@@ -87,25 +86,31 @@ def test_random_keep_is_a_permutation_and_its_inverse():
 def test_loss_counts_only_masked_patches(vit):
     options = MaeStageOptions(modality="image", mask_ratio=0.75)
     encoder = timm_mae.MaeEncoder(vit, "vit_base_patch16_224.mae", {}, timm_mae.MaeOptions(frozen=False), "image")
-    objective = MaeObjective(encoder, options)
+    objective = MaeLoss(encoder, options)
     assert objective.keep == 4 and objective.patches == 16
     torch.manual_seed(0)
     images = torch.randn(2, 3, 28, 28)
 
     class Batch:
         pixels = images
+        seeds = [5, 6]
 
-    torch.manual_seed(1)
     loss, _ = objective(Batch())
-    torch.manual_seed(1)
-    keep, restore = random_keep(2, 16, 4, torch.device("cpu"))
+    keep, restore = random_keep(mask_noise([5, 6], 16, torch.device("cpu")), 4)
     pred = objective.decoder(encode_visible(vit, images, keep), restore)
     target = patchify(images, 7)
     target = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6).sqrt()
     per_patch = ((pred - target) ** 2).mean(-1)
     hidden = torch.ones(2, 16, dtype=torch.bool)
     hidden[torch.arange(2).unsqueeze(1), keep] = False
-    assert loss.item() == pytest.approx(per_patch[hidden].mean().item(), rel=1e-5)
+    assert loss.item() == pytest.approx(per_patch[hidden].sum().item(), rel=1e-5)  # summed: the runner divides
+
+
+def test_masks_depend_on_the_sample_seed_only():
+    device = torch.device("cpu")
+    both = mask_noise([3, 4], 16, device)
+    assert torch.equal(both[1], mask_noise([4], 16, device)[0])  # not on the batch it shares
+    assert not torch.equal(both[0], both[1])
 
 
 def test_mae_needs_a_timm_vit(data, tmp_path):

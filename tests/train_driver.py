@@ -1,9 +1,10 @@
 """Runs the tiny two-stage training deterministically in a subprocess (used by the resume tests).
 
-    python tests/train_driver.py DATA_DIR RUN_DIR full|pause|resume [KEY=VALUE ...]
+    python tests/train_driver.py DATA_DIR|RECIPE.yaml RUN_DIR full|pause|resume [KEY=VALUE ...]
 
 ``pause`` writes RUN_DIR/PAUSED after finetune step 5 (mid-epoch, after the step-3 checkpoint) and then
-sleeps so the test can SIGKILL it; ``resume`` continues RUN_DIR.
+sleeps so the test can SIGKILL it; ``resume`` continues RUN_DIR. Given a recipe file instead of a data
+directory, that recipe runs as it is (with the overrides) and the pause comes after step 5 of its first stage.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_fixtures import tiny_train_recipe  # noqa: E402
 
+from mmbind.recipe import load_recipe  # noqa: E402
 from mmbind.train import StepInfo, train  # noqa: E402
 
 STAGES = [
@@ -35,10 +37,14 @@ STAGES = [
 
 def main() -> None:
     data, run, mode, *extra = sys.argv[1:]
-    recipe = tiny_train_recipe(Path(data), *STAGES, *extra)
+    if data.endswith(".yaml"):
+        recipe = load_recipe(data, extra)
+        where = next(iter(recipe.stages))
+    else:
+        recipe, where = tiny_train_recipe(Path(data), *STAGES, *extra), "finetune"
 
     def pause(info: StepInfo) -> None:
-        if mode == "pause" and info.stage == "finetune" and info.step == 5:
+        if mode == "pause" and info.stage == where and info.step == 5:
             (Path(run) / "PAUSED").write_text("paused")
             time.sleep(600)
 

@@ -1,9 +1,12 @@
 """loss.py
 
-Next-token cross-entropy over supervised positions (label != -100), computed in fp32.
+The next-token cross-entropy of mmbind, computed in fp32 over supervised positions (label != -100), summed or
+averaged: the one loss function of evaluation, inference and training.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -11,8 +14,29 @@ import torch.nn.functional as F
 from mmbind.model.splice import IGNORE_INDEX
 
 
-def next_token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of ``logits[:, t]`` predicting ``labels[:, t + 1]``."""
-    shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
-    shift_labels = labels[:, 1:].reshape(-1)
-    return F.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE_INDEX)
+def next_token_loss(
+    logits: torch.Tensor, labels: torch.Tensor, positions: torch.Tensor | None = None,
+    reduction: Literal["mean", "sum"] = "mean",
+) -> torch.Tensor:
+    """Cross-entropy of the logits at sequence position ``t`` predicting ``labels[:, t + 1]``.
+
+    ``logits`` cover every position (``(B, S, V)``) or, with ``positions``, only those positions
+    (``(B, len(positions), V)``, as the LLM's ``logits_to_keep`` returns them).
+    """
+    target = labels[:, 1:]
+    if positions is None:
+        logits = logits[:, :-1]
+    else:
+        target = target[:, positions]
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1),
+                           ignore_index=IGNORE_INDEX, reduction=reduction)
+
+
+def supervised_positions(labels: torch.Tensor) -> torch.Tensor:
+    """Positions whose logits some row needs: those followed by a supervised label in any row."""
+    return (labels[:, 1:] != IGNORE_INDEX).any(dim=0).nonzero().squeeze(1)
+
+
+def supervised_count(labels: torch.Tensor) -> torch.Tensor:
+    """Number of supervised next-token targets (what a summed loss is divided by)."""
+    return (labels[:, 1:] != IGNORE_INDEX).sum()

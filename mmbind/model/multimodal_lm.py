@@ -6,12 +6,18 @@ Input convention: ``input_ids`` hold ONE placeholder token per media item (ids i
 ``config.placeholder_ids``); ``media={"image": (N_img, 3, H, W), "video": (N_vid, T, 3, H, W)}`` hold the
 items in order of appearance across the batch (``images=`` / ``videos=`` are shortcuts). Each item's
 projected tokens replace its placeholder; logits cover the expanded sequence.
+
+Training calls the same ``forward`` (through `mmbind.train.forward.TrainForward`, which adds only what
+distribution needs): with encoder outputs from the feature cache (``features``), packed rows
+(``position_ids``), logits only where supervised (``logits_to_keep``) and a summed loss with its token count.
 """
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import torch
 from torch import nn
@@ -19,11 +25,32 @@ from torch import nn
 from mmbind.errors import InputError
 from mmbind.interfaces import Encoder, LLMBackend, Projector
 from mmbind.model.config import MultimodalConfig
-from mmbind.model.loss import next_token_loss
+from mmbind.model.loss import next_token_loss, supervised_count, supervised_positions
 from mmbind.model.outputs import MultimodalOutput
 from mmbind.model.splice import Spliced, splice
 
 SHARED = "shared"  # key of the single projector when ``projector.shared`` is true
+
+OnEncoded = Callable[[str, torch.Tensor], torch.Tensor]  # (modality, fresh frozen-encoder outputs) -> used ones
+
+
+@dataclass
+class CachedFeatures:
+    """Encoder outputs of some of a modality's items, computed earlier (e.g. by the training feature cache)."""
+
+    tokens: torch.Tensor  # (n, L, D) encoder outputs
+    slots: torch.Tensor  # (n,) their positions among the modality's items (order of appearance)
+
+    def merge(self, fresh: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
+        """All items' encoder outputs: these at their slots, ``fresh`` ones (in order) in the others."""
+        count = len(self.slots) + (0 if fresh is None else len(fresh))
+        merged = self.tokens.new_empty((count, *self.tokens.shape[1:]), dtype=dtype)
+        merged[self.slots] = self.tokens.to(dtype)
+        if fresh is not None:
+            others = torch.ones(count, dtype=torch.bool, device=merged.device)
+            others[self.slots] = False
+            merged[others] = fresh.to(dtype)
+        return merged
 
 
 class MultimodalLM(nn.Module):
@@ -48,13 +75,33 @@ class MultimodalLM(nn.Module):
         key = SHARED if SHARED in self.projectors else modality
         return self.projectors[key]  # type: ignore[return-value]
 
-    def encode(self, media: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Projected tokens ``(N, L', D_llm)`` for every modality present in ``media``."""
+    def encode(
+        self, media: dict[str, torch.Tensor], features: dict[str, CachedFeatures] | None = None,
+        on_encoded: OnEncoded | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Projected tokens ``(N, L', D_llm)`` for every modality present in ``media`` or ``features``.
+
+        ``features[modality]`` holds encoder outputs computed earlier (the training feature cache) at their
+        slots among the modality's items; ``media[modality]`` then holds the other items, in order. A frozen
+        encoder (no parameter requiring a gradient) runs under ``no_grad``, and ``on_encoded(modality,
+        tokens)`` receives its fresh outputs and returns what is used (the training cache stores them).
+        """
+        features = features or {}
         out = {}
-        for modality, pixels in media.items():
+        for modality in [*media, *(m for m in features if m not in media)]:
             encoder: Encoder = self.encoders[modality]  # type: ignore[assignment]
-            tokens = encoder(pixels)
-            out[modality] = self.projector_for(modality)(tokens)
+            projector = self.projector_for(modality)
+            tokens = None
+            if modality in media:
+                frozen = not any(p.requires_grad for p in encoder.parameters())
+                with torch.no_grad() if frozen else contextlib.nullcontext():
+                    tokens = encoder(media[modality])
+                if frozen and on_encoded is not None:
+                    tokens = on_encoded(modality, tokens)
+            known = features.get(modality)
+            if known is not None:
+                tokens = known.merge(tokens, _dtype_for(projector, tokens))
+            out[modality] = projector(tokens)
         return out
 
     # ------------------------------------------------------------------ forward
@@ -66,12 +113,42 @@ class MultimodalLM(nn.Module):
         media: dict[str, torch.Tensor] | None = None,
         images: torch.Tensor | None = None,
         videos: torch.Tensor | None = None,
+        *,
+        features: dict[str, CachedFeatures] | None = None,
+        position_ids: torch.Tensor | None = None,
+        logits_to_keep: torch.Tensor | Literal["supervised"] | None = None,
+        loss_reduction: Literal["mean", "sum"] = "mean",
+        on_encoded: OnEncoded | None = None,
+        embeds_anchor: torch.Tensor | None = None,
     ) -> MultimodalOutput:
-        """Logits over the expanded sequence, and the loss when ``labels`` are given."""
-        spliced = self.prepare_inputs(input_ids, attention_mask, labels, media, images, videos)
-        logits = self.llm(spliced.inputs_embeds, spliced.attention_mask, spliced.position_ids)
-        loss = None if spliced.labels is None else next_token_loss(logits, spliced.labels)
-        return MultimodalOutput(logits, spliced.attention_mask, loss, spliced.labels)
+        """Logits over the expanded sequence, and the loss (with its token count) when ``labels`` are given.
+
+        ``features`` / ``on_encoded``: see `encode`. ``position_ids`` ``(B, S')`` over the expanded sequence
+        mark packed rows (samples back to back, positions restarting per sample): the LLM then gets no 2-D
+        mask and builds a block-diagonal causal one. ``logits_to_keep``: positions whose logits are computed
+        (1-D indices), or ``"supervised"``: only where a next-token label is supervised (training).
+        ``loss_reduction="sum"``: the summed loss (training divides by the token count of the whole step).
+        ``embeds_anchor``: a zero-valued scalar added to the LLM's input (distributed training adds the
+        trainable parts this batch does not use, so every rank's backward touches the same parameters).
+        """
+        spliced = self.prepare_inputs(input_ids, attention_mask, labels, media, images, videos,
+                                      features=features, on_encoded=on_encoded)
+        embeds, mask, positions = spliced.inputs_embeds, spliced.attention_mask, spliced.position_ids
+        if position_ids is not None:
+            mask, positions = None, position_ids
+        if embeds_anchor is not None:
+            embeds = embeds + embeds_anchor.to(embeds.dtype)
+        keep = logits_to_keep
+        if isinstance(keep, str):
+            if keep != "supervised" or spliced.labels is None:
+                raise InputError(f"logits_to_keep: {keep!r} needs labels and is 'supervised' or index tensor")
+            keep = supervised_positions(spliced.labels)
+        logits = self.llm(embeds, mask, positions, logits_to_keep=keep)
+        if spliced.labels is None:
+            return MultimodalOutput(logits, spliced.attention_mask)
+        loss = next_token_loss(logits, spliced.labels, keep, loss_reduction)
+        return MultimodalOutput(logits, spliced.attention_mask, loss, spliced.labels,
+                                supervised_count(spliced.labels))
 
     def prepare_inputs(
         self,
@@ -82,6 +159,9 @@ class MultimodalLM(nn.Module):
         images: torch.Tensor | None = None,
         videos: torch.Tensor | None = None,
         padding_side: Literal["left", "right"] | None = None,
+        *,
+        features: dict[str, CachedFeatures] | None = None,
+        on_encoded: OnEncoded | None = None,
     ) -> Spliced:
         """Encode media and splice it into the text embeddings (what the LLM receives)."""
         media = self._collect_media(media, images, videos)
@@ -90,12 +170,15 @@ class MultimodalLM(nn.Module):
             attention_mask = torch.ones_like(input_ids)
         if padding_side is None:
             padding_side = "left" if bool((attention_mask[:, 0] == 0).any()) else "right"
-        features = self.encode(media)
+        for modality in features or {}:
+            if modality not in self.encoders:
+                raise InputError(f"features '{modality}': this model has no {modality} encoder")
+        projected = self.encode(media, features, on_encoded)
         embed = self.llm.input_embeddings()
         safe_ids = input_ids.clamp(0, embed.num_embeddings - 1)  # placeholders may lie outside the vocab
         text_embeds = embed(safe_ids)
         return splice(
-            input_ids, text_embeds, attention_mask, features, self.config.placeholder_ids, labels, padding_side
+            input_ids, text_embeds, attention_mask, projected, self.config.placeholder_ids, labels, padding_side
         )
 
     # --------------------------------------------------------------- generation
@@ -174,6 +257,13 @@ class MultimodalLM(nn.Module):
                 raise InputError(
                     f"{name}: shape {tuple(other.shape)} differs from input_ids {tuple(input_ids.shape)}"
                 )
+
+
+def _dtype_for(projector: nn.Module, tokens: torch.Tensor | None) -> torch.dtype:
+    if tokens is not None:
+        return tokens.dtype
+    param = next(projector.parameters(), None)
+    return param.dtype if param is not None else torch.float32
 
 
 def _check_shape(modality: str, pixels: torch.Tensor, item_shape: tuple[int | None, ...]) -> None:

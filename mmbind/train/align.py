@@ -5,7 +5,9 @@
 Each media item's tokens (exactly what the encoder hands the projector) are pooled (mean, or CLS where
 kept), layer-normed and linearly projected; each caption goes through the `TextTower`. The loss is CLIP's
 symmetric InfoNCE over the batch with a learnable logit scale (init ``log(1/0.07)``, clamped so that
-``exp`` stays <= 100 after every step, as OpenCLIP). The encoder and the pooling head train; the text
+``exp`` stays <= 100 after every step, as OpenCLIP). Across ranks, every rank encodes its share of the
+global batch and gathers all embeddings (a differentiable all-gather); its loss sum covers the rows and
+columns of its own pairs, so the sum over ranks is the 1-rank loss sum (the runner divides by the pairs). The encoder and the pooling head train; the text
 tower trains too (``text_encoder.train: true``: CLIP-style, the image stage) or is loaded frozen from an
 earlier stage (the video stage, aligned to the image stage's text space).
 
@@ -22,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
+import torch.distributed.nn.functional as dist_fn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -31,6 +35,7 @@ from mmbind.interfaces import Encoder
 from mmbind.recipe.stage_options import AlignOptions
 from mmbind.train.caption_data import MediaCaptions, PairBatch, PairCollator
 from mmbind.train.encoder_init import init_encoder_from
+from mmbind.train.pair_stage import PairObjective
 from mmbind.train.standalone import ENCODER_DIR, build_standalone, load_standalone, save_standalone
 from mmbind.train.text_encoder import HEADS, TextTower, load_text_tower, text_config
 
@@ -59,18 +64,36 @@ def pool_tokens(tokens: torch.Tensor, pool: str, frames: int | None) -> torch.Te
     return per_frame[:, :, 0].mean(dim=1)
 
 
+def gather_rows(rows: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Every rank's ``rows`` concatenated in rank order (differentiable), and where this rank's start."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return rows, 0
+    count = torch.tensor([len(rows)], device=rows.device)
+    counts = [torch.zeros_like(count) for _ in range(dist.get_world_size())]
+    dist.all_gather(counts, count)
+    sizes = [int(c) for c in counts]
+    padded = torch.cat([rows, rows.new_zeros((max(sizes) - len(rows), *rows.shape[1:]))])
+    parts = dist_fn.all_gather(padded)
+    return torch.cat([part[:n] for part, n in zip(parts, sizes)]), sum(sizes[: dist.get_rank()])
+
+
 def clip_loss(media: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Symmetric InfoNCE of L2-normalised embeddings; returns (loss, in-batch media->text accuracy)."""
+    """Symmetric InfoNCE of L2-normalised embeddings, SUMMED over this rank's pairs (the global batch is
+    gathered from all ranks); returns (loss sum, in-batch media->text accuracy of this rank's pairs)."""
     media, text = F.normalize(media, dim=-1), F.normalize(text, dim=-1)
-    logits = scale * media @ text.t()
-    target = torch.arange(len(media), device=media.device)
-    loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
-    accuracy = float((logits.argmax(dim=1) == target).float().mean())
-    return loss, accuracy
+    all_media, start = gather_rows(media)
+    all_text, _ = gather_rows(text)
+    logits = scale * all_media @ all_text.t()
+    own = slice(start, start + len(media))
+    target = torch.arange(start, start + len(media), device=media.device)
+    by_media, by_text = logits[own], logits.t()[own]
+    loss = (F.cross_entropy(by_media, target, reduction="sum") + F.cross_entropy(by_text, target, reduction="sum"))
+    accuracy = float((by_media.argmax(dim=1) == target).float().mean())
+    return loss / 2, accuracy
 
 
-class AlignObjective(nn.Module):
-    """Encoder + pooling head + text tower + logit scale; ``forward(batch) -> (loss, metrics)``."""
+class AlignLoss(nn.Module):
+    """Encoder + pooling head + text tower + logit scale; ``forward(batch) -> (loss sum, metrics)``."""
 
     def __init__(self, encoder: Encoder, head: PoolingHead, text: TextTower, options: AlignOptions) -> None:
         super().__init__()
@@ -83,7 +106,7 @@ class AlignObjective(nn.Module):
         self.encoder.requires_grad_(True)
         self.loaded_heads: dict[str, torch.Tensor] = {}  # heads saved with a loaded text encoder
 
-    def train(self, mode: bool = True) -> "AlignObjective":
+    def train(self, mode: bool = True) -> "AlignLoss":
         super().train(mode)
         if not self.options.text_encoder.train:
             self.text.eval()  # frozen: no dropout
@@ -128,7 +151,7 @@ class AlignObjective(nn.Module):
 
 def build_align(
     model: Any, options: AlignOptions, run_dir: Path, registry: Any, where: str,
-) -> tuple[AlignObjective, Any]:
+) -> tuple[AlignLoss, Any]:
     """The objective of an align stage; returns (objective, stand-alone encoder spec or None)."""
     tokenizer = model.llm.tokenizer
     if tokenizer is None:
@@ -163,20 +186,44 @@ def build_align(
         own = head.state_dict()
         if donor_head.keys() == own.keys() and all(v.shape == own[k].shape for k, v in donor_head.items()):
             head.load_state_dict(donor_head)
-    objective = AlignObjective(encoder, head, text, options)
+    objective = AlignLoss(encoder, head, text, options)
     objective.loaded_heads = heads
     return objective, standalone
 
 
-def save_align(objective: AlignObjective, spec: Any, modality: str, directory: Path) -> None:
-    """Everything an align stage writes next to its model."""
-    objective.save(directory, modality)
-    if spec is not None:
-        save_standalone(objective.encoder, spec.plugin, spec.options, directory / ENCODER_DIR)
+class AlignObjective(PairObjective):
+    """``kind: align`` as an `Objective`: contrastive loss summed over pairs; writes ``text_encoder/``
+    (and ``encoder/`` for a stand-alone encoder) with the model; reports retrieval accuracy at the end."""
+
+    kind = "align"
+    min_count = 2  # a contrastive step needs negatives
+
+    def build(self, model: Any) -> tuple[nn.Module, Encoder, Any, int]:
+        ctx = self.ctx
+        loss, self.spec = build_align(model, self.options, ctx.run_dir, ctx.registry, ctx.where)
+        self.align = loss
+        return loss, loss.encoder, model.llm.tokenizer, loss.text.max_length
+
+    def after_step(self) -> None:
+        self.align.after_step()
+
+    def finish(self) -> dict[str, Any]:
+        opts, ctx = self.options, self.ctx
+        if not opts.eval_pairs:
+            return {}
+        found = retrieval_accuracy(self.align, self.dataset, self.collator, opts.eval_pairs, ctx.info.device)
+        ctx.display.note(f"{ctx.name}: {opts.modality}->caption top-1 {found['media_to_text_top1']:.3f} over "
+                         f"{found['pairs']} training pairs (chance {found['chance']:.3f})")
+        return {"retrieval": found}
+
+    def save_extra(self, directory: Path) -> None:
+        self.align.save(directory, self.options.modality)
+        if self.spec is not None:
+            save_standalone(self.align.encoder, self.spec.plugin, self.spec.options, directory / ENCODER_DIR)
 
 
 @torch.no_grad()
-def retrieval_accuracy(objective: AlignObjective, dataset: MediaCaptions, collator: PairCollator, pairs: int,
+def retrieval_accuracy(objective: AlignLoss, dataset: MediaCaptions, collator: PairCollator, pairs: int,
                        device: torch.device, chunk: int = 64) -> dict[str, float]:
     """Media -> caption top-1 retrieval over the first ``pairs`` items, among their distinct captions.
 

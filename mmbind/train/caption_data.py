@@ -6,11 +6,14 @@ modality, and the gpt answer of its first round as the caption); samples without
 stage-1 file mixes images and videos). Media go through the same loading as the LM stages and the
 encoder's own ``media_transform``; a sample that fails comes back as a `BadSample` and is dropped from its
 batch. Preprocessing is seeded per (seed, epoch, index), so pixels do not depend on the worker count, and
-(deterministic transforms) can be kept in memory across epochs with ``cache``.
+(deterministic transforms) can be kept in memory across epochs with ``cache``. Each pair also carries a seed
+of its own (seed, epoch, index) for the objective's randomness (mae's masks): the same on any world size.
+`PairOrder`: each epoch a seeded permutation of the pairs, the last partial global batch dropped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -33,6 +36,7 @@ class Pair:
     id: str  # sample id
     pixels: torch.Tensor  # (3, H, W) or (T, 3, H, W)
     text_ids: list[int]  # caption ids: BOS? + words + EOS, at most max_text tokens
+    seed: int = 0  # seed of this item's randomness in this epoch (set by the dataset)
 
 
 def caption_ids(tokenizer: Any, text: str, max_text: int) -> list[int]:
@@ -73,8 +77,9 @@ class MediaCaptions(Dataset):
         self.epoch = epoch
 
     def __getitem__(self, index: int) -> Pair | BadSample:
+        seed = item_seed(self.seed, self.epoch, index)
         if self.cache is not None and index in self.cache:
-            return self.cache[index]
+            return dataclasses.replace(self.cache[index], seed=seed)
         source_idx, sample_idx = self.index[index]
         source = self.sources[source_idx]
         try:
@@ -82,6 +87,7 @@ class MediaCaptions(Dataset):
                 pair = self._load(source, sample_idx)
         except (DataError, MediaError) as exc:
             return BadSample(sample_id(source, sample_idx), str(exc))
+        pair.seed = seed
         if self.cache is not None:
             self.cache[index] = pair
         return pair
@@ -95,6 +101,29 @@ class MediaCaptions(Dataset):
         caption = record.turns[1][1]
         ids = [] if self.tokenizer is None else caption_ids(self.tokenizer, caption, self.max_text)
         return Pair(record.id, pixels, ids)
+
+
+def item_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of item ``index`` in ``epoch`` of a stage seeded with ``seed``."""
+    return ((seed * 1_000_003 + epoch) * 1_000_003 + index) % 2**63
+
+
+class PairOrder:
+    """Each epoch a permutation seeded with (seed, epoch); only whole global batches (the rest dropped)."""
+
+    def __init__(self, size: int, global_batch: int, seed: int) -> None:
+        self.size = size
+        self.global_batch = global_batch
+        self.seed = seed
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.size // self.global_batch
+
+    def order(self, epoch: int) -> list[int]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(self.size, generator=generator)
+        return order[: self.steps_per_epoch * self.global_batch].tolist()
 
 
 def stage_sources(data: DataSpec, stage_name: str, dataset: str | None) -> list[SourceFile]:
@@ -112,10 +141,11 @@ class PairBatch:
     text_ids: torch.Tensor  # (N, S) right-padded caption ids
     text_mask: torch.Tensor  # (N, S) 1 on real tokens
     bad: list[BadSample]  # dropped samples
+    seeds: list[int] = dataclasses.field(default_factory=list)  # each pair's seed
 
     def to(self, device: torch.device) -> "PairBatch":
         return PairBatch(self.ids, self.pixels.to(device), self.text_ids.to(device), self.text_mask.to(device),
-                         self.bad)
+                         self.bad, self.seeds)
 
 
 class PairCollator:
@@ -134,5 +164,5 @@ class PairCollator:
             ids[row, : len(pair.text_ids)] = torch.tensor(pair.text_ids, dtype=torch.long)
             mask[row, : len(pair.text_ids)] = 1
         pixels = torch.stack([p.pixels for p in good]) if good else torch.zeros(0)
-        return PairBatch([p.id for p in good], pixels, ids, mask, bad)
+        return PairBatch([p.id for p in good], pixels, ids, mask, bad, [p.seed for p in good])
 

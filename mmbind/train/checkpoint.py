@@ -97,8 +97,8 @@ def load_checkpoint(
     _load_trainable(module, weights, fsdp, str(path))
     if fsdp:
         set_optimizer_state_dict(module, optimizer, optim, options=StateDictOptions(full_state_dict=True))
-    else:
-        set_optimizer_state_dict(unwrap(module), optimizer, optim)
+    else:  # not strict: a parameter that never received a gradient (a layer past select_layer) has no state
+        set_optimizer_state_dict(unwrap(module), optimizer, optim, options=StateDictOptions(strict=False))
     scheduler.load_state_dict(sched)
     rng_file = path / f"rng-rank{info.rank}.pt"
     if rng_file.is_file():  # a rank that did not exist when saving keeps its fresh seed

@@ -1,8 +1,9 @@
 """loop.py
 
-`StageRunner`: the optimizer-step loop of one stage. Each step takes ``grad_accum`` micro-batches per rank
-(see `mmbind.data.sampler` for which samples), sums their losses, divides by the supervised token count of
-the whole step over all ranks (token-weighted, so 1 rank x A micro-batches equals A ranks x 1), clips,
+`StageRunner`: the optimizer-step loop of one stage, whatever its kind (the kind is an `Objective`: see
+`mmbind.train.objective`). Each step takes ``accum`` micro-batches per rank (see `mmbind.data.sampler` for
+which samples), sums their loss sums, divides by the objective's count (supervised tokens, pairs, masked
+patches) of the whole step over all ranks (so 1 rank x A micro-batches equals A ranks x 1), clips,
 steps AdamW and the scheduler. It logs metrics, draws the progress bar, checkpoints every N steps, stops
 with `NonFiniteLossError` on a NaN/inf loss or gradient (the last good checkpoint stays), skips and counts
 bad samples (reported per epoch, or fatal with ``on_bad_sample: fail``) and stops cleanly at a step
@@ -17,18 +18,20 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from mmbind.data.collate import Batch
 from mmbind.data.example import BadSample
 from mmbind.data.sampler import RankBatches
 from mmbind.errors import DataError, MmbindError
 from mmbind.train.checkpoint import save_checkpoint
 from mmbind.train.distributed import gather_objects, maybe_no_sync, sum_all
+from mmbind.train.objective import Callback, Objective, StageContext, StepInfo
 from mmbind.train.setup import autocast_for
+
+__all__ = ["Callback", "Interrupt", "NonFiniteLossError", "StageRunner", "StepInfo"]
 
 
 class NonFiniteLossError(MmbindError):
@@ -50,18 +53,6 @@ class Interrupt:
 
 
 @dataclass
-class StepInfo:
-    """What callbacks receive after each optimizer step."""
-
-    stage: str  # stage name
-    stage_index: int  # position of the stage in the recipe
-    step: int  # optimizer steps done in this stage
-    total_steps: int  # steps of the stage
-    loss: float  # token-weighted mean loss of the step
-    checkpoint: Path | None = None  # checkpoint written after this step, if any
-
-
-@dataclass
 class StageState:
     """Position and counters, saved in checkpoints."""
 
@@ -78,33 +69,35 @@ def _quiet_worker(_: int) -> None:
 class StageRunner:
     """Runs one stage's steps; `run` returns "done" or "interrupted"."""
 
-    def __init__(self, ctx: Any) -> None:
-        self.c = ctx  # a `StageContext` from run.py
+    def __init__(self, ctx: StageContext, objective: Objective) -> None:
+        self.c = ctx
+        self.o = objective
+        self.total_steps: int = objective.total_steps  # type: ignore[attr-defined]
         self.state = StageState()
         self.last_checkpoint: Path | None = None
         self._mark = time.perf_counter()  # end of the previous step (wall clock, data loading included)
 
     # ------------------------------------------------------------------ loop
     def run(self) -> str:
-        c = self.c
-        spe = c.order.steps_per_epoch
-        c.display.start(c.name, c.total_steps, self.state.step)
+        c, o, total = self.c, self.o, self.total_steps
+        spe = o.order.steps_per_epoch
+        c.display.start(c.name, total, self.state.step)
         self._mark = time.perf_counter()
         try:
-            while self.state.step < c.total_steps:
+            while self.state.step < total:
                 epoch, first = divmod(self.state.step, spe)
-                last = min(spe, first + c.total_steps - self.state.step)
+                last = min(spe, first + total - self.state.step)
                 batches = iter(self._loader(epoch, first, last))
                 for _ in range(first, last):
-                    micro = [next(batches) for _ in range(c.accum)]
+                    micro = [next(batches) for _ in range(o.accum)]
                     stop, loss = self._step(micro, epoch)
                     if self.state.step % spe == 0:
                         self._end_of_epoch(epoch)
                     every = c.stage.save_every_steps
-                    periodic = bool(every) and self.state.step % every == 0 and self.state.step < c.total_steps
+                    periodic = bool(every) and self.state.step % every == 0 and self.state.step < total
                     ckpt = self._checkpoint() if stop or periodic else None
                     for callback in c.callbacks:
-                        callback(StepInfo(c.name, c.index, self.state.step, c.total_steps, loss, ckpt))
+                        callback(StepInfo(c.name, c.index, self.state.step, total, loss, ckpt))
                     if stop:
                         return "interrupted"
             if self.state.step % spe:
@@ -114,59 +107,68 @@ class StageRunner:
         return "done"
 
     def _loader(self, epoch: int, first: int, last: int) -> DataLoader:
-        c = self.c
-        c.dataset.set_epoch(epoch)
-        sampler = RankBatches(c.order.order(epoch), first, last, c.accum, c.info.rank, c.info.world,
-                              c.stage.per_device_batch, c.stage.global_batch)
-        workers = c.data.num_workers
+        c, o = self.c, self.o
+        o.dataset.set_epoch(epoch)  # type: ignore[attr-defined]
+        sampler = RankBatches(o.order.order(epoch), first, last, o.accum, c.info.rank, c.info.world,
+                              o.per_device, c.stage.global_batch)
+        workers = o.workers
         return DataLoader(
-            c.dataset, batch_sampler=sampler, collate_fn=c.collator, num_workers=workers,
+            o.dataset, batch_sampler=sampler, collate_fn=o.collator, num_workers=workers,
             generator=torch.Generator(), worker_init_fn=_quiet_worker if workers else None,
             persistent_workers=False, prefetch_factor=4 if workers else None,
         )
 
     # ------------------------------------------------------------------ step
-    def _step(self, micro: list[Batch], epoch: int) -> tuple[bool, float]:
-        c, p = self.c, self.c.prepared
+    def _step(self, micro: list[Any], epoch: int) -> tuple[bool, float]:
+        c, o, p = self.c, self.o, self.o.prepared
         started = time.perf_counter()
         bad = [b for batch in micro for b in batch.bad]
-        local = [float(sum(b.supervised_tokens for b in micro)), float(len(bad))]
-        n_tokens, n_bad = sum_all(local, c.info.device)
+        local = [float(sum(o.count(b) for b in micro)), float(len(bad))]
+        n_count, n_bad = sum_all(local, c.info.device)
         self._record_bad(bad, n_bad)
-        scale = c.info.world / max(n_tokens, 1.0)
+        scale = c.info.world / max(n_count, 1.0)
         loss_sum = torch.zeros((), dtype=torch.float64, device=c.info.device)
+        extras: dict[str, float] = {}
         for i, batch in enumerate(micro):
             batch = batch.to(c.info.device)
             with maybe_no_sync(p.module, sync=i == len(micro) - 1):
                 with autocast_for(p.precision, c.info.device):
-                    part = p.module(batch)
+                    out = p.module(batch)
+                part, extra = out if isinstance(out, tuple) else (out, {})
                 (part * scale).backward()
             loss_sum += part.detach().double()
-        real = sum(sum(b.lengths) for b in micro)
-        computed = sum(sum(b.lengths) if b.packed else b.size * max(b.lengths, default=0) for b in micro)
-        totals = sum_all([loss_sum.item(), real, computed, sum(b.size for b in micro), float(Interrupt.requested)],
-                         c.info.device)
-        loss = totals[0] / n_tokens if n_tokens else float("nan")
+            for key, value in extra.items():
+                extras[key] = extras.get(key, 0.0) + value
+        tokens = [o.tokens(b) for b in micro]
+        names = sorted(extras)
+        totals = sum_all([loss_sum.item(), sum(t[0] for t in tokens), sum(t[1] for t in tokens),
+                          sum(len(b.ids) for b in micro), float(Interrupt.requested),
+                          *(extras[k] for k in names)], c.info.device)
+        update = n_count >= o.min_count
+        loss = totals[0] / n_count if update else float("nan")
         lr = p.optimizer.param_groups[0]["lr"]
-        if n_tokens and not math.isfinite(loss):
+        if update and not math.isfinite(loss):
             self._diverged("loss", loss)
         norm = float(torch.nn.utils.clip_grad_norm_(p.params, c.stage.max_grad_norm or float("inf")))
-        if n_tokens and not math.isfinite(norm):
+        if update and not math.isfinite(norm):
             self._diverged("gradient norm", norm)
-        if n_tokens:
+        if update:
             p.optimizer.step()
         p.scheduler.step()
         p.optimizer.zero_grad(set_to_none=True)
-        self.state.truncated += sum(b.truncated for b in micro)
+        if update:
+            o.after_step()
+        self.state.truncated += sum(getattr(b, "truncated", 0) for b in micro)
         self.state.step += 1
         now = time.perf_counter()
         elapsed, wall, self._mark = now - started, now - self._mark, now
         record = {
-            "stage": c.name, "stage_index": c.index, "step": self.state.step, "epoch": epoch,
-            "loss": loss if n_tokens else None, "lr": lr, "grad_norm": norm, "samples": int(totals[3]),
+            "stage": c.name, "stage_index": c.index, "kind": o.kind, "step": self.state.step, "epoch": epoch,
+            "loss": loss if update else None, "lr": lr, "grad_norm": norm, "samples": int(totals[3]),
             "tokens": int(totals[1]), "pad_fraction": 1 - totals[1] / max(totals[2], 1),
             "tokens_per_s": totals[1] / wall, "step_time_s": elapsed, "wall_time_s": wall,
             "skipped_samples": int(n_bad),
+            **{k: v / (len(micro) * c.info.world) for k, v in zip(names, totals[5:])},
         }
         if c.info.main and self.state.step % c.stage.log_every_steps == 0:
             c.metrics.write(record)
@@ -197,7 +199,7 @@ class StageRunner:
 
     def _diverged(self, what: str, value: float) -> None:
         c = self.c
-        c.prepared.optimizer.zero_grad(set_to_none=True)
+        self.o.prepared.optimizer.zero_grad(set_to_none=True)
         kept = f"; last good checkpoint: {self.last_checkpoint}" if self.last_checkpoint else "; no checkpoint yet"
         raise NonFiniteLossError(
             f"stage {c.name} step {self.state.step + 1}: {what} is {value} (check the learning rate and the data)"
@@ -207,11 +209,12 @@ class StageRunner:
     def _checkpoint(self) -> Path:
         c = self.c
         state = {
-            "stage": c.name, "stage_index": c.index, "step": self.state.step, "total_steps": c.total_steps,
-            "epoch": self.state.step // c.order.steps_per_epoch, "world_size": c.info.world,
+            "stage": c.name, "stage_index": c.index, "kind": self.o.kind, "step": self.state.step,
+            "total_steps": self.total_steps, "epoch": self.state.step // self.o.order.steps_per_epoch,
+            "world_size": c.info.world,
             "bad": self.state.bad, "truncated": self.state.truncated, "bad_total": self.state.bad_total,
         }
-        p = c.prepared
+        p = self.o.prepared
         self.last_checkpoint = save_checkpoint(
             c.run_dir, state, p.module, p.optimizer, p.scheduler, c.info, p.fsdp, c.stage.keep_last
         )
@@ -223,5 +226,3 @@ class StageRunner:
                                 saved.get("truncated", 0) if self.c.info.main else 0, saved.get("bad_total", 0))
         self.last_checkpoint = checkpoint
 
-
-Callback = Callable[[StepInfo], None]

@@ -3,11 +3,12 @@
 ``kind: mae``: masked-autoencoder pre-training (He et al. 2022) of one of the model's image encoders (one
 that supports masked encoding, `Encoder.masked_encode`: the ``mae`` plugin), for the separated-MAE baseline.
 
-Per image: a random ``mask_ratio`` of the patches dropped (per sample, by sorting uniform noise), the
-encoder run on what is left (`Encoder.masked_encode`, geometry from `Encoder.masked_patch_grid`); a light
-decoder (`MaeDecoder`: linear embed, learnable mask token and position embeddings, a few timm
+Per image: a random ``mask_ratio`` of the patches dropped (per sample, by sorting uniform noise drawn from the
+sample's own seed: the same masks on any number of ranks and after a resume), the encoder run on what is
+left (`Encoder.masked_encode`, geometry from `Encoder.masked_patch_grid`); a light decoder (`MaeDecoder`: linear embed, learnable mask token and position embeddings, a few timm
 blocks, linear to pixels) reconstructs every patch; the loss is the MSE on the MASKED patches only, against
-pixels normalised per patch (``norm_pix_loss``). The encoder's weights update in the stage's saved model;
+pixels normalised per patch (``norm_pix_loss``), summed (the runner divides by the masked patches of the
+step). The encoder's weights update in the stage's saved model;
 the decoder is saved next to it in ``RUN/stages/<name>/mae_decoder/`` (not part of the model).
 """
 
@@ -26,6 +27,7 @@ from mmbind.errors import RecipeError
 from mmbind.interfaces import Encoder
 from mmbind.recipe.stage_options import MaeDecoderSpec, MaeStageOptions
 from mmbind.train.caption_data import PairBatch
+from mmbind.train.pair_stage import PairObjective
 
 DECODER_DIR = "mae_decoder"
 
@@ -37,9 +39,15 @@ def patchify(pixels: torch.Tensor, patch: int) -> torch.Tensor:
     return grid.permute(0, 2, 4, 3, 5, 1).reshape(n, (h // patch) * (w // patch), patch * patch * c)
 
 
-def random_keep(n: int, length: int, keep: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample random subsets: (kept patch ids ``(n, keep)``, restore order ``(n, length)``)."""
-    noise = torch.rand(n, length, device=device)
+def mask_noise(seeds: list[int], length: int, device: torch.device) -> torch.Tensor:
+    """Uniform noise ``(n, length)``, row ``i`` drawn from ``seeds[i]`` alone."""
+    rows = [torch.rand(length, generator=torch.Generator().manual_seed(seed)) for seed in seeds]
+    return torch.stack(rows).to(device) if rows else torch.zeros((0, length), device=device)
+
+
+def random_keep(noise: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample random subsets from ``noise`` ``(n, length)``: (kept patch ids ``(n, keep)``, restore order
+    ``(n, length)``)."""
     shuffle = noise.argsort(dim=1)
     return shuffle[:, :keep], shuffle.argsort(dim=1)
 
@@ -72,8 +80,8 @@ class MaeDecoder(nn.Module):
         return self.pred(self.norm(x))[:, self.prefix:]
 
 
-class MaeObjective(nn.Module):
-    """Encoder + decoder; ``forward(batch) -> (loss, metrics)``."""
+class MaeLoss(nn.Module):
+    """Encoder + decoder; ``forward(batch) -> (loss sum over masked patches, metrics)``."""
 
     def __init__(self, encoder: Encoder, options: MaeStageOptions) -> None:
         super().__init__()
@@ -85,14 +93,13 @@ class MaeObjective(nn.Module):
         spec = options.decoder
         if spec.width % spec.heads:
             raise RecipeError(f"decoder width {spec.width} is not a multiple of heads {spec.heads}")
-        prefix = grid.prefix
-        self.decoder = MaeDecoder(spec, grid.width, self.patches, prefix, self.patch**2 * 3)
+        self.decoder = MaeDecoder(spec, grid.width, self.patches, grid.prefix, self.patch**2 * 3)
         self.keep = max(1, round(self.patches * (1 - options.mask_ratio)))
         self.encoder.requires_grad_(True)
 
     def forward(self, batch: PairBatch) -> tuple[torch.Tensor, dict[str, float]]:
         pixels = batch.pixels.to(next(self.encoder.parameters()).dtype)
-        keep_ids, restore = random_keep(len(pixels), self.patches, self.keep, pixels.device)
+        keep_ids, restore = random_keep(mask_noise(batch.seeds, self.patches, pixels.device), self.keep)
         pred = self.decoder(self.encoder.masked_encode(pixels, keep_ids), restore)
         target = patchify(pixels, self.patch)
         if self.options.norm_pix_loss:
@@ -101,11 +108,7 @@ class MaeObjective(nn.Module):
         per_patch = ((pred.float() - target.float()) ** 2).mean(dim=-1)
         masked = torch.ones_like(per_patch)
         masked.scatter_(1, keep_ids, 0.0)
-        loss = (per_patch * masked).sum() / masked.sum()
-        return loss, {"visible_patches": float(self.keep)}
-
-    def after_step(self) -> None:
-        """Nothing to clamp."""
+        return (per_patch * masked).sum(), {"visible_patches": float(self.keep)}
 
     def save(self, directory: Path) -> None:
         """Write the decoder (weights + its settings) into ``directory/mae_decoder``."""
@@ -118,7 +121,7 @@ class MaeObjective(nn.Module):
         (target / "decoder.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
 
-def build_mae(model: Any, options: MaeStageOptions, where: str) -> MaeObjective:
+def build_mae(model: Any, options: MaeStageOptions, where: str) -> MaeLoss:
     """The objective of an mae stage over the model's ``options.modality`` encoder."""
     encoder = model.encoders[options.modality]
     if encoder.temporal:
@@ -130,6 +133,23 @@ def build_mae(model: Any, options: MaeStageOptions, where: str) -> MaeObjective:
         raise RecipeError(f"{where}.options.modality: kind mae pre-trains an encoder with masked encoding "
                           f"(plugin mae): {exc}") from None
     try:
-        return MaeObjective(encoder, options)
+        return MaeLoss(encoder, options)
     except RecipeError as exc:
         raise RecipeError(f"{where}.options.decoder: {exc}") from None
+
+
+class MaeObjective(PairObjective):
+    """``kind: mae`` as an `Objective`: the loss sum over masked patches, divided by their count; writes
+    ``mae_decoder/`` with the model."""
+
+    kind = "mae"
+
+    def build(self, model: Any) -> tuple[nn.Module, Encoder, Any, int]:
+        self.mae = build_mae(model, self.options, self.ctx.where)
+        return self.mae, model.encoders[self.options.modality], None, 0
+
+    def count(self, batch: PairBatch) -> int:
+        return len(batch.ids) * (self.mae.patches - self.mae.keep)
+
+    def save_extra(self, directory: Path) -> None:
+        self.mae.save(directory)

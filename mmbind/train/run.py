@@ -9,66 +9,39 @@
     RUN/bad_samples.jsonl    skipped samples with the reason; RUN/summary.json at the end
 
 Every stage builds the model from the recipe and loads the previous stage's output (or ``init_from``),
-so an uninterrupted run and a resumed one take exactly the same path. Stages of ``kind: align`` / ``mae``
-(encoder pre-training) run in `encoder_stage.py`; they restart from scratch when resumed mid-stage.
+so an uninterrupted run and a resumed one take exactly the same path. A stage's kind is an `Objective`
+(``lm``: `lm.py`, ``align``: `align.py`, ``mae``: `mae.py`) run by the one `loop.StageRunner`.
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import math
 import signal
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import torch
 import yaml
 
-from mmbind.data.build import build_stage_data
 from mmbind.errors import CheckpointError, RecipeError
-from mmbind.model.build import build_model
 from mmbind.recipe.loader import read_yaml_mapping
 from mmbind.recipe.schema import Recipe
-from mmbind.recipe.training_schema import DataSpec, StageSpec
 from mmbind.registry import Registry
 from mmbind.train.checkpoint import list_checkpoints, load_checkpoint, read_state
 from mmbind.train.distributed import DistInfo, barrier, init_distributed
-from mmbind.train.encoder_stage import run_encoder_stage
-from mmbind.train.export import load_weights_from, save_stage_output, stage_dir
-from mmbind.train.feature_cache import FeatureCache, encoder_identity
-from mmbind.train.lora import merge_lora
-from mmbind.train.loop import Callback, Interrupt, StageRunner
+from mmbind.train.align import AlignObjective
+from mmbind.train.export import stage_dir
+from mmbind.train.lm import LmObjective
+from mmbind.train.loop import Interrupt, StageRunner
+from mmbind.train.mae import MaeObjective
 from mmbind.train.metrics import MetricsLog
+from mmbind.train.objective import Callback, Objective, StageContext
 from mmbind.train.progress import ProgressDisplay
-from mmbind.train.rng import seed_all
-from mmbind.train.setup import Prepared, accumulation_steps, prepare_model, resolve_precision
 
 RECIPE_FILE = "recipe.yaml"  # the resolved recipe of a run directory
 SUMMARY_FILE = "summary.json"  # written when train() returns: stage results and "status"
-
-
-@dataclass
-class StageContext:
-    """Everything a `StageRunner` needs."""
-
-    name: str  # stage name
-    index: int  # position in the recipe
-    stage: StageSpec  # its settings
-    data: DataSpec  # the recipe's data section
-    run_dir: Path  # the run directory
-    info: DistInfo  # rank, world, device
-    dataset: Any  # ConversationDataset
-    order: Any  # EpochOrder
-    collator: Any  # Collator
-    accum: int  # micro-batches per step per rank
-    total_steps: int  # optimizer steps of the stage
-    prepared: Prepared  # module, optimizer, scheduler
-    display: ProgressDisplay  # progress bar
-    metrics: MetricsLog  # metrics.jsonl
-    callbacks: list[Callback] = field(default_factory=list)  # called after every step
 
 
 def run_finished(run_dir: Path) -> bool:
@@ -114,8 +87,10 @@ def train(
             checkpoint = latest if saved and saved["stage_index"] == index and saved["stage"] == name else None
             if resume and info.main:
                 metrics.trim(index, read_state(checkpoint)["step"] if checkpoint else 0)
-            result = _run_stage(recipe, name, index, stage, run_dir, info, previous, checkpoint, display, metrics,
-                                list(callbacks), registry)
+            init = previous or (Path(stage.init_from) if stage.init_from else None)
+            ctx = StageContext(recipe, name, index, stage, run_dir, info, init, display, metrics, list(callbacks),
+                               registry)
+            result = _run_stage(ctx, checkpoint)
             summary["stages"][name] = result
             if result["status"] == "interrupted":
                 summary["status"] = "interrupted"
@@ -131,62 +106,39 @@ def train(
     return summary
 
 
-def _run_stage(
-    recipe: Recipe, name: str, index: int, stage: StageSpec, run_dir: Path, info: DistInfo, previous: Path | None,
-    checkpoint: Path | None, display: ProgressDisplay, metrics: MetricsLog, callbacks: list[Callback],
-    registry: Registry | None,
-) -> dict[str, Any]:
-    if stage.kind != "lm":  # encoder pre-training (align / mae): see encoder_stage.py
-        return run_encoder_stage(recipe, name, index, stage, run_dir, info, previous, display, metrics, callbacks,
-                                 registry)
-    where = f"stages.{name}"
-    if stage.lora is not None and stage.strategy.startswith("fsdp"):
-        raise RecipeError(f"{where}: LoRA with strategy fsdp is not supported; use ddp")
-    data = recipe.data
-    assert data is not None
-    model = build_model(recipe, registry)
-    init = previous or (Path(stage.init_from) if stage.init_from else None)
-    if init is not None:
-        load_weights_from(model, init)
-    seed_all(stage.seed)
-    cache, identities = None, {}
-    if data.feature_cache.enabled:
-        cache = FeatureCache(data.feature_cache.dir)
-        precision = resolve_precision(stage.precision, info.device)
-        for modality in model.encoders:
-            if "encoders" not in stage.train and f"encoder:{modality}" not in stage.train:
-                identities[modality] = encoder_identity(model, modality, data.video_frames, precision)
-    dataset, order, collator = build_stage_data(data, name, stage, model, cache, identities)
-    accum = accumulation_steps(stage, info.world, where)
-    total = stage.max_steps or math.ceil(stage.epochs * order.steps_per_epoch)
-    prepared = prepare_model(model, stage, info, total, cache)
-    ctx = StageContext(name, index, stage, data, run_dir, info, dataset, order, collator, accum, total, prepared,
-                       display, metrics, callbacks)
-    runner = StageRunner(ctx)
+def _run_stage(ctx: StageContext, checkpoint: Path | None) -> dict[str, Any]:
+    """Build the stage's objective, run (or continue) its steps, save its output; returns its summary entry."""
+    objective = build_objective(ctx)
+    runner = StageRunner(ctx, objective)
+    p = objective.prepared
     if checkpoint is not None:
-        saved = load_checkpoint(checkpoint, prepared.module, prepared.optimizer, prepared.scheduler, info,
-                                prepared.fsdp)
+        saved = load_checkpoint(checkpoint, p.module, p.optimizer, p.scheduler, ctx.info, p.fsdp)
         runner.restore_state(saved, checkpoint)
-        _trim_bad_samples(run_dir, name, saved["step"] // order.steps_per_epoch, info)
+        _trim_bad_samples(ctx.run_dir, ctx.name, saved["step"] // objective.order.steps_per_epoch, ctx.info)
     status = runner.run()
-    result: dict[str, Any] = {"status": status, "steps": runner.state.step, "total_steps": total,
-                              "skipped_samples": runner.state.bad_total}
-    if cache is not None and info.main:
-        result["feature_cache"] = {"dir": str(cache.directory), "entries": cache.entries(),
-                                   "bytes": cache.size_bytes()}
+    result: dict[str, Any] = {"status": status, "kind": objective.kind, "steps": runner.state.step,
+                              "total_steps": runner.total_steps, "skipped_samples": runner.state.bad_total}
     if status == "interrupted":
         result["checkpoint"] = str(runner.last_checkpoint)
     else:
-        merge_lora(model)
-        result["output"] = str(save_stage_output(model, prepared.module, stage_dir(run_dir, name), info,
-                                                 prepared.fsdp))
-        if info.main:
-            metrics.plot()
-    del ctx, runner, prepared, model
+        result.update(objective.finish())
+        result["output"] = str(objective.save(stage_dir(ctx.run_dir, ctx.name)))
+        if ctx.info.main:
+            ctx.metrics.plot()
+    del runner, p, objective
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return result
+
+
+def build_objective(ctx: StageContext) -> Objective:
+    """The objective of the stage's kind."""
+    if ctx.stage.kind == "align":
+        return AlignObjective(ctx)
+    if ctx.stage.kind == "mae":
+        return MaeObjective(ctx)
+    return LmObjective(ctx)
 
 
 def _prepare_run_dir(recipe: Recipe, run_dir: Path, resume: bool, info: DistInfo) -> None:

@@ -1,0 +1,115 @@
+"""pair_stage.py
+
+`PairObjective`: what the encoder pre-training kinds (``align``, ``mae``) share as `Objective`s: the model
+built from the recipe and started from the previous stage's output (or ``init_from``), the stage's seed, the
+media-caption pairs of its dataset (`caption_data`), AdamW over the loss module's trainable parameters (weight
+decay on matrices only), DDP across ranks, and saving the whole model as ``RUN/stages/<name>/`` with the
+kind's extra outputs written inside, atomically with it. A subclass builds its loss module (`build`).
+
+Limits (documented): one micro-batch per step and rank, ``global_batch / ranks`` pairs each (contrastive
+negatives span the global batch: no gradient accumulation); the last partial batch of an epoch is dropped;
+file ``weight``s other than 0 are not applied (each pair once per epoch); strategy ``ddp`` only (not fsdp).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mmbind.data.build import pad_id
+from mmbind.errors import RecipeError
+from mmbind.interfaces import Encoder
+from mmbind.model.build import build_model
+from mmbind.model.multimodal_lm import MultimodalLM
+from mmbind.train.caption_data import MediaCaptions, PairBatch, PairCollator, PairOrder, stage_sources
+from mmbind.train.distributed import wrap
+from mmbind.train.export import load_weights_from, save_stage_output
+from mmbind.train.objective import StageContext, total_steps
+from mmbind.train.optim import build_optimizer, build_scheduler, decay_groups
+from mmbind.train.rng import seed_all
+from mmbind.train.setup import Prepared, resolve_precision
+
+
+class _EveryParameter(nn.Module):
+    """The loss module plus 0 x its trainable parameters: DDP needs every parameter in every rank's backward
+    (an encoder's layers past ``select_layer`` are not used)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model  # the name checkpoints strip, so names match a 1-rank run
+
+    def forward(self, batch: PairBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        loss, metrics = self.model(batch)
+        params = [p.sum() for p in self.model.parameters() if p.requires_grad]
+        return loss + 0.0 * torch.stack(params).sum().to(loss.dtype), metrics
+
+
+class PairObjective:
+    """An encoder pre-training objective on media-caption pairs (see `mmbind.train.objective.Objective`)."""
+
+    kind = ""
+    min_count = 1
+    accum = 1
+
+    def __init__(self, ctx: StageContext) -> None:
+        stage, data, info, where = ctx.stage, ctx.data, ctx.info, ctx.where
+        self.ctx = ctx
+        self.model = model = build_model(ctx.recipe, ctx.registry)
+        if ctx.init is not None:
+            load_weights_from(model, ctx.init)
+        seed_all(stage.seed)
+        self.options = options = stage.kind_options()
+        self.loss_module, self.encoder, tokenizer, max_text = self.build(model)
+        precision = resolve_precision(stage.precision, info.device)
+        if precision == "bf16":
+            raise RecipeError(f"{where}.precision: kind {stage.kind} trains in fp32 or bf16_mixed, not bf16")
+        if stage.strategy.startswith("fsdp"):
+            raise RecipeError(f"{where}.strategy: kind {stage.kind} trains with ddp (the encoders are small)")
+        if stage.global_batch % info.world:
+            raise RecipeError(f"{where}.global_batch: {stage.global_batch} pairs do not split over {info.world} "
+                              f"ranks (kind {stage.kind}: one forward pass of global_batch / ranks per step)")
+        self.loss_module.float().to(info.device).train()
+        self.frames = data.video_frames if self.encoder.item_shape[0] is None else None
+        sources = stage_sources(data, ctx.name, stage.dataset)
+        self.dataset = MediaCaptions(sources, options.modality, self.encoder.media_transform(), self.frames,
+                                     tokenizer, max_text, data.video_backend, stage.seed, options.cache_media)
+        self.order = PairOrder(len(self.dataset), stage.global_batch, stage.seed)
+        if self.order.steps_per_epoch == 0:
+            raise RecipeError(f"{where}: {len(self.dataset)} {options.modality} item(s) in dataset "
+                              f"{stage.dataset or ctx.name!r}, fewer than global_batch {stage.global_batch}")
+        self.collator = PairCollator(pad_id(tokenizer) if tokenizer is not None else 0)
+        self.per_device = stage.global_batch // info.world
+        self.workers = 0 if options.cache_media else data.num_workers  # a memory cache is not shared by workers
+        self.total_steps = total_steps(stage, self.order.steps_per_epoch)
+        params = [p for p in self.loss_module.parameters() if p.requires_grad]
+        optimizer = build_optimizer(decay_groups(params, stage.lr, stage.weight_decay), stage)
+        scheduler = build_scheduler(optimizer, stage, self.total_steps)
+        module = wrap(_EveryParameter(self.loss_module) if info.world > 1 else self.loss_module, stage.strategy, info)
+        self.prepared = Prepared(module, optimizer, scheduler, params, precision, False)
+
+    def build(self, model: MultimodalLM) -> tuple[nn.Module, Encoder, Any, int]:
+        """(loss module, the encoder trained, caption tokenizer or None, caption length)."""
+        raise NotImplementedError
+
+    def count(self, batch: PairBatch) -> int:
+        return len(batch.ids)
+
+    def tokens(self, batch: PairBatch) -> tuple[int, int]:
+        real = int(batch.text_mask.sum()) + len(batch.ids) * self.encoder.tokens_per_item(self.frames)
+        return real, real
+
+    def after_step(self) -> None:
+        """Nothing to do."""
+
+    def finish(self) -> dict[str, Any]:
+        return {}
+
+    def save_extra(self, directory: Path) -> None:
+        """Write the kind's files next to the model."""
+
+    def save(self, directory: Path) -> Path:
+        self.loss_module.to("cpu")
+        return save_stage_output(self.model, self.model, directory, self.ctx.info, False, self.save_extra)
