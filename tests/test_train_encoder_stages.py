@@ -20,7 +20,7 @@ from mmbind.train.metrics import MetricsLog
 from train_fixtures import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "recipes" / "tiny" / "video_llava.yaml"
+TINY = ROOT / "mmbind" / "recipes" / "tiny" / "video_llava.yaml"
 DRIVER = Path(__file__).resolve().parent / "train_driver.py"
 MAE_IMAGE = {"plugin": "mae", "options": {
     "model": "vit_base_patch16_224.mae", "select_layer": -2,

@@ -24,7 +24,7 @@ from mmbind.recipe import load_recipe
 from mmbind.recipe.schema import Recipe
 from mmbind.registry import Registry, load_registry
 
-TRAIN_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "tiny" / "train.yaml"
+TRAIN_RECIPE = Path(__file__).resolve().parents[1] / "mmbind" / "recipes" / "tiny" / "train.yaml"
 FIRST_PARTY = [
     "mmbind_plugins.encoders.clip_vision", "mmbind_plugins.encoders.open_clip_encoder",
     "mmbind_plugins.encoders.timm_mae", "mmbind_plugins.encoders.languagebind.image",
