@@ -16,8 +16,7 @@ from typing import Literal
 import torch
 
 from mmbind.errors import InputError
-
-IGNORE_INDEX = -100
+from mmbind.prompting.tokenize import IGNORE_INDEX  # the labels convention: -100 is not supervised
 
 
 @dataclass

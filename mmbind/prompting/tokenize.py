@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from mmbind.errors import DataError, RecipeError
-from mmbind.model.splice import IGNORE_INDEX
 from mmbind.prompting.templates import Segment
+
+IGNORE_INDEX = -100  # label of a position that is not supervised (PyTorch's cross-entropy default)
 
 def tokenize_prompt(tokenizer: Any, text: str, placeholder_ids: Mapping[str, int]) -> list[int]:
     """Token ids of ``text`` with one ``placeholder_ids[modality]`` per ``<modality>`` tag."""

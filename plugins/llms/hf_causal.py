@@ -12,7 +12,7 @@ names); it is specific to this backend, not part of `LLMBackend`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from pydantic import model_validator
@@ -22,8 +22,10 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 from mmbind import CheckpointError, LLMEntry, hookimpl
 from mmbind.interfaces import BuildContext, LLMBackend
 from mmbind.interfaces.lora_layers import lora_config
-from mmbind.recipe.training_schema import LoraSpec
 from mmbind.recipe.strict import StrictModel
+
+if TYPE_CHECKING:
+    from mmbind.recipe.training_schema import LoraSpec
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
