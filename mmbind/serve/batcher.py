@@ -12,7 +12,9 @@ of the batch goes on; a batch ends when its last row does. A client that goes aw
 Waiting is bounded: a new request joins the next batch unless that one is full of older requests or
 needs other sampling settings; every batch is capped at ``max_batch`` requests and ``max_tokens`` new
 tokens, so a request waits for at most the batch in progress plus the batches of the requests queued before
-it. The queue holds ``max_queue`` requests; beyond that a request is refused (429) instead of waiting.
+it. After a batch of several requests the worker waits up to ``batch_wait_s`` (default 10 ms) for their
+clients' next requests before starting the next batch; after a lone request it does not wait, so one client
+alone sees no added latency. The queue holds ``max_queue`` requests; beyond that a request is refused (429) instead of waiting.
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ class BatchWorker:
         self.batches = 0  # batches generated (for /health and tests)
         self.largest_batch = 0
         self.busy = False
+        self._last_size = 0
 
     # ----------------------------------------------------------------- control
     def start(self) -> None:
@@ -157,7 +160,7 @@ class BatchWorker:
                 self._cond.wait()
             if self._stopping:
                 return None
-            if self.batch_wait_s > 0:
+            if self.batch_wait_s > 0 and self._last_size > 1:  # clients are concurrent: let them catch up
                 deadline = time.monotonic() + self.batch_wait_s
                 while len(self._queue) < self.max_batch and (left := deadline - time.monotonic()) > 0:
                     self._cond.wait(left)
@@ -175,6 +178,7 @@ class BatchWorker:
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
             batch = [p for p in batch if not p.cancelled]
+            self._last_size = len(batch)
             if not batch:
                 continue
             self.busy = True

@@ -30,7 +30,7 @@ class ServeSettings:
     default_max_tokens: int = 128  # when a request gives no max_tokens
     max_batch: int = 16  # requests generated together
     max_queue: int = 256  # waiting requests; beyond that a request is refused with 429
-    batch_wait_s: float = 0.0  # how long the worker waits for more requests before starting a batch
+    batch_wait_s: float = 0.01  # after a batch of several, how long to wait for more before the next
     frames: int = 8  # frames sampled per video
     video_backend: str = "auto"
 
