@@ -164,3 +164,12 @@ def test_page_is_served_without_external_resources(server):
     page = httpx.get(server + "/")
     assert page.status_code == 200 and "<form" in page.text
     assert "http://" not in page.text and "https://" not in page.text
+
+
+def test_serve_command_errors_are_one_line(tmp_path, capsys):
+    from mmbind.cli.main import main
+
+    assert main(["serve", str(tmp_path / "nothing")]) == 1
+    assert main(["serve", str(tmp_path), "--port", "70000"]) == 2
+    err = capsys.readouterr().err
+    assert "no such run or checkpoint" in err and "--port" in err
