@@ -211,7 +211,8 @@ class BatchWorker:
     def _generate(self, batch: list[Pending]) -> None:
         jobs = [p.job for p in batch]
         for pending in batch:
-            pending.row = RowText(self.tokenizer, self.eos_id, pending.job.max_tokens, pending.job.stop)
+            pending.row = RowText(self.tokenizer, self.eos_id, pending.job.max_tokens, pending.job.stop,
+                                  pending.job.stream)
         sampling = jobs[0].sampling
         options: dict[str, Any] = {"do_sample": False}
         if not sampling.greedy:

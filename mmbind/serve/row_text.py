@@ -17,11 +17,13 @@ from typing import Any
 class RowText:
     """Tokens and text of one answer."""
 
-    def __init__(self, tokenizer: Any, eos_id: int | None, max_tokens: int, stops: tuple[str, ...] = ()) -> None:
+    def __init__(self, tokenizer: Any, eos_id: int | None, max_tokens: int, stops: tuple[str, ...] = (),
+                 stream: bool = True) -> None:
         self.tokenizer = tokenizer
         self.eos_id = eos_id
         self.max_tokens = max_tokens
         self.stops = stops
+        self.stream = stream  # without streaming or stop strings, nothing is decoded before the end
         self.tokens: list[int] = []
         self.sent = ""  # text streamed so far
         self.done = False
@@ -39,6 +41,10 @@ class RowText:
             self.done, self.finish_reason = True, "stop"
             return ""
         self.tokens.append(token)
+        if not self.stream and not self.stops:
+            if len(self.tokens) >= self.max_tokens:
+                self.done, self.finish_reason = True, "length"
+            return ""
         text = self._decoded()
         for stop in self.stops:
             at = text.find(stop)
