@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "mmbind.cli.eval_cmd",
     "mmbind.cli.chat_cmd",
     "mmbind.cli.ablate_cmd",
+    "mmbind.cli.serve_cmd",
+    "mmbind.cli.infer_cmd",
 )
 
 

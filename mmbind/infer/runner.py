@@ -1,0 +1,72 @@
+"""runner.py
+
+`run_inference`: answers the rows of `mmbind infer` in batches of similar prompt length (sorted by token
+count, so little padding), appending each batch's answers to the output file as soon as it is done (one
+JSON line per row: id, question, media, answer). Ids already in the output are skipped, so an interrupted
+run continues where it stopped. A row whose media cannot be read is reported by id and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from mmbind.errors import InputError, MediaError
+from mmbind.eval.generation import Generator, Query
+from mmbind.infer.rows import BadRow, InferRow
+from mmbind.prompting import tokenize_prompt
+
+
+@dataclass
+class InferResult:
+    """What a run did."""
+
+    answered: int = 0
+    skipped_done: int = 0
+    bad: list[BadRow] = field(default_factory=list)
+
+
+def by_length(generator: Generator, rows: Sequence[InferRow]) -> list[InferRow]:
+    """``rows`` sorted by prompt length in tokens (stable)."""
+    placeholders = generator.model.config.placeholder_ids
+
+    def length(row: InferRow) -> int:
+        query = Query(row.question, row.modality, row.media)
+        return len(tokenize_prompt(generator.tokenizer, generator.prompt(query), placeholders))
+
+    return sorted(rows, key=length)
+
+
+def run_inference(generator: Generator, rows: Sequence[InferRow], output: Path, done: set[str],
+                  batch_size: int = 16, max_new_tokens: int = 64,
+                  on_rows: Callable[[int], None] | None = None) -> InferResult:
+    """Answer every row whose id is not in ``done``; ``on_rows(n)`` after each batch (answered or bad)."""
+    result = InferResult(skipped_done=sum(1 for r in rows if r.id in done))
+    todo = by_length(generator, [r for r in rows if r.id not in done])
+    output.parent.mkdir(parents=True, exist_ok=True)
+    torn = output.is_file() and output.stat().st_size > 0 and not output.read_bytes().endswith(b"\n")
+    with output.open("a", encoding="utf-8") as out:
+        if torn:  # an interrupted run's last line: end it, so the next answer starts a line of its own
+            out.write("\n")
+        for start in range(0, len(todo), batch_size):
+            chunk, ready = todo[start:start + batch_size], []
+            for row in chunk:
+                try:
+                    if row.modality is not None and row.media is not None:
+                        generator.pixels(row.modality, row.media)
+                    ready.append(row)
+                except (MediaError, InputError, OSError) as exc:
+                    result.bad.append(BadRow(row.id, str(exc).splitlines()[0] if str(exc) else repr(exc)))
+            queries = [Query(r.question, r.modality, r.media) for r in ready]
+            answers = generator.answer(queries, max_new_tokens, batch_size=max(1, len(queries))) if queries else []
+            for row, answer in zip(ready, answers):
+                media = None if row.media is None else {row.modality: str(row.media)}
+                out.write(json.dumps({"id": row.id, "question": row.question, "media": media,
+                                      "answer": answer}) + "\n")
+            out.flush()
+            result.answered += len(ready)
+            if on_rows is not None:
+                on_rows(len(chunk))
+    return result

@@ -1,0 +1,141 @@
+"""media_input.py
+
+Media in a chat request, read safely: a ``data:`` URI (base64, its MIME type must fit the part: ``image/*``
+for ``image_url``, ``video/*`` for ``video_url``) or a local path (``file://`` or plain) that must resolve,
+symlinks followed, to a regular file inside ``--media-root``. Remote URLs are never fetched. Sizes are
+checked before anything is decoded; the file is read with mmbind's own loaders (PIL / PyAV, nothing is
+unpickled or executed) and preprocessed with the encoder's ``media_transform()``. A small LRU cache keyed
+by content hash (data URIs) or path, size and mtime (files) keeps repeated media cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from mmbind.media import load_item
+from mmbind.serve.request_error import RequestError
+
+CACHE_ITEMS = 64
+DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[\w.+-]+)*)(?P<b64>;base64)?,",
+                      re.ASCII)
+SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp",
+          "image/bmp": ".bmp", "video/mp4": ".mp4", "video/webm": ".webm", "video/x-matroska": ".mkv",
+          "video/quicktime": ".mov", "video/x-msvideo": ".avi", "video/mpeg": ".mpg"}
+
+
+class MediaReader:
+    """Turns a media reference from a request into the encoder's input tensor."""
+
+    def __init__(self, transforms: dict[str, Callable[[Any], torch.Tensor]], frames: int, backend: str,
+                 media_root: Path | None, max_bytes: int) -> None:
+        self.transforms = transforms
+        self.frames = frames
+        self.backend = backend
+        self.root = media_root.resolve() if media_root is not None else None
+        self.max_bytes = max_bytes
+        self._cache: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(self, modality: str, url: str) -> torch.Tensor:
+        """The preprocessed item behind ``url`` (a RequestError naming the problem otherwise)."""
+        if modality not in self.transforms:
+            known = ", ".join(f"{m}_url" for m in self.transforms)
+            raise RequestError(400, f"this model takes no {modality} (content types it takes: text, {known})",
+                               "unsupported_content_type")
+        if url.startswith("data:"):
+            data = self._decode_data_uri(modality, url)
+            key = (modality, hashlib.sha256(data).hexdigest())
+            return self._cached(key, lambda: self._load_bytes(modality, data, _mime(url)))
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url) and not url.startswith("file://"):
+            raise RequestError(400, f"{modality}_url: only data: URIs and local paths are accepted, not "
+                               f"{url.split(':', 1)[0]}: URLs", "unsupported_url")
+        path = self._local_path(modality, url)
+        stat = path.stat()
+        key = (modality, str(path), str(stat.st_size), str(stat.st_mtime_ns))
+        return self._cached(key, lambda: self._load_file(modality, path, path.name))
+
+    # ------------------------------------------------------------------ sources
+    def _decode_data_uri(self, modality: str, url: str) -> bytes:
+        head = DATA_URI.match(url)
+        if head is None or not head.group("b64"):
+            raise RequestError(400, f"{modality}_url: malformed data: URI (expected data:<type>;base64,...)",
+                               "invalid_media")
+        mime = head.group("mime") or ""
+        if modality in ("image", "video") and not mime.startswith(modality + "/"):
+            raise RequestError(415, f"{modality}_url: unsupported media type {mime or 'none'!r} (expected "
+                               f"{modality}/...)", "unsupported_media_type")
+        payload = url[head.end():]
+        if len(payload) * 3 // 4 > self.max_bytes + 3:
+            raise RequestError(413, f"{modality}_url: media larger than the limit of {self.max_bytes} bytes",
+                               "media_too_large")
+        try:
+            return base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise RequestError(400, f"{modality}_url: the data: URI is not valid base64",
+                               "invalid_media") from None
+
+    def _local_path(self, modality: str, url: str) -> Path:
+        if self.root is None:
+            raise RequestError(403, f"{modality}_url: local paths are not accepted (the server was started "
+                               "without --media-root); send a data: URI", "local_media_disabled")
+        ref = url[len("file://"):] if url.startswith("file://") else url
+        if not ref or "\x00" in ref:
+            raise RequestError(400, f"{modality}_url: empty or malformed path", "invalid_media")
+        given = Path(ref)
+        candidate = given if given.is_absolute() else self.root / given
+        try:
+            real = candidate.resolve(strict=True)  # follows every symlink
+        except (OSError, RuntimeError):
+            raise RequestError(404, f"{modality}_url: no such media file {ref!r} under the media root",
+                               "media_not_found") from None
+        if not real.is_relative_to(self.root):
+            raise RequestError(403, f"{modality}_url: {ref!r} lies outside the media root", "media_forbidden")
+        if not real.is_file():
+            raise RequestError(400, f"{modality}_url: {ref!r} is not a regular file", "invalid_media")
+        if real.stat().st_size > self.max_bytes:
+            raise RequestError(413, f"{modality}_url: {ref!r} is larger than the limit of {self.max_bytes} "
+                               "bytes", "media_too_large")
+        return real
+
+    # ------------------------------------------------------------------ loading
+    def _cached(self, key: tuple[str, ...], load: Callable[[], torch.Tensor]) -> torch.Tensor:
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        pixels = load()
+        with self._lock:
+            self._cache[key] = pixels
+            if len(self._cache) > CACHE_ITEMS:
+                self._cache.popitem(last=False)
+        return pixels
+
+    def _load_bytes(self, modality: str, data: bytes, mime: str) -> torch.Tensor:
+        with tempfile.TemporaryDirectory(prefix="mmbind-serve-") as folder:
+            path = Path(folder) / ("media" + SUFFIX.get(mime, ".bin"))
+            path.write_bytes(data)
+            return self._load_file(modality, path, "the data: URI")
+
+    def _load_file(self, modality: str, path: Path, name: str) -> torch.Tensor:
+        frames = None if modality == "image" else self.frames
+        try:
+            return self.transforms[modality](load_item(path, frames, self.backend))  # type: ignore[arg-type]
+        except Exception as exc:  # untrusted bytes: any decoder failure is the request's fault
+            reason = str(exc).replace(str(path), name).splitlines()[0] if str(exc) else type(exc).__name__
+            raise RequestError(400, f"{modality}_url: cannot read {name} as {modality}: {reason}",
+                               "invalid_media") from None
+
+
+def _mime(url: str) -> str:
+    head = DATA_URI.match(url)
+    return (head.group("mime") or "") if head else ""
