@@ -25,7 +25,7 @@ def run_benchmark(name: str, *args: str) -> dict:
 
 @pytest.mark.slow
 def test_serve_benchmark_compares_identical_answers():
-    result = run_benchmark("serve_throughput.py", "--requests", "16")
+    result = run_benchmark("serve_throughput.py", "--requests", "16", "--rounds", "2")
     assert result["same_answers"] is True and result["speedup"] > 0
 
 
