@@ -26,8 +26,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "common"))
-import mmbind  # noqa: E402
 from memory import process_memory  # noqa: E402
+
+import mmbind  # noqa: E402
 from mmbind.data.toy_tokenizer import build_tokenizer  # noqa: E402
 from mmbind.synth.media_io import write_image, write_video  # noqa: E402
 from mmbind.synth.tiny import TINY_COLOURS, moving_square, shape_image  # noqa: E402

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -25,13 +24,13 @@ import httpx
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common.tiny_vlm import tiny_checkpoint  # noqa: E402
-
 import os  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
-from typing import Iterator  # noqa: E402
+
+from common.tiny_vlm import tiny_checkpoint  # noqa: E402
 
 QUESTIONS = ("What colour is the square?", "How many objects are there?", "What shape is in the bottom left?",
              "Describe the image.")

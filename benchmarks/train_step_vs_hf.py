@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import time
-
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
@@ -67,8 +66,9 @@ def parity(variants: dict[str, Step]) -> dict[str, float]:
 def peak_memory(name: str) -> dict:
     """Peak memory of one variant over a warm-up and a timed step, alone in this process."""
     dev = device()
-    import mmbind  # imports and plugin loading are not the model's memory
     import transformers  # noqa: F401
+
+    import mmbind  # imports and plugin loading are not the model's memory
 
     mmbind.default_registry()
 

@@ -33,7 +33,14 @@ from mmbind.hookspecs import hookimpl
 if TYPE_CHECKING:
     from mmbind.model import MultimodalLM, MultimodalOutput, build_model, load_pretrained, summarize
     from mmbind.recipe import Recipe, load_recipe, recipe_from_dict
-    from mmbind.registry import EncoderEntry, LLMEntry, ProjectorEntry, Registry, default_registry, load_registry
+    from mmbind.registry import (
+        EncoderEntry,
+        LLMEntry,
+        ProjectorEntry,
+        Registry,
+        default_registry,
+        load_registry,
+    )
 
 # Public names whose modules import torch, pydantic or transformers: imported on first access (PEP 562), so
 # that `import mmbind` (and `mmbind --help`) stays cheap.

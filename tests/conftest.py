@@ -7,9 +7,10 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

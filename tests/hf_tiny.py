@@ -6,8 +6,9 @@ one-placeholder (mmbind) forms of the same prompts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Sequence, Union
+from typing import Any, Literal
 
 import torch
 from transformers import CLIPVisionConfig, LlamaConfig, VideoLlavaConfig, VideoLlavaForConditionalGeneration
@@ -16,7 +17,7 @@ VOCAB = 99
 PAD = 3
 IMAGE_ID = 90  # placeholder ids inside the vocabulary, as in the real checkpoint (32000, 32001 < 32064)
 VIDEO_ID = 91
-Segment = Union[int, Literal["image", "video"]]  # a text token id or one media item
+Segment = int | Literal["image", "video"]  # a text token id or one media item
 
 
 def tiny_config(

@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from synth_fixtures import tiny_model
 
 from mmbind.data.build import build_stage_data
 from mmbind.data.records import keep_modalities, read_source
 from mmbind.errors import RecipeError
 from mmbind.recipe import load_recipe
-from synth_fixtures import tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TURNS = [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ablate_fixtures import FakeRunner
+
 from mmbind.ablate import run_sweep
 from mmbind.cli.main import main
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ablate_fixtures import FakeRunner, fake_dataset, score, write_sweep
+
 from mmbind.ablate import load_plan, run_sweep
 from mmbind.cli.main import main
 from mmbind.errors import SweepError

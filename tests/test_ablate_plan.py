@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ablate_fixtures import FakeRunner, fake_dataset, write_sweep
+
 from mmbind.ablate import load_plan, load_sweep, run_sweep
 from mmbind.cli.main import main
 from mmbind.errors import SweepError

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from synth_fixtures import tiny_model
 
 import mmbind
 from mmbind.chat import ChatSession, ConsoleStreamer
 from mmbind.cli.main import main
 from mmbind.errors import CheckpointError
 from mmbind.eval import Generator, Query, default_template
-from synth_fixtures import tiny_model
 
 
 class Collect(ConsoleStreamer):
@@ -52,7 +52,7 @@ def test_streamer_prints_exactly_the_decoded_text(micro):
         streamer = Collect(tokenizer) if streamer_class is ConsoleStreamer else TextStreamer(
             tokenizer, skip_prompt=True, skip_special_tokens=True)
         pieces = []
-        streamer.on_finalized_text = lambda text, stream_end=False: pieces.append(text)  # type: ignore[method-assign]
+        streamer.on_finalized_text = lambda text, stream_end=False, sink=pieces: sink.append(text)  # type: ignore[method-assign]
         streamer.put(torch.tensor([[]], dtype=torch.long))  # the (empty) prompt of an inputs_embeds generation
         for token in ids:
             streamer.put(torch.tensor([token]))

@@ -4,9 +4,8 @@ generation from the same prompt with the video placeholder expanded as transform
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
+from hf_tiny import PAD, save_tiny, tokens_per_item, word_tokenizer
 from transformers import VideoLlavaForConditionalGeneration
 
 import mmbind
@@ -14,10 +13,9 @@ from mmbind.cli.main import main
 from mmbind.convert.hf_video_llava import convert_hf
 from mmbind.eval import Generator, Query
 from mmbind.prompting import tokenize_prompt
-from mmbind.synth.draw import render_video
 from mmbind.synth.concepts import Scene, Thing
+from mmbind.synth.draw import render_video
 from mmbind.synth.media_io import write_video
-from hf_tiny import PAD, save_tiny, tokens_per_item, word_tokenizer
 
 
 def test_converted_video_llava_chats_like_transformers(tmp_path, capsys):

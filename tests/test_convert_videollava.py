@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from mmbind_plugins.encoders.languagebind import video as lb_video
 from transformers import CLIPVisionConfig, CLIPVisionModel, LlamaForCausalLM
 from videollava_tiny import (
     FRAMES,
@@ -35,6 +34,7 @@ from mmbind.cli.main import main as cli_main
 from mmbind.convert.videollava import convert_videollava, load_projector_only
 from mmbind.interfaces import BuildContext
 from mmbind.prompting import LLAVA_V1, tokenize_prompt
+from mmbind_plugins.encoders.languagebind import video as lb_video
 
 QUESTION = "What is happening in the video?"
 

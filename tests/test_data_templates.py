@@ -11,7 +11,13 @@ from mmbind.data.records import Record, SourceFile, parse_record
 from mmbind.data.toy_tokenizer import build_tokenizer
 from mmbind.errors import DataError
 from mmbind.prompting import (
-    IGNORE_INDEX, VICUNA_SYSTEM, ConversationTokenizer, Segment, render, tokenize_prompt, truncate,
+    IGNORE_INDEX,
+    VICUNA_SYSTEM,
+    ConversationTokenizer,
+    Segment,
+    render,
+    tokenize_prompt,
+    truncate,
 )
 
 TEXTS = [VICUNA_SYSTEM, "USER: ASSISTANT:", "What colour is the shape? It is red. What shape is it? It is a square.",

@@ -13,7 +13,14 @@ import mmbind
 from mmbind.cli.main import main
 from mmbind.errors import CheckpointError, DataError, InputError
 from mmbind.eval import (
-    EvalSettings, Query, Target, load_set, open_metrics, pope_metrics, resolve_target, run_set,
+    EvalSettings,
+    Query,
+    Target,
+    load_set,
+    open_metrics,
+    pope_metrics,
+    resolve_target,
+    run_set,
     usable_sets,
 )
 from mmbind.eval.target import find_data_dir

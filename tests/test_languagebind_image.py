@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from mmbind_plugins.encoders.languagebind import image as lb_image
 from safetensors.torch import save_file
 from transformers import CLIPVisionModel
 
@@ -12,6 +11,7 @@ import mmbind
 from mmbind import CheckpointError, PluginOptionsError
 from mmbind.interfaces import BuildContext
 from mmbind.media import ImageTransform
+from mmbind_plugins.encoders.languagebind import image as lb_image
 
 TEXT_ENTRIES = {  # what a LanguageBindImage checkpoint holds besides the vision tower (must be skipped)
     "text_model.embeddings.token_embedding.weight": torch.zeros(10, 8),

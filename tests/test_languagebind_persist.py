@@ -6,11 +6,11 @@ import json
 
 import pytest
 import torch
-from mmbind_plugins.encoders.languagebind import video as lb_video
 from safetensors.torch import save_file
 
 import mmbind
 from mmbind.interfaces import BuildContext
+from mmbind_plugins.encoders.languagebind import video as lb_video
 
 LLM = {"model_type": "llama", "vocab_size": 128, "hidden_size": 64, "intermediate_size": 128,
        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,

@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from mmbind_plugins.encoders.languagebind import video as lb_video
-from mmbind_plugins.encoders.languagebind.video_tower import resample_frames
 from safetensors.torch import save_file
 from transformers import CLIPVisionModel
 
@@ -15,6 +13,8 @@ import mmbind
 from mmbind import CheckpointError, PluginOptionsError
 from mmbind.interfaces import BuildContext
 from mmbind.media import VideoTransform
+from mmbind_plugins.encoders.languagebind import video as lb_video
+from mmbind_plugins.encoders.languagebind.video_tower import resample_frames
 
 TEMPORAL = ("temporal_embedding", "temporal_attn.", "temporal_layer_norm1.")
 

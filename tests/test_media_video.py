@@ -11,10 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from mmbind.errors import MediaError
-from mmbind.media import AUTO_BACKEND, frame_indices, load_video, open_reader, read_frames
-from mmbind.media.pyav_reader import PyAVReader
 from media_fixtures import (  # noqa: F401  (videos is a fixture)
     decode_all,
     frame_id,
@@ -23,6 +19,10 @@ from media_fixtures import (  # noqa: F401  (videos is a fixture)
     write_audio_only,
     write_zero_frame_video,
 )
+
+from mmbind.errors import MediaError
+from mmbind.media import AUTO_BACKEND, frame_indices, load_video, open_reader, read_frames
+from mmbind.media.pyav_reader import PyAVReader
 
 needs_decord = pytest.mark.skipif(
     importlib.util.find_spec("decord") is None, reason="decord is optional (x86_64-only wheels)"

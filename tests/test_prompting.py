@@ -7,8 +7,8 @@ import pytest
 from videollava_tiny import IMAGE_TOKEN_INDEX, llama_tokenizer, original_tokenizer_image_token
 
 from mmbind import InputError
-from mmbind.prompting.templates import VICUNA_SYSTEM
 from mmbind.prompting import LLAVA_V1, VICUNA_V1, get_template, tokenize_prompt
+from mmbind.prompting.templates import VICUNA_SYSTEM
 
 LLAVA_SYSTEM = (
     "A chat between a curious human and an artificial intelligence assistant. "

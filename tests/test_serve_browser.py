@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from media_fixtures import write_video
 from serve_fixtures import start_server
 

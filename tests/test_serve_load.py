@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from serve_fixtures import data_uri, expected, start_server, user_message
 
 TOTAL, BAD, CLIENTS = 200, 20, 8

@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import pytest
 from PIL import Image
+from synth_fixtures import make_micro, tiny_model, tree_hashes
 
 from mmbind.cli.main import main
 from mmbind.data.build import build_stage_data
@@ -23,7 +24,6 @@ from mmbind.recipe.training_schema import DataSpec, StageSpec
 from mmbind.synth import generate_dataset, read_manifest
 from mmbind.synth.concepts import object_classes
 from mmbind.synth.evalsets import OPEN_TYPES
-from synth_fixtures import make_micro, tiny_model, tree_hashes
 
 
 def load(root: Path, name: str) -> list[dict]:

@@ -13,18 +13,18 @@ import sys
 from pathlib import Path
 
 import pytest
+import third_party_llm
 import torch
 from safetensors.torch import load_file
+from train_fixtures import make_data, tiny_train_recipe
 
 import mmbind
-import third_party_llm
 import mmbind.train.setup as stage_setup
 from mmbind.recipe.training_schema import LoraSpec
 from mmbind.train import train
 from mmbind.train.distributed import fsdp_units
 from mmbind.train.metrics import MetricsLog
 from mmbind.train.parts import set_trainable
-from train_fixtures import make_data, tiny_train_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).resolve().parent / "third_party_llm_driver.py"

@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from train_fixtures import make_data
 
 import mmbind
 from mmbind.errors import RecipeError
@@ -19,12 +20,11 @@ from mmbind.recipe import recipe_from_dict
 from mmbind.train import StepInfo, read_run_recipe, train
 from mmbind.train.align import AlignLoss, PoolingHead, clip_loss, retrieval_accuracy
 from mmbind.train.caption_data import MediaCaptions, PairCollator, caption_ids, stage_sources
-from mmbind.train.encoder_init import init_encoder_from
 from mmbind.train.checkpoint import read_state
+from mmbind.train.encoder_init import init_encoder_from
 from mmbind.train.loop import Interrupt
-from mmbind.train.text_encoder import load_text_tower
 from mmbind.train.metrics import MetricsLog
-from train_fixtures import make_data
+from mmbind.train.text_encoder import load_text_tower
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "mmbind" / "recipes" / "tiny" / "video_llava.yaml"

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
+from train_fixtures import make_data, tiny_train_recipe
 
 import mmbind
 from mmbind.data import build_stage_data
 from mmbind.train import FeatureCache, TrainForward, encoder_identity, train
 from mmbind.train.forward import media_inputs
 from mmbind.train.metrics import MetricsLog
-from train_fixtures import make_data, tiny_train_recipe
 
 
 @pytest.fixture(scope="module")

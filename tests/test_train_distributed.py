@@ -10,11 +10,11 @@ import subprocess
 import sys
 
 import pytest
+from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 from mmbind.train import train
 from mmbind.train.checkpoint import list_checkpoints, read_state
 from mmbind.train.metrics import MetricsLog
-from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 SETTINGS = [
     "stages.pretrain.max_steps=2", "stages.finetune.max_steps=4",

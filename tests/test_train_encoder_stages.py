@@ -14,10 +14,10 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from train_fixtures import make_data
 
 from mmbind.train.checkpoint import list_checkpoints, read_state
 from mmbind.train.metrics import MetricsLog
-from train_fixtures import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "mmbind" / "recipes" / "tiny" / "video_llava.yaml"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from safetensors.torch import load_file
+from train_fixtures import make_data, tiny_train_recipe
 
 import mmbind
 from mmbind.errors import RecipeError
@@ -15,7 +16,6 @@ from mmbind.train.checkpoint import list_checkpoints
 from mmbind.train.distributed import DistInfo
 from mmbind.train.lora import apply_lora, merge_lora
 from mmbind.train.setup import prepare_model
-from train_fixtures import make_data, tiny_train_recipe
 
 LORA = ["stages.finetune.lora={r: 4, alpha: 8, dropout: 0.0}", "stages.finetune.lr=2e-2",
         "stages.finetune.warmup_ratio=0"]

@@ -12,6 +12,7 @@ import timm
 import torch
 import yaml
 from safetensors.torch import load_file
+from train_fixtures import make_data
 
 import mmbind
 from mmbind.errors import RecipeError
@@ -22,7 +23,6 @@ from mmbind.train.mae import MaeLoss, mask_noise, patchify, random_keep
 from mmbind.train.metrics import MetricsLog
 from mmbind_plugins.encoders import timm_mae
 from mmbind_plugins.encoders.timm_masked import encode_visible
-from train_fixtures import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "mmbind" / "recipes" / "tiny" / "video_llava.yaml"

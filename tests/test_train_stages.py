@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 import mmbind
 from mmbind.cli.main import main
@@ -14,9 +15,8 @@ from mmbind.errors import RecipeError
 from mmbind.model.weights import load_state_dict
 from mmbind.recipe.training_schema import StageSpec, video_llava_stages
 from mmbind.train.distributed import DistInfo
-from mmbind.train.setup import accumulation_steps, prepare_model
 from mmbind.train.metrics import MetricsLog
-from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
+from mmbind.train.setup import accumulation_steps, prepare_model
 
 
 @pytest.fixture(scope="module")

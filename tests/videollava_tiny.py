@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mmbind_plugins.encoders.languagebind import image as lb_image
-from mmbind_plugins.encoders.languagebind import video as lb_video
 from safetensors.torch import save_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from mmbind.interfaces import BuildContext
+from mmbind_plugins.encoders.languagebind import image as lb_image
+from mmbind_plugins.encoders.languagebind import video as lb_video
 
 IMAGE_PREFIX = "model.image_tower.image_tower."
 VIDEO_PREFIX = "model.video_tower.video_tower."

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -81,7 +81,12 @@ def _labels(ids: torch.Tensor, supervised: int) -> torch.Tensor:
 
 def reference_model(shape: Shape) -> torch.nn.Module:
     """transformers' Video-LLaVA of ``shape`` in fp32 on the CPU, seeded: the weights both sides start from."""
-    from transformers import CLIPVisionConfig, LlamaConfig, VideoLlavaConfig, VideoLlavaForConditionalGeneration
+    from transformers import (
+        CLIPVisionConfig,
+        LlamaConfig,
+        VideoLlavaConfig,
+        VideoLlavaForConditionalGeneration,
+    )
 
     config = VideoLlavaConfig(
         vision_config=CLIPVisionConfig(**shape.vision), text_config=LlamaConfig(**shape.text, pad_token_id=0),

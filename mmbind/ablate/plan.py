@@ -11,9 +11,9 @@ eval sets named by the sweep are in the dataset.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from mmbind.ablate.schema import MetricSpec, Sweep
 from mmbind.ablate.state import run_status
@@ -23,7 +23,6 @@ from mmbind.recipe.loader import load_recipe
 from mmbind.recipe.schema import Recipe
 from mmbind.registry import Registry
 from mmbind.synth.manifest import MANIFEST, dataset_dir
-
 
 _OPEN_SCORES = ("accuracy", "correct", "n")
 _POPE_SCORES = ("accuracy", "precision", "recall", "f1", "yes_ratio", "tp", "fp", "tn", "fn", "n")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from mmbind.ablate.plan import SweepPlan
 from mmbind.ablate.schema import MetricSpec

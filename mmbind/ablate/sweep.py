@@ -7,9 +7,9 @@ anything runs), prepare the data, run what is not done, then tabulate whatever h
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from pydantic import ValidationError
 from rich.console import Console

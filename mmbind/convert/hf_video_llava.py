@@ -16,12 +16,12 @@ from typing import Any
 import torch
 from transformers import VideoLlavaForConditionalGeneration
 
+from mmbind.convert.destination import check_destination, staged_destination
 from mmbind.convert.hf_config import ACT_TO_HF, architecture_fields, recipe_dict, video_llava_config
 from mmbind.convert.hf_io import has_tokenizer, read_config
 from mmbind.convert.hf_weights import hf_state, load_hf_weights
 from mmbind.errors import ConversionError, MmbindError
 from mmbind.model import MultimodalLM, build_model, load_pretrained
-from mmbind.convert.destination import check_destination, staged_destination
 from mmbind.model.weights import save_state_dict
 from mmbind.recipe import recipe_from_dict
 from mmbind.weightfiles import CONVERSION, iter_weights, standard_weight_files

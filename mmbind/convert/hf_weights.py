@@ -7,7 +7,7 @@ Strict weight transfer between transformers' Video-LLaVA and an mmbind model, jo
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 

@@ -12,9 +12,10 @@ inference wording) for converted Video-LLaVA checkpoints (``config.extra["conver
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 

@@ -8,9 +8,10 @@ ablation runner both run.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from mmbind.eval.generation import Generator
 from mmbind.eval.runner import EvalSettings, evaluate, prompt_count, usable_sets

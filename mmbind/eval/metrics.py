@@ -10,7 +10,8 @@ Scores from (prediction, ground truth) rows.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from mmbind.eval.normalize import normalize_answer, pope_answer
 

@@ -8,9 +8,10 @@ LLaVA-format JSON file of single-round samples, ``kind`` ``open`` (with ``type``
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from mmbind.errors import DataError
 from mmbind.json_file import read_json

@@ -9,9 +9,9 @@ run continues where it stopped. A row whose media cannot be read is reported by 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from mmbind.errors import InputError, MediaError
 from mmbind.eval.generation import Generator, Query

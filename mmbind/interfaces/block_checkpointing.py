@@ -7,7 +7,8 @@ A checkpointed block keeps only its inputs during forward and recomputes its act
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn

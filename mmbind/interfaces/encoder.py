@@ -16,8 +16,9 @@ optional masked encoding of MAE pre-training (`masked_patch_grid`, `masked_encod
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn

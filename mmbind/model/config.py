@@ -38,7 +38,7 @@ class MultimodalConfig:
         (directory / CONFIG_NAME).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path) -> "MultimodalConfig":
+    def load(cls, directory: Path) -> MultimodalConfig:
         """Read ``mmbind_config.json`` from ``directory``."""
         path = directory / CONFIG_NAME
         if not path.is_file():

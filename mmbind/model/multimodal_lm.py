@@ -15,9 +15,10 @@ distribution needs): with encoder outputs from the feature cache (``features``),
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -214,7 +215,7 @@ class MultimodalLM(nn.Module):
         return save_model(self, Path(directory))
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, **kwargs: Any) -> "MultimodalLM":
+    def from_pretrained(cls, directory: str | Path, **kwargs: Any) -> MultimodalLM:
         """Load a model written by `save_pretrained` (same as `mmbind.load_pretrained`)."""
         from mmbind.model.persist import load_model
 

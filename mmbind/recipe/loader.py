@@ -7,8 +7,9 @@ pydantic validation of the recipe and of each part's plugin options. Every failu
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from pydantic import ValidationError

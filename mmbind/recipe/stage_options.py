@@ -52,7 +52,7 @@ class TextEncoderSpec(StrictModel):
         return value
 
     @model_validator(mode="after")
-    def _frozen_needs_weights(self) -> "TextEncoderSpec":
+    def _frozen_needs_weights(self) -> TextEncoderSpec:
         if not self.train and self.init_from is None:
             raise ValueError("train: false needs init_from (a frozen random text encoder aligns nothing)")
         if self.init_from is not None and self.config:
@@ -110,7 +110,7 @@ class MaeStageOptions(StrictModel):
 KIND_OPTIONS: dict[str, type[BaseModel] | None] = {"lm": None, "align": AlignOptions, "mae": MaeStageOptions}
 
 
-def check_stage_kinds(recipe: "Recipe", source: str, registry: Any = None) -> None:
+def check_stage_kinds(recipe: Recipe, source: str, registry: Any = None) -> None:
     """Cross-check align/mae stages against the model and the stage order; raises `RecipeError`."""
     from mmbind.registry import default_registry
 

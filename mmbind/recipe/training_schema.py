@@ -144,7 +144,7 @@ class StageSpec(StrictModel):
         return value
 
     @model_validator(mode="after")
-    def _kind_options(self) -> "StageSpec":
+    def _kind_options(self) -> StageSpec:
         model = KIND_OPTIONS[self.kind]
         if model is None:
             if self.options:
@@ -175,7 +175,7 @@ class StageSpec(StrictModel):
         return None if model is None else model.model_validate(self.options)
 
     @model_validator(mode="after")
-    def _lr_parts(self) -> "StageSpec":
+    def _lr_parts(self) -> StageSpec:
         if isinstance(self.lr, dict):
             missing = [p for p in self.train if p not in self.lr]
             extra = [p for p in self.lr if p not in self.train]

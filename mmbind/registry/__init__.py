@@ -6,7 +6,7 @@ entry points; nothing is registered by import side effects. Entry-point metadata
 without importing them; a module is imported when one of its parts is looked up (see `Registry.get`).
 """
 
-from mmbind.registry.entries import EncoderEntry, LLMEntry, ProjectorEntry, PartKind
+from mmbind.registry.entries import EncoderEntry, LLMEntry, PartKind, ProjectorEntry
 from mmbind.registry.loader import default_registry, load_registry
 from mmbind.registry.record import PluginRecord
 from mmbind.registry.registry import Registry

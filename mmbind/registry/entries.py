@@ -7,8 +7,9 @@ What one plugin contributes for one named part: its kind, name, pydantic ``Optio
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal, Union
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
@@ -24,7 +25,7 @@ class EncoderEntry:
 
     name: str  # unique among encoders, used as ``plugin:`` in recipes
     options: type[BaseModel]  # validates the recipe's ``options`` for this encoder
-    build: Callable[[BaseModel, "BuildContext"], "Encoder"]  # constructs the encoder
+    build: Callable[[BaseModel, BuildContext], Encoder]  # constructs the encoder
     modalities: tuple[str, ...] = ("image",)  # recipe keys it can serve; "*" accepts any
     description: str = ""  # one line for `mmbind plugins`
     kind: PartKind = field(default="encoder", init=False)
@@ -44,13 +45,13 @@ class ProjectorEntry:
 
     name: str  # unique among projectors
     options: type[BaseModel]  # validates the recipe's ``options``
-    build: Callable[..., "Projector"]  # constructs the projector
+    build: Callable[..., Projector]  # constructs the projector
     description: str = ""  # one line for `mmbind plugins`
     kind: PartKind = field(default="projector", init=False)
 
     def construct(
-        self, options: BaseModel, in_dim: int, out_dim: int, context: "BuildContext"
-    ) -> "Projector":
+        self, options: BaseModel, in_dim: int, out_dim: int, context: BuildContext
+    ) -> Projector:
         """Call ``build`` with the context unless it takes only ``(options, in_dim, out_dim)``."""
         if _positional_count(self.build) < 4:
             return self.build(options, in_dim, out_dim)
@@ -76,12 +77,12 @@ class LLMEntry:
 
     name: str  # unique among LLM backends
     options: type[BaseModel]  # validates the recipe's ``options``
-    build: Callable[[BaseModel, "BuildContext"], "LLMBackend"]  # constructs the backend
+    build: Callable[[BaseModel, BuildContext], LLMBackend]  # constructs the backend
     description: str = ""  # one line for `mmbind plugins`
     kind: PartKind = field(default="llm", init=False)
 
 
-Entry = Union[EncoderEntry, ProjectorEntry, LLMEntry]
+Entry = EncoderEntry | ProjectorEntry | LLMEntry
 
 HOOK_KINDS: dict[str, PartKind] = {
     "mmbind_encoders": "encoder",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from mmbind.errors import DuplicatePluginError, UnknownPluginError
 from mmbind.registry.entries import Entry, PartKind

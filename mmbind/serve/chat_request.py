@@ -14,8 +14,9 @@ ignored, as OpenAI-compatible servers do; ``n`` must be 1.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

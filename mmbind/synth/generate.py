@@ -36,6 +36,7 @@ from mmbind.synth.tokenizer import train_tokenizer
 from mmbind.synth.training import caption_record, instruction_record, text_only_record
 from mmbind.synth.world import sample_image_scene, sample_unique, sample_video_scene
 
+
 def _rng(seed: int, purpose: str) -> random.Random:
     return random.Random(f"mmbind-synth:{seed}:{purpose}")
 

@@ -10,8 +10,8 @@ Question types: colour, shape, count, position, size, background, exists (yes/no
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mmbind.synth.concepts import MOTION_ANSWERS, NUMBER_WORDS, SHAPES, Scene, Thing
 from mmbind.synth.world import class_prior, companions

@@ -18,8 +18,9 @@ corpus become ``<unk>``. Media tags are stripped from the corpus:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from mmbind.data.toy_tokenizer import build_tokenizer
 from mmbind.prompting.templates import LLAVA_SYSTEM, VICUNA_SYSTEM

@@ -13,8 +13,8 @@ objects in cells the actor never crosses. Circles never rotate (that would not s
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 from mmbind.errors import DataError
 from mmbind.synth.concepts import BACKGROUNDS, CELLS, LANES, MOTIONS, SIZES, Scene, Thing, object_classes

@@ -106,7 +106,7 @@ class AlignLoss(nn.Module):
         self.encoder.requires_grad_(True)
         self.loaded_heads: dict[str, torch.Tensor] = {}  # heads saved with a loaded text encoder
 
-    def train(self, mode: bool = True) -> "AlignLoss":
+    def train(self, mode: bool = True) -> AlignLoss:
         super().train(mode)
         if not self.options.text_encoder.train:
             self.text.eval()  # frozen: no dropout

@@ -14,8 +14,9 @@ of its own (seed, epoch, index) for the objective's randomness (mae's masks): th
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -143,7 +144,7 @@ class PairBatch:
     bad: list[BadSample]  # dropped samples
     seeds: list[int] = dataclasses.field(default_factory=list)  # each pair's seed
 
-    def to(self, device: torch.device) -> "PairBatch":
+    def to(self, device: torch.device) -> PairBatch:
         return PairBatch(self.ids, self.pixels.to(device), self.text_ids.to(device), self.text_mask.to(device),
                          self.bad, self.seeds)
 

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from mmbind.data.collate import Batch
-from mmbind.prompting.tokenize import IGNORE_INDEX
 from mmbind.model.multimodal_lm import CachedFeatures, MultimodalLM, OnEncoded
+from mmbind.prompting.tokenize import IGNORE_INDEX
 from mmbind.train.feature_cache import FeatureCache
 
 

@@ -13,9 +13,10 @@ micro-batches equals A ranks with one.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from torch.utils.data import Dataset
 

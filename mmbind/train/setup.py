@@ -8,8 +8,9 @@ DDP / FSDP2, and the optimizer and scheduler over per-part parameter groups.
 from __future__ import annotations
 
 import contextlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, ContextManager
+from typing import Any
 
 import torch
 from torch import nn
@@ -30,7 +31,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def autocast_for(precision: str, device: torch.device) -> ContextManager[Any]:
+def autocast_for(precision: str, device: torch.device) -> AbstractContextManager[Any]:
     """The autocast context of a precision mode."""
     if precision == "bf16_mixed":
         return torch.autocast(device.type, dtype=torch.bfloat16)

@@ -57,7 +57,7 @@ class TextTower(nn.Module):
         nn.init.normal_(self.projection.weight, std=width**-0.5)
 
     @classmethod
-    def fresh(cls, config: CLIPTextConfig, embed_dim: int) -> "TextTower":
+    def fresh(cls, config: CLIPTextConfig, embed_dim: int) -> TextTower:
         """A randomly initialised tower."""
         return cls(CLIPTextModel(config), embed_dim)
 

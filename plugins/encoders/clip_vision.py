@@ -10,8 +10,9 @@ images, kept for videos. Weights come from a local directory only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import model_validator
@@ -45,7 +46,7 @@ class ClipVisionOptions(StrictModel):
     pad_to_square: bool = False  # image preprocessing: pad with the mean colour first
 
     @model_validator(mode="after")
-    def _one_source(self) -> "ClipVisionOptions":
+    def _one_source(self) -> ClipVisionOptions:
         if (self.path is None) == (self.config is None):
             raise ValueError("give exactly one of 'path' (local weights) or 'config' (random init)")
         return self

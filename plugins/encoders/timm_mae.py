@@ -22,8 +22,9 @@ The ``mae`` encoder: a timm ViT, by default a masked-autoencoder encoder (``vit_
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import timm
 import torch

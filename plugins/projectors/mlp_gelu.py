@@ -15,6 +15,7 @@ from mmbind import ProjectorEntry, hookimpl
 from mmbind.interfaces import BuildContext, Projector
 from mmbind.recipe.strict import StrictModel
 
+
 class MLPGeluOptions(StrictModel):
     """Options of the ``mlp2x_gelu`` projector."""
 

@@ -7,7 +7,8 @@ an ``Options`` model, an `Encoder` implementation and a ``@hookimpl`` returning 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field

@@ -11,7 +11,8 @@ skipped) or a bare CLIPVisionModel state dict; the vision keys load strictly.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from transformers import CLIPVisionConfig, CLIPVisionModel

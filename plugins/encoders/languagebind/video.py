@@ -17,7 +17,8 @@ zero (`LanguageBindVideoEncoder.init_source_name`).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from pydantic import Field
