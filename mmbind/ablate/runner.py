@@ -73,4 +73,5 @@ class LocalRunner:
         with Progress(*columns, console=self.console, transient=True, disable=not self.progress) as bars:
             tasks = {name: bars.add_task(name, total=n) for name, n in job.prompt_counts().items()}
             results = job.run(lambda name, n: bars.advance(tasks[name], n))
-        return EvalOutcome({name: Path(r["path"]) for name, r in results.items()}, [s.name for s in job.skipped])
+        return EvalOutcome({name: Path(r["path"]) for name, r in results.items()},
+                           [s.name for s in job.skipped])

@@ -52,9 +52,9 @@ def convert_videollava(
 
     ``image_tower`` / ``video_tower``: local LanguageBind directories (or tower config json files) giving
     the towers' geometry, and their weights when ``src`` holds none. When not given, the config's
-    ``mm_image_tower`` / ``mm_video_tower`` are used if they name existing local directories. ``llm_dtype``: the LLM's parameter
-    dtype (float32 is exact for any source; the released weights are bfloat16). A non-empty ``dst`` is
-    replaced only with ``overwrite``; never the source.
+    ``mm_image_tower`` / ``mm_video_tower`` are used if they name existing local directories.
+    ``llm_dtype``: the LLM's parameter dtype (float32 is exact for any source; the released weights are
+    bfloat16). A non-empty ``dst`` is replaced only with ``overwrite``; never the source.
     """
     src, dst = Path(src), Path(dst)
     check_destination(src, dst, overwrite)

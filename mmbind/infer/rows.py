@@ -43,7 +43,8 @@ class BadRow:
 def _row(value: object, line: int, base: Path) -> InferRow:
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
-    if not isinstance(value.get("id"), (str, int)) or isinstance(value.get("id"), bool) or value.get("id") == "":
+    if (not isinstance(value.get("id"), (str, int)) or isinstance(value.get("id"), bool)
+            or value.get("id") == ""):
         raise ValueError("no id (a string or an integer)")
     ident = str(value["id"])
     question = value.get("question")
@@ -58,7 +59,8 @@ def _row(value: object, line: int, base: Path) -> InferRow:
     if not isinstance(ref, str):
         raise ValueError(f"{given[0]} must be a path")
     path = Path(ref) if Path(ref).is_absolute() else base / ref
-    modality = given[0] if given[0] != "media" else ("video" if path.suffix.lower() in VIDEO_SUFFIXES else "image")
+    modality = (given[0] if given[0] != "media"
+                else ("video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"))
     return InferRow(ident, question, modality, path)
 
 

@@ -60,7 +60,8 @@ def run_inference(generator: Generator, rows: Sequence[InferRow], output: Path, 
                 except (MediaError, InputError, OSError) as exc:
                     result.bad.append(BadRow(row.id, str(exc).splitlines()[0] if str(exc) else repr(exc)))
             queries = [Query(r.question, r.modality, r.media) for r in ready]
-            answers = generator.answer(queries, max_new_tokens, batch_size=max(1, len(queries))) if queries else []
+            answers = (generator.answer(queries, max_new_tokens, batch_size=max(1, len(queries)))
+                       if queries else [])
             for row, answer in zip(ready, answers):
                 media = None if row.media is None else {row.modality: str(row.media)}
                 out.write(json.dumps({"id": row.id, "question": row.question, "media": media,

@@ -24,7 +24,8 @@ class BuildContext:
     """Where and how a part is being built."""
 
     modality: str | None = None  # recipe key this part serves ("image", "video", ...); None: LLM / shared
-    artifacts_dir: Path | None = None  # set when restoring a saved model: the part's saved artifacts live here
+    # set when restoring a saved model: the part's saved artifacts live here
+    artifacts_dir: Path | None = None
     load_weights: bool = True  # False when the host will load every weight itself (from_pretrained)
     temporal: bool | None = None  # items have a time axis; None: `default_temporal(modality)`
 

@@ -3,7 +3,8 @@
 Helpers for `Encoder` plugins whose tower encodes images and serves videos frame by frame (``clip_vision``,
 ``clip``, ``mae``, LanguageBind's): one item's pixel shape and token count, flattening videos to frames and
 joining the frames' tokens frame-major, dropping the CLS token, choosing the image or video transform, and
-reading ``select_layer`` / ``temporal`` options, and writing / reading a JSON artifact that describes the tower. Public: plugins import them from ``mmbind.interfaces.encoder_helpers``.
+reading ``select_layer`` / ``temporal`` options, and writing / reading a JSON artifact that describes the
+tower. Public: plugins import them from ``mmbind.interfaces.encoder_helpers``.
 """
 
 from __future__ import annotations

@@ -56,7 +56,9 @@ class MultimodalConfig:
 def _checked_fields(data: Any, path: Path) -> dict[str, Any]:
     """The fields of a parsed ``mmbind_config.json``, each of the type it must have."""
     if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: unreadable mmbind config (expected a JSON object, got {type(data).__name__})")
+        raise CheckpointError(
+            f"{path}: unreadable mmbind config (expected a JSON object, got {type(data).__name__})"
+        )
     missing = [key for key in ("model", "placeholder_ids") if key not in data]
     unknown = sorted(set(data) - {"model", "placeholder_ids", "name", "format_version", "extra"})
     if missing or unknown:

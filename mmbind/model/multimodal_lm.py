@@ -32,12 +32,14 @@ from mmbind.model.splice import Spliced, splice
 
 SHARED = "shared"  # key of the single projector when ``projector.shared`` is true
 
-OnEncoded = Callable[[str, torch.Tensor], torch.Tensor]  # (modality, fresh frozen-encoder outputs) -> used ones
+# (modality, fresh frozen-encoder outputs) -> used ones
+OnEncoded = Callable[[str, torch.Tensor], torch.Tensor]
 
 
 @dataclass
 class CachedFeatures:
-    """Encoder outputs of some of a modality's items, computed earlier (e.g. by the training feature cache)."""
+    """Encoder outputs of some of a modality's items, computed earlier (e.g. by the training feature
+    cache)."""
 
     tokens: torch.Tensor  # (n, L, D) encoder outputs
     slots: torch.Tensor  # (n,) their positions among the modality's items (order of appearance)
@@ -179,7 +181,8 @@ class MultimodalLM(nn.Module):
         safe_ids = input_ids.clamp(0, embed.num_embeddings - 1)  # placeholders may lie outside the vocab
         text_embeds = embed(safe_ids)
         return splice(
-            input_ids, text_embeds, attention_mask, projected, self.config.placeholder_ids, labels, padding_side
+            input_ids, text_embeds, attention_mask, projected, self.config.placeholder_ids, labels,
+            padding_side,
         )
 
     # --------------------------------------------------------------- generation
@@ -237,7 +240,9 @@ class MultimodalLM(nn.Module):
         for modality, pixels in list(merged.items()):
             if modality not in self.encoders:
                 known = ", ".join(self.encoders)
-                raise InputError(f"media '{modality}': this model has no {modality} encoder (it has: {known})")
+                raise InputError(
+                    f"media '{modality}': this model has no {modality} encoder (it has: {known})"
+                )
             if pixels is None or pixels.shape[0] == 0:
                 del merged[modality]
                 continue
@@ -275,5 +280,6 @@ def _check_shape(modality: str, pixels: torch.Tensor, item_shape: tuple[int | No
     if not ok or not pixels.is_floating_point():
         shown = ", ".join(str(d) for d in expected)
         raise InputError(
-            f"{modality}: expected a float tensor of shape ({shown}), got {pixels.dtype} {tuple(pixels.shape)}"
+            f"{modality}: expected a float tensor of shape ({shown}), "
+            f"got {pixels.dtype} {tuple(pixels.shape)}"
         )

@@ -61,7 +61,9 @@ def load_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str,
     return state, tied
 
 
-def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], tied: dict[str, str], where: str) -> None:
+def load_into(
+    module: torch.nn.Module, state: dict[str, torch.Tensor], tied: dict[str, str], where: str
+) -> None:
     """Load ``state`` strictly; missing or unexpected keys raise a `CheckpointError` listing the first."""
     expected = module.state_dict()
     missing = [k for k in expected if k not in state and k not in tied]
@@ -76,7 +78,8 @@ def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], tied: dic
     for key, tensor in state.items():
         if tensor.shape != expected[key].shape:
             raise CheckpointError(
-                f"{where}: {key} has shape {tuple(tensor.shape)}, the model expects {tuple(expected[key].shape)}"
+                f"{where}: {key} has shape {tuple(tensor.shape)}, "
+                f"the model expects {tuple(expected[key].shape)}"
             )
     module.load_state_dict(state, strict=False)
 

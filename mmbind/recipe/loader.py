@@ -93,7 +93,8 @@ def validate_part(
     if modality is not None and not entry.accepts(modality):  # type: ignore[union-attr]
         accepted = ", ".join(entry.modalities)  # type: ignore[union-attr]
         raise RecipeError(
-            f"{source}: {field}: encoder '{plugin}' cannot serve modality '{modality}' (it accepts: {accepted})"
+            f"{source}: {field}: encoder '{plugin}' cannot serve modality '{modality}' "
+            f"(it accepts: {accepted})"
         )
     try:
         validated = entry.options.model_validate(options)
@@ -118,7 +119,9 @@ def _read_with_bases(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     return deep_merge(_read_with_bases(base_path, (*chain, resolved)), data)
 
 
-def read_yaml_mapping(path: Path, kind: str = "recipe", error: type[MmbindError] = RecipeError) -> dict[str, Any]:
+def read_yaml_mapping(
+    path: Path, kind: str = "recipe", error: type[MmbindError] = RecipeError
+) -> dict[str, Any]:
     """A YAML file (loaded safely) that must hold a mapping; problems raise ``error`` naming ``path``."""
     if not path.is_file():
         raise error(f"{path}: {kind} file not found")

@@ -44,7 +44,9 @@ class ModelSpec(StrictModel):
     placeholder_ids: dict[str, int] | None = Field(
         None, description="token id of each modality's placeholder; default: '<modality>' tokens"
     )
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="seed for random initialisation of parts built from configs")
+    seed: int | None = Field(
+        None, ge=0, le=2**32 - 1, description="seed for random initialisation of parts built from configs"
+    )
 
     @field_validator("encoders")
     @classmethod

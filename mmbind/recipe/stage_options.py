@@ -41,7 +41,9 @@ class TextEncoderSpec(StrictModel):
 
     train: bool = Field(True, description="train it jointly (image stage) or keep it frozen (video stage)")
     init_from: str | None = Field(None, description="an earlier align stage whose text encoder is loaded")
-    config: dict[str, Any] = Field(default_factory=dict, description="CLIPTextConfig fields over TEXT_DEFAULTS")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="CLIPTextConfig fields over TEXT_DEFAULTS"
+    )
 
     @field_validator("config")
     @classmethod
@@ -78,7 +80,8 @@ class AlignOptions(StrictModel):
     )
     encoder: StandaloneEncoderSpec | None = Field(
         None, description="align a stand-alone encoder built from this spec instead of the model's (saved "
-        "under stages/<name>/encoder/; e.g. the image tower a separated baseline's video encoder starts from)",
+        "under stages/<name>/encoder/; e.g. the image tower a separated baseline's video encoder "
+        "starts from)",
     )
     embed_dim: int = Field(32, ge=1, description="width of the shared space (a loaded text encoder's own)")
     pool: Literal["mean", "cls"] = Field("mean", description="mean over tokens, or CLS (encoder keeps CLS)")

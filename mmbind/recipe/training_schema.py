@@ -27,9 +27,15 @@ class DataFileSpec(StrictModel):
     """One LLaVA-format JSON file and where its media live."""
 
     path: str = Field(description="JSON file: a list of {id, image|video, conversations}")
-    weight: float = Field(1.0, ge=0, description="samples per epoch = weight x file length (fraction: subset)")
-    image_root: str | None = Field(None, description="prefix for relative image paths (default: the file's dir)")
-    video_root: str | None = Field(None, description="prefix for relative video paths (default: the file's dir)")
+    weight: float = Field(
+        1.0, ge=0, description="samples per epoch = weight x file length (fraction: subset)"
+    )
+    image_root: str | None = Field(
+        None, description="prefix for relative image paths (default: the file's dir)"
+    )
+    video_root: str | None = Field(
+        None, description="prefix for relative video paths (default: the file's dir)"
+    )
 
 
 class DatasetSpec(StrictModel):
@@ -61,11 +67,14 @@ class DataSpec(StrictModel):
     feature_cache: FeatureCacheSpec = Field(default_factory=FeatureCacheSpec, description="frozen features")
 
     def dataset_for(self, stage_name: str, dataset: str | None) -> DatasetSpec:
-        """The dataset a stage reads: ``dataset``, else the one named like the stage (`RecipeError` if none)."""
+        """The dataset a stage reads: ``dataset``, else the one named like the stage (`RecipeError` if
+        none)."""
         name = dataset or stage_name
         if name not in self.datasets:
             known = ", ".join(self.datasets) or "none"
-            raise RecipeError(f"stages.{stage_name}.dataset: no dataset {name!r} in data.datasets (known: {known})")
+            raise RecipeError(
+                f"stages.{stage_name}.dataset: no dataset {name!r} in data.datasets (known: {known})"
+            )
         return self.datasets[name]
 
 
@@ -88,14 +97,18 @@ class StageSpec(StrictModel):
     dataset: str | None = Field(None, description="key in data.datasets; default: the stage's own name")
     train: list[str] = Field(["projector"], min_length=1, description="parts trained; the rest is frozen")
     lr: float | dict[str, float] = Field(1e-3, description="learning rate, or one per trained part")
-    epochs: float = Field(1.0, gt=0, allow_inf_nan=False, description="passes over the dataset (ignored when max_steps is set)")
+    epochs: float = Field(
+        1.0, gt=0, allow_inf_nan=False, description="passes over the dataset (ignored when max_steps is set)"
+    )
     max_steps: int | None = Field(None, ge=1, description="optimizer steps; overrides epochs")
     global_batch: int = Field(256, ge=1, description="samples per optimizer step over all ranks")
     per_device_batch: int = Field(32, ge=1, description="samples per forward pass on one rank")
     grad_accum: int | None = Field(None, ge=1, description="checked against global/(per_device x ranks)")
     warmup_ratio: float = Field(0.03, ge=0, le=1, description="share of steps with linear warm-up")
     scheduler: Literal["cosine", "linear", "constant_with_warmup"] = Field("cosine", description="lr decay")
-    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False, description="AdamW weight decay (not on biases and norms)")
+    weight_decay: float = Field(
+        0.0, ge=0, allow_inf_nan=False, description="AdamW weight decay (not on biases and norms)"
+    )
     adam_betas: tuple[float, float] = Field((0.9, 0.999), description="AdamW betas")
     adam_eps: float = Field(1e-8, gt=0, allow_inf_nan=False, description="AdamW epsilon")
     max_grad_norm: float | None = Field(
@@ -109,14 +122,17 @@ class StageSpec(StrictModel):
     packing: bool = Field(False, description="concatenate a micro-batch into one row, no padding")
     group_by_modality_length: bool = Field(False, description="batches of one modality, similar lengths")
     strategy: Literal["auto", "ddp", "fsdp", "fsdp_zero2"] = Field(
-        "auto", description="multi-rank wrapping: ddp, fsdp (ZeRO-3-like), fsdp_zero2 (ZeRO-2-like); auto: ddp"
+        "auto",
+        description="multi-rank wrapping: ddp, fsdp (ZeRO-3-like), fsdp_zero2 (ZeRO-2-like); auto: ddp",
     )
     lora: LoraSpec | None = Field(None, description="LoRA on the LLM instead of full fine-tuning")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of data order, augmentation and dropout")
     save_every_steps: int | None = Field(None, ge=1, description="checkpoint interval (also at stage end)")
     keep_last: int = Field(2, ge=1, description="checkpoints kept")
     log_every_steps: int = Field(1, ge=1, description="metrics interval")
-    init_from: str | None = Field(None, description="mmbind model dir to start from (default: previous stage)")
+    init_from: str | None = Field(
+        None, description="mmbind model dir to start from (default: previous stage)"
+    )
 
     @field_validator("train")
     @classmethod
@@ -124,7 +140,8 @@ class StageSpec(StrictModel):
         for part in value:
             if not _PART.match(part):
                 raise ValueError(
-                    f"unknown part {part!r}; use projector, llm, encoders, encoder:<modality>, projector:<modality>"
+                    f"unknown part {part!r}; use projector, llm, encoders, encoder:<modality>, "
+                    "projector:<modality>"
                 )
         return value
 
@@ -151,7 +168,8 @@ class StageSpec(StrictModel):
                 raise ValueError("options: only align and mae stages take options")
             return self
         try:
-            self.options = model.model_validate(self.options).model_dump(mode="json")  # full form, as plugins'
+            # full form, as plugins'
+            self.options = model.model_validate(self.options).model_dump(mode="json")
         except ValidationError as exc:
             from mmbind.recipe.loader import format_validation_error
 
@@ -163,9 +181,13 @@ class StageSpec(StrictModel):
             raise ValueError(f"kind {self.kind}: lora applies to the LLM (lm stages only)")
         implied = [f"encoder:{self.options['modality']}"]
         if "train" in self.model_fields_set and self.train != implied:
-            raise ValueError(f"kind {self.kind}: train is implied ({implied}: the pre-trained encoder); omit it")
+            raise ValueError(
+                f"kind {self.kind}: train is implied ({implied}: the pre-trained encoder); omit it"
+            )
         if "per_device_batch" in self.model_fields_set and self.per_device_batch != self.global_batch:
-            raise ValueError(f"kind {self.kind}: one forward pass per step; omit per_device_batch (= global_batch)")
+            raise ValueError(
+                f"kind {self.kind}: one forward pass per step; omit per_device_batch (= global_batch)"
+            )
         self.train, self.per_device_batch = implied, self.global_batch
         return self
 
@@ -180,10 +202,13 @@ class StageSpec(StrictModel):
             missing = [p for p in self.train if p not in self.lr]
             extra = [p for p in self.lr if p not in self.train]
             if missing or extra:
-                raise ValueError(f"lr per part must name exactly the trained parts {self.train}, got {list(self.lr)}")
+                raise ValueError(
+                    f"lr per part must name exactly the trained parts {self.train}, got {list(self.lr)}"
+                )
         if self.global_batch % self.per_device_batch:
             raise ValueError(
-                f"global_batch {self.global_batch} is not a multiple of per_device_batch {self.per_device_batch}"
+                f"global_batch {self.global_batch} is not a multiple of "
+                f"per_device_batch {self.per_device_batch}"
             )
         return self
 

@@ -35,7 +35,8 @@ class PluginLoader:
         try:
             module = source.entry_point.load()
         except Exception as exc:  # a broken plugin must not break the others
-            return [PluginRecord("unknown", source.label, source.distribution, source.module, "failed", _reason(exc))]
+            return [PluginRecord("unknown", source.label, source.distribution, source.module, "failed",
+                                 _reason(exc))]
         name = f"{source.distribution}:{source.label}"
         return self._register(module, name, source.distribution, source.module, source.label)
 

@@ -51,7 +51,8 @@ def _check_key(request: Request, key: str | None) -> None:
     scheme, _, token = given.partition(" ")
     ok = hmac.compare_digest(token.strip().encode(), key.encode()) and scheme.lower() == "bearer"
     if not ok:
-        raise RequestError(401, "missing or wrong API key (send Authorization: Bearer KEY)", "invalid_api_key")
+        raise RequestError(401, "missing or wrong API key (send Authorization: Bearer KEY)",
+                           "invalid_api_key")
 
 
 async def _read_body(request: Request, limit: int) -> Any:
@@ -165,7 +166,8 @@ def _chunk(ident: str, model_name: str, delta: dict[str, Any], finish: str | Non
            usage: dict[str, int] | None = None, choices: bool = True) -> str:
     body: dict[str, Any] = {"id": ident, "object": "chat.completion.chunk", "created": int(time.time()),
                             "model": model_name,
-                            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+                            "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
+                                         "logprobs": None}]
                             if choices else []}
     if usage is not None:
         body["usage"] = usage
@@ -186,7 +188,8 @@ async def _events(pending: Pending, ident: str, model_name: str) -> AsyncIterato
                     yield _chunk(ident, model_name, {}, None, _usage(pending.job, payload), choices=False)
                 break
             else:
-                message = str(payload) if isinstance(payload, RequestError) else "internal error while generating"
+                message = (str(payload) if isinstance(payload, RequestError)
+                           else "internal error while generating")
                 yield f"data: {json.dumps({'error': {'message': message, 'type': 'server_error'}})}\n\n"
                 break
         yield "data: [DONE]\n\n"

@@ -15,7 +15,9 @@ from typing import Any
 class BackgroundServer:
     """Runs ``app`` with uvicorn on ``host``:(free port) until the ``with`` block ends."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, start_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, start_timeout_s: float = 30.0
+    ) -> None:
         import uvicorn
 
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
@@ -35,6 +37,8 @@ class BackgroundServer:
         self.url = f"http://{host}:{port}"
         return self.url
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.server.should_exit = True
         self.thread.join(30)

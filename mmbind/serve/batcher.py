@@ -14,7 +14,8 @@ needs other sampling settings; every batch is capped at ``max_batch`` requests a
 tokens, so a request waits for at most the batch in progress plus the batches of the requests queued before
 it. After a batch of several requests the worker waits up to ``batch_wait_s`` (default 10 ms) for their
 clients' next requests before starting the next batch; after a lone request it does not wait, so one client
-alone sees no added latency. The queue holds ``max_queue`` requests; beyond that a request is refused (429) instead of waiting.
+alone sees no added latency. The queue holds ``max_queue`` requests; beyond that a request is refused
+(429) instead of waiting.
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ def _deliver(pending: Pending) -> None:
 class BatchWorker:
     """Owns the model; generates queued requests in batches on its own thread."""
 
-    def __init__(self, model: Any, max_batch: int = 16, max_queue: int = 256, batch_wait_s: float = 0.0) -> None:
+    def __init__(
+        self, model: Any, max_batch: int = 16, max_queue: int = 256, batch_wait_s: float = 0.0
+    ) -> None:
         self.model = model
         self.tokenizer = model.llm.tokenizer
         self.eos_id = self.tokenizer.eos_token_id
@@ -147,7 +150,8 @@ class BatchWorker:
         """Queue a request (RequestError 429 when the queue is full)."""
         with self._cond:
             if len(self._queue) >= self.max_queue:
-                raise RequestError(429, f"the server is busy ({self.max_queue} requests waiting); retry later",
+                raise RequestError(429,
+                                   f"the server is busy ({self.max_queue} requests waiting); retry later",
                                    "queue_full")
             pending.number = next(self._numbers)
             self._queue.append(pending)

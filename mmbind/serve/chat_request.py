@@ -41,7 +41,8 @@ class Sampling:
 
     def batch_key(self, unique: int) -> tuple[Any, ...]:
         """Requests with equal keys may be generated together: all greedy ones; sampled ones with the same
-        temperature and top_p; a seeded one only alone (``unique``), so its output depends on its seed only."""
+        temperature and top_p; a seeded one only alone (``unique``), so its output depends on its seed
+        only."""
         if self.greedy:
             return ("greedy",)
         if self.seed is not None:
@@ -74,8 +75,10 @@ def _number(body: dict[str, Any], name: str, default: float, low: float, high: f
     value = body.get(name)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-        raise RequestError(400, f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}"[:200],
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or (integer and not isinstance(value, int))):
+        raise RequestError(400,
+                           f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}"[:200],
                            "invalid_value")
     if not (low <= value <= high) or (isinstance(value, float) and not math.isfinite(value)):
         raise RequestError(400, f"{name} must be between {low} and {high}, got {value!r}", "invalid_value")
@@ -144,7 +147,8 @@ def parse_chat_request(body: Any, settings: ServeSettings, model_name: str, temp
             else:
                 known = ", ".join(["text", *(f"{m}_url" for m in sorted(modalities))])
                 raise RequestError(400, f"messages[{index}]: unsupported content part type "
-                                   f"{str(kind)[:40]!r} (this model takes: {known})", "unsupported_content_type")
+                                   f"{str(kind)[:40]!r} (this model takes: {known})",
+                                   "unsupported_content_type")
         if role in ("system", "developer"):
             continue
         if turns and turns[-1][0] == role:
@@ -165,7 +169,8 @@ def parse_chat_request(body: Any, settings: ServeSettings, model_name: str, temp
         raise RequestError(400, "message text must not contain media tags such as <image> or <video>; "
                            "attach media as content parts", "invalid_message")
     if len(ids) > settings.max_prompt_tokens:
-        raise RequestError(400, f"the prompt is {len(ids)} tokens long (at most {settings.max_prompt_tokens})",
+        raise RequestError(400,
+                           f"the prompt is {len(ids)} tokens long (at most {settings.max_prompt_tokens})",
                            "prompt_too_long")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     max_tokens = _number({"max_tokens": max_tokens}, "max_tokens", settings.default_max_tokens, 1,

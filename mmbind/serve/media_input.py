@@ -27,7 +27,8 @@ from mmbind.media import load_item
 from mmbind.serve.request_error import RequestError
 
 CACHE_ITEMS = 64
-DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[\w.+-]+)*)(?P<b64>;base64)?,",
+DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?"
+                      r"(?P<params>(;[\w.+-]+=[\w.+-]+)*)(?P<b64>;base64)?,",
                       re.ASCII)
 SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp",
           "image/bmp": ".bmp", "video/mp4": ".mp4", "video/webm": ".webm", "video/x-matroska": ".mkv",

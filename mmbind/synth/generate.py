@@ -52,15 +52,19 @@ def _prepare(out: Path, force: bool) -> None:
         try:
             listed = {entry["path"] for entry in read_manifest(out)["files"]} | {MANIFEST}
         except (KeyError, TypeError):
-            raise DataError(f"{out / MANIFEST}: its file list is unreadable; not replacing the dataset") from None
+            raise DataError(
+                f"{out / MANIFEST}: its file list is unreadable; not replacing the dataset"
+            ) from None
         present = sorted(p for p in out.rglob("*") if not p.is_dir() or p.is_symlink())
-        foreign = [p.relative_to(out).as_posix() for p in present if p.relative_to(out).as_posix() not in listed]
+        foreign = [p.relative_to(out).as_posix() for p in present
+                   if p.relative_to(out).as_posix() not in listed]
         if foreign:
             shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
             raise DataError(f"{out}: holds files the generator did not write ({shown}); not replacing it")
         for path in present:
             path.unlink()
-        for folder in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        for folder in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
+                             reverse=True):
             if not any(folder.iterdir()):
                 folder.rmdir()
     out.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,8 @@ def shape_image(colour: str, shape: str, size: int = 40) -> Image.Image:
 
 
 def moving_square(colour: str, direction: str, frames: int = 12, size: int = 32) -> np.ndarray:
-    """``(frames, size, size, 3)`` uint8 frames of a ``colour`` square moving ``direction`` (left or right)."""
+    """``(frames, size, size, 3)`` uint8 frames of a ``colour`` square moving ``direction`` (left or
+    right)."""
     out = np.empty((frames, size, size, 3), dtype=np.uint8)
     side, top = size // 4, (3 * size) // 8
     for t in range(frames):
@@ -49,7 +50,9 @@ def moving_square(colour: str, direction: str, frames: int = 12, size: int = 32)
     return out
 
 
-def make_dataset(out: Path, images: int = 8, videos: int = 8, text_only: int = 4, seed: int = 0) -> dict[str, Path]:
+def make_dataset(
+    out: Path, images: int = 8, videos: int = 8, text_only: int = 4, seed: int = 0
+) -> dict[str, Path]:
     """Write media, ``pretrain.json``, ``finetune.json`` and ``tokenizer/`` under ``out``."""
     rng = random.Random(seed)
     pretrain, finetune = [], []
@@ -60,21 +63,24 @@ def make_dataset(out: Path, images: int = 8, videos: int = 8, text_only: int = 4
         pretrain.append({"id": f"img{i}", "image": name, "conversations": [
             {"from": "human", "value": "<image>"}, {"from": "gpt", "value": f"a {colour} {shape} on grey"}]})
         finetune.append({"id": f"img-qa{i}", "image": name, "conversations": [
-            {"from": "human", "value": "<image>\nWhat colour is the shape?"}, {"from": "gpt", "value": f"It is {colour}."},
+            {"from": "human", "value": "<image>\nWhat colour is the shape?"},
+            {"from": "gpt", "value": f"It is {colour}."},
             {"from": "human", "value": "What shape is it?"}, {"from": "gpt", "value": f"It is a {shape}."}]})
     for i in range(videos):
         colour, direction = rng.choice(list(TINY_COLOURS)), rng.choice(("left", "right"))
         name = f"videos/{i:03d}.mp4"
         write_video(moving_square(colour, direction), out / name)
         pretrain.append({"id": f"vid{i}", "video": name, "conversations": [
-            {"from": "human", "value": "<video>"}, {"from": "gpt", "value": f"a {colour} square moves {direction}"}]})
+            {"from": "human", "value": "<video>"},
+            {"from": "gpt", "value": f"a {colour} square moves {direction}"}]})
         finetune.append({"id": f"vid-qa{i}", "video": name, "conversations": [
             {"from": "human", "value": "<video>\nWhere does the square move?"},
             {"from": "gpt", "value": f"It moves {direction}."}]})
     for i in range(text_only):
         a, b = rng.randint(1, 9), rng.randint(1, 9)
         finetune.append({"id": f"txt{i}", "conversations": [
-            {"from": "human", "value": f"What is {a} plus {b}?"}, {"from": "gpt", "value": f"It is {a + b}."}]})
+            {"from": "human", "value": f"What is {a} plus {b}?"},
+            {"from": "gpt", "value": f"It is {a + b}."}]})
     out.mkdir(parents=True, exist_ok=True)
     paths = {"pretrain": out / "pretrain.json", "finetune": out / "finetune.json"}
     paths["pretrain"].write_text(json.dumps(pretrain, indent=1), encoding="utf-8")

@@ -7,9 +7,10 @@ kept), layer-normed and linearly projected; each caption goes through the `TextT
 symmetric InfoNCE over the batch with a learnable logit scale (init ``log(1/0.07)``, clamped so that
 ``exp`` stays <= 100 after every step, as OpenCLIP). Across ranks, every rank encodes its share of the
 global batch and gathers all embeddings (a differentiable all-gather); its loss sum covers the rows and
-columns of its own pairs, so the sum over ranks is the 1-rank loss sum (the runner divides by the pairs). The encoder and the pooling head train; the text
-tower trains too (``text_encoder.train: true``: CLIP-style, the image stage) or is loaded frozen from an
-earlier stage (the video stage, aligned to the image stage's text space).
+columns of its own pairs, so the sum over ranks is the 1-rank loss sum (the runner divides by the pairs).
+The encoder and the pooling head train; the text tower trains too (``text_encoder.train: true``: CLIP-style,
+the image stage) or is loaded frozen from an earlier stage (the video stage, aligned to the image stage's text
+space).
 
 Saved with the stage's model: ``text_encoder/`` (the text tower, its projection, the pooling heads of the
 encoders aligned to this text encoder as ``visual_projection.<modality>.*`` and this stage's
@@ -87,7 +88,8 @@ def clip_loss(media: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> t
     own = slice(start, start + len(media))
     target = torch.arange(start, start + len(media), device=media.device)
     by_media, by_text = logits[own], logits.t()[own]
-    loss = (F.cross_entropy(by_media, target, reduction="sum") + F.cross_entropy(by_text, target, reduction="sum"))
+    loss = (F.cross_entropy(by_media, target, reduction="sum")
+            + F.cross_entropy(by_text, target, reduction="sum"))
     accuracy = float((by_media.argmax(dim=1) == target).float().mean())
     return loss / 2, accuracy
 

@@ -145,8 +145,8 @@ class PairBatch:
     seeds: list[int] = dataclasses.field(default_factory=list)  # each pair's seed
 
     def to(self, device: torch.device) -> PairBatch:
-        return PairBatch(self.ids, self.pixels.to(device), self.text_ids.to(device), self.text_mask.to(device),
-                         self.bad, self.seeds)
+        return PairBatch(self.ids, self.pixels.to(device), self.text_ids.to(device),
+                         self.text_mask.to(device), self.bad, self.seeds)
 
 
 class PairCollator:

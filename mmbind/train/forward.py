@@ -1,12 +1,12 @@
 """forward.py
 
-`TrainForward`: one micro-batch to the SUM of its next-token losses, by `MultimodalLM.forward` itself (the loop
-divides by the supervised token count of the whole optimizer step over all ranks, so the loss is token-weighted
-and independent of how the step is split into micro-batches and ranks). It is an ``nn.Module`` so DDP / FSDP
-can wrap it, and adds only what distribution and the feature cache need:
-- a trainable part unused by this batch (e.g. the projector on a text-only batch) gets a zero-valued term added
-  to the LLM's input embeddings, so every rank's backward touches the same parameters and runs through the
-  same layers (DDP errors without it; FSDP2 reduces wrong gradients or hangs without it); a rank without
+`TrainForward`: one micro-batch to the SUM of its next-token losses, by `MultimodalLM.forward` itself
+(the loop divides by the supervised token count of the whole optimizer step over all ranks, so the loss is
+token-weighted and independent of how the step is split into micro-batches and ranks). It is an
+``nn.Module`` so DDP / FSDP can wrap it, and adds only what distribution and the feature cache need:
+- a trainable part unused by this batch (e.g. the projector on a text-only batch) gets a zero-valued term
+  added to the LLM's input embeddings, so every rank's backward touches the same parameters and runs through
+  the same layers (DDP errors without it; FSDP2 reduces wrong gradients or hangs without it); a rank without
   samples runs a 1-token forward with nothing supervised;
 - feature-cache hits go in as ``features``, and fresh outputs of frozen encoders are rounded to bf16 (what the
   cache stores, so a cold and a warm cache train alike) and stored;

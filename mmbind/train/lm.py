@@ -73,4 +73,5 @@ class LmObjective:
 
     def save(self, directory: Path) -> Path:
         merge_lora(self.model)
-        return save_stage_output(self.model, self.prepared.module, directory, self.ctx.info, self.prepared.fsdp)
+        return save_stage_output(self.model, self.prepared.module, directory, self.ctx.info,
+                                 self.prepared.fsdp)

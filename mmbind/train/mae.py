@@ -5,10 +5,11 @@ that supports masked encoding, `Encoder.masked_encode`: the ``mae`` plugin), for
 
 Per image: a random ``mask_ratio`` of the patches dropped (per sample, by sorting uniform noise drawn from the
 sample's own seed: the same masks on any number of ranks and after a resume), the encoder run on what is
-left (`Encoder.masked_encode`, geometry from `Encoder.masked_patch_grid`); a light decoder (`MaeDecoder`: linear embed, learnable mask token and position embeddings, a few timm
-blocks, linear to pixels) reconstructs every patch; the loss is the MSE on the MASKED patches only, against
-pixels normalised per patch (``norm_pix_loss``), summed (the runner divides by the masked patches of the
-step). The encoder's weights update in the stage's saved model;
+left (`Encoder.masked_encode`, geometry from `Encoder.masked_patch_grid`); a light decoder (`MaeDecoder`:
+linear embed, learnable mask token and position embeddings, a few timm blocks, linear to pixels) reconstructs
+every patch; the loss is the MSE on the MASKED patches only, against pixels normalised per patch
+(``norm_pix_loss``), summed (the runner divides by the masked patches of the step). The encoder's weights
+update in the stage's saved model;
 the decoder is saved next to it in ``RUN/stages/<name>/mae_decoder/`` (not part of the model).
 """
 
@@ -55,7 +56,9 @@ def random_keep(noise: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Ten
 class MaeDecoder(nn.Module):
     """Visible tokens (+ mask tokens) to per-patch pixel predictions."""
 
-    def __init__(self, spec: MaeDecoderSpec, enc_width: int, patches: int, prefix: int, patch_dim: int) -> None:
+    def __init__(
+        self, spec: MaeDecoderSpec, enc_width: int, patches: int, prefix: int, patch_dim: int
+    ) -> None:
         super().__init__()
         self.prefix = prefix  # prefix tokens (class / register) at the front of the encoder output
         self.embed = nn.Linear(enc_width, spec.width)
@@ -117,7 +120,8 @@ class MaeLoss(nn.Module):
         state = {k: v.detach().cpu().contiguous() for k, v in self.decoder.state_dict().items()}
         save_file(state, str(target / "decoder.safetensors"))
         meta = {"decoder": self.options.decoder.model_dump(), "mask_ratio": self.options.mask_ratio,
-                "norm_pix_loss": self.options.norm_pix_loss, "patch_size": self.patch, "patches": self.patches}
+                "norm_pix_loss": self.options.norm_pix_loss, "patch_size": self.patch,
+                "patches": self.patches}
         (target / "decoder.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
 

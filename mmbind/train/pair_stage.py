@@ -69,8 +69,9 @@ class PairObjective:
         if stage.strategy.startswith("fsdp"):
             raise RecipeError(f"{where}.strategy: kind {stage.kind} trains with ddp (the encoders are small)")
         if stage.global_batch % info.world:
-            raise RecipeError(f"{where}.global_batch: {stage.global_batch} pairs do not split over {info.world} "
-                              f"ranks (kind {stage.kind}: one forward pass of global_batch / ranks per step)")
+            raise RecipeError(f"{where}.global_batch: {stage.global_batch} pairs do not split over "
+                              f"{info.world} ranks (kind {stage.kind}: one forward pass of global_batch / "
+                              "ranks per step)")
         self.loss_module.float().to(info.device).train()
         self.frames = data.video_frames if self.encoder.item_shape[0] is None else None
         sources = stage_sources(data, ctx.name, stage.dataset)
@@ -82,12 +83,14 @@ class PairObjective:
                               f"{stage.dataset or ctx.name!r}, fewer than global_batch {stage.global_batch}")
         self.collator = PairCollator(pad_id(tokenizer) if tokenizer is not None else 0)
         self.per_device = stage.global_batch // info.world
-        self.workers = 0 if options.cache_media else data.num_workers  # a memory cache is not shared by workers
+        # a memory cache is not shared by workers
+        self.workers = 0 if options.cache_media else data.num_workers
         self.total_steps = total_steps(stage, self.order.steps_per_epoch)
         params = [p for p in self.loss_module.parameters() if p.requires_grad]
         optimizer = build_optimizer(decay_groups(params, stage.lr, stage.weight_decay), stage)
         scheduler = build_scheduler(optimizer, stage, self.total_steps)
-        module = wrap(_EveryParameter(self.loss_module) if info.world > 1 else self.loss_module, stage.strategy, info)
+        module = wrap(_EveryParameter(self.loss_module) if info.world > 1 else self.loss_module,
+                      stage.strategy, info)
         self.prepared = Prepared(module, optimizer, scheduler, params, precision, False)
 
     def build(self, model: MultimodalLM) -> tuple[nn.Module, Encoder, Any, int]:

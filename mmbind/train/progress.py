@@ -37,7 +37,8 @@ class ProgressDisplay:
             console=self.console,
         )
         self.progress.start()
-        self.task = self.progress.add_task("train", total=total, completed=done, stage=stage, loss="-", lr="-", tps="-")
+        self.task = self.progress.add_task("train", total=total, completed=done, stage=stage, loss="-",
+                                           lr="-", tps="-")
 
     def update(self, step: int, loss: float, lr: float, tokens_per_s: float) -> None:
         """Show step ``step`` done."""

@@ -49,7 +49,8 @@ def accumulation_steps(stage: StageSpec, world: int, where: str) -> int:
     accum = stage.global_batch // per_step
     if stage.grad_accum is not None and stage.grad_accum != accum:
         raise RecipeError(
-            f"{where}: grad_accum {stage.grad_accum} disagrees with global_batch / (per_device_batch x ranks) = {accum}"
+            f"{where}: grad_accum {stage.grad_accum} disagrees with "
+            f"global_batch / (per_device_batch x ranks) = {accum}"
         )
     return accum
 
@@ -96,7 +97,8 @@ def prepare_model(
     module = wrap(TrainForward(model, cache), stage.strategy, info, fsdp_units(model))
     by_name = {n.removeprefix("module.").removeprefix("model."): p for n, p in module.named_parameters()}
     groups = [group for part, pnames in part_names.items()
-              for group in decay_groups([by_name[n] for n in pnames], stage.lr_for(part), stage.weight_decay, part)]
+              for group in decay_groups([by_name[n] for n in pnames], stage.lr_for(part),
+                                        stage.weight_decay, part)]
     if not groups:
         raise RecipeError(f"stage trains {stage.train} but those parts have no parameters")
     optimizer = build_optimizer(groups, stage)

@@ -22,7 +22,9 @@ ENCODER_DIR = "encoder"
 SPEC = "spec.json"
 
 
-def build_standalone(plugin: str, options: dict[str, Any], modality: str, registry: Registry | None) -> Encoder:
+def build_standalone(
+    plugin: str, options: dict[str, Any], modality: str, registry: Registry | None
+) -> Encoder:
     """A fresh encoder from ``plugin`` with ``options`` (random or option-given weights)."""
     entry = (registry or default_registry()).get("encoder", plugin)
     validated = entry.options.model_validate(options)

@@ -127,7 +127,9 @@ class MaeEncoder(Encoder):
         if self.video:
             raise RecipeError(f"encoder mae ({self.modality}) reads videos; masked encoding needs images")
         if getattr(self.vit, "dynamic_img_size", False):
-            raise RecipeError("encoder mae: masked encoding needs a fixed image size (config.dynamic_img_size)")
+            raise RecipeError(
+                "encoder mae: masked encoding needs a fixed image size (config.dynamic_img_size)"
+            )
         embed = self.vit.patch_embed
         return PatchGrid(int(embed.patch_size[0]), int(embed.num_patches), self.vit.num_prefix_tokens,
                          self.vit.embed_dim)

@@ -67,4 +67,6 @@ def build(options: PatchMeanOptions, context: BuildContext) -> PatchMeanEncoder:
 
 @mmbind.hookimpl
 def mmbind_encoders() -> list[mmbind.EncoderEntry]:
-    return [mmbind.EncoderEntry("patch_mean", PatchMeanOptions, build, ("*",), "example plugin: any modality")]
+    return [
+        mmbind.EncoderEntry("patch_mean", PatchMeanOptions, build, ("*",), "example plugin: any modality")
+    ]
