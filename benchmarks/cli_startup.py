@@ -71,7 +71,9 @@ def main() -> int:
         "machine": platform.machine(),
         "python": platform.python_version(),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
-        "ratio_to_import_torch": {k: round(v / torch_s, 2) for k, v in seconds.items() if k != "import_torch"},
+        "ratio_to_import_torch": {
+            k: round(v / torch_s, 2) for k, v in seconds.items() if k != "import_torch"
+        },
     }
     print(json.dumps(result))
     return 0

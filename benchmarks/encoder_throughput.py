@@ -26,9 +26,11 @@ from mmbind.interfaces import BuildContext  # noqa: E402
 ENCODERS = {
     "clip_vision/image": ("clip_vision", "image",
                           {"config": {"image_size": 28, "patch_size": 14, "hidden_size": 32,
-                                      "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4}},
+                                      "intermediate_size": 64, "num_hidden_layers": 2,
+                                      "num_attention_heads": 4}},
                           {"config": {"image_size": 224, "patch_size": 14, "hidden_size": 1024,
-                                      "intermediate_size": 4096, "num_hidden_layers": 24, "num_attention_heads": 16}}),
+                                      "intermediate_size": 4096, "num_hidden_layers": 24,
+                                      "num_attention_heads": 16}}),
     "languagebind_image": ("languagebind_image", "image", {"preset": "tiny"}, {"preset": "vit_l_14"}),
     "languagebind_video": ("languagebind_video", "video", {"preset": "tiny", "num_frames": 8},
                            {"preset": "vit_l_14", "num_frames": 8}),
@@ -37,8 +39,8 @@ ENCODERS = {
                        "image_size": 28, "layers": 2, "width": 32, "head_width": 8, "patch_size": 14}}},
                    {"model": "ViT-L-14"}),
     "mae/image": ("mae", "image",
-                  {"model": "vit_large_patch16_224.mae", "config": {"img_size": 32, "embed_dim": 32, "depth": 2,
-                                                                    "num_heads": 4}},
+                  {"model": "vit_large_patch16_224.mae",
+                   "config": {"img_size": 32, "embed_dim": 32, "depth": 2, "num_heads": 4}},
                   {"model": "vit_large_patch16_224.mae"}),
 }
 
@@ -70,7 +72,8 @@ def main() -> None:
     for name, (plugin, modality, tiny, real) in ENCODERS.items():
         result["tiny"][name] = round(measure(plugin, modality, tiny, args.tiny_items, 8, args.repeats), 2)
         result["real"][name] = round(measure(plugin, modality, real, args.real_items, 8, args.repeats), 3)
-        print(f"{name:22s} tiny {result['tiny'][name]:>10.1f} items/s   real {result['real'][name]:>8.3f} items/s",
+        print(f"{name:22s} tiny {result['tiny'][name]:>10.1f} items/s   "
+              f"real {result['real'][name]:>8.3f} items/s",
               flush=True)
     print(json.dumps(result))
 

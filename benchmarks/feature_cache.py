@@ -49,7 +49,8 @@ def make_data(root: Path, videos: int, images: int, frames: int) -> Path:
         colour, direction = rng.choice(list(TINY_COLOURS)), rng.choice(("left", "right"))
         write_video(moving_square(colour, direction, frames=frames, size=224), root / "media" / f"{i}.mp4")
         samples.append({"id": f"v{i}", "video": f"media/{i}.mp4", "conversations": [
-            {"from": "human", "value": "<video>"}, {"from": "gpt", "value": f"a {colour} square moves {direction}"}]})
+            {"from": "human", "value": "<video>"},
+            {"from": "gpt", "value": f"a {colour} square moves {direction}"}]})
     for i in range(images):
         colour, shape = rng.choice(list(TINY_COLOURS)), rng.choice(("square", "circle"))
         write_image(shape_image(colour, shape, size=320), root / "media" / f"{i}.png")
@@ -67,9 +68,12 @@ def recipe(data: Path, cache: Path | None) -> mmbind.Recipe:
         "model": {"seed": 0, "encoders": {"image": {"plugin": "clip_vision", "options": clip},
                                           "video": {"plugin": "clip_vision", "options": clip}},
                   "projector": {"plugin": "mlp2x_gelu"},
-                  "llm": {"plugin": "hf_causal", "options": {"config": TEXT, "tokenizer": str(data / "tokenizer")}}},
-        "data": {"video_frames": 8, "feature_cache": {"enabled": cache is not None, "dir": str(cache or "unused")},
-                 "datasets": {"pretrain": {"template": "plain", "files": [{"path": str(data / "pretrain.json")}]}}},
+                  "llm": {"plugin": "hf_causal",
+                          "options": {"config": TEXT, "tokenizer": str(data / "tokenizer")}}},
+        "data": {"video_frames": 8,
+                 "feature_cache": {"enabled": cache is not None, "dir": str(cache or "unused")},
+                 "datasets": {"pretrain": {"template": "plain",
+                                           "files": [{"path": str(data / "pretrain.json")}]}}},
         "stages": {"pretrain": {"train": ["projector"], "epochs": 2, "global_batch": 8, "per_device_batch": 8,
                                 "max_length": 1024}},
     })
@@ -90,7 +94,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[2])
     parser.add_argument("--videos", type=int, default=12)
     parser.add_argument("--images", type=int, default=12)
-    parser.add_argument("--frames", type=int, default=240, help="frames per synthetic clip (decoded each epoch)")
+    parser.add_argument("--frames", type=int, default=240,
+                        help="frames per synthetic clip (decoded each epoch)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -99,7 +104,8 @@ def main() -> None:
         cached = timed_run(data, root / "cached", root / "cache")
         cache = FeatureCache(root / "cache")
         result = {
-            "benchmark": "feature_cache", "videos": args.videos, "images": args.images, "frames_per_clip": args.frames,
+            "benchmark": "feature_cache", "videos": args.videos, "images": args.images,
+            "frames_per_clip": args.frames,
             "without_cache": plain, "with_cache": cached,
             "speedup_epoch": plain["epoch2_s"] / cached["epoch2_s"],
             "cache_fill_overhead": cached["epoch1_s"] / plain["epoch1_s"],
@@ -107,7 +113,8 @@ def main() -> None:
             "peak_rss_bytes": process_memory(), "target_speedup": 3.0,
         }
     result["meets_target"] = result["speedup_epoch"] >= 3.0
-    print(f"epoch without cache {plain['epoch2_s']:.2f} s, with cache {cached['epoch2_s']:.2f} s", file=sys.stderr)
+    print(f"epoch without cache {plain['epoch2_s']:.2f} s, with cache {cached['epoch2_s']:.2f} s",
+          file=sys.stderr)
     print(json.dumps(result))
 
 

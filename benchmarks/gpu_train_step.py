@@ -52,13 +52,16 @@ def model_flops(shape: Shape, seq: int) -> float:
     t, v = shape.text, shape.vision
     d, layers = t["hidden_size"], t["num_hidden_layers"]
     n_llm = (2 * t["vocab_size"] * d + layers * (4 * d * d + 3 * d * t["intermediate_size"]))
-    n_tower = v["num_hidden_layers"] * (4 * v["hidden_size"] ** 2 + 2 * v["hidden_size"] * v["intermediate_size"])
+    n_tower = v["num_hidden_layers"] * (4 * v["hidden_size"] ** 2
+                                        + 2 * v["hidden_size"] * v["intermediate_size"])
     tokens = len(shape.rows) * seq
     visual = sum(shape.media_tokens(k) for k in shape.rows)
     return tokens * (6 * n_llm + 12 * layers * d * seq) + 2 * n_tower * visual
 
 
-def measure(name: str, shape: Shape, steps: int, warmup: int, checkpointing: bool, peak_tflops: float) -> dict:
+def measure(
+    name: str, shape: Shape, steps: int, warmup: int, checkpointing: bool, peak_tflops: float
+) -> dict:
     dev = device()
     bf16 = dev.type == "cuda"
     step = (hf_step(shape, bf16, checkpointing) if name == "hf"
@@ -78,7 +81,8 @@ def measure(name: str, shape: Shape, steps: int, warmup: int, checkpointing: boo
     seconds = statistics.median(times)
     seq = step.tokens_real // len(shape.rows)
     out = {
-        "step_s": seconds, "tokens_per_s": step.tokens_real / seconds, "samples_per_s": len(shape.rows) / seconds,
+        "step_s": seconds, "tokens_per_s": step.tokens_real / seconds,
+        "samples_per_s": len(shape.rows) / seconds,
         "mfu": model_flops(shape, seq) / seconds / (peak_tflops * 1e12),
         "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else None,
     }

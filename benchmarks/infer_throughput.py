@@ -44,7 +44,8 @@ def main() -> int:
         generator = Generator(model, frames=4)
         media = [("image", p) for p in sorted((data / "eval" / "images").glob("*.png"))]
         media += [("video", p) for p in sorted((data / "eval" / "videos").glob("*.mp4"))]
-        rows = [InferRow(f"r{i}", QUESTIONS[i % len(QUESTIONS)], *media[i % len(media)]) for i in range(args.rows)]
+        rows = [InferRow(f"r{i}", QUESTIONS[i % len(QUESTIONS)], *media[i % len(media)])
+                for i in range(args.rows)]
         for modality, path in media:
             generator.pixels(modality, path)  # warm the media cache for both passes alike
         generator.answer([Query(rows[0].question, rows[0].modality, rows[0].media)], 2, batch_size=1)

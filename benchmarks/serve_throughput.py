@@ -125,7 +125,8 @@ def main() -> int:
                 "largest_batch": health["largest_batch"], "same_answers": same,
         "threads": torch.get_num_threads(),
     }
-    print(f"sequential {result['sequential_rps']} req/s, {args.clients} clients {result['concurrent_rps']} req/s "
+    print(f"sequential {result['sequential_rps']} req/s, "
+          f"{args.clients} clients {result['concurrent_rps']} req/s "
           f"-> {result['speedup']}x; latency p50/p95 sequential {result['sequential_latency_ms']}, "
           f"concurrent {result['concurrent_latency_ms']}; answers identical: {same}")
     print(json.dumps(result))

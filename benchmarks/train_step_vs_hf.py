@@ -8,11 +8,11 @@ towers (4 layers, hidden 256, patch 14, 112 px), Llama (4 layers, hidden 512, 8 
 Variants: ``hf``; ``mmbind`` (packed batch, the way to train mixed batches); ``mmbind_padded`` (same
 padding as transformers). mmbind's model is converted from transformers' (same config, same weights) and
 every side's inputs come from the same samples (same text ids, labels and pixels; transformers expands each
-placeholder to its N tokens, mmbind keeps one per item). Before timing, one fp32 forward of each must give
-the same mean loss over the supervised positions (within ``LOSS_TOL``), else the benchmark stops. Their steps are interleaved in one process so machine load affects all alike;
-peak memory is measured for each variant alone in a fresh process. bf16 autocast on a
-GPU, fp32 on a CPU, SDPA everywhere. Where mmbind legitimately saves work: no padding in the packed row,
-logits only at supervised positions, frozen towers under no_grad.
+placeholder to its N tokens, mmbind keeps one per item). Before timing, one fp32 forward of each must give the
+same mean loss over the supervised positions (within ``LOSS_TOL``), else the benchmark stops. Their steps are
+interleaved in one process so machine load affects all alike; peak memory is measured for each variant alone
+in a fresh process. bf16 autocast on a GPU, fp32 on a CPU, SDPA everywhere. Where mmbind legitimately saves
+work: no padding in the packed row, logits only at supervised positions, frozen towers under no_grad.
 
     .venv/bin/python benchmarks/train_step_vs_hf.py [--steps 6] [--warmup 2]
 
@@ -59,7 +59,9 @@ def parity(variants: dict[str, Step]) -> dict[str, float]:
     losses = {name: step.loss() for name, step in variants.items()}
     for name, loss in losses.items():
         if abs(loss - losses["hf"]) > LOSS_TOL:
-            raise SystemExit(f"loss mismatch: {name} {loss:.6f} vs hf {losses['hf']:.6f} (tolerance {LOSS_TOL})")
+            raise SystemExit(
+                f"loss mismatch: {name} {loss:.6f} vs hf {losses['hf']:.6f} (tolerance {LOSS_TOL})"
+            )
     return losses
 
 
@@ -81,7 +83,8 @@ def peak_memory(name: str) -> dict:
     step.run()
     if dev.type == "cuda":
         return {"peak_bytes": torch.cuda.max_memory_allocated(), "peak_kind": "cuda max allocated"}
-    return {"peak_bytes": process_memory("VmHWM:") - baseline, "peak_kind": "process RSS high water minus RSS after imports"}
+    return {"peak_bytes": process_memory("VmHWM:") - baseline,
+            "peak_kind": "process RSS high water minus RSS after imports"}
 
 
 def interleaved(steps: int, warmup: int) -> dict:
@@ -101,7 +104,8 @@ def interleaved(steps: int, warmup: int) -> dict:
                 times[name].append(time.perf_counter() - start)
     return {name: {"step_s": statistics.median(times[name]), "step_s_all": times[name],
                    "parity_loss_fp32": fp32_losses[name], "loss": losses[name],
-                   "tokens_real": variants[name].tokens_real, "tokens_computed": variants[name].tokens_computed}
+                   "tokens_real": variants[name].tokens_real,
+                   "tokens_computed": variants[name].tokens_computed}
             for name in variants}
 
 

@@ -80,7 +80,8 @@ def _labels(ids: torch.Tensor, supervised: int) -> torch.Tensor:
 
 
 def reference_model(shape: Shape) -> torch.nn.Module:
-    """transformers' Video-LLaVA of ``shape`` in fp32 on the CPU, seeded: the weights both sides start from."""
+    """transformers' Video-LLaVA of ``shape`` in fp32 on the CPU, seeded: the weights both sides start
+    from."""
     from transformers import (
         CLIPVisionConfig,
         LlamaConfig,
@@ -146,7 +147,8 @@ def hf_step(shape: Shape, bf16_params: bool = False, checkpointing: bool = False
 
 
 def mmbind_step(
-    shape: Shape, packed: bool, bf16_params: bool = False, checkpointing: bool = False, same_weights: bool = False
+    shape: Shape, packed: bool, bf16_params: bool = False, checkpointing: bool = False,
+    same_weights: bool = False,
 ) -> Step:
     """mmbind's training forward (`TrainForward`) set up by the stage machinery, one placeholder per item; the
     model converted from the reference's config, and with ``same_weights`` from its weights too."""
@@ -180,7 +182,8 @@ def mmbind_step(
         pixels = (videos if kind == "video" else images)[counters[kind]]
         counters[kind] += 1
         item = MediaItem(kind, pixels=pixels)
-        examples.append(Example(kind, ids, _labels(ids, shape.supervised), [item], len(ids) - 1 + shape.media_tokens(kind)))
+        examples.append(Example(kind, ids, _labels(ids, shape.supervised), [item],
+                                len(ids) - 1 + shape.media_tokens(kind)))
     batch = Collator(pad_id=0, packing=packed)(examples).to(dev)
     n = batch.supervised_tokens
 
@@ -194,4 +197,5 @@ def mmbind_step(
         return float(loss.detach())
 
     real = sum(batch.lengths)
-    return Step(run, _fp32_loss(lambda: prepared.module(batch) / n, dev), real, real if packed else len(batch.lengths) * max(batch.lengths))
+    return Step(run, _fp32_loss(lambda: prepared.module(batch) / n, dev), real,
+                real if packed else len(batch.lengths) * max(batch.lengths))
