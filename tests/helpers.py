@@ -24,7 +24,8 @@ def pad_rows(rows: list[list[int]], side: str = "right", pad: int = 0) -> tuple[
 
 
 def make_dist_info(root: Path, name: str, entry_points: dict[str, str], version: str = "0.1.0") -> Path:
-    """Write a minimal ``*.dist-info`` with ``mmbind`` entry points into ``root`` (like an installed package)."""
+    """Write a minimal ``*.dist-info`` with ``mmbind`` entry points into ``root`` (like an installed
+    package)."""
     dist = root / f"{name.replace('-', '_')}-{version}.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")

@@ -98,7 +98,8 @@ def decode_all(path: Path) -> list[np.ndarray]:
     """Ground truth: every frame PyAV decodes sequentially (stopping at the first error)."""
     frames: list[np.ndarray] = []
     with av.open(str(path)) as container:
-        container.streams.video[0].thread_type = "NONE"  # frame threads report a damaged frame or not by timing
+        # frame threads report a damaged frame or not by timing
+        container.streams.video[0].thread_type = "NONE"
         try:
             for frame in container.decode(video=0):
                 frames.append(frame.to_ndarray(format="rgb24"))

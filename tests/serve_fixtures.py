@@ -31,7 +31,9 @@ def start_server(run: Path, frames: int = 4, **settings: Any) -> BackgroundServe
     return BackgroundServer(create_app(model, ServeSettings(**options), MODEL_NAME, default_template(model)))
 
 
-def user_message(question: str, modality: str | None = None, media: Path | None = None) -> list[dict[str, Any]]:
+def user_message(
+    question: str, modality: str | None = None, media: Path | None = None
+) -> list[dict[str, Any]]:
     """An OpenAI ``messages`` list of one user turn with an optional media part."""
     parts: list[dict[str, Any]] = [{"type": "text", "text": question}]
     if modality is not None and media is not None:

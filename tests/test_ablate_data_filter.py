@@ -59,4 +59,5 @@ def test_stage_dataset_is_filtered(micro):
 def test_unknown_modality_is_a_recipe_error():
     message = r"data\.datasets\.finetune\.modalities\.0: Input should be 'image' or 'video'"
     with pytest.raises(RecipeError, match=message):
-        load_recipe(ROOT / "mmbind" / "recipes" / "tiny" / "train.yaml", ["data.datasets.finetune.modalities=[audio]"])
+        load_recipe(ROOT / "mmbind" / "recipes" / "tiny" / "train.yaml",
+                    ["data.datasets.finetune.modalities=[audio]"])

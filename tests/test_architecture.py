@@ -16,7 +16,8 @@ PLUGIN_SURFACE = ("mmbind", "mmbind.interfaces", "mmbind.errors", "mmbind.media"
 def layers() -> dict[str, int]:
     """package -> layer number, from the table in ARCHITECTURE.md."""
     out = {}
-    for number, packages in re.findall(r"^\| (\d+) [^|]*\| ([^|]*) \|", DOC.read_text(encoding="utf-8"), re.M):
+    for number, packages in re.findall(r"^\| (\d+) [^|]*\| ([^|]*) \|", DOC.read_text(encoding="utf-8"),
+                                       re.M):
         for name in re.findall(r"`([\w_]+)`", packages):
             out[name] = int(number)
     return out

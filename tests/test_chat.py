@@ -53,7 +53,8 @@ def test_streamer_prints_exactly_the_decoded_text(micro):
             tokenizer, skip_prompt=True, skip_special_tokens=True)
         pieces = []
         streamer.on_finalized_text = lambda text, stream_end=False, sink=pieces: sink.append(text)  # type: ignore[method-assign]
-        streamer.put(torch.tensor([[]], dtype=torch.long))  # the (empty) prompt of an inputs_embeds generation
+        # the (empty) prompt of an inputs_embeds generation
+        streamer.put(torch.tensor([[]], dtype=torch.long))
         for token in ids:
             streamer.put(torch.tensor([token]))
         streamer.end()
@@ -86,11 +87,13 @@ def test_one_shot_cli(run, micro, generator, capsys):
 def test_scripted_multi_turn_session(run, micro, generator, capsys, monkeypatch):
     video = micro / "eval" / "videos" / "00000.mp4"
     monkeypatch.setattr(sys, "stdin", io.StringIO("What is moving?\n\nWhich way?\n/reset\nWhat is moving?\n"))
-    assert main(["chat", str(run), "--video", str(video), "--max-new-tokens", "5"]) == 0  # ends at end of input
+    # ends at end of input
+    assert main(["chat", str(run), "--video", str(video), "--max-new-tokens", "5"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"chatting with {run / 'stages' / 'finetune'} about {video} (vicuna_v1); 'exit' or Ctrl-D ends, " \
-        "'/reset' forgets earlier rounds"
-    assert lines[1] == "USER: What is moving?" and lines[3:5] == ["USER: ", "USER: Which way?"]  # blank: skipped
+    assert lines[0] == (f"chatting with {run / 'stages' / 'finetune'} about {video} (vicuna_v1); "
+                        "'exit' or Ctrl-D ends, '/reset' forgets earlier rounds")
+    # blank: skipped
+    assert lines[1] == "USER: What is moving?" and lines[3:5] == ["USER: ", "USER: Which way?"]
     assert lines[6:8] == ["USER: /reset", "(history cleared)"] and lines[8] == "USER: What is moving?"
     answers = [lines[2], lines[5], lines[9]]
     assert all(a.startswith("ASSISTANT: ") for a in answers) and lines[10:] == ["USER: "]
@@ -122,7 +125,10 @@ def test_unreadable_media_and_missing_tokenizer(run, micro, tmp_path, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert code == 1 and err.startswith(f"error: cannot open video {broken}:")
     code = main(["chat", str(run), "--image", str(tmp_path / "nope.png"), "--prompt", "hi"])
-    assert code == 1 and " ".join(capsys.readouterr().err.split()) == f"error: image file not found: {tmp_path / 'nope.png'}"
-    bare = mmbind.build_model(mmbind.load_recipe(Path(__file__).parents[1] / "mmbind" / "recipes" / "tiny" / "video_llava.yaml"))
+    assert code == 1 and (" ".join(capsys.readouterr().err.split())
+                          == f"error: image file not found: {tmp_path / 'nope.png'}")
+    bare = mmbind.build_model(
+        mmbind.load_recipe(Path(__file__).parents[1] / "mmbind" / "recipes" / "tiny" / "video_llava.yaml")
+    )
     with pytest.raises(CheckpointError, match="the model has no tokenizer"):
         Generator(bare)

@@ -1,5 +1,5 @@
-"""`mmbind chat` on a converted Video-LLaVA (a tiny random transformers VideoLlava with a word-level tokenizer,
-through `mmbind convert hf`): the llava_v1 prompt, and the answer equal to transformers' own greedy
+"""`mmbind chat` on a converted Video-LLaVA (a tiny random transformers VideoLlava with a word-level
+tokenizer, through `mmbind convert hf`): the llava_v1 prompt, and the answer equal to transformers' own greedy
 generation from the same prompt with the video placeholder expanded as transformers needs."""
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ def test_converted_video_llava_chats_like_transformers(tmp_path, capsys):
     word_tokenizer(tmp_path / "hf", prepend_bos=True)
     checkpoint = convert_hf(tmp_path / "hf", tmp_path / "mm")
     video = tmp_path / "clip.mp4"
-    write_video(render_video(Scene("video", "grey", (Thing("red", "square", "large", "top", "left"),)), 56, 8), video)
+    write_video(render_video(Scene("video", "grey", (Thing("red", "square", "large", "top", "left"),)),
+                             56, 8), video)
     question = "w10 w11 w12"
 
-    assert main(["chat", str(checkpoint), "--video", str(video), "--prompt", question, "--max-new-tokens", "5"]) == 0
+    assert main(["chat", str(checkpoint), "--video", str(video), "--prompt", question,
+                 "--max-new-tokens", "5"]) == 0
     printed = capsys.readouterr().out
 
     generator = Generator(mmbind.load_pretrained(checkpoint), frames=8)
@@ -41,7 +43,8 @@ def test_converted_video_llava_chats_like_transformers(tmp_path, capsys):
     pixels = generator.pixels("video", video)[None]
     assert isinstance(hf, VideoLlavaForConditionalGeneration) and pixels.shape == (1, 8, 3, 28, 28)
     with torch.no_grad():
-        reference = hf.generate(input_ids=torch.tensor([expanded]), pixel_values_videos=pixels, max_new_tokens=5,
-                                do_sample=False, eos_token_id=2, pad_token_id=PAD)[0, len(expanded):]
+        reference = hf.generate(input_ids=torch.tensor([expanded]), pixel_values_videos=pixels,
+                                max_new_tokens=5, do_sample=False, eos_token_id=2,
+                                pad_token_id=PAD)[0, len(expanded):]
     answer = generator.tokenizer.decode(reference.tolist(), skip_special_tokens=True).strip()
     assert answer and printed == answer + "\n"

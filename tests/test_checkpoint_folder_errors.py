@@ -39,7 +39,8 @@ CASES = {
     "version too new": (lambda d: {**d, "format_version": 99}, r"newer than this mmbind"),
     "ids as text": (lambda d: {**d, "placeholder_ids": {"image": "5"}}, r"placeholder_ids: expected"),
     "no encoders": (lambda d: {**d, "model": {"llm": {}}}, r"model: expected an object with an 'encoders'"),
-    "missing ids": (lambda d: {k: v for k, v in d.items() if k != "placeholder_ids"}, r"missing placeholder_ids"),
+    "missing ids": (lambda d: {k: v for k, v in d.items() if k != "placeholder_ids"},
+                    r"missing placeholder_ids"),
     "unknown field": (lambda d: {**d, "colour": 1}, r"unknown field colour"),
     "extra as list": (lambda d: {**d, "extra": []}, r"extra: expected an object"),
 }

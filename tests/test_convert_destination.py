@@ -61,4 +61,5 @@ def test_a_failed_conversion_leaves_the_old_destination(converted, tmp_path):
     (out / "keep.txt").write_text("mine")
     with pytest.raises(ConversionError):
         convert_hf(broken, out, overwrite=True)
-    assert tree(out) == {"keep.txt": b"mine"} and sorted(p.name for p in tmp_path.iterdir()) == ["broken", "out"]
+    assert (tree(out) == {"keep.txt": b"mine"}
+            and sorted(p.name for p in tmp_path.iterdir()) == ["broken", "out"])

@@ -436,5 +436,6 @@ def test_config_tower_paths_naming_local_directories_are_used(tmp_path, vocab, m
         vocab, mm_image_tower="towers/LanguageBind_Image", mm_video_tower="LanguageBind_Video_merge"
     )
     src2 = write_source(tmp_path / "src2", source_state(vocab, with_towers=False), relative)
-    with pytest.raises(ConversionError, match="holds no video tower weights"):  # the video folder is under src
+    # the video folder is under src
+    with pytest.raises(ConversionError, match="holds no video tower weights"):
         convert_videollava(src2, tmp_path / "out2")

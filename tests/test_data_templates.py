@@ -20,7 +20,8 @@ from mmbind.prompting import (
     truncate,
 )
 
-TEXTS = [VICUNA_SYSTEM, "USER: ASSISTANT:", "What colour is the shape? It is red. What shape is it? It is a square.",
+TEXTS = [VICUNA_SYSTEM, "USER: ASSISTANT:",
+         "What colour is the shape? It is red. What shape is it? It is a square.",
          "a red square moves left", "Describe the clip. A square slides."] * 5
 QA = Record("qa", (Path("a.png"),), (), (
     ("human", "<image>\nWhat colour is the shape?"), ("gpt", "It is red."),
@@ -49,7 +50,8 @@ def _supervised(tokens) -> list[int]:
 def test_vicuna_v1_supervises_every_answer_and_its_eos_only(tok):
     conv = _conv(tok)
     tokens = conv.encode(render(QA, "vicuna_v1", ("image", "video")), "qa")
-    full = tokenize_prompt(tok, VICUNA_SYSTEM + " USER: <image>\nWhat colour is the shape? ASSISTANT: It is red.</s>"
+    full = tokenize_prompt(tok, VICUNA_SYSTEM + " USER: <image>\nWhat colour is the shape? "
+                           "ASSISTANT: It is red.</s>"
                            "USER: What shape is it? ASSISTANT: It is a square.</s>", conv.placeholder_ids)
     assert tokens.input_ids == full  # pieces reproduce the prompt tokenised as at inference, exactly
     assert tok.decode(_supervised(tokens)).replace(" ", "") == "Itisred.</s>Itisasquare.</s>"
@@ -67,7 +69,8 @@ def test_vicuna_v1_supervises_every_answer_and_its_eos_only(tok):
 def test_plain_supervises_caption_and_eos_after_the_media(tok):
     conv = _conv(tok)
     tokens = conv.encode(render(CAPTION, "plain", ("image", "video")), "cap")
-    assert tokens.input_ids == tokenize_prompt(tok, "<video>a red square moves left</s>", conv.placeholder_ids)
+    assert tokens.input_ids == tokenize_prompt(tok, "<video>a red square moves left</s>",
+                                               conv.placeholder_ids)
     assert tokens.input_ids[:2] == [tok.bos_token_id, tok.convert_tokens_to_ids("<video>")]
     assert tokens.labels[:2] == [IGNORE_INDEX, IGNORE_INDEX]
     assert tokens.input_ids[2:] == tokens.labels[2:]
@@ -84,7 +87,8 @@ def test_a_tokenisation_mismatch_is_an_error_not_a_masked_sample(tok):
 
 def test_media_tags_must_match_the_files():
     record = Record("x", (Path("a.png"), Path("b.png")), (), (("human", "<image>\nQ"), ("gpt", "A")))
-    with pytest.raises(DataError, match=r"sample x: 1 <image> tag\(s\) in the conversation but 2 image file\(s\)"):
+    with pytest.raises(DataError,
+                       match=r"sample x: 1 <image> tag\(s\) in the conversation but 2 image file\(s\)"):
         render(record, "vicuna_v1", ("image", "video"))
 
 
@@ -135,7 +139,8 @@ def test_truncation_counts_expanded_media_and_cuts_text_only():
 
 def test_truncation_never_cuts_a_media_block_and_drops_oversized_media():
     tokens, lengths = _tokens(media_len=40, text_before=3, text_after=5)
-    with pytest.raises(DataError, match="sample t: its media alone expand to 40 tokens, more than max_length 30"):
+    with pytest.raises(DataError,
+                       match="sample t: its media alone expand to 40 tokens, more than max_length 30"):
         truncate(tokens, lengths, max_length=30, sample="t")
     tokens, lengths = _tokens(media_len=40, text_before=30, text_after=5)
     with pytest.raises(DataError, match="no supervised token left after truncation to max_length 45"):

@@ -16,18 +16,22 @@ from mmbind.interfaces import BuildContext
 from mmbind.recipe.paths import resolve_recipe_path
 from mmbind_plugins.encoders import open_clip_encoder as oc
 
-TINY = {"embed_dim": 32, "vision_cfg": {"image_size": 28, "layers": 3, "width": 64, "head_width": 32, "patch_size": 14}}
+TINY = {"embed_dim": 32,
+        "vision_cfg": {"image_size": 28, "layers": 3, "width": 64, "head_width": 32, "patch_size": 14}}
 
 
 def build(modality: str = "image", seed: int = 0, **options) -> oc.OpenClipEncoder:
     torch.manual_seed(seed)
-    return oc.build(oc.OpenClipOptions(model="ViT-L-14", config=TINY, **options), BuildContext(modality=modality))
+    return oc.build(oc.OpenClipOptions(model="ViT-L-14", config=TINY, **options),
+                    BuildContext(modality=modality))
 
 
 def hooked(encoder: oc.OpenClipEncoder, block: int, frames: torch.Tensor) -> torch.Tensor:
     """Output of ``visual.transformer.resblocks[block]`` for ``frames``, caught by a forward hook."""
     caught = []
-    handle = encoder.visual.transformer.resblocks[block].register_forward_hook(lambda m, i, o: caught.append(o))
+    handle = encoder.visual.transformer.resblocks[block].register_forward_hook(
+        lambda m, i, o: caught.append(o)
+    )
     with torch.no_grad():
         encoder.visual(frames)
     handle.remove()
@@ -60,7 +64,8 @@ def test_layer_selection_matches_a_hook_on_resblocks(select_layer, block):
     assert expected.shape == (2, 5, 64)  # batch-first (B, 1 + N, D)
     with torch.no_grad():
         torch.testing.assert_close(encoder(frames), expected, rtol=0, atol=0)
-        torch.testing.assert_close(build(select_layer=select_layer).eval()(frames), expected[:, 1:], rtol=0, atol=0)
+        torch.testing.assert_close(build(select_layer=select_layer).eval()(frames), expected[:, 1:],
+                                   rtol=0, atol=0)
 
 
 def test_hidden_states_convention_and_layer_lists():
@@ -73,7 +78,9 @@ def test_hidden_states_convention_and_layer_lists():
     with torch.no_grad():
         torch.testing.assert_close(encoder(frames), expected, rtol=0, atol=0)
     for bad in (0, 4, -4):
-        with pytest.raises(mmbind.PluginOptionsError, match=rf"clip: options.select_layer {bad} is out of range for a tower of 3 blocks \(use -3..-1 or 1..3\)"):
+        with pytest.raises(mmbind.PluginOptionsError,
+                           match=rf"clip: options.select_layer {bad} is out of range for a tower of 3 blocks "
+                                 r"\(use -3..-1 or 1..3\)"):
             build(select_layer=bad)
 
 
@@ -101,7 +108,8 @@ def test_weights_from_a_local_full_clip_or_visual_file(tmp_path):
     torch.manual_seed(5)
     clip = open_clip.create_model("ViT-L-14", pretrained=None, **TINY, text_cfg=oc._PLACEHOLDER_TEXT).eval()
     torch.save({"state_dict": {f"module.{k}": v for k, v in clip.state_dict().items()}}, tmp_path / "full.pt")
-    save_file({k: v.contiguous() for k, v in clip.visual.state_dict().items()}, str(tmp_path / "visual.safetensors"))
+    save_file({k: v.contiguous() for k, v in clip.visual.state_dict().items()},
+              str(tmp_path / "visual.safetensors"))
     frames = torch.randn(2, 3, 28, 28)
     reference = []
     handle = clip.visual.transformer.resblocks[1].register_forward_hook(lambda m, i, o: reference.append(o))
@@ -118,27 +126,40 @@ def test_strict_loading_errors(image_encoder, tmp_path):
     state = dict(image_encoder.visual.state_dict())
     del state["ln_post.bias"]
     torch.save(state, tmp_path / "missing.pth")
-    with pytest.raises(mmbind.CheckpointError, match=r"clip: .*missing.pth: weights do not match the model: 1 missing \(ln_post.bias\)$"):
+    with pytest.raises(mmbind.CheckpointError,
+                       match=r"clip: .*missing.pth: weights do not match the model: 1 missing "
+                             r"\(ln_post.bias\)$"):
         build(weights=str(tmp_path / "missing.pth"))
     state = dict(image_encoder.visual.state_dict(), extra_head=torch.zeros(1))
     torch.save(state, tmp_path / "unexpected.pth")
-    with pytest.raises(mmbind.CheckpointError, match=r"weights do not match the model: 1 unexpected \(extra_head\)$"):
+    with pytest.raises(mmbind.CheckpointError,
+                       match=r"weights do not match the model: 1 unexpected \(extra_head\)$"):
         build(weights=str(tmp_path / "unexpected.pth"))
     state = dict(image_encoder.visual.state_dict(), proj=torch.zeros(3, 3))
     torch.save(state, tmp_path / "shape.pth")
-    with pytest.raises(mmbind.CheckpointError, match=r"proj has shape \(3, 3\), the model expects \(64, 32\)"):
+    with pytest.raises(mmbind.CheckpointError,
+                       match=r"proj has shape \(3, 3\), the model expects \(64, 32\)"):
         build(weights=str(tmp_path / "shape.pth"))
-    with pytest.raises(mmbind.CheckpointError, match=r"nope.pt: no such file or directory \(weights are read from local paths only\)"):
+    with pytest.raises(mmbind.CheckpointError,
+                       match=r"nope.pt: no such file or directory "
+                             r"\(weights are read from local paths only\)"):
         build(weights=str(tmp_path / "nope.pt"))
 
 
 def test_bad_model_names():
-    with pytest.raises(mmbind.PluginOptionsError, match=r"clip: options.model 'ViT-L-41' is not an OpenCLIP model; did you mean .*ViT-L-14"):
+    with pytest.raises(mmbind.PluginOptionsError,
+                       match=r"clip: options.model 'ViT-L-41' is not an OpenCLIP model; "
+                             r"did you mean .*ViT-L-14"):
         oc.build(oc.OpenClipOptions(model="ViT-L-41"), BuildContext(modality="image"))
     with pytest.raises(mmbind.PluginOptionsError, match=r"hub and directory schemas are not supported"):
         oc.build(oc.OpenClipOptions(model="hf-hub:laion/CLIP-ViT-L-14"), BuildContext(modality="image"))
-    with pytest.raises(mmbind.PluginOptionsError, match=r"clip: 'RN50' has a ModifiedResNet image tower; only OpenCLIP ViT towers"):
-        oc.build(oc.OpenClipOptions(model="RN50", config={"vision_cfg": {"layers": [1, 1, 1, 1], "width": 8, "image_size": 32}, "embed_dim": 16}), BuildContext(modality="image"))
+    with pytest.raises(mmbind.PluginOptionsError,
+                       match=r"clip: 'RN50' has a ModifiedResNet image tower; only OpenCLIP ViT towers"):
+        oc.build(oc.OpenClipOptions(model="RN50",
+                                    config={"vision_cfg": {"layers": [1, 1, 1, 1], "width": 8,
+                                                           "image_size": 32},
+                                            "embed_dim": 16}),
+                 BuildContext(modality="image"))
 
 
 def test_media_transform_uses_the_model_geometry_and_openai_stats(image_encoder):
@@ -162,7 +183,8 @@ def test_save_pretrained_round_trip_with_the_tiny_video_llava_parts(tmp_path):
     data["model"]["encoders"]["image"] = {"plugin": "clip", "options": options}
     model = mmbind.build_model(mmbind.recipe_from_dict(data)).eval()
     assert set(model.projectors) == {"shared"}
-    assert all(torch.equal(v, tower.state_dict()[k]) for k, v in model.encoders["image"].visual.state_dict().items())
+    assert all(torch.equal(v, tower.state_dict()[k])
+               for k, v in model.encoders["image"].visual.state_dict().items())
     model.save_pretrained(tmp_path / "ckpt")
     (tmp_path / "tower.pt").unlink()  # restoring needs only the checkpoint
     spec = json.loads((tmp_path / "ckpt" / "encoders" / "image" / oc.ARTIFACT).read_text())
@@ -177,7 +199,8 @@ def test_save_pretrained_round_trip_with_the_tiny_video_llava_parts(tmp_path):
         assert torch.equal(before, loaded(ids, images=images, videos=videos).logits)
     assert before.shape[1] == 4 - 2 + 4 + 2 * 5  # 4 image patches; 2 frames x (CLS + 4 patches)
     (tmp_path / "ckpt" / "encoders" / "image" / oc.ARTIFACT).unlink()
-    with pytest.raises(mmbind.CheckpointError, match=r"image/open_clip_encoder\.json: missing \(clip saves it with the model\)$"):
+    with pytest.raises(mmbind.CheckpointError,
+                       match=r"image/open_clip_encoder\.json: missing \(clip saves it with the model\)$"):
         mmbind.load_pretrained(tmp_path / "ckpt")
 
 

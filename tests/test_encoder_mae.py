@@ -60,7 +60,8 @@ def test_layer_selection_matches_a_hook_on_blocks(select_layer, block):
     assert expected.shape == (2, 5, 64)  # (B, CLS + N, D), before the final norm
     with torch.no_grad():
         torch.testing.assert_close(encoder(frames), expected, rtol=0, atol=0)
-        torch.testing.assert_close(build(select_layer=select_layer).eval()(frames), expected[:, 1:], rtol=0, atol=0)
+        torch.testing.assert_close(build(select_layer=select_layer).eval()(frames), expected[:, 1:],
+                                   rtol=0, atol=0)
 
 
 def test_layer_lists_and_range_errors():
@@ -70,7 +71,9 @@ def test_layer_lists_and_range_errors():
     assert encoder.output_dim == 128
     with torch.no_grad():
         torch.testing.assert_close(encoder(frames), expected, rtol=0, atol=0)
-    with pytest.raises(mmbind.PluginOptionsError, match=r"mae: options.select_layer -4 is out of range for a model of 3 blocks \(use -3..-1 or 1..3\)"):
+    with pytest.raises(mmbind.PluginOptionsError,
+                       match=r"mae: options.select_layer -4 is out of range for a model of 3 blocks "
+                             r"\(use -3..-1 or 1..3\)"):
         build(select_layer=-4)
     with pytest.raises(mmbind.PluginOptionsError, match=r"mae: options.select_layer 0 is out of range"):
         build(select_layer=0)
@@ -105,31 +108,44 @@ def test_original_mae_pretraining_checkpoint_loads_without_its_decoder(image_enc
         assert torch.equal(loaded(frames), image_encoder(frames))
     torch.save(encoder_state, tmp_path / "plain.pt")  # a timm state dict without wrapper
     with torch.no_grad():
-        assert torch.equal(build(seed=8, weights=str(tmp_path / "plain.pt")).eval()(frames), image_encoder(frames))
+        assert torch.equal(build(seed=8, weights=str(tmp_path / "plain.pt")).eval()(frames),
+                           image_encoder(frames))
 
 
 def test_strict_loading_errors(image_encoder, tmp_path):
     state = dict(image_encoder.vit.state_dict())
     del state["blocks.2.mlp.fc2.bias"]
     torch.save({"model": state}, tmp_path / "missing.pth")
-    with pytest.raises(mmbind.CheckpointError, match=r"mae: .*missing.pth: weights do not match the model: 1 missing \(blocks.2.mlp.fc2.bias\)$"):
+    with pytest.raises(mmbind.CheckpointError,
+                       match=r"mae: .*missing.pth: weights do not match the model: 1 missing "
+                             r"\(blocks.2.mlp.fc2.bias\)$"):
         build(weights=str(tmp_path / "missing.pth"))
-    state = dict(image_encoder.vit.state_dict(), **{"head.weight": torch.zeros(1000, 64)})  # a fine-tuned classifier
+    # a fine-tuned classifier
+    state = dict(image_encoder.vit.state_dict(), **{"head.weight": torch.zeros(1000, 64)})
     torch.save(state, tmp_path / "finetuned.pth")
-    with pytest.raises(mmbind.CheckpointError, match=r"weights do not match the model: 1 unexpected \(head.weight\)$"):
+    with pytest.raises(mmbind.CheckpointError,
+                       match=r"weights do not match the model: 1 unexpected \(head.weight\)$"):
         build(weights=str(tmp_path / "finetuned.pth"))
-    with pytest.raises(mmbind.CheckpointError, match=r"nope.pth: no such file or directory \(weights are read from local paths only\)"):
+    with pytest.raises(mmbind.CheckpointError,
+                       match=r"nope.pth: no such file or directory "
+                             r"\(weights are read from local paths only\)"):
         build(weights=str(tmp_path / "nope.pth"))
 
 
 def test_bad_names_and_options():
-    with pytest.raises(mmbind.PluginOptionsError, match=r"mae: options.model 'vit_base_patch16_224.mea' is not a timm model; did you mean .*vit_base_patch16_224.mae"):
+    with pytest.raises(mmbind.PluginOptionsError,
+                       match=r"mae: options.model 'vit_base_patch16_224.mea' is not a timm model; "
+                             r"did you mean .*vit_base_patch16_224.mae"):
         build(model="vit_base_patch16_224.mea")
-    with pytest.raises(mmbind.PluginOptionsError, match=r"mae: options.config.pretrained: weights come from options.weights only"):
+    with pytest.raises(mmbind.PluginOptionsError,
+                       match=r"mae: options.config.pretrained: weights come from options.weights only"):
         build(config={**TINY, "pretrained": True})
-    with pytest.raises(mmbind.PluginOptionsError, match=r"mae: options.model 'vit_base_patch16_224.mae' / options.config: .*unexpected keyword argument 'bogus'"):
+    with pytest.raises(mmbind.PluginOptionsError,
+                       match=r"mae: options.model 'vit_base_patch16_224.mae' / options.config: "
+                             r".*unexpected keyword argument 'bogus'"):
         build(config={**TINY, "bogus": 1})
-    with pytest.raises(mmbind.PluginOptionsError, match=r"mae: 'resnet18' is a ResNet; only timm VisionTransformers are supported"):
+    with pytest.raises(mmbind.PluginOptionsError,
+                       match=r"mae: 'resnet18' is a ResNet; only timm VisionTransformers are supported"):
         build(model="resnet18", config={})
 
 
@@ -152,7 +168,9 @@ def test_save_pretrained_round_trip_with_the_tiny_video_llava_parts(tmp_path):
     data = yaml.safe_load(resolve_recipe_path("tiny/hf_video_llava").read_text())
     options = {"model": "vit_base_patch16_224.mae", "config": {**TINY, "embed_dim": 48}, "keep_cls": True}
     data["model"]["encoders"]["image"] = {"plugin": "mae", "options": options}
-    with pytest.raises(mmbind.RecipeError, match=r"one projector cannot serve encoders of different widths \(image 48, video 32\)"):
+    with pytest.raises(mmbind.RecipeError,
+                       match=r"one projector cannot serve encoders of different widths "
+                             r"\(image 48, video 32\)"):
         mmbind.build_model(mmbind.recipe_from_dict(data))
     data["model"]["projector"]["shared"] = False
     model = mmbind.build_model(mmbind.recipe_from_dict(data)).eval()
@@ -160,7 +178,8 @@ def test_save_pretrained_round_trip_with_the_tiny_video_llava_parts(tmp_path):
     spec = json.loads((tmp_path / "ckpt" / "encoders" / "image" / timm_mae.ARTIFACT).read_text())
     assert spec == {"model": "vit_base_patch16_224.mae", "config": {**TINY, "embed_dim": 48}}
     loaded = mmbind.load_pretrained(tmp_path / "ckpt")
-    assert isinstance(loaded.encoders["image"], timm_mae.MaeEncoder) and set(loaded.projectors) == {"image", "video"}
+    assert (isinstance(loaded.encoders["image"], timm_mae.MaeEncoder)
+            and set(loaded.projectors) == {"image", "video"})
     ids = torch.tensor([[1, model.config.placeholder_ids["image"], 5, model.config.placeholder_ids["video"]]])
     images, videos = torch.randn(1, 3, 32, 32), torch.randn(1, 2, 3, 28, 28)
     with torch.no_grad():

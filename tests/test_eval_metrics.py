@@ -59,7 +59,8 @@ def test_pope_scores_per_split():
     rows = [
         # random: TP, FN, TN, FP, TN, TP
         ("random", "yes", "Yes"), ("random", "yes", "No"), ("random", "no", "no"),
-        ("random", "no", "Yes, there is one."), ("random", "no", "There is no red circle."), ("random", "yes", "yes"),
+        ("random", "no", "Yes, there is one."), ("random", "no", "There is no red circle."),
+        ("random", "yes", "yes"),
         # adversarial: everything answered "no"
         ("adversarial", "yes", "no"), ("adversarial", "no", "not at all"),
         # popular: only negatives, everything answered "yes"
@@ -85,7 +86,8 @@ def test_binary_scores_f1_is_the_harmonic_mean():
     labels = ["yes"] * 4 + ["no"] * 4
     predictions = ["yes", "yes", "yes", "no", "yes", "no", "no", "no"]  # TP 3, FN 1, FP 1, TN 3
     scores = binary_scores(labels, predictions)
-    assert (scores["precision"], scores["recall"], scores["accuracy"], scores["yes_ratio"]) == (0.75, 0.75, 0.75, 0.5)
+    assert ((scores["precision"], scores["recall"], scores["accuracy"], scores["yes_ratio"])
+            == (0.75, 0.75, 0.75, 0.5))
     assert scores["f1"] == pytest.approx(0.75)
     scores = binary_scores(["yes", "yes", "no"], ["yes", "no", "no"])  # P 1, R 1/2
     assert scores["f1"] == pytest.approx(2 / 3)

@@ -36,7 +36,8 @@ def cli(capsys, *argv):
 
 def test_target_resolution(run, micro):
     target = resolve_target(run)
-    assert (target.model_dir, target.stage, target.results_dir) == (run / "stages" / "finetune", "finetune", run / "eval")
+    assert ((target.model_dir, target.stage, target.results_dir)
+            == (run / "stages" / "finetune", "finetune", run / "eval"))
     assert find_data_dir(target) == micro  # from the recipe's data files
     inner = resolve_target(run / "stages" / "finetune")  # a stage's checkpoint still knows its run
     assert (inner.run_dir, inner.stage, find_data_dir(inner)) == (run, "finetune", micro)
@@ -63,7 +64,8 @@ def test_eval_cli_writes_every_set(run, micro, capsys):
             assert saved["unique_prompts"] < len(rows)  # positives are shared by the three splits ...
             first = {}
             for r in rows:  # ... and answered once
-                assert first.setdefault((r["id"].split("-")[2], r["question"]), r["prediction"]) == r["prediction"]
+                assert (first.setdefault((r["id"].split("-")[2], r["question"]), r["prediction"])
+                        == r["prediction"])
         assert saved["metrics"] == summary["sets"][name]["metrics"] == recomputed
 
 
@@ -105,7 +107,8 @@ def test_runner_scores_perfect_and_constant_answers(micro):
         eval_set = load_set(micro, name)
         oracle = Oracle(eval_set.items)
         result = run_set(oracle, eval_set, EvalSettings())  # type: ignore[arg-type]
-        assert oracle.asked == result["unique_prompts"] == len({(i.media, i.question) for i in eval_set.items})
+        assert (oracle.asked == result["unique_prompts"]
+                == len({(i.media, i.question) for i in eval_set.items}))
         if eval_set.kind == "open":
             assert result["metrics"]["overall"] == {"accuracy": 1.0, "correct": 24, "n": 24}
             assert list(result["metrics"]["by_type"]) == ["colour", "shape", "count", "motion"]
@@ -115,7 +118,8 @@ def test_runner_scores_perfect_and_constant_answers(micro):
                 assert (scores["accuracy"], scores["f1"], scores["yes_ratio"]) == (1.0, 1.0, 0.5)
             always_yes = run_set(Oracle(eval_set.items, "Yes."), eval_set, EvalSettings())  # type: ignore[arg-type]
             scores = always_yes["metrics"]["adversarial"]
-            assert (scores["accuracy"], scores["precision"], scores["recall"], scores["yes_ratio"]) == (0.5, 0.5, 1.0, 1.0)
+            assert ((scores["accuracy"], scores["precision"], scores["recall"], scores["yes_ratio"])
+                    == (0.5, 0.5, 1.0, 1.0))
 
 
 def test_lone_checkpoint_needs_data(run, micro, tmp_path, capsys):
@@ -123,7 +127,8 @@ def test_lone_checkpoint_needs_data(run, micro, tmp_path, capsys):
     shutil.copytree(run / "stages" / "finetune", checkpoint)
     code, _, err = cli(capsys, "eval", checkpoint)
     assert code == 1
-    assert f"{checkpoint}: no evaluation data found (it belongs to no run and no generated dataset); pass --data DIR" in err
+    assert (f"{checkpoint}: no evaluation data found (it belongs to no run and no generated dataset); "
+            "pass --data DIR") in err
     code, _, _ = cli(capsys, "eval", checkpoint, "--data", micro, "--set", "image_open", "--limit", "5")
     assert code == 0
     saved = json.loads((checkpoint / "eval" / "image_open.json").read_text())
@@ -137,10 +142,12 @@ def test_unknown_set_and_run_are_one_message_each(run, micro, tmp_path, capsys):
     code, _, err = cli(capsys, "eval", tmp_path / "nothing")
     assert code == 1 and err == f"error: {tmp_path / 'nothing'}: no such run or checkpoint directory"
     code, _, err = cli(capsys, "eval", tmp_path)
-    assert code == 1 and "not an mmbind run (recipe.yaml is missing) or checkpoint (mmbind_config.json is missing)" in err
+    assert code == 1 and ("not an mmbind run (recipe.yaml is missing) "
+                          "or checkpoint (mmbind_config.json is missing)") in err
     with pytest.raises(CheckpointError, match="stage 'pretrain' has not finished"):
         resolve_target(run, "pretrain")
-    with pytest.raises(CheckpointError, match=r"no stage 'polish' in the run's recipe \(stages: pretrain, finetune\)"):
+    with pytest.raises(CheckpointError,
+                       match=r"no stage 'polish' in the run's recipe \(stages: pretrain, finetune\)"):
         resolve_target(run, "polish")
     with pytest.raises(DataError, match="not a generated dataset"):
         find_data_dir(resolve_target(run), tmp_path)
@@ -150,7 +157,8 @@ def test_sets_without_an_encoder_are_skipped_unless_named(micro):
     sets = [load_set(micro, "image_open"), load_set(micro, "video_pope")]
     usable, skipped = usable_sets(sets, ["image"], explicit=False)
     assert [s.name for s in usable] == ["image_open"] and [s.name for s in skipped] == ["video_pope"]
-    with pytest.raises(InputError, match="eval set 'video_pope' needs a video encoder; this model has: image"):
+    with pytest.raises(InputError,
+                       match="eval set 'video_pope' needs a video encoder; this model has: image"):
         usable_sets(sets, ["image"], explicit=True)
     assert usable_sets(sets, ["image", "video"], explicit=True) == (sets, [])
 

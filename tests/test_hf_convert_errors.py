@@ -155,7 +155,8 @@ def test_pytorch_bin(tmp_path: Path) -> None:
 def test_bfloat16_checkpoint(tmp_path: Path) -> None:
     model = save_tiny(tmp_path / "hf").to(torch.bfloat16)
     model.save_pretrained(tmp_path / "hf")
-    assert load_file(str(tmp_path / "hf" / "model.safetensors"))["language_model.lm_head.weight"].dtype == torch.bfloat16
+    assert (load_file(str(tmp_path / "hf" / "model.safetensors"))["language_model.lm_head.weight"].dtype
+            == torch.bfloat16)
     _assert_same_weights(model.float(), convert_hf(tmp_path / "hf", tmp_path / "out"))
 
 

@@ -16,8 +16,10 @@ def write_questions(micro: Path, path: Path) -> list[dict]:
     images = sorted((micro / "eval" / "images").glob("*.png"))[:3]
     videos = sorted((micro / "eval" / "videos").glob("*.mp4"))[:2]
     rows = [{"id": f"i{k}", "question": q, "image": str(p)} for k, (q, p) in
-            enumerate(zip(["What colour is the square?", "How many?", "What shape is in the bottom left?"], images))]
-    rows += [{"id": f"v{k}", "question": "Which way does it move?", "video": str(p)} for k, p in enumerate(videos)]
+            enumerate(zip(["What colour is the square?", "How many?", "What shape is in the bottom left?"],
+                          images))]
+    rows += [{"id": f"v{k}", "question": "Which way does it move?", "video": str(p)}
+             for k, p in enumerate(videos)]
     rows += [{"id": 7, "question": "Say hello."}]
     lines = [json.dumps(r) for r in rows]
     lines += ['{"id": "broken", ', json.dumps({"id": "nomedia", "question": "?", "image": "missing.png"}),

@@ -106,4 +106,5 @@ def test_32_bit_integer_images_use_the_range_that_holds_them(tmp_path):
     small = np.arange(48 * 64, dtype=np.int32).reshape(48, 64) % 256
     assert np.array_equal(_saved(tmp_path, small, "small.tiff")[..., 0], small.astype(np.uint8))
     wide = (np.arange(48 * 64, dtype=np.int32).reshape(48, 64) * 20)  # up to 61420: a 16-bit range
-    assert np.array_equal(_saved(tmp_path, wide, "wide.tiff")[..., 0], np.rint(wide / 65535 * 255).astype(np.uint8))
+    assert np.array_equal(_saved(tmp_path, wide, "wide.tiff")[..., 0],
+                          np.rint(wide / 65535 * 255).astype(np.uint8))
