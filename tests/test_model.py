@@ -79,11 +79,15 @@ def test_loss_never_supervises_visual_positions(model, media):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"images": torch.zeros(1, 3, 32, 32)}, r"image: expected a float tensor of shape \(N, 3, 28, 28\), got torch.float32 \(1, 3, 32, 32\)"),
-        ({"videos": torch.zeros(1, 3, 28, 28)}, r"video: expected a float tensor of shape \(N, T, 3, 28, 28\)"),
+        ({"images": torch.zeros(1, 3, 32, 32)},
+         r"image: expected a float tensor of shape \(N, 3, 28, 28\), got torch.float32 \(1, 3, 32, 32\)"),
+        ({"videos": torch.zeros(1, 3, 28, 28)},
+         r"video: expected a float tensor of shape \(N, T, 3, 28, 28\)"),
         ({"images": torch.zeros(1, 3, 28, 28, dtype=torch.uint8)}, r"got torch.uint8"),
-        ({"media": {"depth": torch.zeros(1, 3, 28, 28)}}, r"media 'depth': this model has no depth encoder \(it has: image, video\)"),
-        ({"images": torch.zeros(2, 3, 28, 28)}, r"input_ids hold 1 'image' placeholder\(s\) .* but 2 image item\(s\)"),
+        ({"media": {"depth": torch.zeros(1, 3, 28, 28)}},
+         r"media 'depth': this model has no depth encoder \(it has: image, video\)"),
+        ({"images": torch.zeros(2, 3, 28, 28)},
+         r"input_ids hold 1 'image' placeholder\(s\) .* but 2 image item\(s\)"),
     ],
 )
 def test_bad_inputs_are_typed_errors(model, kwargs, message):
@@ -95,7 +99,8 @@ def test_bad_inputs_are_typed_errors(model, kwargs, message):
 def test_bad_text_tensors(model):
     with pytest.raises(mmbind.InputError, match=r"input_ids: expected an integer tensor of shape \(B, S\)"):
         model(torch.zeros(3, dtype=torch.long))
-    with pytest.raises(mmbind.InputError, match=r"attention_mask: shape \(1, 2\) differs from input_ids \(1, 3\)"):
+    with pytest.raises(mmbind.InputError,
+                       match=r"attention_mask: shape \(1, 2\) differs from input_ids \(1, 3\)"):
         model(torch.zeros(1, 3, dtype=torch.long), torch.ones(1, 2, dtype=torch.long))
 
 
@@ -146,21 +151,26 @@ def test_save_and_load_round_trip(model, media, tmp_path):
         assert k == k2 and torch.equal(a, b)
     ids, mask = pad_rows([r for r, _ in samples(model)])
     with torch.no_grad():
-        assert torch.equal(model(ids, mask, images=images, videos=videos).logits, loaded(ids, mask, images=images, videos=videos).logits)
+        assert torch.equal(model(ids, mask, images=images, videos=videos).logits,
+                           loaded(ids, mask, images=images, videos=videos).logits)
 
 
 def test_missing_or_incomplete_checkpoints(model, tmp_path):
-    with pytest.raises(mmbind.CheckpointError, match=r"not an mmbind checkpoint \(mmbind_config.json is missing\)"):
+    with pytest.raises(mmbind.CheckpointError,
+                       match=r"not an mmbind checkpoint \(mmbind_config.json is missing\)"):
         mmbind.load_pretrained(tmp_path)
     model.save_pretrained(tmp_path / "c")
     (tmp_path / "c" / "model.safetensors").unlink()
-    with pytest.raises(mmbind.CheckpointError, match=r"no weights \(model.safetensors or model.safetensors.index.json\) found"):
+    with pytest.raises(mmbind.CheckpointError,
+                       match=r"no weights \(model.safetensors or model.safetensors.index.json\) found"):
         mmbind.load_pretrained(tmp_path / "c")
     from safetensors.torch import save_file
 
     state = {k: v.contiguous() for k, v in model.state_dict().items() if not k.startswith("projectors.")}
     save_file(state, str(tmp_path / "c" / "model.safetensors"))
-    with pytest.raises(mmbind.CheckpointError, match=r"weights do not match the model: 4 missing \(first: projectors.shared.layers.0.weight"):
+    with pytest.raises(mmbind.CheckpointError,
+                       match=r"weights do not match the model: 4 missing "
+                             r"\(first: projectors.shared.layers.0.weight"):
         mmbind.load_pretrained(tmp_path / "c")
     (tmp_path / "c" / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(mmbind.CheckpointError, match=r"unreadable safetensors file"):
@@ -172,7 +182,8 @@ def test_sharded_weights_and_tied_embeddings(tmp_path):
 
     recipe = mmbind.load_recipe(
         resolve_recipe_path("tiny/hf_video_llava"),
-        overrides=["model.llm.options.config={model_type: gpt2, vocab_size: 64, n_embd: 32, n_layer: 2, n_head: 2, n_positions: 128, tie_word_embeddings: true}"],
+        overrides=["model.llm.options.config={model_type: gpt2, vocab_size: 64, n_embd: 32, n_layer: 2, "
+                   "n_head: 2, n_positions: 128, tie_word_embeddings: true}"],
     )
     model = mmbind.build_model(recipe).eval()
     from mmbind.model.weights import save_state_dict
@@ -194,8 +205,14 @@ def test_unshared_projectors_and_width_mismatch(tmp_path):
     from mmbind.recipe.paths import resolve_recipe_path
 
     path = resolve_recipe_path("tiny/hf_video_llava")
-    with pytest.raises(mmbind.RecipeError, match=r"model.projector.shared: one projector cannot serve encoders of different widths \(image 64, video 32\)"):
-        mmbind.build_model(mmbind.load_recipe(path, overrides=["model.encoders.image.options.select_layer=[-2, -1]"]))
-    model = mmbind.build_model(mmbind.load_recipe(path, overrides=["model.encoders.image.options.select_layer=[-2, -1]", "model.projector.shared=false"]))
+    with pytest.raises(mmbind.RecipeError,
+                       match=r"model.projector.shared: one projector cannot serve encoders of "
+                             r"different widths \(image 64, video 32\)"):
+        mmbind.build_model(
+            mmbind.load_recipe(path, overrides=["model.encoders.image.options.select_layer=[-2, -1]"])
+        )
+    model = mmbind.build_model(mmbind.load_recipe(
+        path, overrides=["model.encoders.image.options.select_layer=[-2, -1]", "model.projector.shared=false"]
+    ))
     assert set(model.projectors) == {"image", "video"}
     assert model.projectors["image"].in_dim == 64 and model.projectors["video"].in_dim == 32

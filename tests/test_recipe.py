@@ -38,14 +38,16 @@ def test_base_is_resolved_relative_to_the_file_and_deep_merged(child_recipe, tin
     parent = mmbind.load_recipe(tiny_recipe_path)
     assert recipe.name == "child"
     assert recipe.model.encoders["image"].options["select_layer"] == -1
-    assert recipe.model.encoders["image"].options["config"] == parent.model.encoders["image"].options["config"]
+    assert (recipe.model.encoders["image"].options["config"]
+            == parent.model.encoders["image"].options["config"])
     assert recipe.model.llm == parent.model.llm
 
 
 def test_options_are_normalised_with_plugin_defaults(tiny_recipe_path):
     recipe = mmbind.load_recipe(tiny_recipe_path)
     options = recipe.model.encoders["image"].options
-    assert options["keep_cls"] is None and options["frozen"] is True and options["attn_implementation"] == "sdpa"
+    assert (options["keep_cls"] is None and options["frozen"] is True
+            and options["attn_implementation"] == "sdpa")
     assert recipe.model.projector.options == {"act": "gelu", "bias": True}
 
 
@@ -54,7 +56,9 @@ def test_swapping_a_plugin_replaces_the_whole_part():
     child = {"model": {"projector": {"plugin": "linear"}}}
     assert deep_merge(base, child)["model"]["projector"] == {"plugin": "linear"}
     same = {"model": {"projector": {"plugin": "mlp2x_gelu", "shared": False}}}
-    assert deep_merge(base, same)["model"]["projector"] == {"plugin": "mlp2x_gelu", "options": {"act": "relu"}, "shared": False}
+    assert deep_merge(base, same)["model"]["projector"] == {
+        "plugin": "mlp2x_gelu", "options": {"act": "relu"}, "shared": False
+    }
 
 
 def test_dotted_overrides_parse_values_as_yaml(tiny_recipe_path):
@@ -82,7 +86,8 @@ def test_encoder_options_can_be_reset_by_override(tiny_recipe_path):
 )
 def test_bad_overrides(tiny_recipe_path, override, message):
     with pytest.raises(mmbind.RecipeError, match=message):
-        mmbind.load_recipe(tiny_recipe_path, overrides=["name=a", override] if override.startswith("name.") else [override])
+        mmbind.load_recipe(tiny_recipe_path,
+                           overrides=["name=a", override] if override.startswith("name.") else [override])
 
 
 def test_invalid_field_names_file_path_and_expectation(tmp_path, tiny_recipe_path):
@@ -95,7 +100,9 @@ def test_invalid_field_names_file_path_and_expectation(tmp_path, tiny_recipe_pat
     with pytest.raises(mmbind.RecipeError) as info:
         mmbind.load_recipe(bad)
     message = str(info.value)
-    assert message.startswith(f"{bad}: invalid recipe: model.projector.shared: Input should be a valid boolean")
+    assert message.startswith(
+        f"{bad}: invalid recipe: model.projector.shared: Input should be a valid boolean"
+    )
     assert "(got 'maybe')" in message
     assert info.value.exit_code == 2
 
@@ -108,24 +115,29 @@ def test_unknown_top_level_key_is_rejected(tmp_path, tiny_recipe_path):
 
 def test_wrong_plugin_options_name_the_field(tiny_recipe_path):
     with pytest.raises(mmbind.RecipeError) as info:
-        mmbind.load_recipe(tiny_recipe_path, overrides=["model.projector.options.act=swish", "model.llm.options.dtype=fp8"])
+        mmbind.load_recipe(tiny_recipe_path,
+                           overrides=["model.projector.options.act=swish", "model.llm.options.dtype=fp8"])
     message = str(info.value)
     assert "invalid options for projector 'mlp2x_gelu'" in message
-    assert "model.projector.options.act: Input should be 'gelu', 'gelu_tanh', 'quick_gelu', 'relu' or 'silu'" in message
+    assert ("model.projector.options.act: Input should be 'gelu', 'gelu_tanh', 'quick_gelu', 'relu' or 'silu'"
+            in message)
 
 
 def test_unknown_plugin_names_file_field_and_suggestion(tiny_recipe_path):
     with pytest.raises(mmbind.UnknownPluginError) as info:
         mmbind.load_recipe(tiny_recipe_path, overrides=["model.projector.plugin=mlp2x_gelo"])
     assert str(info.value) == (
-        f"{tiny_recipe_path}: model.projector.plugin: unknown projector 'mlp2x_gelo'; did you mean 'mlp2x_gelu'?"
+        f"{tiny_recipe_path}: model.projector.plugin: unknown projector 'mlp2x_gelo'; "
+        "did you mean 'mlp2x_gelu'?"
     )
     assert info.value.exit_code == 2
 
 
 def test_encoder_that_cannot_serve_a_modality(tiny_recipe_path):
-    with pytest.raises(mmbind.RecipeError, match=r"model\.encoders\.depth: encoder 'clip_vision' cannot serve modality 'depth'"):
-        mmbind.load_recipe(tiny_recipe_path, overrides=["model.encoders.depth={plugin: clip_vision, options: {config: {}}}"])
+    with pytest.raises(mmbind.RecipeError,
+                       match=r"model\.encoders\.depth: encoder 'clip_vision' cannot serve modality 'depth'"):
+        mmbind.load_recipe(tiny_recipe_path,
+                           overrides=["model.encoders.depth={plugin: clip_vision, options: {config: {}}}"])
 
 
 def test_yaml_is_loaded_safely_and_never_runs_code(tmp_path):

@@ -52,7 +52,8 @@ def test_tiny_recipe_matches_the_7b_structure():
         assert tiny["model"]["encoders"][part]["options"]["select_layer"] == -2
     assert tiny["model"]["projector"] == full["model"]["projector"]
     assert full["model"]["encoders"]["video"]["options"] | {"weights": None} == {
-        **tiny["model"]["encoders"]["video"]["options"], "preset": "vit_l_14", "num_frames": 8, "weights": None
+        **tiny["model"]["encoders"]["video"]["options"], "preset": "vit_l_14", "num_frames": 8,
+        "weights": None,
     }
 
 

@@ -35,7 +35,8 @@ def plugin_path(tmp_path, monkeypatch):
 def test_first_party_plugins_are_registered_through_entry_points():
     registry = load_registry()
     ok = {(r.kind, r.name): r for r in registry.records if r.status == "ok"}
-    for key in [("encoder", "clip_vision"), ("projector", "linear"), ("projector", "mlp2x_gelu"), ("llm", "hf_causal")]:
+    for key in [("encoder", "clip_vision"), ("projector", "linear"), ("projector", "mlp2x_gelu"),
+                ("llm", "hf_causal")]:
         assert key in ok, key
         assert ok[key].source == "mmbind"
         assert ok[key].module.startswith("mmbind_plugins.")
@@ -43,7 +44,8 @@ def test_first_party_plugins_are_registered_through_entry_points():
 
 def test_unknown_name_suggests_close_matches():
     registry = load_registry()
-    with pytest.raises(mmbind.UnknownPluginError, match=r"unknown projector 'mlp2x_gleu'; did you mean 'mlp2x_gelu'\?"):
+    with pytest.raises(mmbind.UnknownPluginError,
+                       match=r"unknown projector 'mlp2x_gleu'; did you mean 'mlp2x_gelu'\?"):
         registry.get("projector", "mlp2x_gelu".replace("gelu", "gleu"))
 
 
@@ -63,7 +65,9 @@ def test_two_providers_of_one_name_is_an_error_naming_both(plugin_path):
     registry = load_registry()
     twins = [r for r in registry.records if r.name == "twin"]
     assert {r.status for r in twins} == {"duplicate"}
-    with pytest.raises(mmbind.DuplicatePluginError, match=r"projector 'twin' is provided by both pkg-a \(fake_plugin_a\) and pkg-b \(fake_plugin_b\)"):
+    with pytest.raises(mmbind.DuplicatePluginError,
+                       match=r"projector 'twin' is provided by both pkg-a \(fake_plugin_a\) "
+                             r"and pkg-b \(fake_plugin_b\)"):
         registry.get("projector", "twin")
     # the other plugins are unaffected
     assert registry.get("projector", "linear").name == "linear"

@@ -50,7 +50,8 @@ def test_models_and_health(server):
 
 def test_image_answer_equals_direct_generate(client, generator, media):
     question = "What colour is the square?"
-    out = client.chat.completions.create(model=MODEL_NAME, messages=user_message(question, "image", media / "a.png"),
+    out = client.chat.completions.create(model=MODEL_NAME,
+                                         messages=user_message(question, "image", media / "a.png"),
                                          max_tokens=7, temperature=0)
     assert out.choices[0].message.content == expected(generator, question, "image", media / "a.png", 7)
     assert out.choices[0].finish_reason in ("length", "stop")
@@ -60,7 +61,8 @@ def test_image_answer_equals_direct_generate(client, generator, media):
 
 def test_video_streams_through_openai_client(client, generator, media):
     question = "What is moving in the video?"
-    stream = client.chat.completions.create(model=MODEL_NAME, messages=user_message(question, "video", media / "a.mp4"),
+    stream = client.chat.completions.create(model=MODEL_NAME,
+                                            messages=user_message(question, "video", media / "a.mp4"),
                                             max_tokens=9, stream=True, stream_options={"include_usage": True})
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -79,7 +81,8 @@ def test_local_path_under_media_root_and_history(client, generator, media):
     out = client.chat.completions.create(model=MODEL_NAME, messages=messages, max_tokens=5)
     from mmbind.eval import Query
 
-    want = generator.answer([Query("Which colour?", "image", media / "a.png", (("Describe it.", "a square"),))],
+    want = generator.answer([Query("Which colour?", "image", media / "a.png",
+                                   (("Describe it.", "a square"),))],
                             max_new_tokens=5, batch_size=1)[0]
     assert out.choices[0].message.content == want
 
@@ -89,10 +92,12 @@ def test_stop_string_and_seed(client, generator, media):
     full = expected(generator, question, "image", media / "a.png", 12).split()
     assert len(full) >= 3
     messages = user_message(question, "image", media / "a.png")
-    cut = client.chat.completions.create(model=MODEL_NAME, messages=messages, max_tokens=12, stop=[" " + full[2]])
+    cut = client.chat.completions.create(model=MODEL_NAME, messages=messages, max_tokens=12,
+                                         stop=[" " + full[2]])
     assert cut.choices[0].message.content == " ".join(full[:2]) and cut.choices[0].finish_reason == "stop"
-    sampled = [client.chat.completions.create(model=MODEL_NAME, messages=messages, max_tokens=8, temperature=1.0,
-                                              top_p=0.9, seed=7).choices[0].message.content for _ in range(2)]
+    sampled = [client.chat.completions.create(model=MODEL_NAME, messages=messages, max_tokens=8,
+                                              temperature=1.0, top_p=0.9, seed=7).choices[0].message.content
+               for _ in range(2)]
     assert sampled[0] == sampled[1]
 
 
@@ -116,11 +121,12 @@ def _text(question: str = "hi") -> list[dict]:
 def bad_requests(media: Path) -> list[tuple[str, dict]]:
     """(what, httpx.post keyword arguments) of requests that must get a 4xx."""
     image = data_uri(media / "a.png")
-    part = lambda kind, url: {"role": "user", "content": [{"type": "text", "text": "?"},  # noqa: E731
-                                                          {"type": f"{kind}_url", f"{kind}_url": {"url": url}}]}
+    part = lambda kind, url: {"role": "user", "content": [  # noqa: E731
+        {"type": "text", "text": "?"}, {"type": f"{kind}_url", f"{kind}_url": {"url": url}}]}
     return [
         ("malformed JSON", {"content": b'{"messages": [', "headers": {"content-type": "application/json"}}),
-        ("not JSON", {"content": b"messages=1", "headers": {"content-type": "application/x-www-form-urlencoded"}}),
+        ("not JSON", {"content": b"messages=1",
+                      "headers": {"content-type": "application/x-www-form-urlencoded"}}),
         ("JSON list", {"json": [1, 2]}),
         ("unknown model", {"json": {"model": "gpt-9", "messages": _text()}}),
         ("no messages", {"json": {"messages": []}}),
@@ -129,7 +135,8 @@ def bad_requests(media: Path) -> list[tuple[str, dict]]:
         ("too many media", {"json": {"messages": [part("image", image), part("image", image)]}}),
         ("unsupported part", {"json": {"messages": [part("audio", image)]}}),
         ("wrong media type", {"json": {"messages": [part("video", image)]}}),
-        ("unreadable image", {"json": {"messages": [part("image", "data:image/png;base64,aGVsbG8gd29ybGQ=")]}}),
+        ("unreadable image",
+         {"json": {"messages": [part("image", "data:image/png;base64,aGVsbG8gd29ybGQ=")]}}),
         ("bad base64", {"json": {"messages": [part("image", "data:image/png;base64,***")]}}),
         ("unreadable video file", {"json": {"messages": [part("video", "junk.mp4")]}}),
         ("oversized media file", {"json": {"messages": [part("image", "big.png")]}}),

@@ -28,7 +28,8 @@ def find_chromium() -> str | None:
 
 @pytest.mark.slow
 def test_chat_page_streams_an_answer_about_a_video(run, generator, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[dev])")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed (pip install -e .[dev])")
     browser_path = find_chromium()
     if browser_path is None:
         pytest.skip("no Chromium found on PATH (`make test` installs it: apt-get install -y chromium)")

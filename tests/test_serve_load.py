@@ -34,7 +34,8 @@ def bad_bodies(micro: Path) -> list[dict]:
         {"model": "other", "messages": [{"role": "user", "content": "hi"}]},
         {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": image}},
                                                    {"type": "image_url", "image_url": {"url": image}}]}]},
-        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "../x.png"}}]}]},
+        {"messages": [{"role": "user", "content": [{"type": "image_url",
+                                                    "image_url": {"url": "../x.png"}}]}]},
         {"messages": [{"role": "user", "content": [{"type": "video_url",
                                                     "video_url": {"url": "data:video/mp4;base64,AAAA"}}]}]},
         {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0},
@@ -47,7 +48,8 @@ def test_200_requests_from_8_clients(run, micro, generator):
     want = [expected(generator, q, m, p, n) for q, m, p, n in cases]
     bad = bad_bodies(micro)
     rng = random.Random(0)
-    plan = [("good", i % len(cases)) for i in range(TOTAL - BAD)] + [("bad", i % len(bad)) for i in range(BAD)]
+    plan = ([("good", i % len(cases)) for i in range(TOTAL - BAD)]
+            + [("bad", i % len(bad)) for i in range(BAD)])
     rng.shuffle(plan)
     bodies = {i: {"messages": user_message(q, m, p), "max_tokens": n, "temperature": 0}
               for i, (q, m, p, n) in enumerate(cases)}
@@ -58,7 +60,8 @@ def test_200_requests_from_8_clients(run, micro, generator):
             with httpx.Client(timeout=120) as http:
                 body = bodies[index] if kind == "good" else bad[index]
                 response = http.post(url + "/v1/chat/completions", json=body)
-                content = response.json()["choices"][0]["message"]["content"] if response.status_code == 200 else ""
+                content = (response.json()["choices"][0]["message"]["content"]
+                           if response.status_code == 200 else "")
                 return kind, index, response.status_code, content
 
         with ThreadPoolExecutor(CLIENTS) as pool:

@@ -62,10 +62,14 @@ def test_splice_matches_reference(side):
 def test_placeholder_count_must_match_items():
     ids, mask = pad_rows([[1, IMG, 2], [IMG, 3]])
     embeds = torch.zeros(2, 3, 4)
-    with pytest.raises(InputError, match=r"image: input_ids hold 2 'image' placeholder\(s\) \(id 90\) but 1 image item\(s\) were given"):
+    with pytest.raises(InputError,
+                       match=r"image: input_ids hold 2 'image' placeholder\(s\) \(id 90\) "
+                             r"but 1 image item\(s\) were given"):
         splice(ids, embeds, mask, {"image": torch.zeros(1, 2, 4)}, {"image": IMG, "video": VID})
-    with pytest.raises(InputError, match=r"video: input_ids hold 0 'video' placeholder\(s\) \(id 91\) but 1 video"):
-        splice(ids, embeds, mask, {"image": torch.zeros(2, 2, 4), "video": torch.zeros(1, 2, 4)}, {"image": IMG, "video": VID})
+    with pytest.raises(InputError,
+                       match=r"video: input_ids hold 0 'video' placeholder\(s\) \(id 91\) but 1 video"):
+        splice(ids, embeds, mask, {"image": torch.zeros(2, 2, 4), "video": torch.zeros(1, 2, 4)},
+               {"image": IMG, "video": VID})
 
 
 def test_placeholders_inside_padding_are_ignored():

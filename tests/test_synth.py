@@ -55,7 +55,8 @@ def test_same_seed_same_bytes_other_seed_other_data(micro, tmp_path):
 def test_media_formats_and_counts(micro):
     manifest = read_manifest(micro)
     counts = manifest["counts"]
-    assert (counts["train_image"], counts["train_video"], counts["eval_image"], counts["eval_video"]) == (16, 12, 6, 6)
+    assert ((counts["train_image"], counts["train_video"], counts["eval_image"], counts["eval_video"])
+            == (16, 12, 6, 6))
     assert counts["pretrain"] == len(load(micro, "pretrain.json")) == 28
     assert counts["finetune"] == len(load(micro, "finetune.json")) == 28 + counts["text_only"]
     for name, entry in manifest["eval_sets"].items():
@@ -79,7 +80,8 @@ def test_train_and_eval_are_disjoint(micro):
     assert len(set(signatures)) == len(signatures)  # no attribute combination twice, so none across splits
     train_paths = {s["path"] for s in scenes if s["split"] == "train"}
     eval_paths = {s["path"] for s in scenes if s["split"] == "eval"}
-    assert all(p.startswith("eval/") for p in eval_paths) and not any(p.startswith("eval/") for p in train_paths)
+    assert (all(p.startswith("eval/") for p in eval_paths)
+            and not any(p.startswith("eval/") for p in train_paths))
     used = set()
     for name in ("pretrain.json", "finetune.json"):
         used |= {s.get("image") or s.get("video") for s in load(micro, name)} - {None}
@@ -134,7 +136,8 @@ def test_open_questions_match_the_scenes(micro):
             if sample["type"] == "colour":
                 assert sample["answer"] in {t["colour"] for t in scene["things"]}
             if sample["type"] == "motion":
-                assert sample["answer"].split()[-1] in (scene["things"][0]["motion"], scene["things"][0]["motion"][:-3])
+                assert sample["answer"].split()[-1] in (scene["things"][0]["motion"],
+                                                        scene["things"][0]["motion"][:-3])
 
 
 def test_pope_probes_follow_the_three_sampling_strategies(micro):
@@ -148,7 +151,9 @@ def test_pope_probes_follow_the_three_sampling_strategies(micro):
         probes: dict[tuple[str, str], list[dict]] = {}
         for sample in load(micro / "eval", f"{modality}_pope.json"):
             probes.setdefault((sample[modality], sample["split"]), []).append(sample)
-            assert sample["conversations"][0]["value"].startswith(f"<{modality}>\nIs there a {sample['object']} in the")
+            assert sample["conversations"][0]["value"].startswith(
+                f"<{modality}>\nIs there a {sample['object']} in the"
+            )
         assert {split for _, split in probes} == {"random", "popular", "adversarial"}
         for (path, split), group in probes.items():
             present = [f"{t['colour']} {t['shape']}" for t in by_path["eval/" + path]["things"]]
@@ -168,8 +173,10 @@ def test_tokenizer_gives_one_known_token_per_answer_word(micro):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(micro / "tokenizer")
-    assert read_manifest(micro)["tokenizer"] == {"dir": "tokenizer", "style": "wordlevel", "vocab_size": len(tokenizer)}
-    answers = {s["answer"] for name in ("image_open", "video_open", "image_pope") for s in load(micro / "eval", f"{name}.json")}
+    assert read_manifest(micro)["tokenizer"] == {"dir": "tokenizer", "style": "wordlevel",
+                                                 "vocab_size": len(tokenizer)}
+    answers = {s["answer"] for name in ("image_open", "video_open", "image_pope")
+               for s in load(micro / "eval", f"{name}.json")}
     assert {"yes", "no", "moving left", "rotating"} & answers
     for answer in answers:
         ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
@@ -187,7 +194,8 @@ def test_training_pipeline_reads_every_sample(micro):
         "finetune": {"template": "vicuna_v1", "files": [{"path": str(micro / "finetune.json")}, *eval_files]},
     })
     for stage in ("pretrain", "finetune"):
-        dataset, _, _ = build_stage_data(data, stage, StageSpec(global_batch=4, per_device_batch=4, max_length=512), model)
+        dataset, _, _ = build_stage_data(data, stage,
+                                         StageSpec(global_batch=4, per_device_batch=4, max_length=512), model)
         samples = [dataset[i] for i in range(len(dataset))]
         assert not [s for s in samples if isinstance(s, BadSample)]
         assert all((s.labels != -100).any() for s in samples)
@@ -204,7 +212,8 @@ def test_cli_synth_refuses_foreign_and_non_empty_dirs(tmp_path, capsys):
     assert main(["data", "synth", str(out), "--size", "micro", "--seed", "3", "--force"]) == 0
     assert tree_hashes(out) == before
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(DataError, match=r"holds files the generator did not write \(notes.txt\); not replacing it"):
+    with pytest.raises(DataError,
+                       match=r"holds files the generator did not write \(notes.txt\); not replacing it"):
         generate_dataset(out, size="micro", force=True)
     (out / "notes.txt").unlink()
     (out / "images" / "holiday.jpg").write_bytes(b"a user's photo")  # inside a folder the generator writes

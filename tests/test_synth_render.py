@@ -54,7 +54,8 @@ def test_image_objects_sit_in_their_cells(tmp_path):
         assert np.abs(pixels[16, 48].astype(int) - BACKGROUNDS["grey"]).max() < 10  # top right is empty
 
 
-@pytest.mark.parametrize("motion,axis,sign", [("left", 0, -1), ("right", 0, 1), ("up", 1, -1), ("down", 1, 1)])
+@pytest.mark.parametrize("motion,axis,sign",
+                         [("left", 0, -1), ("right", 0, 1), ("up", 1, -1), ("down", 1, 1)])
 def test_translation_is_visible_after_encoding(tmp_path, motion, axis, sign):
     lane = "top" if axis == 0 else "right"
     frames = decoded(tmp_path, Thing("yellow", "square", "small", lane, motion))
@@ -100,7 +101,8 @@ def test_sampled_scenes_respect_the_world():
 
 
 def test_sample_unique_never_repeats_a_signature():
-    pool = [Scene("image", bg, (Thing("red", "circle", "small", "top left"),)) for bg in ("black", "grey", "white")]
+    pool = [Scene("image", bg, (Thing("red", "circle", "small", "top left"),))
+            for bg in ("black", "grey", "white")]
     cycle = itertools.cycle(pool + pool)
     seen: set[str] = set()
     got = sample_unique(lambda rng: next(cycle), random.Random(0), 3, seen)

@@ -60,8 +60,8 @@ def test_fsdp_two_ranks_with_checkpointing_match_one_rank(data, tmp_path):
     extra = ["stages.pretrain.strategy=fsdp", "stages.finetune.strategy=fsdp",
              "stages.finetune.gradient_checkpointing=true"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(DRIVER),
-           str(data), str(run), *SETTINGS, *extra]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           str(DRIVER), str(data), str(run), *SETTINGS, *extra]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, cwd=ROOT)
     try:
@@ -162,7 +162,8 @@ def test_hf_causal_fsdp_units_are_exactly_its_decoder_layers(tmp_path):
 
 
 REACHING = {
-    "class-name matching": re.compile(r"_no_split_modules|\"Vision\"|\"CLIP\"|type\([^)]*\)\.__name__ (not )?in"),
+    "class-name matching": re.compile(r"_no_split_modules|\"Vision\"|\"CLIP\""
+                                      r"|type\([^)]*\)\.__name__ (not )?in"),
     "a timm ViT inside an encoder": re.compile(r"\.vit\b"),
     "LanguageBind's temporal layers": re.compile(r"temporal_attn|temporal_layer_norm"),
     "the hf_causal backend's transformers model": re.compile(r"llm\.model\b"),

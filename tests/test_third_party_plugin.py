@@ -32,7 +32,9 @@ def test_example_plugin_is_discovered(installed_example):
     assert (record.kind, record.source, record.status) == ("encoder", "mmbind-example-encoder", "ok")
 
 
-def test_example_plugin_composes_from_a_recipe_with_a_new_modality(installed_example, tiny_recipe_path, tmp_path):
+def test_example_plugin_composes_from_a_recipe_with_a_new_modality(
+    installed_example, tiny_recipe_path, tmp_path
+):
     recipe = mmbind.load_recipe(
         tiny_recipe_path,
         overrides=[
@@ -54,7 +56,10 @@ def test_example_plugin_composes_from_a_recipe_with_a_new_modality(installed_exa
 
 
 def test_wrong_options_for_the_third_party_encoder(installed_example, tiny_recipe_path):
-    with pytest.raises(mmbind.RecipeError, match=r"invalid options for encoder 'patch_mean': model\.encoders\.image\.options\.patch_size: Input should be greater than or equal to 1 \(got 0\)"):
+    with pytest.raises(mmbind.RecipeError,
+                       match=r"invalid options for encoder 'patch_mean': "
+                             r"model\.encoders\.image\.options\.patch_size: "
+                             r"Input should be greater than or equal to 1 \(got 0\)"):
         mmbind.load_recipe(
             tiny_recipe_path,
             overrides=["model.encoders.image={plugin: patch_mean, options: {patch_size: 0}}"],

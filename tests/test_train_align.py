@@ -35,8 +35,9 @@ def recipe(data: Path, stages: dict, **model) -> mmbind.Recipe:
     """The tiny Video-LLaVA on ``data`` with ``stages``."""
     raw = {
         "base": str(TINY), "model": {"llm": {"options": {"tokenizer": str(data / "tokenizer")}}, **model},
-        "data": {"video_frames": 4, "datasets": {"captions": {"template": "plain",
-                                                              "files": [{"path": str(data / "pretrain.json")}]}}},
+        "data": {"video_frames": 4,
+                 "datasets": {"captions": {"template": "plain",
+                                           "files": [{"path": str(data / "pretrain.json")}]}}},
         "stages": stages,
     }
     path = data / f"recipe-{abs(hash(json.dumps(raw, sort_keys=True)))}.yaml"
@@ -78,8 +79,8 @@ def _weights(directory: Path) -> dict[str, torch.Tensor]:
     ({"kind": "contrast"}, r"stages\.s\.kind: Input should be 'lm', 'align' or 'mae'"),
     ({"kind": "align"}, r"stages\.s: Value error, kind align: options\.modality: Field required"),
     ({"kind": "mae", "options": {}}, r"kind mae: options\.modality: Field required"),
-    ({"kind": "align", "options": {"modality": "audio"}}, r"stages\.s\.options\.modality: the model has no 'audio' "
-                                                          r"encoder \(it has: image, video\)"),
+    ({"kind": "align", "options": {"modality": "audio"}},
+     r"stages\.s\.options\.modality: the model has no 'audio' encoder \(it has: image, video\)"),
     ({"kind": "align", "options": {"modality": "video", "text_encoder": {"train": False}}},
      r"train: false needs init_from"),
     ({"kind": "align", "options": {"modality": "video", "text_encoder": {"init_from": "later"}}},
@@ -89,7 +90,8 @@ def _weights(directory: Path) -> dict[str, torch.Tensor]:
     ({"kind": "align", "options": {"modality": "image", "text_encoder": {"config": {"hiden_size": 8}}}},
      r"unknown CLIPTextConfig field\(s\) hiden_size"),
     ({"kind": "align", "train": ["llm"], "options": {"modality": "image"}}, r"kind align: train is implied"),
-    ({"kind": "align", "lr": {"encoder:image": 0.1}, "options": {"modality": "image"}}, r"lr must be one number"),
+    ({"kind": "align", "lr": {"encoder:image": 0.1}, "options": {"modality": "image"}},
+     r"lr must be one number"),
     ({"options": {"modality": "image"}}, r"options: only align and mae stages take options"),
     ({"kind": "align", "options": {"modality": "image", "encoder": {"plugin": "languagebind_image",
                                                                     "options": {"preset": "huge"}}}},
@@ -123,7 +125,8 @@ def test_video_tower_starts_as_the_image_tower_with_copied_temporal_attention():
         if name.endswith("temporal_embedding"):
             assert torch.count_nonzero(tensor) == 0
         else:
-            spatial = name.replace("temporal_attn.", "self_attn.").replace("temporal_layer_norm1.", "layer_norm1.")
+            spatial = (name.replace("temporal_attn.", "self_attn.")
+                       .replace("temporal_layer_norm1.", "layer_norm1."))
             assert torch.equal(tensor, src[spatial]), name
     layer = video.tower.encoder.layers[0]
     assert torch.equal(layer.temporal_attn.q_proj.weight, layer.self_attn.q_proj.weight)
@@ -223,10 +226,12 @@ def test_video_stage_starts_from_the_aligned_image_encoder(united, data, tmp_pat
     video = _weights(second / "stages" / "align_video")
     for name, tensor in video.items():
         if name.startswith("encoders.video.tower.") and not name.endswith("temporal_embedding"):
-            spatial = name.replace("encoders.video.", "encoders.image.").replace("temporal_attn.", "self_attn.")
+            spatial = (name.replace("encoders.video.", "encoders.image.")
+                       .replace("temporal_attn.", "self_attn."))
             assert torch.equal(tensor, image[spatial.replace("temporal_layer_norm1.", "layer_norm1.")]), name
     heads = load_file(str(second / "stages" / "align_video" / "text_encoder" / "heads.safetensors"))
-    assert torch.equal(heads["visual_projection.video.proj.weight"], heads["visual_projection.image.proj.weight"])
+    assert torch.equal(heads["visual_projection.video.proj.weight"],
+                       heads["visual_projection.image.proj.weight"])
 
 
 def test_align_is_deterministic_and_resume_continues_an_interrupted_stage(united, data, tmp_path):
@@ -307,7 +312,8 @@ def test_study_recipes_differ_only_in_the_image_side():
             assert other.stages[lm] == united.stages[lm]
         donor = other.stages["align_lb_image"].model_dump()
         standalone, donor["options"]["encoder"] = donor["options"]["encoder"], None
-        assert standalone == united.model.encoders["image"].model_dump()  # the united image encoder, stand-alone
+        # the united image encoder, stand-alone
+        assert standalone == united.model.encoders["image"].model_dump()
         assert donor == united.stages["align_image"].model_dump()
         assert other.stages["align_video"].model_dump() == video
     image_pretraining = mae.stages["mae_image"].model_dump(exclude={"kind", "options"})
@@ -329,7 +335,8 @@ def _micro_overrides(recipe: mmbind.Recipe, data: Path, cache: Path) -> list[str
 @pytest.mark.parametrize("name", ["study", "study_separated_clip", "study_separated_mae"])
 def test_study_recipes_train_end_to_end(name, micro, tmp_path_factory):
     path = STUDY / f"{name}.yaml"
-    rec = mmbind.load_recipe(path, _micro_overrides(mmbind.load_recipe(path), micro, tmp_path_factory.mktemp("c")))
+    rec = mmbind.load_recipe(path,
+                             _micro_overrides(mmbind.load_recipe(path), micro, tmp_path_factory.mktemp("c")))
     run = tmp_path_factory.mktemp(name) / "run"
     summary = train(rec, run, progress=False)
     assert summary["status"] == "done" and list(summary["stages"]) == list(rec.stages)

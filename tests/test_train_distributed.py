@@ -40,9 +40,9 @@ def _losses(run) -> list[tuple[str, int, float]]:
 
 def _torchrun(data, run, *extra: str) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "mmbind",
-           "train", str(TRAIN_RECIPE), *data_overrides(data), *SETTINGS, *extra, "--output", str(run),
-           "--no-progress"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "mmbind", "train", str(TRAIN_RECIPE), *data_overrides(data), *SETTINGS, *extra,
+           "--output", str(run), "--no-progress"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:

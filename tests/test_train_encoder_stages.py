@@ -96,8 +96,8 @@ def test_sigkill_mid_stage_then_resume_is_bit_identical(data, tmp_path, kind):
 
 
 def _torchrun(recipe: Path, run: Path) -> None:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "mmbind",
-           "train", str(recipe), "--output", str(run), "--no-progress"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "mmbind", "train", str(recipe), "--output", str(run), "--no-progress"]
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:

@@ -33,7 +33,8 @@ def test_video_llava_lora_defaults():
 
 def test_only_adapters_and_projector_train(data):
     model = mmbind.build_model(tiny_train_recipe(data))
-    stage = StageSpec(train=["projector", "llm"], lora=LoraSpec(r=4, alpha=8), global_batch=4, per_device_batch=4)
+    stage = StageSpec(train=["projector", "llm"], lora=LoraSpec(r=4, alpha=8), global_batch=4,
+                      per_device_batch=4)
     prepare_model(model, stage, DistInfo(), total_steps=2, cache=None)
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     llm = [n for n in trainable if n.startswith("llm.")]
@@ -64,7 +65,8 @@ def test_merge_keeps_the_adapted_outputs(data):
 
 
 def test_lora_stage_checkpoints_adapters_and_saves_merged_weights(data, tmp_path):
-    recipe = tiny_train_recipe(data, *LORA, "stages.finetune.max_steps=3", "stages.finetune.save_every_steps=1")
+    recipe = tiny_train_recipe(data, *LORA, "stages.finetune.max_steps=3",
+                               "stages.finetune.save_every_steps=1")
     recipe.stages = {"finetune": recipe.stages["finetune"]}
     train(recipe, tmp_path / "run", progress=False)
     checkpoint = load_file(str(list_checkpoints(tmp_path / "run")[-1] / "trainable.safetensors"))
@@ -76,5 +78,6 @@ def test_lora_stage_checkpoints_adapters_and_saves_merged_weights(data, tmp_path
     assert set(merged) <= set(initial) and not any("lora_" in n for n in merged)
     q_proj = "llm.model.model.layers.0.self_attn.q_proj.weight"
     assert not torch.equal(merged[q_proj], initial[q_proj])  # adapters folded in
-    assert torch.equal(merged["llm.model.model.embed_tokens.weight"], initial["llm.model.model.embed_tokens.weight"])
+    assert torch.equal(merged["llm.model.model.embed_tokens.weight"],
+                       initial["llm.model.model.embed_tokens.weight"])
     mmbind.load_pretrained(out)

@@ -54,7 +54,8 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def vit():
     torch.manual_seed(0)
-    return timm.create_model("vit_base_patch16_224.mae", pretrained=False, **MAE_IMAGE["options"]["config"]).eval()
+    return timm.create_model("vit_base_patch16_224.mae", pretrained=False,
+                             **MAE_IMAGE["options"]["config"]).eval()
 
 
 def test_masked_pass_on_all_patches_is_timms_forward(vit):
@@ -70,7 +71,8 @@ def test_masked_pass_on_all_patches_is_timms_forward(vit):
 def test_patchify_follows_the_patch_embedding_order(vit):
     pixels = torch.randn(1, 3, 28, 28)
     conv = vit.patch_embed.proj
-    flat = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, -1)  # (D, p*p*3) in (row, col, rgb) order
+    # (D, p*p*3) in (row, col, rgb) order
+    flat = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, -1)
     expected = vit.patch_embed(pixels)
     assert torch.allclose(patchify(pixels, 7) @ flat.t() + conv.bias, expected, atol=1e-5)
 
@@ -85,7 +87,8 @@ def test_random_keep_is_a_permutation_and_its_inverse():
 
 def test_loss_counts_only_masked_patches(vit):
     options = MaeStageOptions(modality="image", mask_ratio=0.75)
-    encoder = timm_mae.MaeEncoder(vit, "vit_base_patch16_224.mae", {}, timm_mae.MaeOptions(frozen=False), "image")
+    encoder = timm_mae.MaeEncoder(vit, "vit_base_patch16_224.mae", {}, timm_mae.MaeOptions(frozen=False),
+                                  "image")
     objective = MaeLoss(encoder, options)
     assert objective.keep == 4 and objective.patches == 16
     torch.manual_seed(0)
@@ -103,7 +106,8 @@ def test_loss_counts_only_masked_patches(vit):
     per_patch = ((pred - target) ** 2).mean(-1)
     hidden = torch.ones(2, 16, dtype=torch.bool)
     hidden[torch.arange(2).unsqueeze(1), keep] = False
-    assert loss.item() == pytest.approx(per_patch[hidden].sum().item(), rel=1e-5)  # summed: the runner divides
+    # summed: the runner divides
+    assert loss.item() == pytest.approx(per_patch[hidden].sum().item(), rel=1e-5)
 
 
 def test_masks_depend_on_the_sample_seed_only():
@@ -115,11 +119,14 @@ def test_masks_depend_on_the_sample_seed_only():
 
 def test_mae_needs_a_timm_vit(data, tmp_path):
     rec = recipe(data, {"mae": MAE_STAGE}, image=None)  # the LanguageBind image tower
-    with pytest.raises(RecipeError, match=r"stages\.mae\.options\.modality: kind mae pre-trains an encoder with "
-                       r"masked encoding \(plugin mae\): encoder LanguageBindImageEncoder does not support masked encoding"):
+    with pytest.raises(RecipeError,
+                       match=r"stages\.mae\.options\.modality: kind mae pre-trains an encoder with "
+                             r"masked encoding \(plugin mae\): encoder LanguageBindImageEncoder "
+                             r"does not support masked encoding"):
         train(rec, tmp_path / "run", progress=False)
     bad = {**MAE_STAGE, "options": {"modality": "image", "decoder": {"width": 30, "heads": 4}}}
-    with pytest.raises(RecipeError, match=r"stages\.mae\.options\.decoder: decoder width 30 is not a multiple"):
+    with pytest.raises(RecipeError,
+                       match=r"stages\.mae\.options\.decoder: decoder width 30 is not a multiple"):
         train(recipe(data, {"mae": bad}), tmp_path / "run2", progress=False)
 
 

@@ -26,8 +26,10 @@ def data(tmp_path_factory):
 
 def test_defaults_are_video_llava():
     stage1 = StageSpec()
-    assert (stage1.train, stage1.lr, stage1.global_batch, stage1.per_device_batch) == (["projector"], 1e-3, 256, 32)
-    assert (stage1.warmup_ratio, stage1.weight_decay, stage1.scheduler, stage1.epochs) == (0.03, 0.0, "cosine", 1.0)
+    assert ((stage1.train, stage1.lr, stage1.global_batch, stage1.per_device_batch)
+            == (["projector"], 1e-3, 256, 32))
+    assert ((stage1.warmup_ratio, stage1.weight_decay, stage1.scheduler, stage1.epochs)
+            == (0.03, 0.0, "cosine", 1.0))
     stage2 = video_llava_stages()["finetune"]
     assert (stage2.train, stage2.lr, stage2.global_batch) == (["projector", "llm"], 2e-5, 128)
 
@@ -38,19 +40,28 @@ def test_defaults_are_video_llava():
         ("stages.pretrain.train=[tower]", r"stages\.pretrain\.train: Value error, unknown part 'tower'"),
         ("stages.pretrain.global_batch=10", r"global_batch 10 is not a multiple of per_device_batch 4"),
         ("stages.pretrain.lr={llm: 0.1}", r"lr per part must name exactly the trained parts \['projector'\]"),
-        ("stages.pretrain.warmup_ratio=2", r"stages\.pretrain\.warmup_ratio: Input should be less than or equal to 1"),
-        ("stages.pretrain.lr=-1", r"stages\.pretrain\.lr: Value error, learning rates must be finite and > 0 \(got -1\)"),
-        ("stages.pretrain.lr=.nan", r"stages\.pretrain\.lr: Value error, learning rates must be finite and > 0"),
-        ("stages.pretrain.lr={projector: .inf}", r"stages\.pretrain\.lr: Value error, learning rates must be finite"),
-        ("stages.pretrain.adam_betas=[0.9,1.0]", r"stages\.pretrain\.adam_betas: Value error, AdamW betas must lie"),
-        ("stages.pretrain.max_grad_norm=-1", r"stages\.pretrain\.max_grad_norm: Input should be greater than 0"),
-        ("stages.pretrain.max_grad_norm=.inf", r"stages\.pretrain\.max_grad_norm: Input should be a finite number"),
-        ("stages.pretrain.seed=4294967296", r"stages\.pretrain\.seed: Input should be less than or equal to 4294967295"),
+        ("stages.pretrain.warmup_ratio=2",
+         r"stages\.pretrain\.warmup_ratio: Input should be less than or equal to 1"),
+        ("stages.pretrain.lr=-1",
+         r"stages\.pretrain\.lr: Value error, learning rates must be finite and > 0 \(got -1\)"),
+        ("stages.pretrain.lr=.nan",
+         r"stages\.pretrain\.lr: Value error, learning rates must be finite and > 0"),
+        ("stages.pretrain.lr={projector: .inf}",
+         r"stages\.pretrain\.lr: Value error, learning rates must be finite"),
+        ("stages.pretrain.adam_betas=[0.9,1.0]",
+         r"stages\.pretrain\.adam_betas: Value error, AdamW betas must lie"),
+        ("stages.pretrain.max_grad_norm=-1",
+         r"stages\.pretrain\.max_grad_norm: Input should be greater than 0"),
+        ("stages.pretrain.max_grad_norm=.inf",
+         r"stages\.pretrain\.max_grad_norm: Input should be a finite number"),
+        ("stages.pretrain.seed=4294967296",
+         r"stages\.pretrain\.seed: Input should be less than or equal to 4294967295"),
         ("stages.pretrain.seed=-1", r"stages\.pretrain\.seed: Input should be greater than or equal to 0"),
         ("model.seed=-1", r"model\.seed: Input should be greater than or equal to 0"),
         ("stages.pretrain.epochs=.inf", r"stages\.pretrain\.epochs: Input should be a finite number"),
         ("stages.finetune.dataset=finetun",  # the LAST stage's dataset: found before any stage trains
-         r"train\.yaml: stages\.finetune\.dataset: no dataset 'finetun' in data\.datasets \(known: pretrain, finetune\)"),
+         r"train\.yaml: stages\.finetune\.dataset: no dataset 'finetun' in data\.datasets "
+         r"\(known: pretrain, finetune\)"),
     ],
 )
 def test_stage_errors_name_the_field(data, override, message):
@@ -61,7 +72,8 @@ def test_stage_errors_name_the_field(data, override, message):
 def test_accumulation_follows_global_batch_and_world_size():
     stage = StageSpec(global_batch=16, per_device_batch=2)
     assert accumulation_steps(stage, 1, "s") == 8 and accumulation_steps(stage, 4, "s") == 2
-    with pytest.raises(RecipeError, match=r"s: global_batch 16 is not a multiple of per_device_batch 2 x 3 rank"):
+    with pytest.raises(RecipeError,
+                       match=r"s: global_batch 16 is not a multiple of per_device_batch 2 x 3 rank"):
         accumulation_steps(stage, 3, "s")
     with pytest.raises(RecipeError, match=r"grad_accum 3 disagrees .* = 8"):
         accumulation_steps(StageSpec(global_batch=16, per_device_batch=2, grad_accum=3), 1, "s")
@@ -85,13 +97,15 @@ def test_a_stage_trains_only_its_parts_with_their_learning_rates(data):
         lrs.append(prepared.optimizer.param_groups[0]["lr"])
         prepared.optimizer.step()
         prepared.scheduler.step()
-    assert lrs[0] == 0.0 and lrs[1] == pytest.approx(5e-4) and lrs[2] == pytest.approx(1e-3)  # 2 warm-up steps
+    # 2 warm-up steps
+    assert lrs[0] == 0.0 and lrs[1] == pytest.approx(5e-4) and lrs[2] == pytest.approx(1e-3)
     assert lrs[2:] == sorted(lrs[2:], reverse=True) and lrs[-1] < 1e-4  # cosine decay
 
 
 def test_training_fits_a_small_batch(data, tmp_path):
     recipe = tiny_train_recipe(data, "stages.finetune.lr=3e-3", "stages.finetune.max_steps=25",
-                               "stages.finetune.warmup_ratio=0", "stages.finetune.scheduler=constant_with_warmup",
+                               "stages.finetune.warmup_ratio=0",
+                               "stages.finetune.scheduler=constant_with_warmup",
                                "stages.finetune.packing=true")
     recipe.stages = {"finetune": recipe.stages["finetune"]}
     from mmbind.train import train

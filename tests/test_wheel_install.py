@@ -46,7 +46,8 @@ def installed(tmp_path_factory):
     src = tmp / "src"
     shutil.copytree(CHECKOUT, src, ignore=skip)
     pip = [sys.executable, "-m", "pip"]
-    run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(src)], tmp, env)
+    run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(src)],
+        tmp, env)
     wheel = next((tmp / "dist").glob("mmbind-*.whl"))
     venv.EnvBuilder(with_pip=False).create(tmp / "venv")
     python = tmp / "venv" / "bin" / "python"
@@ -61,7 +62,8 @@ def installed(tmp_path_factory):
 @pytest.mark.slow
 def test_the_wheel_imports_from_its_own_environment(installed):
     bin_dir, env, cwd = installed
-    code = "import json, mmbind, mmbind_plugins; print(json.dumps([mmbind.__file__, mmbind_plugins.__file__]))"
+    code = ("import json, mmbind, mmbind_plugins; "
+            "print(json.dumps([mmbind.__file__, mmbind_plugins.__file__]))")
     files = json.loads(run([str(bin_dir / "python"), "-c", code], cwd, env).stdout)
     for file in files:
         assert Path(file).is_relative_to(bin_dir.parent), file
@@ -76,7 +78,8 @@ def test_recipes_and_plugins_work_from_the_wheel(installed):
     assert {"tiny/train", "tiny/video_llava", "video_llava_7b", "ablations/alignment"} <= listed
     shown = json.loads(run([mmbind, "recipe", "show", "tiny/train", "--json"], cwd, env).stdout)
     assert shown["name"] == "tiny-video-llava-train"
-    assert shown["data"]["datasets"]["pretrain"]["files"][0]["path"] == "data/tiny/pretrain.json"  # cwd-relative
+    # cwd-relative
+    assert shown["data"]["datasets"]["pretrain"]["files"][0]["path"] == "data/tiny/pretrain.json"
     plugins = json.loads(run([mmbind, "plugins", "--json"], cwd, env).stdout)
     first_party = [p for p in plugins if p["source"] == "mmbind"]
     assert {"clip_vision", "clip", "mae", "hf_causal", "mlp2x_gelu", "languagebind_video"} <= {

@@ -117,7 +117,9 @@ class TinyLM(LLMBackend):
             x = x[:, logits_to_keep]
         return self.head(x)
 
-    def generate(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+    def generate(
+        self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Any
+    ) -> torch.Tensor:
         new: list[torch.Tensor] = []
         for _ in range(int(kwargs.get("max_new_tokens", 8))):
             positions = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)

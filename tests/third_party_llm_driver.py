@@ -1,6 +1,7 @@
 """Trains the tiny recipe with the third-party ``torch_tiny_lm`` backend (`third_party_llm`), for torchrun:
 
-    python -m torch.distributed.run --nproc-per-node 2 tests/third_party_llm_driver.py DATA RUN [KEY=VALUE ...]
+    python -m torch.distributed.run --nproc-per-node 2 \\
+        tests/third_party_llm_driver.py DATA RUN [KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from mmbind.train import train  # noqa: E402
 
 def main() -> None:
     data, run, *extra = sys.argv[1:]
-    train(third_party_llm.tiny_recipe(Path(data), *extra), run, progress=False, registry=third_party_llm.registry())
+    train(third_party_llm.tiny_recipe(Path(data), *extra), run, progress=False,
+          registry=third_party_llm.registry())
 
 
 if __name__ == "__main__":
