@@ -1,11 +1,11 @@
 """hf_config.py
 
 Recipe-time checks of a transformers config given as a mapping (the ``config:`` option of ``hf_causal``,
-``clip_vision`` and the LanguageBind towers): the config is built from it right in the plugin's options schema, so a wrong
-``model_type``, a misspelt key (``num_hiden_layers``: transformers keeps unknown keys as plain attributes and
-would silently build the default) or an impossible geometry (hidden size not divisible by the heads, heads
-not divisible by the key/value heads) fails when the recipe loads, naming ``config.<key>``, before anything
-is built or trained.
+``clip_vision`` and the LanguageBind towers): the config is built from it right in the plugin's options
+schema, so a wrong ``model_type``, a misspelt key (``num_hiden_layers``: transformers keeps unknown keys as
+plain attributes and would silently build the default) or an impossible geometry (hidden size not divisible
+by the heads, heads not divisible by the key/value heads) fails when the recipe loads, naming
+``config.<key>``, before anything is built or trained.
 
 The errors are pydantic `ValidationError`s located under the field, so the recipe loader reports them as
 ``model.llm.options.config.num_hiden_layers: ...`` like any other option.
@@ -90,7 +90,8 @@ def _check_heads(values: dict[str, Any], fields: dict[str, Any], at: tuple[str, 
     if not isinstance(hidden, int) or not isinstance(heads, int) or heads <= 0:
         return
     if "head_dim" not in fields and hidden % heads:
-        raise config_error("hidden_size", f"{hidden} is not divisible by num_attention_heads {heads}", hidden, at)
+        message = f"{hidden} is not divisible by num_attention_heads {heads}"
+        raise config_error("hidden_size", message, hidden, at)
     if isinstance(kv_heads, int) and (kv_heads <= 0 or heads % kv_heads):
         raise config_error("num_key_value_heads",
                            f"num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}",

@@ -20,7 +20,8 @@ CASES = {  # id -> (recipe, override, expected message)
     "llm-hidden-not-divisible": ("tiny/video_llava", f"{LLM}.hidden_size=65",
                                  f"{LLM}.hidden_size: 65 is not divisible by num_attention_heads 4"),
     "llm-kv-heads": ("tiny/video_llava", f"{LLM}.num_key_value_heads=3",
-                     f"{LLM}.num_key_value_heads: num_attention_heads 4 is not a multiple of num_key_value_heads 3"),
+                     f"{LLM}.num_key_value_heads: num_attention_heads 4 is not a multiple of "
+                     "num_key_value_heads 3"),
     "llm-bad-value": ("tiny/video_llava", f"{LLM}.rope_parameters=7", f"{LLM}: LlamaConfig rejects it:"),
     "clip-key-typo": ("tiny/hf_video_llava", "model.encoders.image.options.config.hiden_size=32",
                       "model.encoders.image.options.config.hiden_size: unknown key of CLIPVisionConfig "

@@ -103,6 +103,7 @@ def test_a_stage_whose_samples_are_all_bad_fails_with_exit_3_and_saves_nothing(d
     assert proc.returncode == NoUsableDataError.exit_code == 3, proc.stderr
     assert "Traceback" not in proc.stderr
     message = " ".join(proc.stderr.split())
-    assert f"stage pretrain: dataset 'pretrain': no usable sample: all {len(kinds)} sample(s) are bad" in message
+    expected = f"stage pretrain: dataset 'pretrain': no usable sample: all {len(kinds)} sample(s) are bad"
+    assert expected in message
     assert kinds[0] in message
     assert not (run / "stages").exists() and not (run / "summary.json").exists()

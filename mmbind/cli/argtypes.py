@@ -43,8 +43,9 @@ def check_output_dir(path: Path, what: str) -> None:
         raise UsageError(f"{what} {path}: cannot create it, {parent} is not writable")
 
 
-OUTPUT_DESTS = ("output", "out")  # argparse destinations naming a folder a command writes (train, ablate, demo,
-# data synth); every command's DST of `convert` is checked by the converters themselves
+# argparse destinations naming a folder a command writes (train, ablate, demo, data synth); the DST of
+# `convert` is checked by the converters themselves
+OUTPUT_DESTS = ("output", "out")
 
 
 def check_outputs(args: argparse.Namespace) -> None:

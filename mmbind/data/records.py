@@ -121,9 +121,9 @@ def _check_unicode(text: str, where: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise DataError(
-            f"{where}: text is not valid Unicode (lone surrogate {text[exc.start]!r} at character {exc.start})"
-        ) from None
+        bad = text[exc.start]
+        raise DataError(f"{where}: text is not valid Unicode (lone surrogate {bad!r} at character {exc.start})") \
+            from None
 
 
 def _read_jsonl(file: Path) -> list[Any]:

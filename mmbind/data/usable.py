@@ -23,7 +23,7 @@ class PreparedSamples(Protocol):
 
 
 def require_usable(dataset: PreparedSamples, where: str) -> None:
-    """`NoUsableDataError` unless some sample of ``dataset`` prepares (``where`` names the stage / dataset)."""
+    """`NoUsableDataError` unless some sample of ``dataset`` prepares (``where``: the stage and dataset)."""
     reasons: list[str] = []
     for index in range(len(dataset)):
         item = dataset[index]

@@ -150,8 +150,8 @@ def check_placeholders(
         found, expected = input_ids.count(token), files.get(modality, 0)
         if found != expected:
             raise DataError(
-                f"sample {sample}: {found} <{modality}> placeholder(s) in the token ids, {expected} {modality} "
-                f"file(s) (a literal <{modality}> in the text counts too)"
+                f"sample {sample}: {found} <{modality}> placeholder(s) in the token ids, {expected} "
+                f"{modality} file(s) (a literal <{modality}> in the text counts too)"
             )
 
 
