@@ -121,8 +121,8 @@ def _check_unicode(text: str, where: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        bad = text[exc.start]
-        raise DataError(f"{where}: text is not valid Unicode (lone surrogate {bad!r} at character {exc.start})") \
+        at = exc.start
+        raise DataError(f"{where}: text is not valid Unicode (lone surrogate {text[at]!r} at character {at})") \
             from None
 
 
