@@ -59,6 +59,12 @@ class DataError(MmbindError):
     """A dataset file or sample is malformed."""
 
 
+class NoUsableDataError(DataError):
+    """Every sample of a stage's dataset is bad: nothing to train on (the stage saves no output)."""
+
+    exit_code = 3
+
+
 class UsageError(MmbindError):
     """A command-line argument is malformed."""
 

@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from mmbind.cli.argtypes import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``chat`` sub-command."""
@@ -22,9 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     media.add_argument("--image", type=Path, help="image file to talk about")
     media.add_argument("--video", type=Path, help="video file to talk about")
     parser.add_argument("--prompt", help="ask this one question, print the answer and exit")
-    parser.add_argument("--max-new-tokens", type=int, default=256, help="tokens per answer (default: 256)")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=256,
+                        help="tokens per answer (default: 256)")
     parser.add_argument("--stage", help="use this stage's output instead of the last one")
-    parser.add_argument("--frames", type=int, help="frames sampled per video (default: as in training)")
+    parser.add_argument("--frames", type=positive_int,
+                        help="frames sampled per video (default: as in training)")
     parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"),
                         help="template (default: llava_v1 for converted Video-LLaVA, else vicuna_v1)")
     parser.set_defaults(func=run)

@@ -13,6 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
+from mmbind.cli.argtypes import positive_int
 from mmbind.cli.console import stderr, stdout
 
 
@@ -25,10 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", type=Path, help="dataset directory (default: found from the run's recipe)")
     parser.add_argument("--stage", help="evaluate this stage's output instead of the last one")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    parser.add_argument("--batch-size", type=int, default=64, help="prompts per generate call (default: 64)")
-    parser.add_argument("--max-new-tokens", type=int, default=10, help="tokens per answer (default: 10)")
-    parser.add_argument("--limit", type=int, help="only the first N questions of each set")
-    parser.add_argument("--frames", type=int, help="frames per video (default: the run's data.video_frames)")
+    parser.add_argument("--batch-size", type=positive_int, default=64,
+                        help="prompts per generate call (default: 64)")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=10,
+                        help="tokens per answer (default: 10)")
+    parser.add_argument("--limit", type=positive_int, help="only the first N questions of each set")
+    parser.add_argument("--frames", type=positive_int,
+                        help="frames per video (default: the run's data.video_frames)")
     parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"), default="vicuna_v1",
                         help="conversation template (default: vicuna_v1, as training uses)")
     parser.set_defaults(func=run)

@@ -1,16 +1,19 @@
 """main.py
 
 Entry point of the ``mmbind`` command: builds the argument parser from the command modules and turns
-every `MmbindError` into one message on stderr (no traceback) and a non-zero exit status.
+every `MmbindError` into one message on stderr (no traceback) and a non-zero exit status. Output folders
+are checked before a command runs (`mmbind.cli.argtypes`); a closed stdout pipe ends the command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
+from mmbind.cli.argtypes import check_outputs
 from mmbind.cli.console import print_error
 from mmbind.errors import MmbindError
 
@@ -45,13 +48,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        check_outputs(args)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except MmbindError as exc:
         print_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         print_error("interrupted")
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``mmbind plugins --json | head``): stop quietly, as a Unix tool does.
+    stdout is pointed at devnull so Python's own flush at exit does not fail again (Python's signal docs)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + 13  # killed by SIGPIPE, the status a shell reports for such a writer
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from mmbind.data.dataset import ConversationDataset, FeatureLookup
 from mmbind.data.example import MediaSpec
 from mmbind.data.records import keep_modalities, read_source
 from mmbind.data.sampler import EpochOrder
+from mmbind.data.usable import require_usable
 from mmbind.errors import RecipeError
 from mmbind.prompting.tokenize import ConversationTokenizer
 from mmbind.recipe.training_schema import DatasetSpec, DataSpec, StageSpec
@@ -65,4 +66,5 @@ def build_stage_data(
     )
     if len(order) == 0:
         raise RecipeError(f"stages.{stage_name}: dataset {name!r} has no samples")
+    require_usable(dataset, f"stage {stage_name}: dataset {name!r}")
     return dataset, order, Collator(pad_id(model.llm.tokenizer), stage.packing)

@@ -1,10 +1,12 @@
 """dataset.py
 
 `ConversationDataset`: the samples of several LLaVA-format files (one flat index over all of them),
-rendered with a template, tokenised with exact masks, truncated after media expansion, with media read and
-preprocessed by each encoder's transform (or taken from the frozen-feature cache). A sample that fails
-(malformed conversation, missing or corrupt media, tokenisation mismatch, too long) comes back as a
-`BadSample` so the run can skip and count it. Randomness in preprocessing is seeded per (seed, epoch,
+rendered with a template, tokenised with exact masks, its placeholder ids counted against its media files,
+truncated after media expansion, with media read and preprocessed by each encoder's transform (or taken
+from the frozen-feature cache). A sample that fails in any way (malformed conversation, text that is not
+valid Unicode, a literal media tag in an answer, missing or corrupt media, tokenisation mismatch, too long,
+or any exception a tokenizer or decoder raises) comes back as a `BadSample` naming it and the reason, so the
+run can skip and count it. Randomness in preprocessing is seeded per (seed, epoch,
 index), so the data are identical whatever the worker count and after a resume.
 """
 
@@ -17,12 +19,12 @@ from typing import Any, Iterable, Iterator, Protocol
 import torch
 from torch.utils.data import Dataset
 
-from mmbind.data.example import BadSample, Example, MediaItem, MediaSpec
+from mmbind.data.example import BadSample, Example, MediaItem, MediaSpec, bad_sample
 from mmbind.data.records import SourceFile, parse_record, sample_id
 from mmbind.errors import DataError, MediaError
 from mmbind.media import load_item
 from mmbind.prompting.templates import render
-from mmbind.prompting.tokenize import ConversationTokenizer, truncate
+from mmbind.prompting.tokenize import ConversationTokenizer, check_placeholders, truncate
 
 
 @contextlib.contextmanager
@@ -84,8 +86,8 @@ class ConversationDataset(Dataset):
         try:
             with sample_rng(self.seed, self.epoch, index):
                 return self._load(source, sample_idx)
-        except (DataError, MediaError) as exc:
-            return BadSample(sample_id(source, sample_idx), str(exc))
+        except Exception as exc:  # noqa: BLE001 -- one sample never aborts the run: any failure is reported
+            return bad_sample(sample_id(source, sample_idx), exc)
 
     def _load(self, source: SourceFile, sample_idx: int) -> Example:
         record = parse_record(source, sample_idx)
@@ -93,6 +95,8 @@ class ConversationDataset(Dataset):
             raise DataError(f"sample {record.id}: {len(record.images)} images, more than max_images {self.max_images}")
         segments = render(record, self.template, tuple(self.media))
         tokens = self.tokenizer.encode(segments, record.id)
+        check_placeholders(tokens.input_ids, self.tokenizer.placeholder_ids,
+                           {"image": len(record.images), "video": len(record.videos)}, record.id)
         lengths = {m: spec.tokens for m, spec in self.media.items()}
         tokens = truncate(tokens, lengths, self.max_length, record.id)
         files = {"image": iter(record.images), "video": iter(record.videos)}

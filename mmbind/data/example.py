@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 import torch
 
+from mmbind.errors import MmbindError
+
 
 @dataclass(frozen=True)
 class MediaSpec:
@@ -51,3 +53,13 @@ class BadSample:
 
     id: str  # sample id (or FILE#INDEX)
     reason: str  # the error message
+
+
+def bad_sample(sample: str, exc: BaseException) -> BadSample:
+    """``exc`` raised while preparing ``sample`` as a `BadSample`: a typed mmbind error keeps its message,
+    anything else (a tokenizer's or decoder's own exception) is named by its type; always one line."""
+    message = str(exc) if isinstance(exc, MmbindError) else f"{type(exc).__name__}: {exc}"
+    reason = " ".join(message.split()) or type(exc).__name__
+    if not isinstance(exc, MmbindError) or sample not in reason:
+        reason = f"sample {sample}: {reason}"
+    return BadSample(sample, reason)

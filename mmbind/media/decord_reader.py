@@ -8,6 +8,11 @@ this backend is selected. Differences from the ``pyav`` backend, all reported as
 file: decord refuses a truncated MP4 outright instead of returning the frames that decode, and a
 decode failure is not recoverable (no `IncompleteVideoError`). decord's own ``get_batch`` has no time
 bound (decord#269); use the ``pyav`` backend where that matters.
+
+High bit depth (10-bit HEVC / H.264, ``yuv420p10le`` and the like): decord converts such frames to RGB with
+a different rounding than FFmpeg's swscale that PyAV uses (up to 10 levels apart per channel), so for a
+source of more than 8 bits per sample this backend decodes through PyAV: both backends return the same
+frames for every file.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from mmbind.errors import MediaError
+from mmbind.media.pyav_reader import PyAVReader, source_bit_depth
 from mmbind.media.reader import FrameReader
 
 _NOISE = re.compile(r"^(?:\[[\d:]+\] |\S+\.cc:\d+: )+")  # "[12:00:00] src/video/x.cc:151: " prefixes, nested
@@ -46,6 +52,10 @@ class DecordReader(FrameReader):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self._decord = decord = import_decord()
+        self._high_bit = PyAVReader(path) if source_bit_depth(path) > 8 else None  # see the module doc
+        if self._high_bit is not None:
+            self._count = self._high_bit.frame_count
+            return
         try:
             self._reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=0)
             self._count = len(self._reader)
@@ -57,6 +67,8 @@ class DecordReader(FrameReader):
         return self._count
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
+        if self._high_bit is not None:
+            return self._high_bit.read(indices)
         wanted = self._check_indices(indices)
         try:
             batch = self._reader.get_batch(wanted)
@@ -68,6 +80,8 @@ class DecordReader(FrameReader):
 
     def close(self) -> None:
         self._reader = None
+        if self._high_bit is not None:
+            self._high_bit.close()
 
 
 def _reason(error: BaseException) -> str:

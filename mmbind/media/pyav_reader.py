@@ -228,3 +228,14 @@ class PyAVReader(FrameReader):
 
 def _reason(error: BaseException) -> str:
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+def source_bit_depth(path: Path) -> int:
+    """Bits per sample of the first video stream's pixel format (8 when it cannot be told)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = next(iter(container.streams.video), None)
+            name = getattr(getattr(stream, "codec_context", None), "pix_fmt", None)
+            return max((c.bits for c in av.VideoFormat(name).components), default=8) if name else 8
+    except (av.error.FFmpegError, ValueError, OSError):
+        return 8

@@ -23,6 +23,9 @@ eos behind that eos token (inside a chunk: no prefix space); after text with its
 (byte-level BPE, word-level) or dropped (SentencePiece-style tokenizers add it back themselves) -- that
 mode is found on the first sample and retried on a mismatch.
 
+`check_placeholders`: a sample's placeholder ids counted against its media files (a literal ``<image>`` in an
+answer becomes a placeholder id too, so counting tags in the text is not enough).
+
 `truncate`: cut to ``max_length`` counting each placeholder as its expanded length, never cutting a media
 block.
 """
@@ -137,6 +140,19 @@ class ConversationTokenizer:
             for seg in segments
         )
         return tokenize_prompt(self.tokenizer, text, self.placeholder_ids)
+
+
+def check_placeholders(
+    input_ids: list[int], placeholder_ids: Mapping[str, int], files: Mapping[str, int], sample: str
+) -> None:
+    """`DataError` unless each modality's placeholder ids in ``input_ids`` number its ``files``."""
+    for modality, token in placeholder_ids.items():
+        found, expected = input_ids.count(token), files.get(modality, 0)
+        if found != expected:
+            raise DataError(
+                f"sample {sample}: {found} <{modality}> placeholder(s) in the token ids, {expected} "
+                f"{modality} file(s) (a literal <{modality}> in the text counts too)"
+            )
 
 
 def truncate(tokens: Tokenized, media_lengths: dict[str, int], max_length: int, sample: str) -> Tokenized:

@@ -23,9 +23,9 @@ from torch.utils.data import Dataset
 
 from mmbind.data.build import stage_dataset
 from mmbind.data.dataset import sample_rng
-from mmbind.data.example import BadSample
+from mmbind.data.example import BadSample, bad_sample
 from mmbind.data.records import SourceFile, parse_record, read_source, sample_id
-from mmbind.errors import DataError, MediaError
+from mmbind.errors import DataError
 from mmbind.media import load_item
 from mmbind.recipe.training_schema import DataSpec
 
@@ -86,8 +86,8 @@ class MediaCaptions(Dataset):
         try:
             with sample_rng(self.seed, self.epoch, index):
                 pair = self._load(source, sample_idx)
-        except (DataError, MediaError) as exc:
-            return BadSample(sample_id(source, sample_idx), str(exc))
+        except Exception as exc:  # noqa: BLE001 -- one item never aborts the run: any failure is reported
+            return bad_sample(sample_id(source, sample_idx), exc)
         pair.seed = seed
         if self.cache is not None:
             self.cache[index] = pair

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from mmbind.data.build import pad_id
+from mmbind.data.usable import require_usable
 from mmbind.errors import RecipeError
 from mmbind.interfaces import Encoder
 from mmbind.model.build import build_model
@@ -81,6 +82,7 @@ class PairObjective:
         if self.order.steps_per_epoch == 0:
             raise RecipeError(f"{where}: {len(self.dataset)} {options.modality} item(s) in dataset "
                               f"{stage.dataset or ctx.name!r}, fewer than global_batch {stage.global_batch}")
+        require_usable(self.dataset, f"stage {ctx.name}: dataset {stage.dataset or ctx.name!r}")
         self.collator = PairCollator(pad_id(tokenizer) if tokenizer is not None else 0)
         self.per_device = stage.global_batch // info.world
         # a memory cache is not shared by workers

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from mmbind import CheckpointError, EncoderEntry, hookimpl
@@ -31,6 +31,7 @@ from mmbind.interfaces.encoder_helpers import (
     token_count,
 )
 from mmbind.recipe.strict import StrictModel
+from mmbind_plugins.hf_config import checked_config
 
 
 class ClipVisionOptions(StrictModel):
@@ -50,6 +51,14 @@ class ClipVisionOptions(StrictModel):
         if (self.path is None) == (self.config is None):
             raise ValueError("give exactly one of 'path' (local weights) or 'config' (random init)")
         return self
+
+    @field_validator("config")
+    @classmethod
+    def _valid_config(cls, config: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The CLIPVisionConfig is built now, at recipe time (unknown keys, bad geometry)."""
+        if config is not None:
+            checked_config(CLIPVisionConfig, config)
+        return config
 
 
 class ClipVisionEncoder(Encoder):

@@ -1,7 +1,9 @@
 """hf_causal.py
 
 The ``hf_causal`` LLM backend: anything `AutoModelForCausalLM` builds (Llama/Vicuna, Qwen2, GPT-2, ...),
-from a local checkpoint directory or from a config dict (tiny random models). Nothing is downloaded.
+from a local checkpoint directory or from a config dict (tiny random models). Nothing is downloaded. A
+config dict is built when the recipe loads (`mmbind_plugins.hf_config`): an unknown ``model_type`` or key
+and inconsistent attention geometry are recipe errors, not tracebacks when the stage starts.
 
 Training hooks: the blocks are transformers' ``_no_split_modules`` layers, gradient checkpointing is
 transformers' own, LoRA wraps the transformers model in a peft ``PeftModel`` (merged and unloaded after).
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
@@ -23,6 +25,7 @@ from mmbind import CheckpointError, LLMEntry, hookimpl
 from mmbind.interfaces import BuildContext, LLMBackend
 from mmbind.interfaces.lora_layers import lora_config
 from mmbind.recipe.strict import StrictModel
+from mmbind_plugins.hf_config import checked_config, model_config_class
 
 if TYPE_CHECKING:
     from mmbind.recipe.training_schema import LoraSpec
@@ -47,6 +50,15 @@ class HFCausalOptions(StrictModel):
         if self.config is not None and "model_type" not in self.config:
             raise ValueError("config needs a 'model_type' (e.g. llama, qwen2, gpt2)")
         return self
+
+    @field_validator("config")
+    @classmethod
+    def _valid_config(cls, config: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The transformers config is built now, at recipe time (unknown model_type or key, bad geometry)."""
+        if config is not None and "model_type" in config:
+            fields = dict(config)
+            checked_config(model_config_class(fields.pop("model_type")), fields)
+        return config
 
 
 class HFCausalLM(LLMBackend):

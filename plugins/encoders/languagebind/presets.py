@@ -14,11 +14,12 @@ import functools
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from transformers import CLIPVisionConfig
 
 from mmbind import CheckpointError, PluginOptionsError
 from mmbind.recipe.strict import StrictModel
+from mmbind_plugins.hf_config import checked_config
 
 PRESETS: dict[str, dict[str, Any]] = {
     "vit_l_14": {
@@ -41,6 +42,14 @@ class TowerOptions(StrictModel):
     select_layer: int = -2  # hidden_states index whose tokens are returned (-2: Video-LLaVA's choice)
     frozen: bool = True  # requires_grad=False, as Video-LLaVA's towers
     attn_implementation: Literal["eager", "sdpa"] = "eager"  # kernel of transformers' CLIPAttention
+
+    @model_validator(mode="after")
+    def _valid_config(self) -> "TowerOptions":
+        """The tower's CLIPVisionConfig is built now, at recipe time (unknown keys, bad geometry)."""
+        fields = {**PRESETS[self.preset], **self.config}
+        fields.pop("num_frames", None)  # the video tower's own field, not CLIPVisionConfig's
+        checked_config(CLIPVisionConfig, fields, at=("config",))
+        return self
 
 
 def make_config(plugin: str, options: TowerOptions, video: bool, **fields: Any) -> CLIPVisionConfig:

@@ -1,0 +1,56 @@
+"""argtypes.py
+
+Validating argument types and checks of the ``mmbind`` command line, applied while parsing, before any
+work: `positive_int` for counts (``--batch-size``, ``--max-new-tokens``, ``--limit``, ``--frames``: 0 or a
+negative number is refused, never silently misapplied), `output_dir` for a folder a command writes (an
+existing file, or a folder that cannot be created or written, is one error naming the path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from mmbind.errors import UsageError
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1 (argparse reports anything else as a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (1 or more), got {value}")
+    return value
+
+
+def check_output_dir(path: Path, what: str) -> None:
+    """`UsageError` unless ``path`` is (or can become) a writable folder; nothing is created."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{what} {path}: exists and is not a folder")
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError(f"{what} {path}: the folder is not writable")
+        return
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{what} {path}: cannot create it, {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path}: cannot create it, {parent} is not writable")
+
+
+# argparse destinations naming a folder a command writes (train, ablate, demo, data synth); the DST of
+# `convert` is checked by the converters themselves
+OUTPUT_DESTS = ("output", "out")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Check every output folder of the parsed command (`check_output_dir`) before it runs."""
+    for dest in OUTPUT_DESTS:
+        value = getattr(args, dest, None)
+        if isinstance(value, Path):
+            check_output_dir(value, "output folder")
