@@ -23,7 +23,9 @@ def test_plugins_json(capsys):
     assert code == 0
     rows = json.loads(out)
     names = {(r["kind"], r["name"]) for r in rows}
-    assert {("encoder", "clip_vision"), ("projector", "mlp2x_gelu"), ("projector", "linear"), ("llm", "hf_causal")} <= names
+    assert {
+        ("encoder", "clip_vision"), ("projector", "mlp2x_gelu"), ("projector", "linear"), ("llm", "hf_causal")
+    } <= names
     for row in rows:
         assert {"kind", "name", "source", "status"} <= set(row)
         assert row["kind"] in ("encoder", "projector", "llm", "unknown")
@@ -35,10 +37,16 @@ def test_plugins_table(capsys):
 
 
 def test_recipe_show_applies_overrides(capsys):
-    code, out, _ = run_cli(capsys, "recipe", "show", "tiny/hf_video_llava", "model.seed=5", "model.projector.options={}", "--json")
+    code, out, _ = run_cli(
+        capsys, "recipe", "show", "tiny/hf_video_llava", "model.seed=5", "model.projector.options={}",
+        "--json",
+    )
     assert code == 0
     data = json.loads(out)
-    assert data["model"]["seed"] == 5 and data["model"]["projector"]["options"] == {"act": "gelu", "bias": True}
+    assert (
+        data["model"]["seed"] == 5
+        and data["model"]["projector"]["options"] == {"act": "gelu", "bias": True}
+    )
     code, out, _ = run_cli(capsys, "recipe", "show", "tiny/hf_video_llava")
     assert code == 0 and yaml.safe_load(out)["name"] == "tiny-hf-video-llava"
 
@@ -67,10 +75,15 @@ def test_recipe_schema(capsys):
 def test_invalid_recipe_exits_2_with_one_message_and_no_traceback(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  encoders: {}\n  projector: {plugin: linear}\n  llm: {plugin: hf_causal}\n")
-    proc = subprocess.run([sys.executable, "-m", "mmbind", "recipe", "show", str(bad)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mmbind", "recipe", "show", str(bad)], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert f"{bad}: invalid recipe: model.encoders: Value error, at least one encoder is required" in " ".join(proc.stderr.split())
+    assert (
+        f"{bad}: invalid recipe: model.encoders: Value error, at least one encoder is required"
+        in " ".join(proc.stderr.split())
+    )
 
 
 def test_unknown_plugin_exits_2(capsys):
@@ -95,8 +108,8 @@ def test_demo_runs(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_study_demo_end_to_end_and_rerun_reuses_the_run(capsys, tmp_path):
-    argv = ["demo", "--recipe", "tiny/train", "--out", str(tmp_path / "d"), "--size", "micro", "--no-progress",
-            "stages.pretrain.max_steps=1", "stages.finetune.max_steps=1"]
+    argv = ["demo", "--recipe", "tiny/train", "--out", str(tmp_path / "d"), "--size", "micro",
+            "--no-progress", "stages.pretrain.max_steps=1", "stages.finetune.max_steps=1"]
     code, out, _ = run_cli(capsys, *argv)
     out = " ".join(out.split())
     assert code == 0

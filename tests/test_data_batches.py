@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 import torch
+from train_fixtures import make_data, tiny_train_recipe
 
 import mmbind
 from mmbind.data import BadSample, EpochOrder, build_stage_data, micro_batch
 from mmbind.train import TrainForward
-from train_fixtures import make_data, tiny_train_recipe
 
 
 @pytest.fixture(scope="module")

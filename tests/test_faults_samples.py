@@ -10,11 +10,11 @@ import subprocess
 import sys
 
 import pytest
+from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 import mmbind
 from mmbind.data import BadSample, Example, build_stage_data
 from mmbind.errors import NoUsableDataError
-from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 _Q = {"from": "human", "value": "<image>\nWhat colour is it?"}
 

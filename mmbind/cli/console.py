@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.markup import escape
 
 
-
 class _Console(Console):
     """A rich console whose closed pipe ends the command through `mmbind.cli.main` (rich would exit 1)."""
 

@@ -37,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     convert.add_argument("--overwrite", action="store_true", help="replace a non-empty DST")
     convert.set_defaults(func=run_convert)
     export = subparsers.add_parser("export", help="export an mmbind checkpoint to another layout")
-    export.add_argument("format", choices=sorted(f for f, c in CONVERTERS.items() if c[2]), help="target layout")
+    export.add_argument(
+        "format", choices=sorted(f for f, c in CONVERTERS.items() if c[2]), help="target layout"
+    )
     export.add_argument("src", type=Path, help="mmbind checkpoint directory")
     export.add_argument("dst", type=Path, help="directory to write")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty DST")
@@ -50,7 +52,9 @@ def run_convert(args: argparse.Namespace) -> int:
     if towers and args.format != "videollava":
         flag = "--" + next(iter(towers)).replace("_", "-")
         raise UsageError(f"{flag}: only the videollava format takes tower paths")
-    out = getattr(importlib.import_module(module), convert)(args.src, args.dst, overwrite=args.overwrite, **towers)
+    out = getattr(importlib.import_module(module), convert)(
+        args.src, args.dst, overwrite=args.overwrite, **towers
+    )
     stdout.print(f"converted {args.src} -> {out}")
     return 0
 

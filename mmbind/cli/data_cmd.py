@@ -21,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth = commands.add_parser("synth", help="generate images, videos, conversations and eval sets")
     synth.add_argument("out", type=Path, help="output directory (must be empty, or a dataset with --force)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    synth.add_argument("--size", default="default", help="preset: micro, small or default (default: %(default)s)")
+    synth.add_argument(
+        "--size", default="default", help="preset: micro, small or default (default: %(default)s)"
+    )
     synth.add_argument("--force", action="store_true", help="replace a dataset generated earlier in OUT")
     synth.set_defaults(func=run_synth)
 

@@ -21,10 +21,14 @@ DEFAULT_RECIPE = "tiny/study"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="the embedded study: data, alignment, 2 stages, eval, answers")
+    parser = subparsers.add_parser(
+        "demo", help="the embedded study: data, alignment, 2 stages, eval, answers"
+    )
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides")
     parser.add_argument("--recipe", default=None, help=f"recipe (default: {DEFAULT_RECIPE})")
-    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="demo folder (default: %(default)s)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs/demo"), help="demo folder (default: %(default)s)"
+    )
     parser.add_argument("--size", default="default", help="synthetic data size: micro, small, default")
     parser.add_argument("--seed", type=int, default=0, help="data seed (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bars")
@@ -77,7 +81,9 @@ def _study(args: argparse.Namespace) -> int:
     table = Table("modality", "media", "question", "answer", "ground truth")
     for row in sample_answers(model, paths.data, recipe.data.video_frames if recipe.data else 8):
         mark = "green" if open_correct(row["answer"], row["truth"]) else "red"
-        table.add_row(row["modality"], row["media"], row["question"], f"[{mark}]{row['answer']}[/]", row["truth"])
+        table.add_row(
+            row["modality"], row["media"], row["question"], f"[{mark}]{row['answer']}[/]", row["truth"]
+        )
     stdout.print(table)
 
     stdout.rule("[bold]5. chat with the result")

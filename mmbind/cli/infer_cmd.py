@@ -17,10 +17,16 @@ from mmbind.errors import UsageError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``infer`` sub-command."""
-    parser = subparsers.add_parser("infer", help="answer a JSON-lines file of questions about images / videos")
-    parser.add_argument("target", type=Path, help="run directory (last finished stage) or checkpoint directory")
-    parser.add_argument("--input", "-i", type=Path, required=True, help="questions: JSON lines with id, question, "
-                        "image / video / media")
+    parser = subparsers.add_parser(
+        "infer", help="answer a JSON-lines file of questions about images / videos"
+    )
+    parser.add_argument(
+        "target", type=Path, help="run directory (last finished stage) or checkpoint directory"
+    )
+    parser.add_argument(
+        "--input", "-i", type=Path, required=True,
+        help="questions: JSON lines with id, question, image / video / media",
+    )
     parser.add_argument("--output", "-o", type=Path, required=True, help="answers: JSON lines, appended")
     parser.add_argument("--batch-size", type=int, default=16, help="questions per batch (default: 16)")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="tokens per answer (default: 64)")
@@ -34,11 +40,10 @@ def run(args: argparse.Namespace) -> int:
     """Answer the rows, with progress; report bad rows."""
     import time
 
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     import mmbind
-    from rich.markup import escape
-
     from mmbind.cli.console import stderr, stdout
     from mmbind.eval import Generator, resolve_target, video_frames
     from mmbind.infer import answered_ids, read_rows, run_inference
@@ -55,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     todo = sum(1 for r in rows if r.id not in done)
     start = time.perf_counter()
     with Progress(TextColumn("[bold]infer"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[rate]:.1f} answers/s"), TimeRemainingColumn(), console=stderr) as bar:
+                  TextColumn("{task.fields[rate]:.1f} answers/s"), TimeRemainingColumn(),
+                  console=stderr) as bar:
         task = bar.add_task("infer", total=todo, rate=0.0)
 
         def advance(n: int) -> None:
@@ -63,11 +69,14 @@ def run(args: argparse.Namespace) -> int:
             elapsed = time.perf_counter() - start
             bar.update(task, rate=bar.tasks[task].completed / elapsed if elapsed > 0 else 0.0)
 
-        result = run_inference(generator, rows, args.output, done, args.batch_size, args.max_new_tokens, advance)
+        result = run_inference(
+            generator, rows, args.output, done, args.batch_size, args.max_new_tokens, advance
+        )
     elapsed = time.perf_counter() - start
     bad += result.bad
     for row in bad:
         stderr.print(f"[yellow]skipped[/] {escape(row.id)}: {escape(row.reason)}", soft_wrap=True)
-    stdout.print(f"{result.answered} answered in {elapsed:.1f} s ({result.answered / max(elapsed, 1e-9):.1f}/s), "
+    stdout.print(f"{result.answered} answered in {elapsed:.1f} s "
+                  f"({result.answered / max(elapsed, 1e-9):.1f}/s), "
                   f"{result.skipped_done} already in {args.output}, {len(bad)} bad rows skipped")
     return 1 if todo and not result.answered else 0

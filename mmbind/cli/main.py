@@ -11,7 +11,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from mmbind.cli.argtypes import check_outputs
 from mmbind.cli.console import print_error
@@ -35,7 +35,9 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every sub-command."""
-    parser = argparse.ArgumentParser(prog="mmbind", description="Compose vision-language models from recipes.")
+    parser = argparse.ArgumentParser(
+        prog="mmbind", description="Compose vision-language models from recipes."
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMAND_MODULES:

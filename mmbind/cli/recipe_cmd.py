@@ -77,7 +77,9 @@ def run_schema(args: argparse.Namespace) -> int:
     else:
         kind, sep, name = args.plugin.partition(":")
         if not sep or kind not in ("encoder", "projector", "llm"):
-            raise UsageError(f"--plugin {args.plugin!r}: expected KIND:NAME with KIND encoder, projector or llm")
+            raise UsageError(
+                f"--plugin {args.plugin!r}: expected KIND:NAME with KIND encoder, projector or llm"
+            )
         schema = default_registry().get(kind, name).options.model_json_schema()  # type: ignore[arg-type]
     print(json.dumps(schema, indent=2))
     return 0

@@ -17,7 +17,9 @@ from mmbind.errors import UsageError
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``serve`` sub-command."""
     parser = subparsers.add_parser("serve", help="serve a model over an OpenAI-compatible API and a web page")
-    parser.add_argument("target", type=Path, help="run directory (last finished stage) or checkpoint directory")
+    parser.add_argument(
+        "target", type=Path, help="run directory (last finished stage) or checkpoint directory"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (default: $MMBIND_API_KEY)")
@@ -28,10 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--frames", type=int, help="frames sampled per video (default: as in training)")
     parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"), help="conversation template")
     parser.add_argument("--max-batch", type=int, default=16, help="requests generated together (default: 16)")
-    parser.add_argument("--max-tokens", type=int, default=256, help="cap on a request's max_tokens (default: 256)")
-    parser.add_argument("--max-queue", type=int, default=256, help="waiting requests before 429 (default: 256)")
+    parser.add_argument(
+        "--max-tokens", type=int, default=256, help="cap on a request's max_tokens (default: 256)"
+    )
+    parser.add_argument(
+        "--max-queue", type=int, default=256, help="waiting requests before 429 (default: 256)"
+    )
     parser.add_argument("--max-media", type=int, default=1, help="media items per conversation (default: 1)")
-    parser.add_argument("--max-body-mb", type=float, default=64, help="request body limit in MB (default: 64)")
+    parser.add_argument(
+        "--max-body-mb", type=float, default=64, help="request body limit in MB (default: 64)"
+    )
     parser.add_argument("--max-media-mb", type=float, default=32, help="media file limit in MB (default: 32)")
     parser.set_defaults(func=run)
 
@@ -66,7 +74,10 @@ def run(args: argparse.Namespace) -> int:
     )
     app = create_app(model, settings, name, template)
     if args.host not in ("127.0.0.1", "localhost", "::1") and key is None:
-        print(f"warning: listening on {args.host} without an API key (--api-key or $MMBIND_API_KEY)", flush=True)
+        print(
+            f"warning: listening on {args.host} without an API key (--api-key or $MMBIND_API_KEY)",
+            flush=True,
+        )
     print(f"serving {name!r} ({target.model_dir}) at http://{args.host}:{args.port}/  (web page: /, "
           f"API: /v1/chat/completions)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

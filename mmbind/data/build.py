@@ -20,7 +20,9 @@ from mmbind.prompting.tokenize import ConversationTokenizer
 from mmbind.recipe.training_schema import DatasetSpec, DataSpec, StageSpec
 
 
-def media_specs(model: Any, video_frames: int, identities: dict[str, str] | None = None) -> dict[str, MediaSpec]:
+def media_specs(
+    model: Any, video_frames: int, identities: dict[str, str] | None = None
+) -> dict[str, MediaSpec]:
     """One `MediaSpec` per modality of ``model`` (identities: cache identity of frozen, cached encoders)."""
     specs = {}
     for modality, encoder in model.encoders.items():
@@ -55,8 +57,8 @@ def build_stage_data(
                for f in spec.files]
     tokenizer = ConversationTokenizer(model.llm.tokenizer, dict(model.config.placeholder_ids))
     dataset = ConversationDataset(
-        sources, spec.template, tokenizer, media_specs(model, data.video_frames, identities), stage.max_length,
-        data.video_backend, data.max_images, cache, stage.seed,
+        sources, spec.template, tokenizer, media_specs(model, data.video_frames, identities),
+        stage.max_length, data.video_backend, data.max_images, cache, stage.seed,
     )
     if cache is not None and data.num_workers > 0:  # workers are forked per epoch and inherit the digests,
         cache.prime(dataset.cached_media())  # so no epoch hashes every media file again to find its entry

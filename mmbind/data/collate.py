@@ -31,11 +31,11 @@ class MediaBatch:
     feature_slots: torch.Tensor | None = None  # (n_cached,) their positions
     store_keys: list[str | None] = field(default_factory=list)  # per pixel item: cache key to write, or None
 
-    def to(self, device: torch.device | str) -> "MediaBatch":
+    def to(self, device: torch.device | str) -> MediaBatch:
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
         return MediaBatch(
-            self.count, move(self.pixels), move(self.pixel_slots), move(self.features), move(self.feature_slots),
-            self.store_keys,
+            self.count, move(self.pixels), move(self.pixel_slots), move(self.features),
+            move(self.feature_slots), self.store_keys,
         )
 
 
@@ -63,7 +63,7 @@ class Batch:
         """Positions that contribute to the next-token loss."""
         return int((self.labels[:, 1:] != IGNORE_INDEX).sum())
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         return Batch(
             self.input_ids.to(device, non_blocking=True),
             self.attention_mask.to(device, non_blocking=True),

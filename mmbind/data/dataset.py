@@ -13,8 +13,9 @@ index), so the data are identical whatever the worker count and after a resume.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch.utils.data import Dataset
@@ -92,7 +93,9 @@ class ConversationDataset(Dataset):
     def _load(self, source: SourceFile, sample_idx: int) -> Example:
         record = parse_record(source, sample_idx)
         if len(record.images) > self.max_images:
-            raise DataError(f"sample {record.id}: {len(record.images)} images, more than max_images {self.max_images}")
+            raise DataError(
+                f"sample {record.id}: {len(record.images)} images, more than max_images {self.max_images}"
+            )
         segments = render(record, self.template, tuple(self.media))
         tokens = self.tokenizer.encode(segments, record.id)
         check_placeholders(tokens.input_ids, self.tokenizer.placeholder_ids,
@@ -143,7 +146,11 @@ class ConversationDataset(Dataset):
         raw = self.sources[source_idx].samples[sample_idx]
         if not isinstance(raw, dict):
             return "text", 1
-        words = sum(len(str(t.get("value", "")).split()) for t in raw.get("conversations") or [] if isinstance(t, dict))
+        words = sum(
+            len(str(t.get("value", "")).split())
+            for t in raw.get("conversations") or []
+            if isinstance(t, dict)
+        )
         group, media_tokens = "text", 0
         for modality in ("image", "video"):
             value: Any = raw.get(modality)

@@ -6,8 +6,9 @@ encoder features), or a `BadSample` that names the sample and why it was skipped
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

@@ -50,7 +50,9 @@ def read_source(path: str, image_root: str | None, video_root: str | None) -> So
         raise DataError(f"{file}: expected a JSON list of samples, got {type(samples).__name__}")
     default = file.parent
     return SourceFile(
-        file, samples, Path(image_root) if image_root else default, Path(video_root) if video_root else default
+        file, samples,
+        Path(image_root) if image_root else default,
+        Path(video_root) if video_root else default,
     )
 
 
@@ -106,10 +108,14 @@ def _turns(value: Any, where: str) -> tuple[tuple[str, str], ...]:
         _check_unicode(turn["value"], f"{where}: conversations[{i}]")
         role = ROLES.get(str(turn.get("from", "")).lower())
         if role is None:
-            raise DataError(f"{where}: conversations[{i}]: unknown speaker {turn.get('from')!r} (human or gpt)")
+            raise DataError(
+                f"{where}: conversations[{i}]: unknown speaker {turn.get('from')!r} (human or gpt)"
+            )
         expected = "human" if i % 2 == 0 else "gpt"
         if role != expected:
-            raise DataError(f"{where}: conversations[{i}] is from {role}, expected {expected} (turns alternate)")
+            raise DataError(
+                f"{where}: conversations[{i}] is from {role}, expected {expected} (turns alternate)"
+            )
         turns.append((role, turn["value"]))
     if len(turns) % 2:
         raise DataError(f"{where}: the conversation ends with a human turn (no answer to supervise)")
@@ -122,8 +128,9 @@ def _check_unicode(text: str, where: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         at = exc.start
-        raise DataError(f"{where}: text is not valid Unicode (lone surrogate {text[at]!r} at character {at})") \
-            from None
+        raise DataError(
+            f"{where}: text is not valid Unicode (lone surrogate {text[at]!r} at character {at})"
+        ) from None
 
 
 def _read_jsonl(file: Path) -> list[Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from torch.utils.data import Sampler
 
@@ -35,7 +35,10 @@ class EpochOrder:
         self.group_length = group_length  # index -> (modality group, length); set to group batches
 
     def __len__(self) -> int:
-        return sum(math.floor(w) * n + round((w - math.floor(w)) * n) for n, w in zip(self.file_sizes, self.weights))
+        return sum(
+            math.floor(w) * n + round((w - math.floor(w)) * n)
+            for n, w in zip(self.file_sizes, self.weights)
+        )
 
     @property
     def steps_per_epoch(self) -> int:

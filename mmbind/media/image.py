@@ -27,7 +27,6 @@ from PIL import Image
 from mmbind.errors import MediaError
 from mmbind.media.reader import require_file
 
-
 HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 

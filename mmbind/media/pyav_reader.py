@@ -91,7 +91,7 @@ class PyAVReader(FrameReader):
                 position = index
                 if index >= target:  # == target, or the next frame that decoded stands in for it
                     array = frame.to_ndarray(format="rgb24")
-                    for covered in itertools.takewhile(lambda i: i <= index, wanted[slot:]):
+                    for covered in itertools.takewhile(lambda i, index=index: i <= index, wanted[slot:]):
                         got[covered] = array
                     break
             else:

@@ -60,9 +60,13 @@ class FrameReader(ABC):
         """
 
     def close(self) -> None:
-        """Release the file and decoder (idempotent)."""
+        """Release the file and decoder (idempotent).
 
-    def __enter__(self) -> "FrameReader":
+        A no-op by default, on purpose: backends that hold a file or decoder override it.
+        """
+        return None
+
+    def __enter__(self) -> FrameReader:
         return self
 
     def __exit__(

@@ -21,7 +21,13 @@ from mmbind.prompting.templates import (
     get_template,
     render,
 )
-from mmbind.prompting.tokenize import IGNORE_INDEX, ConversationTokenizer, Tokenized, tokenize_prompt, truncate
+from mmbind.prompting.tokenize import (
+    IGNORE_INDEX,
+    ConversationTokenizer,
+    Tokenized,
+    tokenize_prompt,
+    truncate,
+)
 
 __all__ = [
     "IGNORE_INDEX",

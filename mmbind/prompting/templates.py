@@ -23,8 +23,9 @@ A single-turn prompt with a video reads ``SYSTEM USER: <video>\\nQUESTION ASSIST
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 from mmbind.errors import DataError, InputError
 

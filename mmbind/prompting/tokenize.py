@@ -33,8 +33,9 @@ block.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from mmbind.errors import DataError, RecipeError
 from mmbind.prompting.templates import Segment
@@ -77,7 +78,9 @@ class ConversationTokenizer:
 
     def __init__(self, tokenizer: Any, placeholder_ids: dict[str, int]) -> None:
         if tokenizer is None:
-            raise RecipeError("training needs a tokenizer: the LLM backend has none (set its 'tokenizer' option)")
+            raise RecipeError(
+                "training needs a tokenizer: the LLM backend has none (set its 'tokenizer' option)"
+            )
         if tokenizer.eos_token_id is None:
             raise RecipeError("the tokenizer has no eos token; the templates end every answer with it")
         self.tokenizer = tokenizer
@@ -136,7 +139,9 @@ class ConversationTokenizer:
     def _one_pass(self, segments: list[Segment]) -> list[int]:
         """The whole prompt tokenised as at inference (`tokenize_prompt`)."""
         text = "".join(
-            f"<{seg.modality}>" if seg.modality is not None else self.tokenizer.eos_token if seg.eos else seg.text
+            f"<{seg.modality}>" if seg.modality is not None
+            else self.tokenizer.eos_token if seg.eos
+            else seg.text
             for seg in segments
         )
         return tokenize_prompt(self.tokenizer, text, self.placeholder_ids)
@@ -160,7 +165,8 @@ def truncate(tokens: Tokenized, media_lengths: dict[str, int], max_length: int, 
     media_total = sum(media_lengths[m] for m in tokens.media)
     if media_total > max_length:
         raise DataError(
-            f"sample {sample}: its media alone expand to {media_total} tokens, more than max_length {max_length}"
+            f"sample {sample}: its media alone expand to {media_total} tokens, "
+            f"more than max_length {max_length}"
         )
     sizes = [1] * len(tokens.input_ids)
     for modality, position in zip(tokens.media, tokens.media_positions):
@@ -177,5 +183,7 @@ def truncate(tokens: Tokenized, media_lengths: dict[str, int], max_length: int, 
         cut < len(sizes), total,
     )
     if all(label == IGNORE_INDEX for label in out.labels):
-        raise DataError(f"sample {sample}: no supervised token left after truncation to max_length {max_length}")
+        raise DataError(
+            f"sample {sample}: no supervised token left after truncation to max_length {max_length}"
+        )
     return out

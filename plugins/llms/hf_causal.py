@@ -44,7 +44,7 @@ class HFCausalOptions(StrictModel):
     attn_implementation: Literal["sdpa", "eager"] = "sdpa"  # attention kernel
 
     @model_validator(mode="after")
-    def _one_source(self) -> "HFCausalOptions":
+    def _one_source(self) -> HFCausalOptions:
         if (self.path is None) == (self.config is None):
             raise ValueError("give exactly one of 'path' (local checkpoint) or 'config' (random init)")
         if self.config is not None and "model_type" not in self.config:
@@ -120,7 +120,9 @@ class HFCausalLM(LLMBackend):
         )
         return out.logits
 
-    def generate(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+    def generate(
+        self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Any
+    ) -> torch.Tensor:
         config = self.model.generation_config
         pad = config.pad_token_id if config.pad_token_id is not None else config.eos_token_id
         kwargs.setdefault("pad_token_id", pad if pad is not None else 0)
@@ -168,7 +170,9 @@ def build(options: HFCausalOptions, context: BuildContext) -> HFCausalLM:
     path = Path(options.path)  # type: ignore[arg-type]
     if not (path / "config.json").is_file():
         raise CheckpointError(f"hf_causal: {path} is not a local checkpoint directory (no config.json)")
-    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, attn_implementation=attn, dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(
+        path, local_files_only=True, attn_implementation=attn, dtype=dtype
+    )
     return HFCausalLM(model, _load_tokenizer(Path(options.tokenizer) if options.tokenizer else path))
 
 

@@ -44,7 +44,7 @@ class TowerOptions(StrictModel):
     attn_implementation: Literal["eager", "sdpa"] = "eager"  # kernel of transformers' CLIPAttention
 
     @model_validator(mode="after")
-    def _valid_config(self) -> "TowerOptions":
+    def _valid_config(self) -> TowerOptions:
         """The tower's CLIPVisionConfig is built now, at recipe time (unknown keys, bad geometry)."""
         fields = {**PRESETS[self.preset], **self.config}
         fields.pop("num_frames", None)  # the video tower's own field, not CLIPVisionConfig's
