@@ -24,6 +24,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 from mmbind.cli.main import main
 from mmbind.errors import CheckpointError
@@ -33,7 +34,6 @@ from mmbind.train.loop import Interrupt
 from mmbind.train.manifest import MANIFEST, write_manifest
 from mmbind.train.metrics import MetricsLog
 from mmbind.train.recipe_lock import LOCK_FILE
-from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 NEWEST, OLDER = "ckpt-s00-0000003", "ckpt-s00-0000002"
 DRIVER = Path(__file__).resolve().parent / "train_driver.py"
@@ -235,7 +235,7 @@ def test_allow_recipe_change_needs_resume(capsys):
 
 # ------------------------------------------------------------------ 3. disk full, permission denied
 def _fail_checkpoint_weights(monkeypatch, run: Path) -> None:
-    import mmbind.train.checkpoint as checkpoint
+    from mmbind.train import checkpoint
 
     def save_file(tensors, filename, *args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), filename)
@@ -259,7 +259,7 @@ def _fail_metrics(monkeypatch, run: Path) -> None:
 
 
 def _fail_stage_output(monkeypatch, run: Path) -> None:
-    import mmbind.train.export as export
+    from mmbind.train import export
 
     def save_model(model, directory, state):
         Path(directory).mkdir(parents=True)
