@@ -47,6 +47,10 @@ class CheckpointError(MmbindError):
     """A checkpoint directory is missing, incomplete or has mismatched weights."""
 
 
+class StorageError(CheckpointError):
+    """A run folder cannot be written (disk full, quota, permission denied); the run stays resumable."""
+
+
 class ConversionError(MmbindError):
     """A checkpoint cannot be converted to or from another layout."""
 

@@ -1,9 +1,11 @@
 """Runs the tiny two-stage training deterministically in a subprocess (used by the resume tests).
 
-    python tests/train_driver.py DATA_DIR|RECIPE.yaml RUN_DIR full|pause|resume [KEY=VALUE ...]
+    python tests/train_driver.py DATA_DIR|RECIPE.yaml RUN_DIR full|pause|wait|resume [KEY=VALUE ...]
 
 ``pause`` writes RUN_DIR/PAUSED after finetune step 5 (mid-epoch, after the step-3 checkpoint) and then
-sleeps so the test can SIGKILL it; ``resume`` continues RUN_DIR. Given a recipe file instead of a data
+sleeps so the test can SIGKILL it; ``wait`` does the same but waits for a SIGINT / SIGTERM, after which
+the run stops with a checkpoint at step 5 and exits 128 + the signal number, as ``mmbind train`` does;
+``resume`` continues RUN_DIR. Given a recipe file instead of a data
 directory, that recipe runs as it is (with the overrides) and the pause comes after step 5 of its first stage.
 """
 
@@ -26,6 +28,7 @@ from train_fixtures import tiny_train_recipe  # noqa: E402
 
 from mmbind.recipe import load_recipe  # noqa: E402
 from mmbind.train import StepInfo, train  # noqa: E402
+from mmbind.train.loop import Interrupt  # noqa: E402
 
 STAGES = [
     "stages.pretrain.global_batch=2", "stages.pretrain.per_device_batch=1", "stages.pretrain.epochs=1",
@@ -47,8 +50,15 @@ def main() -> None:
         if mode == "pause" and info.stage == where and info.step == 5:
             (Path(run) / "PAUSED").write_text("paused")
             time.sleep(600)
+        if mode == "wait" and info.stage == where and info.step == 5:
+            (Path(run) / "PAUSED").write_text("waiting")
+            deadline = time.time() + 600
+            while not Interrupt.requested and time.time() < deadline:
+                time.sleep(0.02)
 
-    train(recipe, run, resume=mode == "resume", callbacks=[pause], progress=False)
+    summary = train(recipe, run, resume=mode == "resume", callbacks=[pause], progress=False)
+    if summary["status"] == "interrupted":
+        sys.exit(143 if summary.get("signal") == "SIGTERM" else 130)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 ``mmbind train RECIPE [KEY=VALUE ...] [--output RUN_DIR]`` runs a recipe's stages;
 ``mmbind train --resume RUN_DIR`` continues an interrupted run. Under torchrun every rank runs this
-command (``torchrun --nproc-per-node N -m mmbind train ...``). Ctrl-C saves a checkpoint and exits 130.
+command (``torchrun --nproc-per-node N -m mmbind train ...``). Ctrl-C saves a checkpoint and exits 130;
+SIGTERM (a scheduler's preemption) does the same and exits 143. ``--allow-recipe-change PATH[,PATH]``
+(repeatable) accepts the named result-altering edits of the run's recipe on ``--resume``.
 """
 
 from __future__ import annotations
@@ -24,16 +26,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", "-o", type=Path, help="run directory (default: runs/<name>-<time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    parser.add_argument("--allow-recipe-change", action="append", default=[], metavar="FIELD[,FIELD]",
+                        help="with --resume: accept these changed recipe fields, e.g. stages.finetune.lr")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train; returns 0 when every stage finished, 130 when interrupted (checkpoint saved)."""
+    """Train; returns 0 when every stage finished, 130 after Ctrl-C and 143 after SIGTERM (checkpoint saved)."""
     from mmbind.recipe import load_recipe, recipe_from_dict
     from mmbind.recipe.paths import resolve_recipe_path
     from mmbind.train import read_run_recipe, train
     from mmbind.train.distributed import shutdown
 
+    allow = [path.strip() for item in args.allow_recipe_change for path in item.split(",") if path.strip()]
+    if allow and args.resume is None:
+        raise RecipeError("--allow-recipe-change applies to --resume only")
     if args.resume is not None:
         if args.recipe or args.overrides:
             raise RecipeError("--resume continues a run with its stored recipe; give no RECIPE or overrides")
@@ -45,16 +52,18 @@ def run(args: argparse.Namespace) -> int:
         recipe = load_recipe(resolve_recipe_path(args.recipe), args.overrides)
         run_dir = args.output or Path("runs") / f"{recipe.name or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
-        summary = train(recipe, run_dir, resume=args.resume is not None, progress=not args.no_progress)
+        summary = train(recipe, run_dir, resume=args.resume is not None, progress=not args.no_progress,
+                        allow_recipe_change=allow)
     finally:
         shutdown()
+    stopped = 143 if summary.get("signal") == "SIGTERM" else 130
     if os.environ.get("RANK", "0") != "0":
-        return 130 if summary["status"] == "interrupted" else 0
+        return stopped if summary["status"] == "interrupted" else 0
     if summary["status"] == "interrupted":
         saved = summary["checkpoint"] or "none (an align / mae stage restarts from its beginning)"
         stderr.print(f"interrupted: checkpoint {saved}; continue with: "
                      f"mmbind train --resume {run_dir}", highlight=False)
-        return 130
+        return stopped
     for name, stage in summary["stages"].items():
         stdout.print(f"{name}: {stage['steps']} steps, {stage['skipped_samples']} skipped sample(s) -> "
                      f"{stage['output']}", highlight=False)

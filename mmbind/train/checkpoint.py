@@ -3,7 +3,15 @@
 Training checkpoints under ``RUN/checkpoints/ckpt-s<stage>-<step>/``: the trainable weights (safetensors,
 names relative to the model), the optimizer (keyed by parameter name, so it restores on any world size,
 FSDP included), the scheduler, every rank's RNG states and ``state.json`` (stage, step, data position,
-counters). Written into a temporary directory that is renamed when complete; the last N are kept.
+counters). Written into a temporary directory that is renamed when complete, with ``files.json`` (every
+file's size and SHA-256, see `manifest.py`) written last; the last N are kept. A write that fails (disk
+full, permission denied) removes the temporary directory and raises one `StorageError`.
+
+Resuming picks the newest checkpoint that verifies (`resume_checkpoint`): a damaged one (a file missing,
+truncated or changed, or, without a manifest, not loadable) is set aside as ``.damaged-<name>`` with a
+one-line warning and the previous one is used; when checkpoints exist but none is good the resume stops
+with a `CheckpointError` (move ``checkpoints/`` away to restart the unfinished stage from its beginning).
+Pickled files are read with ``weights_only=True`` (`safe_load.py`): a planted payload never runs.
 """
 
 from __future__ import annotations
@@ -12,9 +20,10 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.distributed.checkpoint.state_dict import (
@@ -25,12 +34,17 @@ from torch.distributed.checkpoint.state_dict import (
     set_optimizer_state_dict,
 )
 
-from mmbind.errors import CheckpointError
-from mmbind.train.distributed import DistInfo, barrier, unwrap
+from mmbind.errors import CheckpointError, StorageError
+from mmbind.train.distributed import DistInfo, barrier, gather_objects, unwrap
+from mmbind.train.manifest import MANIFEST, manifest_problem, write_manifest
 from mmbind.train.rng import rng_state, set_rng_state
+from mmbind.train.safe_load import safe_torch_load
+from mmbind.train.storage import storage_error
 
 _NAME = re.compile(r"^ckpt-s(\d+)-(\d+)$")
 PREFIX = "model."  # the loss module holds the model as `.model`
+REQUIRED = ("trainable.safetensors", "optimizer.pt", "scheduler.pt", "state.json", "rng-rank0.pt")
+DAMAGED = ".damaged-"
 
 
 def checkpoint_name(stage_index: int, step: int) -> str:
@@ -53,26 +67,55 @@ def save_checkpoint(
     root = run_dir / "checkpoints"
     final = root / checkpoint_name(state["stage_index"], state["step"])
     tmp = root / f".tmp-{final.name}"
-    if info.main:
+
+    def start() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-    barrier()
+
+    _agree(_attempt(start) if info.main else None, tmp, info, run_dir, final)
     weights = _trainable_state(module, fsdp)
     optim = _optimizer_state(module, optimizer, fsdp)
-    if info.main:
+
+    def write_main() -> None:
         save_file(weights, str(tmp / "trainable.safetensors"))
         torch.save(optim, tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         (tmp / "state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
-    torch.save(rng_state(), tmp / f"rng-rank{info.rank}.pt")
-    barrier()
-    if info.main:
+
+    problem = _attempt(write_main) if info.main else None
+    problem = problem or _attempt(lambda: torch.save(rng_state(), tmp / f"rng-rank{info.rank}.pt"))
+    _agree(problem, tmp, info, run_dir, final)
+
+    def publish() -> None:
+        write_manifest(tmp)
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
+
+    _agree(_attempt(publish) if info.main else None, tmp, info, run_dir, final)
+    if info.main:
         for old in list_checkpoints(run_dir)[:-keep_last]:
             shutil.rmtree(old, ignore_errors=True)
     barrier()
     return final
+
+
+def _attempt(write: Callable[[], None]) -> BaseException | None:
+    """Run a write; its failure (a file-system error, or a writer's own error type) is returned."""
+    try:
+        write()
+    except (OSError, RuntimeError, SafetensorError) as exc:
+        return exc
+    return None
+
+
+def _agree(problem: BaseException | None, tmp: Path, info: DistInfo, run_dir: Path, final: Path) -> None:
+    """Every rank learns whether any rank failed to write; then all raise the same `StorageError`."""
+    message = str(storage_error(problem, run_dir, f"checkpoint {final}")) if problem is not None else None
+    messages = [m for m in gather_objects(message) if m]
+    if messages:
+        if info.main:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise StorageError(messages[0])
 
 
 def read_state(path: Path) -> dict[str, Any]:
@@ -90,10 +133,10 @@ def load_checkpoint(
     state = read_state(path)
     try:
         weights = load_file(str(path / "trainable.safetensors"))
-        optim = torch.load(path / "optimizer.pt", weights_only=False)
-        sched = torch.load(path / "scheduler.pt", weights_only=False)
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, SafetensorError) as exc:
         raise CheckpointError(f"{path}: incomplete checkpoint ({exc})") from None
+    optim = safe_torch_load(path / "optimizer.pt")
+    sched = safe_torch_load(path / "scheduler.pt")
     _load_trainable(module, weights, fsdp, str(path))
     if fsdp:
         set_optimizer_state_dict(module, optimizer, optim, options=StateDictOptions(full_state_dict=True))
@@ -102,8 +145,66 @@ def load_checkpoint(
     scheduler.load_state_dict(sched)
     rng_file = path / f"rng-rank{info.rank}.pt"
     if rng_file.is_file():  # a rank that did not exist when saving keeps its fresh seed
-        set_rng_state(torch.load(rng_file, weights_only=False))
+        set_rng_state(safe_torch_load(rng_file))
     return state
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint in ``path`` cannot be resumed from (None: it can). With a manifest every file's
+    size and SHA-256 are checked; without one (older checkpoints) every file is loaded (safely)."""
+    try:
+        state = read_state(path)
+        if not isinstance(state, dict) or not {"stage", "stage_index", "step"} <= set(state):
+            return "state.json lacks stage / stage_index / step"
+    except CheckpointError:
+        return "state.json is missing or unreadable"
+    if (path / MANIFEST).is_file():
+        return manifest_problem(path, REQUIRED)
+    for name in REQUIRED:
+        if not (path / name).is_file():
+            return f"{name} is missing"
+    try:
+        load_file(str(path / "trainable.safetensors"))
+    except (OSError, RuntimeError, SafetensorError) as exc:
+        return f"trainable.safetensors is unreadable ({str(exc)[:120]})"
+    for file in [path / "optimizer.pt", path / "scheduler.pt", *sorted(path.glob("rng-rank*.pt"))]:
+        try:
+            safe_torch_load(file)
+        except CheckpointError as exc:
+            return f"{file.name}: {str(exc).split(': ', 1)[-1]}"
+    return None
+
+
+def resume_checkpoint(run_dir: Path, info: DistInfo, warn: Callable[[str], None]) -> Path | None:
+    """The newest checkpoint of ``run_dir`` that verifies (None: the run has none). Damaged newer ones are
+    renamed ``.damaged-<name>`` with a warning; ranks agree on rank 0's choice."""
+    choice: tuple[str | None, list[tuple[str, str]]] | None = None
+    if info.main:
+        damaged: list[tuple[str, str]] = []
+        good: str | None = None
+        for path in reversed(list_checkpoints(run_dir)):
+            problem = checkpoint_problem(path)
+            if problem is None:
+                good = str(path)
+                break
+            damaged.append((str(path), problem))
+        choice = (good, damaged)
+    good, damaged = gather_objects(choice)[0]
+    if damaged and good is None:
+        reasons = "; ".join(f"{Path(p).name}: {why}" for p, why in damaged)
+        raise CheckpointError(
+            f"{run_dir}: no usable checkpoint ({reasons}); move {run_dir / 'checkpoints'} away to restart "
+            "the unfinished stage from its beginning"
+        )
+    if info.main:
+        for path, why in damaged:
+            aside = Path(path).with_name(DAMAGED + Path(path).name)
+            shutil.rmtree(aside, ignore_errors=True)
+            Path(path).rename(aside)
+            warn(f"warning: checkpoint {path} is damaged ({why}); set aside as {aside.name}, resuming from "
+                 f"{Path(good).name if good else 'the previous one'}")
+    barrier()
+    return Path(good) if good else None
 
 
 def _trainable_state(module: nn.Module, fsdp: bool) -> dict[str, torch.Tensor]:

@@ -2,7 +2,7 @@
 
 A stage's output model: ``RUN/stages/<name>/``, a complete mmbind model (config, safetensors weights with
 LoRA merged, part artifacts) that `mmbind.load_pretrained` reads and the next stage starts from. Written
-atomically (temporary directory, then rename). Under FSDP the full state is gathered to rank 0 first.
+atomically (temporary directory, then rename; removed when a write fails). Under FSDP the full state is gathered to rank 0 first.
 """
 
 from __future__ import annotations
@@ -39,11 +39,15 @@ def save_stage_output(
     if info.main:
         tmp = directory.parent / f".tmp-{directory.name}"
         shutil.rmtree(tmp, ignore_errors=True)
-        save_model(model, tmp, state)
-        if extra is not None:
-            extra(tmp)
-        shutil.rmtree(directory, ignore_errors=True)
-        tmp.rename(directory)
+        try:
+            save_model(model, tmp, state)
+            if extra is not None:
+                extra(tmp)
+            shutil.rmtree(directory, ignore_errors=True)
+            tmp.rename(directory)
+        except BaseException:  # a full disk: no half-written output that a resume would take as finished
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     barrier()
     return directory
 

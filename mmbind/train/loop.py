@@ -7,7 +7,7 @@ patches) of the whole step over all ranks (so 1 rank x A micro-batches equals A 
 steps AdamW and the scheduler. It logs metrics, draws the progress bar, checkpoints every N steps, stops
 with `NonFiniteLossError` on a NaN/inf loss or gradient (the last good checkpoint stays), skips and counts
 bad samples (reported per epoch, or fatal with ``on_bad_sample: fail``) and stops cleanly at a step
-boundary after Ctrl-C, saving a checkpoint.
+boundary after Ctrl-C or SIGTERM, saving a checkpoint.
 """
 
 from __future__ import annotations
@@ -41,15 +41,17 @@ class NonFiniteLossError(MmbindError):
 
 
 class Interrupt:
-    """Set by SIGINT; the loop stops at the next step boundary."""
+    """Set by SIGINT or SIGTERM (`signum` says which); the loop stops at the next step boundary."""
 
     requested = False
+    signum = int(signal.SIGINT)
 
     @classmethod
     def handler(cls, signum: int, frame: Any) -> None:
-        if cls.requested:  # a second Ctrl-C aborts at once
+        if cls.requested:  # a second Ctrl-C (or SIGTERM) aborts at once
             raise KeyboardInterrupt
         cls.requested = True
+        cls.signum = int(signum)
 
 
 @dataclass
@@ -64,6 +66,7 @@ class StageState:
 
 def _quiet_worker(_: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class StageRunner:

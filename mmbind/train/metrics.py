@@ -1,7 +1,8 @@
 """metrics.py
 
 The run's metrics: one JSON object per logged step in ``metrics.jsonl`` (trimmed back to the checkpoint on
-resume, so replayed steps are not duplicated) and a loss-curve PNG drawn with matplotlib's Agg backend.
+resume, so replayed steps are not duplicated) and a loss-curve PNG drawn with matplotlib's Agg backend. A
+half-written last line (a crash mid-append) is skipped when reading (see `jsonl_log.py`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
+from mmbind.train.jsonl_log import read_jsonl
+from mmbind.train.storage import write_text_atomic
 
 METRICS = "metrics.jsonl"
 PLOT = "loss.png"
@@ -29,16 +33,14 @@ class MetricsLog:
 
     def records(self) -> list[dict[str, Any]]:
         """All records so far."""
-        if not self.path.is_file():
-            return []
-        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return read_jsonl(self.path)
 
     def trim(self, stage_index: int, step: int) -> None:
         """Drop records after (stage_index, step): steps a resumed run will replay."""
         if not self.enabled or not self.path.is_file():
             return
         kept = [r for r in self.records() if (r.get("stage_index", 0), r.get("step", 0)) <= (stage_index, step)]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+        write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def plot(self) -> Path | None:
         """Draw ``loss.png`` (one line per stage, x = step counted over all stages)."""

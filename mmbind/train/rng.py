@@ -1,7 +1,8 @@
 """rng.py
 
 Capturing and restoring every random number generator a training step touches (Python, NumPy, torch
-CPU and CUDA), and seeding them all from one number.
+CPU and CUDA), and seeding them all from one number. A snapshot holds only tensors, numbers, strings
+and tuples (NumPy's key array as a tensor), so checkpoints read it back with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def rng_state() -> dict[str, Any]:
     """Snapshot of all generators."""
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": _numpy_to_plain(np.random.get_state()),
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -35,7 +36,20 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore a snapshot taken by `rng_state`."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    np.random.set_state(_numpy_from_plain(state["numpy"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _numpy_to_plain(state: Any) -> tuple[Any, ...]:
+    kind, keys, pos, has_gauss, cached = state
+    return (kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss), float(cached))
+
+
+def _numpy_from_plain(state: Any) -> tuple[Any, ...]:
+    """NumPy's state tuple from a snapshot (the key array as a tensor, or as an ndarray in older files)."""
+    kind, keys, pos, has_gauss, cached = state
+    if isinstance(keys, torch.Tensor):
+        keys = keys.numpy().astype(np.uint32)
+    return (kind, keys, pos, has_gauss, cached)

@@ -3,6 +3,7 @@
 `train`: run a recipe's stages in order inside a run directory, or resume one.
 
     RUN/recipe.yaml          the resolved recipe (what --resume reads back)
+    RUN/recipe.lock.json     the recipe the run was trained with (a resume refuses result-altering changes)
     RUN/metrics.jsonl        one record per logged step; RUN/loss.png the loss curve
     RUN/checkpoints/         ckpt-s<stage>-<step>/ (last N kept)
     RUN/stages/<name>/       each stage's output model (LoRA merged); the next stage starts from it
@@ -11,6 +12,11 @@
 Every stage builds the model from the recipe and loads the previous stage's output (or ``init_from``),
 so an uninterrupted run and a resumed one take exactly the same path. A stage's kind is an `Objective`
 (``lm``: `lm.py`, ``align``: `align.py`, ``mae``: `mae.py`) run by the one `loop.StageRunner`.
+
+Resuming: the recipe is checked against the run's lock (`recipe_lock.py`), torn last lines of the logs are
+cut off, and the newest checkpoint that verifies is used (`checkpoint.resume_checkpoint`). SIGINT and
+SIGTERM both stop at the next step boundary with a checkpoint (the summary's ``signal`` says which). A
+write that fails for lack of space or permission is one `StorageError`; the run stays resumable.
 """
 
 from __future__ import annotations
@@ -20,28 +26,33 @@ import json
 import signal
 import threading
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import torch
 import yaml
 
-from mmbind.errors import CheckpointError, RecipeError
+from mmbind.errors import CheckpointError, MmbindError, RecipeError
 from mmbind.recipe.loader import read_yaml_mapping
 from mmbind.recipe.schema import Recipe
 from mmbind.registry import Registry
-from mmbind.train.checkpoint import list_checkpoints, load_checkpoint, read_state
+from mmbind.train.checkpoint import load_checkpoint, read_state, resume_checkpoint
 from mmbind.train.distributed import DistInfo, barrier, init_distributed
 from mmbind.train.align import AlignObjective
 from mmbind.train.export import stage_dir
+from mmbind.train.jsonl_log import read_jsonl, repair_jsonl
 from mmbind.train.lm import LmObjective
 from mmbind.train.loop import Interrupt, StageRunner
 from mmbind.train.mae import MaeObjective
-from mmbind.train.metrics import MetricsLog
+from mmbind.train.metrics import METRICS, MetricsLog
 from mmbind.train.objective import Callback, Objective, StageContext
 from mmbind.train.progress import ProgressDisplay
+from mmbind.train.recipe_lock import check_recipe_change, write_lock
+from mmbind.train.storage import is_storage_error, storage_error, write_text_atomic
 
 RECIPE_FILE = "recipe.yaml"  # the resolved recipe of a run directory
 SUMMARY_FILE = "summary.json"  # written when train() returns: stage results and "status"
+BAD_SAMPLES = "bad_samples.jsonl"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # both stop at the next step boundary with a checkpoint
 
 
 def run_finished(run_dir: Path) -> bool:
@@ -63,46 +74,61 @@ def read_run_recipe(run_dir: Path) -> dict[str, Any]:
 
 def train(
     recipe: Recipe, run_dir: str | Path, *, resume: bool = False, callbacks: Iterable[Callback] = (),
-    progress: bool = True, registry: Registry | None = None,
+    progress: bool = True, registry: Registry | None = None, allow_recipe_change: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Run (or resume) every stage of ``recipe``; returns the run summary."""
+    """Run (or resume) every stage of ``recipe``; returns the run summary. On resume, result-altering
+    recipe changes must be named in ``allow_recipe_change`` (field paths, e.g. ``stages.finetune.lr``)."""
     run_dir = Path(run_dir)
     if recipe.data is None or not recipe.stages:
         raise RecipeError("training needs the recipe's 'data:' and 'stages:' sections")
     info = init_distributed()
-    _prepare_run_dir(recipe, run_dir, resume, info)
     display = ProgressDisplay(progress and info.main)
+    previous_handlers = _install_stop_handlers()
+    try:
+        return _train(recipe, run_dir, resume, list(callbacks), registry, allow_recipe_change, info, display)
+    except MmbindError:
+        raise
+    except Exception as exc:
+        if is_storage_error(exc):
+            raise storage_error(exc, run_dir) from None
+        raise
+    finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
+
+
+def _train(
+    recipe: Recipe, run_dir: Path, resume: bool, callbacks: list[Callback], registry: Registry | None,
+    allow: Sequence[str], info: DistInfo, display: ProgressDisplay,
+) -> dict[str, Any]:
+    _prepare_run_dir(recipe, run_dir, resume, info, allow, display)
     metrics = MetricsLog(run_dir, enabled=info.main)
-    latest = list_checkpoints(run_dir)[-1] if resume and list_checkpoints(run_dir) else None
+    latest = resume_checkpoint(run_dir, info, display.note) if resume else None
     saved = read_state(latest) if latest else None
     summary: dict[str, Any] = {"run_dir": str(run_dir), "status": "done", "stages": {}}
-    previous_sigint = _install_sigint()
-    try:
-        previous: Path | None = None
-        for index, (name, stage) in enumerate(recipe.stages.items()):
-            out = stage_dir(run_dir, name)
-            if resume and out.is_dir():
-                previous = out
-                continue
-            checkpoint = latest if saved and saved["stage_index"] == index and saved["stage"] == name else None
-            if resume and info.main:
-                metrics.trim(index, read_state(checkpoint)["step"] if checkpoint else 0)
-            init = previous or (Path(stage.init_from) if stage.init_from else None)
-            ctx = StageContext(recipe, name, index, stage, run_dir, info, init, display, metrics, list(callbacks),
-                               registry)
-            result = _run_stage(ctx, checkpoint)
-            summary["stages"][name] = result
-            if result["status"] == "interrupted":
-                summary["status"] = "interrupted"
-                summary["checkpoint"] = result["checkpoint"]
-                break
+    previous: Path | None = None
+    for index, (name, stage) in enumerate(recipe.stages.items()):  # type: ignore[union-attr]
+        out = stage_dir(run_dir, name)
+        if resume and out.is_dir():
             previous = out
-    finally:
-        if previous_sigint is not None:
-            signal.signal(signal.SIGINT, previous_sigint)
+            continue
+        checkpoint = latest if saved and saved["stage_index"] == index and saved["stage"] == name else None
+        if resume and info.main:
+            metrics.trim(index, read_state(checkpoint)["step"] if checkpoint else 0)
+        init = previous or (Path(stage.init_from) if stage.init_from else None)
+        ctx = StageContext(recipe, name, index, stage, run_dir, info, init, display, metrics, callbacks,
+                           registry)
+        result = _run_stage(ctx, checkpoint)
+        summary["stages"][name] = result
+        if result["status"] == "interrupted":
+            summary["status"] = "interrupted"
+            summary["checkpoint"] = result["checkpoint"]
+            summary["signal"] = signal.Signals(Interrupt.signum).name
+            break
+        previous = out
     if info.main:
         metrics.plot()
-        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+        write_text_atomic(run_dir / SUMMARY_FILE, json.dumps(summary, indent=1) + "\n")
     return summary
 
 
@@ -141,31 +167,44 @@ def build_objective(ctx: StageContext) -> Objective:
     return LmObjective(ctx)
 
 
-def _prepare_run_dir(recipe: Recipe, run_dir: Path, resume: bool, info: DistInfo) -> None:
+def _prepare_run_dir(
+    recipe: Recipe, run_dir: Path, resume: bool, info: DistInfo, allow: Sequence[str], display: ProgressDisplay
+) -> None:
     if resume:
         if not (run_dir / RECIPE_FILE).is_file():
             raise CheckpointError(f"{run_dir}: not an mmbind run directory ({RECIPE_FILE} is missing)")
+        accepted = check_recipe_change(run_dir, recipe, allow)
+        if info.main:
+            for change in accepted:
+                display.note(f"recipe change accepted: {change}")
+            write_lock(run_dir, recipe)
+            write_text_atomic(run_dir / RECIPE_FILE, yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+            for log in (METRICS, BAD_SAMPLES):
+                if repair_jsonl(run_dir / log):
+                    display.note(f"warning: {run_dir / log} ended in a half-written line; it was cut off")
+        barrier()
         return
     if info.main:
         if (run_dir / RECIPE_FILE).is_file():
             raise CheckpointError(f"{run_dir}: a run already lives here; resume it with --resume {run_dir}")
         run_dir.mkdir(parents=True, exist_ok=True)
-        text = yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)
-        (run_dir / RECIPE_FILE).write_text(text, encoding="utf-8")
+        write_lock(run_dir, recipe)
+        write_text_atomic(run_dir / RECIPE_FILE, yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
     barrier()
 
 
 def _trim_bad_samples(run_dir: Path, stage: str, from_epoch: int, info: DistInfo) -> None:
-    path = run_dir / "bad_samples.jsonl"
+    path = run_dir / BAD_SAMPLES
     if not info.main or not path.is_file():
         return
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    kept = [r for r in rows if not (r["stage"] == stage and r["epoch"] >= from_epoch)]
-    path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    kept = [r for r in read_jsonl(path) if not (r.get("stage") == stage and r.get("epoch", 0) >= from_epoch)]
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
-def _install_sigint() -> Any:
+def _install_stop_handlers() -> dict[int, Any]:
+    """SIGINT and SIGTERM set `Interrupt` (main thread only); returns the handlers to restore."""
     Interrupt.requested = False
+    Interrupt.signum = int(signal.SIGINT)
     if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGINT, Interrupt.handler)
+        return {}
+    return {int(s): signal.signal(s, Interrupt.handler) for s in STOP_SIGNALS}

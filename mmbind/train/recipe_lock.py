@@ -1,0 +1,116 @@
+"""recipe_lock.py
+
+What a resumed run may change in its recipe. ``RUN/recipe.lock.json`` holds the resolved recipe the run
+started with (and, after a resume that accepted changes, the recipe it continued with). On ``--resume``
+the recipe given (``RUN/recipe.yaml`` as the user may have edited it, or a sweep's recipe) is compared
+with it field by field: a change to a field that alters results is refused with a `CheckpointError` naming
+each field path (``stages.finetune.lr: 2e-05 -> 3e-05``) unless ``allow`` names that path or a parent of it
+(``--allow-recipe-change stages.finetune.lr``). Fields that do not alter the trained weights (`FREE_FIELDS`:
+logging, checkpoint interval and count, data-loader workers, the cache folder, the run's name) may change.
+Runs started before the lock existed are compared with their ``recipe.yaml``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from mmbind.errors import CheckpointError
+from mmbind.recipe.schema import Recipe
+from mmbind.train.storage import write_text_atomic
+
+LOCK_FILE = "recipe.lock.json"
+FREE_FIELDS = (
+    "name", "data.num_workers", "data.feature_cache.dir",
+    "stages.*.save_every_steps", "stages.*.keep_last", "stages.*.log_every_steps",
+)
+_ABSENT = object()
+
+
+def recipe_data(recipe: Recipe) -> dict[str, Any]:
+    """The recipe as plain JSON data (what the lock stores)."""
+    return json.loads(json.dumps(recipe.model_dump(mode="json")))
+
+
+def write_lock(run_dir: Path, recipe: Recipe) -> None:
+    """Store ``recipe`` as the run's reference for later resumes."""
+    write_text_atomic(run_dir / LOCK_FILE, json.dumps({"version": 1, "recipe": recipe_data(recipe)}, indent=1) + "\n")
+
+
+def read_lock(run_dir: Path) -> dict[str, Any] | None:
+    """The stored reference recipe (None: a run from before the lock)."""
+    path = run_dir / LOCK_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))["recipe"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}: unreadable ({type(exc).__name__}); restore it or delete it to compare "
+                              "with recipe.yaml instead") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: 'recipe' is not a mapping")
+    return data
+
+
+def recipe_changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(field path, old, new) of every leaf that differs; dictionaries are walked, lists compared whole;
+    a different order of stages is the change ``stages``."""
+    out: list[tuple[str, Any, Any]] = []
+    _diff(old, new, "", out)
+    old_stages, new_stages = list(old.get("stages") or {}), list(new.get("stages") or {})
+    if old_stages != new_stages and sorted(old_stages) == sorted(new_stages):
+        out.append(("stages", old_stages, new_stages))
+    return out
+
+
+def _diff(old: Any, new: Any, path: str, out: list[tuple[str, Any, Any]]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*old, *(k for k in new if k not in old)]:
+            _diff(old.get(key, _ABSENT), new.get(key, _ABSENT), f"{path}.{key}" if path else str(key), out)
+    elif old != new or type(old) is not type(new) and not (_number(old) and _number(new)):
+        out.append((path, old, new))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _free(path: str) -> bool:
+    return any(fnmatch.fnmatchcase(path, pattern) for pattern in FREE_FIELDS)
+
+
+def _named(path: str, allow: Iterable[str]) -> bool:
+    return any(path == a or path.startswith(a + ".") for a in allow)
+
+
+def _show(value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def check_recipe_change(run_dir: Path, recipe: Recipe, allow: Iterable[str] = ()) -> list[str]:
+    """Refuse a change of ``recipe`` against the run's reference that alters results and is not in
+    ``allow``; returns the accepted result-altering changes (``path: old -> new``)."""
+    from mmbind.recipe import recipe_from_dict
+    from mmbind.recipe.loader import read_yaml_mapping
+
+    allow = [a.strip() for a in allow if a.strip()]
+    old = read_lock(run_dir)
+    if old is None:
+        source = run_dir / "recipe.yaml"
+        old = recipe_data(recipe_from_dict(read_yaml_mapping(source, "run recipe", CheckpointError),
+                                           source=str(source)))
+    changes = [(p, a, b) for p, a, b in recipe_changes(old, recipe_data(recipe)) if not _free(p)]
+    refused = [c for c in changes if not _named(c[0], allow)]
+    if refused:
+        listed = "; ".join(f"{p}: {_show(a)} -> {_show(b)}" for p, a, b in refused)
+        names = ",".join(p for p, _, _ in refused)
+        raise CheckpointError(
+            f"{run_dir}: the recipe differs from the one this run was trained with ({listed}); resuming would "
+            f"mix two settings. Restore {run_dir / 'recipe.yaml'}, or accept the change with "
+            f"--allow-recipe-change {names}"
+        )
+    return [f"{p}: {_show(a)} -> {_show(b)}" for p, a, b in changes]
