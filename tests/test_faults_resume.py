@@ -124,7 +124,8 @@ def test_a_payload_behind_a_rewritten_manifest_is_refused(run, capsys, tmp_path)
     code, err = _resume(run, capsys)
     assert not marker.exists()
     assert code == CheckpointError.exit_code and "Traceback" not in err
-    assert f"{run / 'checkpoints' / NEWEST / 'optimizer.pt'}: refused to load" in err and "posix.system" in err
+    refused = f"{run / 'checkpoints' / NEWEST / 'optimizer.pt'}: refused to load"
+    assert refused in err and "posix.system" in err
     assert not _finished(run) and [p.name for p in list_checkpoints(run)] == [OLDER, NEWEST]
 
 
@@ -133,7 +134,9 @@ DAMAGE = {
     "trainable-truncated": (lambda c: _truncate(c / "trainable.safetensors"), "trainable.safetensors has"),
     "rng-truncated": (lambda c: _truncate(c / "rng-rank0.pt"), "rng-rank0.pt has"),
     "optimizer-missing": (lambda c: (c / "optimizer.pt").unlink(), "optimizer.pt is missing"),
-    "state-garbled": (lambda c: (c / "state.json").write_text("{\"stage\": "), "state.json is missing or unreadable"),
+    "state-garbled": (
+        lambda c: (c / "state.json").write_text("{\"stage\": "), "state.json is missing or unreadable"
+    ),
     "weights-edited": (lambda c: _flip_last_byte(c / "trainable.safetensors"), "does not match its SHA-256"),
     "old-style-truncated": (lambda c: ((c / MANIFEST).unlink(), _truncate(c / "trainable.safetensors")),
                             "trainable.safetensors is unreadable"),

@@ -7,12 +7,12 @@ import json
 import re
 
 import pytest
+from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 from mmbind.cli.main import main
 from mmbind.errors import DataError
 from mmbind.train import NonFiniteLossError, train
 from mmbind.train.checkpoint import list_checkpoints, read_state
-from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +22,11 @@ def data(tmp_path_factory):
     samples = json.loads((root / "finetune.json").read_text())
     samples += [
         {"id": "no-such-image", "image": "images/missing.png",
-         "conversations": [{"from": "human", "value": "<image>\nQ?"}, {"from": "gpt", "value": "It is red."}]},
+         "conversations": [{"from": "human", "value": "<image>\nQ?"},
+                           {"from": "gpt", "value": "It is red."}]},
         {"id": "corrupt-video", "video": "videos/corrupt.mp4",
-         "conversations": [{"from": "human", "value": "<video>\nQ?"}, {"from": "gpt", "value": "It is red."}]},
+         "conversations": [{"from": "human", "value": "<video>\nQ?"},
+                           {"from": "gpt", "value": "It is red."}]},
         {"id": "no-answer", "conversations": [{"from": "human", "value": "Q?"}]},
     ]
     (root / "finetune.json").write_text(json.dumps(samples))
@@ -39,7 +41,8 @@ def _finetune_only(recipe):
 def test_bad_samples_are_skipped_counted_and_reported(data, tmp_path, capsys):
     recipe = _finetune_only(tiny_train_recipe(data, "stages.finetune.epochs=2"))
     summary = train(recipe, tmp_path / "run", progress=False)
-    assert summary["status"] == "done" and summary["stages"]["finetune"]["skipped_samples"] == 6  # 3 x 2 epochs
+    # 3 bad samples x 2 epochs
+    assert summary["status"] == "done" and summary["stages"]["finetune"]["skipped_samples"] == 6
     rows = [json.loads(line) for line in (tmp_path / "run" / "bad_samples.jsonl").read_text().splitlines()]
     assert sorted((r["epoch"], r["id"]) for r in rows) == sorted(
         (e, i) for e in (0, 1) for i in ("no-such-image", "corrupt-video", "no-answer"))
@@ -50,8 +53,10 @@ def test_bad_samples_are_skipped_counted_and_reported(data, tmp_path, capsys):
 
 
 def test_fail_fast_stops_at_the_first_bad_sample(data, tmp_path):
-    recipe = _finetune_only(tiny_train_recipe(data, "data.on_bad_sample=fail", "stages.finetune.global_batch=16",
-                                              "stages.finetune.per_device_batch=16"))
+    recipe = _finetune_only(tiny_train_recipe(
+        data, "data.on_bad_sample=fail", "stages.finetune.global_batch=16",
+        "stages.finetune.per_device_batch=16",
+    ))
     with pytest.raises(DataError, match=r"stage finetune: bad sample \(.*\); set data.on_bad_sample: skip"):
         train(recipe, tmp_path / "run", progress=False)
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from train_fixtures import TRAIN_RECIPE, data_overrides, make_data
 
 from mmbind.cli.main import main
 from mmbind.train.checkpoint import list_checkpoints, read_state
 from mmbind.train.metrics import MetricsLog
-from train_fixtures import TRAIN_RECIPE, data_overrides, make_data
 
 DRIVER = Path(__file__).resolve().parent / "train_driver.py"
 DROPOUT = "model.llm.options.config.attention_dropout=0.2"  # randomness in every step: RNG state must resume
@@ -51,14 +51,16 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     assert paused.wait(timeout=30) == -signal.SIGKILL
     assert not (killed / "stages" / "finetune").exists()
     latest = list_checkpoints(killed)[-1]
-    assert read_state(latest)["stage"] == "finetune" and read_state(latest)["step"] == 3  # mid-epoch (4 / epoch)
+    # mid-epoch (4 steps per epoch)
+    assert read_state(latest)["stage"] == "finetune" and read_state(latest)["step"] == 3
     resumed = _driver(data, killed, "resume")
     assert resumed.wait(timeout=240) == 0, resumed.stdout.read()
     final = load_file(str(killed / "stages" / "finetune" / "model.safetensors"))
     expected = load_file(str(full / "stages" / "finetune" / "model.safetensors"))
     assert final.keys() == expected.keys()
     for name, tensor in expected.items():  # bit-identical (safetensors' header order varies per process)
-        assert tensor.dtype == final[name].dtype and tensor.view(torch.uint8).equal(final[name].view(torch.uint8)), name
+        same_bits = tensor.view(torch.uint8).equal(final[name].view(torch.uint8))
+        assert tensor.dtype == final[name].dtype and same_bits, name
     assert _losses(killed) == _losses(full)  # replayed steps are not logged twice
 
 
@@ -80,7 +82,8 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(tmp_path, capsys):
     assert main(["train", str(TRAIN_RECIPE), *args, "--output", str(run), "--no-progress"]) == 130
     assert f"continue with: mmbind train --resume {run}" in " ".join(capsys.readouterr().err.split())
     kept = [read_state(p)["step"] for p in list_checkpoints(run)]
-    assert len(kept) == 2 and kept[0] % 2 == 0 and 4 < kept[1] < 20  # the stop step's, and pruned to the last 2
+    # the stop step's, and pruned to the last 2
+    assert len(kept) == 2 and kept[0] % 2 == 0 and 4 < kept[1] < 20
     assert main(["train", "--resume", str(run), "--no-progress"]) == 0
     steps = [s for stage, s, _ in _losses(run) if stage == "finetune"]
     assert steps == list(range(1, 21))

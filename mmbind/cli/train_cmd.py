@@ -21,8 +21,10 @@ from mmbind.errors import RecipeError
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` sub-command."""
     parser = subparsers.add_parser("train", help="train a recipe's stages (or resume a run)")
-    parser.add_argument("recipe", nargs="?", help="recipe YAML or shipped name, e.g. tiny/train (omit with --resume)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides, e.g. stages.finetune.lr=1e-5")
+    parser.add_argument("recipe", nargs="?",
+                        help="recipe YAML or shipped name, e.g. tiny/train (omit with --resume)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="recipe overrides, e.g. stages.finetune.lr=1e-5")
     parser.add_argument("--output", "-o", type=Path, help="run directory (default: runs/<name>-<time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
@@ -32,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train; returns 0 when every stage finished, 130 after Ctrl-C and 143 after SIGTERM (checkpoint saved)."""
+    """Train; returns 0 when every stage finished, 130 after Ctrl-C and 143 after SIGTERM (a checkpoint
+    saved)."""
     from mmbind.recipe import load_recipe, recipe_from_dict
     from mmbind.recipe.paths import resolve_recipe_path
     from mmbind.train import read_run_recipe, train

@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -55,7 +56,9 @@ def checkpoint_name(stage_index: int, step: int) -> str:
 def list_checkpoints(run_dir: Path) -> list[Path]:
     """Complete checkpoints, oldest first."""
     root = run_dir / "checkpoints"
-    found = [(tuple(int(g) for g in m.groups()), p) for p in root.glob("ckpt-*") if (m := _NAME.match(p.name))]
+    found = [
+        (tuple(int(g) for g in m.groups()), p) for p in root.glob("ckpt-*") if (m := _NAME.match(p.name))
+    ]
     return [p for _, p in sorted(found)]
 
 
@@ -127,7 +130,8 @@ def read_state(path: Path) -> dict[str, Any]:
 
 
 def load_checkpoint(
-    path: Path, module: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, info: DistInfo, fsdp: bool
+    path: Path, module: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, info: DistInfo,
+    fsdp: bool,
 ) -> dict[str, Any]:
     """Restore weights, optimizer, scheduler and this rank's RNG; returns the saved state."""
     state = read_state(path)
@@ -233,7 +237,8 @@ def _load_trainable(module: nn.Module, weights: dict[str, torch.Tensor], fsdp: b
     unexpected = sorted(set(weights) - set(params))
     if missing or unexpected:
         raise CheckpointError(
-            f"{where}: trainable weights do not match this stage (missing: {missing[:3]}, unexpected: {unexpected[:3]})"
+            f"{where}: trainable weights do not match this stage "
+            f"(missing: {missing[:3]}, unexpected: {unexpected[:3]})"
         )
     if fsdp:
         full = {PREFIX + k: v for k, v in weights.items()}

@@ -2,7 +2,8 @@
 
 A stage's output model: ``RUN/stages/<name>/``, a complete mmbind model (config, safetensors weights with
 LoRA merged, part artifacts) that `mmbind.load_pretrained` reads and the next stage starts from. Written
-atomically (temporary directory, then rename; removed when a write fails). Under FSDP the full state is gathered to rank 0 first.
+atomically (temporary directory, then rename; removed when a write fails). Under FSDP the full state is
+gathered to rank 0 first.
 """
 
 from __future__ import annotations

@@ -183,7 +183,9 @@ class StageRunner:
         c = self.c
         if n_bad and c.data.on_bad_sample == "fail":
             first = bad[0].reason if bad else "on another rank"
-            raise DataError(f"stage {c.name}: bad sample ({first}); set data.on_bad_sample: skip to skip such samples")
+            raise DataError(
+                f"stage {c.name}: bad sample ({first}); set data.on_bad_sample: skip to skip such samples"
+            )
         self.state.bad += [[b.id, b.reason] for b in bad]
         self.state.bad_total += int(n_bad)
 
@@ -194,7 +196,8 @@ class StageRunner:
         if c.info.main:
             with (c.run_dir / "bad_samples.jsonl").open("a", encoding="utf-8") as handle:
                 for sid, reason in bad:
-                    handle.write(json.dumps({"stage": c.name, "epoch": epoch, "id": sid, "reason": reason}) + "\n")
+                    row = {"stage": c.name, "epoch": epoch, "id": sid, "reason": reason}
+                    handle.write(json.dumps(row) + "\n")
             ids = ", ".join(sid for sid, _ in bad[:10]) + (" ..." if len(bad) > 10 else "")
             line = f"{c.name} epoch {epoch}: {len(bad)} sample(s) skipped" + (f" ({ids})" if bad else "")
             c.display.note(line + f", {truncated} truncated to max_length {c.stage.max_length}")
@@ -203,9 +206,11 @@ class StageRunner:
     def _diverged(self, what: str, value: float) -> None:
         c = self.c
         self.o.prepared.optimizer.zero_grad(set_to_none=True)
-        kept = f"; last good checkpoint: {self.last_checkpoint}" if self.last_checkpoint else "; no checkpoint yet"
+        last = self.last_checkpoint
+        kept = f"; last good checkpoint: {last}" if last else "; no checkpoint yet"
         raise NonFiniteLossError(
-            f"stage {c.name} step {self.state.step + 1}: {what} is {value} (check the learning rate and the data)"
+            f"stage {c.name} step {self.state.step + 1}: {what} is {value} "
+            "(check the learning rate and the data)"
             + kept
         )
 
@@ -225,7 +230,8 @@ class StageRunner:
 
     def restore_state(self, saved: dict[str, Any], checkpoint: Path) -> None:
         """Continue from a checkpoint's position and counters."""
-        self.state = StageState(saved["step"], saved.get("bad", []) if self.c.info.main else [],
-                                saved.get("truncated", 0) if self.c.info.main else 0, saved.get("bad_total", 0))
+        main = self.c.info.main
+        self.state = StageState(saved["step"], saved.get("bad", []) if main else [],
+                                saved.get("truncated", 0) if main else 0, saved.get("bad_total", 0))
         self.last_checkpoint = checkpoint
 

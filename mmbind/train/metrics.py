@@ -39,7 +39,9 @@ class MetricsLog:
         """Drop records after (stage_index, step): steps a resumed run will replay."""
         if not self.enabled or not self.path.is_file():
             return
-        kept = [r for r in self.records() if (r.get("stage_index", 0), r.get("step", 0)) <= (stage_index, step)]
+        kept = [
+            r for r in self.records() if (r.get("stage_index", 0), r.get("step", 0)) <= (stage_index, step)
+        ]
         write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def plot(self) -> Path | None:

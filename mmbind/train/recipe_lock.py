@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from mmbind.errors import CheckpointError
 from mmbind.recipe.schema import Recipe
@@ -36,7 +37,8 @@ def recipe_data(recipe: Recipe) -> dict[str, Any]:
 
 def write_lock(run_dir: Path, recipe: Recipe) -> None:
     """Store ``recipe`` as the run's reference for later resumes."""
-    write_text_atomic(run_dir / LOCK_FILE, json.dumps({"version": 1, "recipe": recipe_data(recipe)}, indent=1) + "\n")
+    lock = {"version": 1, "recipe": recipe_data(recipe)}
+    write_text_atomic(run_dir / LOCK_FILE, json.dumps(lock, indent=1) + "\n")
 
 
 def read_lock(run_dir: Path) -> dict[str, Any] | None:
@@ -47,8 +49,8 @@ def read_lock(run_dir: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))["recipe"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path}: unreadable ({type(exc).__name__}); restore it or delete it to compare "
-                              "with recipe.yaml instead") from None
+        raise CheckpointError(f"{path}: unreadable ({type(exc).__name__}); restore it or delete it to "
+                              "compare with recipe.yaml instead") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: 'recipe' is not a mapping")
     return data
@@ -109,7 +111,8 @@ def check_recipe_change(run_dir: Path, recipe: Recipe, allow: Iterable[str] = ()
         listed = "; ".join(f"{p}: {_show(a)} -> {_show(b)}" for p, a, b in refused)
         names = ",".join(p for p, _, _ in refused)
         raise CheckpointError(
-            f"{run_dir}: the recipe differs from the one this run was trained with ({listed}); resuming would "
+            f"{run_dir}: the recipe differs from the one this run was trained with ({listed}); "
+            "resuming would "
             f"mix two settings. Restore {run_dir / 'recipe.yaml'}, or accept the change with "
             f"--allow-recipe-change {names}"
         )

@@ -25,8 +25,9 @@ import gc
 import json
 import signal
 import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import torch
 import yaml
@@ -35,9 +36,9 @@ from mmbind.errors import CheckpointError, MmbindError, RecipeError
 from mmbind.recipe.loader import read_yaml_mapping
 from mmbind.recipe.schema import Recipe
 from mmbind.registry import Registry
+from mmbind.train.align import AlignObjective
 from mmbind.train.checkpoint import load_checkpoint, read_state, resume_checkpoint
 from mmbind.train.distributed import DistInfo, barrier, init_distributed
-from mmbind.train.align import AlignObjective
 from mmbind.train.export import stage_dir
 from mmbind.train.jsonl_log import read_jsonl, repair_jsonl
 from mmbind.train.lm import LmObjective
@@ -133,7 +134,8 @@ def _train(
 
 
 def _run_stage(ctx: StageContext, checkpoint: Path | None) -> dict[str, Any]:
-    """Build the stage's objective, run (or continue) its steps, save its output; returns its summary entry."""
+    """Build the stage's objective, run (or continue) its steps, save its output; returns its summary
+    entry."""
     objective = build_objective(ctx)
     runner = StageRunner(ctx, objective)
     p = objective.prepared
@@ -168,7 +170,8 @@ def build_objective(ctx: StageContext) -> Objective:
 
 
 def _prepare_run_dir(
-    recipe: Recipe, run_dir: Path, resume: bool, info: DistInfo, allow: Sequence[str], display: ProgressDisplay
+    recipe: Recipe, run_dir: Path, resume: bool, info: DistInfo, allow: Sequence[str],
+    display: ProgressDisplay,
 ) -> None:
     if resume:
         if not (run_dir / RECIPE_FILE).is_file():
@@ -178,7 +181,8 @@ def _prepare_run_dir(
             for change in accepted:
                 display.note(f"recipe change accepted: {change}")
             write_lock(run_dir, recipe)
-            write_text_atomic(run_dir / RECIPE_FILE, yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+            resolved = yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)
+            write_text_atomic(run_dir / RECIPE_FILE, resolved)
             for log in (METRICS, BAD_SAMPLES):
                 if repair_jsonl(run_dir / log):
                     display.note(f"warning: {run_dir / log} ended in a half-written line; it was cut off")
@@ -189,7 +193,8 @@ def _prepare_run_dir(
             raise CheckpointError(f"{run_dir}: a run already lives here; resume it with --resume {run_dir}")
         run_dir.mkdir(parents=True, exist_ok=True)
         write_lock(run_dir, recipe)
-        write_text_atomic(run_dir / RECIPE_FILE, yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+        resolved = yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)
+        write_text_atomic(run_dir / RECIPE_FILE, resolved)
     barrier()
 
 

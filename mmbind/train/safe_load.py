@@ -32,7 +32,8 @@ def safe_torch_load(path: Path) -> Any:
         with torch.serialization.safe_globals(_numpy_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        found = re.search(r"(?:unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", str(exc), re.IGNORECASE)
+        pattern = r"(?:unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)"
+        found = re.search(pattern, str(exc), re.IGNORECASE)
         what = f"object {found.group(1)}" if found else "objects"
         raise CheckpointError(f"{path}: refused to load: it holds {what} besides tensors and plain data "
                               "(a tampered or foreign file)") from None

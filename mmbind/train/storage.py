@@ -30,8 +30,8 @@ def storage_error(exc: BaseException, run_dir: Path, what: str = "") -> StorageE
     else:
         reason, path = f"{type(exc).__name__}: {str(exc)[:200]}", None
     target = f"{what} ({path})" if what and path else (what or str(path or run_dir))
-    return StorageError(f"cannot write {target}: {reason}; the previous checkpoint is intact: free space or fix "
-                        f"permissions, then continue with: mmbind train --resume {run_dir}")
+    return StorageError(f"cannot write {target}: {reason}; the previous checkpoint is intact: free space or "
+                        f"fix permissions, then continue with: mmbind train --resume {run_dir}")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
