@@ -56,6 +56,7 @@ class Generator:
         self.frames = frames
         self.video_backend = video_backend
         self.transforms = {m: enc.media_transform() for m, enc in model.encoders.items()}
+        self.temporal = {m: bool(enc.temporal) for m, enc in model.encoders.items()}
         self.device = next(model.parameters()).device
         self._cache: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()
 
@@ -66,7 +67,7 @@ class Generator:
             raise InputError(f"{path}: this model has no {modality} encoder (it has: {known})")
         key = (modality, str(path))
         if key not in self._cache:
-            frames = None if modality == "image" else self.frames
+            frames = self.frames if self.temporal[modality] else None
             self._cache[key] = self.transforms[modality](load_item(path, frames, self.video_backend))
             if len(self._cache) > CACHE_ITEMS:
                 self._cache.popitem(last=False)

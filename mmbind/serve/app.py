@@ -83,7 +83,8 @@ def page_html() -> str:
 def create_app(model: Any, settings: ServeSettings, model_name: str, template: Conversation) -> FastAPI:
     """The application; its worker thread starts and stops with the app's lifespan."""
     worker = BatchWorker(model, settings.max_batch, settings.max_queue, settings.batch_wait_s)
-    reader = MediaReader({m: enc.media_transform() for m, enc in model.encoders.items()}, settings.frames,
+    frames = {m: settings.frames if enc.temporal else None for m, enc in model.encoders.items()}
+    reader = MediaReader({m: enc.media_transform() for m, enc in model.encoders.items()}, frames,
                          settings.video_backend, settings.media_root, settings.max_media_bytes)
     tokenizer = model.llm.tokenizer
     placeholders = dict(model.config.placeholder_ids)
@@ -91,7 +92,7 @@ def create_app(model: Any, settings: ServeSettings, model_name: str, template: C
 
     def tokens_per_item(modality: str) -> int:
         encoder = model.encoders[modality]
-        return int(encoder.tokens_per_item(settings.frames if modality == "video" else None))
+        return int(encoder.tokens_per_item(settings.frames if encoder.temporal else None))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

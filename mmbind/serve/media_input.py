@@ -38,10 +38,10 @@ SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image
 class MediaReader:
     """Turns a media reference from a request into the encoder's input tensor."""
 
-    def __init__(self, transforms: dict[str, Callable[[Any], torch.Tensor]], frames: int, backend: str,
-                 media_root: Path | None, max_bytes: int) -> None:
+    def __init__(self, transforms: dict[str, Callable[[Any], torch.Tensor]], frames: dict[str, int | None],
+                 backend: str, media_root: Path | None, max_bytes: int) -> None:
         self.transforms = transforms
-        self.frames = frames
+        self.frames = frames  # per modality: frames sampled per item, None for items without a time axis
         self.backend = backend
         self.root = media_root.resolve() if media_root is not None else None
         self.max_bytes = max_bytes
@@ -129,7 +129,7 @@ class MediaReader:
             return self._load_file(modality, path, "the data: URI")
 
     def _load_file(self, modality: str, path: Path, name: str) -> torch.Tensor:
-        frames = None if modality == "image" else self.frames
+        frames = self.frames[modality]
         try:
             return self.transforms[modality](load_item(path, frames, self.backend))  # type: ignore[arg-type]
         except Exception as exc:  # untrusted bytes: any decoder failure is the request's fault
