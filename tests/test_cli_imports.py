@@ -55,6 +55,7 @@ def test_recipe_list_imports_no_plugin():
     assert not modules & {"torch", "open_clip", "timm"} and not plugin_modules(modules)
 
 
+@pytest.mark.slow
 def test_recipe_show_imports_only_the_plugins_its_recipe_names():
     modules = plugin_modules(imported_by("recipe", "show", "tiny/train"))
     named = {"mmbind_plugins.encoders.languagebind.image", "mmbind_plugins.encoders.languagebind.video",
@@ -65,6 +66,7 @@ def test_recipe_show_imports_only_the_plugins_its_recipe_names():
     assert not modules & others
 
 
+@pytest.mark.slow
 def test_recipe_show_of_a_clip_recipe_imports_no_languagebind():
     modules = imported_by("recipe", "show", "tiny/hf_video_llava")
     assert "mmbind_plugins.encoders.clip_vision" in modules

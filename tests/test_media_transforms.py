@@ -121,6 +121,7 @@ def test_pad_to_square_is_videollavas_expand2square_with_the_mean_colour(size):
     torch.testing.assert_close(transform(image), expected, rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_extreme_shapes_stay_bounded_and_close_to_the_exact_path():
     for size in [(1, 300), (300, 1), (7, 2000)]:  # beyond 1:64 only the kept window is resampled
         image = smooth(*size)

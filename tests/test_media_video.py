@@ -184,6 +184,7 @@ def test_decord_refuses_a_truncated_mp4_with_a_media_error(videos, tmp_path):
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.slow
 def test_cut_at_any_byte_gives_the_frames_that_decode_or_a_media_error(videos, tmp_path):
     data = videos(37, faststart=True).read_bytes()
     path, outcomes = tmp_path / "cut.mp4", set()
@@ -292,6 +293,7 @@ def test_backend_selection_errors(videos, monkeypatch):
     assert ids(read_frames(videos(3), 3)) == [0, 1, 2]  # "auto" does not need decord
 
 
+@pytest.mark.slow
 def test_backends_are_imported_only_when_selected(videos):
     code = (
         "import sys, mmbind.media as m; assert 'av' not in sys.modules and 'decord' not in sys.modules; "

@@ -34,6 +34,7 @@ def scenes_by_path(root: Path) -> dict[str, dict]:
     return {s["path"]: s for s in load(root, "scenes.json")}
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_other_seed_other_data(micro, tmp_path):
     start = time.perf_counter()
     make_micro(tmp_path / "timed")
@@ -186,6 +187,7 @@ def test_tokenizer_gives_one_known_token_per_answer_word(micro):
         "The red circle is small."
 
 
+@pytest.mark.slow
 def test_training_pipeline_reads_every_sample(micro):
     model = tiny_model(micro)
     eval_files = [{"path": str(micro / "eval" / f"{n}.json")} for n in ("image_open", "video_pope")]

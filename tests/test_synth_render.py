@@ -123,6 +123,7 @@ for i in range(24):
 """
 
 
+@pytest.mark.slow
 def test_h264_files_are_identical_across_processes(tmp_path):
     """x264 with its default macroblock-tree rate control gave different bytes run to run at this size."""
     hashes = []

@@ -163,6 +163,7 @@ def test_captions_end_with_eos_and_fit_the_position_table(data):
 
 
 # ------------------------------------------------------------------------------------------ training
+@pytest.mark.slow
 def test_align_image_learns_a_shared_space(united, data):
     run, summary = united
     losses = _losses(run, "align_image")
@@ -184,6 +185,7 @@ def test_align_image_learns_a_shared_space(united, data):
     assert again == pytest.approx(retrieval)
 
 
+@pytest.mark.slow
 def test_align_image_changes_only_the_image_encoder(united, data):
     run, _ = united
     before = mmbind.build_model(recipe(data, UNITED)).state_dict()
@@ -192,6 +194,7 @@ def test_align_image_changes_only_the_image_encoder(united, data):
     assert changed and all(k.startswith("encoders.image.") for k in changed)
 
 
+@pytest.mark.slow
 def test_align_video_keeps_the_text_encoder_frozen(united):
     run, summary = united
     first, second = (run / "stages" / s / "text_encoder" for s in ("align_image", "align_video"))
@@ -211,6 +214,7 @@ def test_align_video_keeps_the_text_encoder_frozen(united):
     assert retrieval["media_to_text_top1"] >= 3 * retrieval["chance"]
 
 
+@pytest.mark.slow
 def test_video_stage_starts_from_the_aligned_image_encoder(united, data, tmp_path):
     run, _ = united
     # one step inside the warm-up runs at lr x 0: the saved weights are the initial ones
@@ -234,6 +238,7 @@ def test_video_stage_starts_from_the_aligned_image_encoder(united, data, tmp_pat
                        heads["visual_projection.image.proj.weight"])
 
 
+@pytest.mark.slow
 def test_align_is_deterministic_and_resume_continues_an_interrupted_stage(united, data, tmp_path):
     run, _ = united
     rec = recipe(data, UNITED)
@@ -260,6 +265,7 @@ def test_align_is_deterministic_and_resume_continues_an_interrupted_stage(united
     assert steps == [("align_image", s) for s in range(1, 41)] + [("align_video", s) for s in range(1, 31)]
 
 
+@pytest.mark.slow
 def test_a_standalone_encoder_seeds_another_modality(data, tmp_path):
     lb = {"plugin": "languagebind_image", "options": {"preset": "tiny", "select_layer": -2}}
     stages = {
@@ -333,6 +339,7 @@ def _micro_overrides(recipe: mmbind.Recipe, data: Path, cache: Path) -> list[str
 
 
 @pytest.mark.parametrize("name", ["study", "study_separated_clip", "study_separated_mae"])
+@pytest.mark.slow
 def test_study_recipes_train_end_to_end(name, micro, tmp_path_factory):
     path = STUDY / f"{name}.yaml"
     rec = mmbind.load_recipe(path,

@@ -64,6 +64,7 @@ def test_merge_keeps_the_adapted_outputs(data):
     assert torch.allclose(adapted, merged, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_lora_stage_checkpoints_adapters_and_saves_merged_weights(data, tmp_path):
     recipe = tiny_train_recipe(data, *LORA, "stages.finetune.max_steps=3",
                                "stages.finetune.save_every_steps=1")

@@ -130,6 +130,7 @@ def test_mae_needs_a_timm_vit(data, tmp_path):
         train(recipe(data, {"mae": bad}), tmp_path / "run2", progress=False)
 
 
+@pytest.mark.slow
 def test_mae_stage_trains_the_image_encoder_only(data, tmp_path):
     rec = recipe(data, {"mae_image": MAE_STAGE})
     before = mmbind.build_model(rec).state_dict()

@@ -64,6 +64,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     assert _losses(killed) == _losses(full)  # replayed steps are not logged twice
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(tmp_path, capsys):
     data = make_data(tmp_path / "data", images=2, videos=2, text_only=2)
     run = tmp_path / "run"

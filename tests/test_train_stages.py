@@ -102,6 +102,7 @@ def test_a_stage_trains_only_its_parts_with_their_learning_rates(data):
     assert lrs[2:] == sorted(lrs[2:], reverse=True) and lrs[-1] < 1e-4  # cosine decay
 
 
+@pytest.mark.slow
 def test_training_fits_a_small_batch(data, tmp_path):
     recipe = tiny_train_recipe(data, "stages.finetune.lr=3e-3", "stages.finetune.max_steps=25",
                                "stages.finetune.warmup_ratio=0",
@@ -117,6 +118,7 @@ def test_training_fits_a_small_batch(data, tmp_path):
     assert all(r["pad_fraction"] == 0 and r["samples"] == 8 for r in records)  # packed: no padding computed
 
 
+@pytest.mark.slow
 def test_two_stage_run_through_the_cli(data, tmp_path, capsys):
     run = tmp_path / "run"
     status = main(["train", str(TRAIN_RECIPE), *data_overrides(data), "stages.pretrain.epochs=1",
@@ -146,6 +148,7 @@ def test_two_stage_run_through_the_cli(data, tmp_path, capsys):
     assert main(["train", str(TRAIN_RECIPE), *data_overrides(data), "--output", str(run)]) == 1  # run exists
 
 
+@pytest.mark.slow
 def test_gradient_checkpointing_gives_the_same_gradients(data):
     from mmbind.data import build_stage_data
 
