@@ -29,10 +29,15 @@ def read_entries(path: Path) -> list[Any]:
         if not isinstance(entries, list):
             raise DataError(f"{path}: expected a JSON array of entries")
         return entries
-    if text.startswith("{") and not _is_jsonl(text):
-        value = read_json(path, DataError)
-        if isinstance(value, dict):  # {id: entry} (some exports key entries by id)
-            return [{"id": key, **v} if isinstance(v, dict) else v for key, v in value.items()]
+    if text.startswith("{") and path.suffix != ".jsonl":
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = None  # JSON lines
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            return [{"id": key, **v} for key, v in value.items()]  # {id: entry}, as some exports have
+        if isinstance(value, dict):
+            return [value]
     out = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -42,15 +47,6 @@ def read_entries(path: Path) -> list[Any]:
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}: line {number}: not valid JSON ({exc.msg})") from None
     return out
-
-
-def _is_jsonl(text: str) -> bool:
-    first = text.split("\n", 1)[0].strip()
-    try:
-        json.loads(first)
-    except json.JSONDecodeError:
-        return False
-    return "\n" in text.strip()
 
 
 def bad_entry(path: Path, index: int, entry: Any, why: str) -> DataError:
