@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
 
 def videoqa_folder(micro: Path, root: Path, n: int = 6, split: bool = True, missing: int = 0) -> Path:
     """``root`` in Video-ChatGPT's QA layout: test_q.json, test_a.json, videos/<name>.mp4 (suffix left
@@ -76,10 +80,6 @@ def _verdict(body: dict[str, Any]) -> str:
 @contextmanager
 def fake_judge() -> Iterator[FakeJudge]:
     """A fake judge on an ephemeral port, stopped on exit."""
-    import uvicorn
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
-
     app = FastAPI()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
