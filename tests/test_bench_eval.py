@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from bench_fixtures import fake_judge, pope_folder, videoqa_folder
 
 from mmbind.cli.main import main
@@ -20,6 +21,7 @@ def cli(capsys, *argv):
     return code, out.out, " ".join(out.err.split())
 
 
+@pytest.mark.slow  # ~3 s on a busy 2-core machine
 def test_videoqa_judged_resumed_and_missing_media(run, micro, tmp_path, capsys, monkeypatch):
     data = videoqa_folder(micro, tmp_path / "msvd", n=6, missing=1)
     out = tmp_path / "out"
