@@ -79,3 +79,9 @@ class SweepError(MmbindError):
     """An ablation sweep file, one of its variants or its results are invalid."""
 
     exit_code = 2
+
+
+class JudgeError(MmbindError):
+    """The judge endpoint is unreachable or keeps answering errors (predictions and verdicts are kept)."""
+
+    exit_code = 4

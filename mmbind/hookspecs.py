@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from mmbind.registry.entries import EncoderEntry, LLMEntry, ProjectorEntry
+    from mmbind.registry.entries import BenchmarkEntry, EncoderEntry, LLMEntry, ProjectorEntry
 
 PROJECT_NAME = "mmbind"
 ENTRY_POINT_GROUP = "mmbind"
@@ -60,4 +60,13 @@ def mmbind_llms() -> list[LLMEntry]:
     """Contribute language-model backends.
 
     Returns a list of `LLMEntry`; ``build(options, context)`` returns an `LLMBackend`.
+    """
+
+
+@hookspec
+def mmbind_benchmarks() -> list[BenchmarkEntry]:
+    """Contribute evaluation benchmarks read from local files (``mmbind eval --benchmark NAME``).
+
+    Returns a list of `BenchmarkEntry`; ``load(data, options)`` returns a `mmbind.eval.EvalSet`. Name the
+    entry point after the benchmark so that looking it up imports only this module.
     """

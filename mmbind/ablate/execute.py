@@ -2,7 +2,8 @@
 
 `SweepExecutor`: prepare the data once, then for every (variant, seed) of a `SweepPlan` in order -- skip it
 when done, train it (or resume it), evaluate it -- with one progress line per step. A run interrupted by
-Ctrl-C (training saves a checkpoint) stops the sweep; running the sweep again resumes it there.
+Ctrl-C (training saves a checkpoint) stops the sweep; running the sweep again resumes it there. A run
+whose resolved recipe and seed another sweep already trained shares that training (`shared.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.console import Console
 
 from mmbind.ablate.plan import RunPlan, SweepPlan, check_data
 from mmbind.ablate.runner import LocalRunner, Runner
+from mmbind.ablate.shared import adopt, find_shared, register, store_dir
 from mmbind.ablate.state import write_marker
 from mmbind.synth.manifest import MANIFEST
 
@@ -28,6 +30,7 @@ class SweepOutcome:
     resumed: list[str] = field(default_factory=list)  # runs resumed from their folder
     evaluated: list[str] = field(default_factory=list)  # runs evaluated
     skipped: list[str] = field(default_factory=list)  # runs already done
+    shared: list[str] = field(default_factory=list)  # runs whose training another sweep had done
     checkpoint: str | None = None  # where an interrupted run stopped
 
 
@@ -61,9 +64,17 @@ class SweepExecutor:
         self.prepare_data(plan)
         check_data(plan)
         outcome, total, durations = SweepOutcome(), len(plan.runs), []
+        store = store_dir(plan.output)
         for number, run in enumerate(plan.runs, 1):
             head = f"[bold][{number}/{total}] {run.name}[/]"
+            source = find_shared(store, run.recipe, run.run_dir) if run.status == "new" else None
+            if source is not None:
+                adopt(source, run.run_dir)
+                run.status = "evaluate"
+                outcome.shared.append(run.name)
+                self.say(f"{head} [dim]same recipe and seed as {source}: its training is shared, not redone")
             if run.status == "done":
+                register(store, run.recipe, run.run_dir)
                 self.say(f"{head} [dim]finished earlier, skipped")
                 outcome.skipped.append(run.name)
                 continue
@@ -89,6 +100,7 @@ class SweepExecutor:
                 self.say(f"{head} [yellow]interrupted[/]; checkpoint {outcome.checkpoint}")
                 return False
             (outcome.resumed if resume else outcome.trained).append(run.name)
+            register(store_dir(plan.output), run.recipe, run.run_dir)
             run.status = "evaluate"
         self.say(f"{head} evaluating")
         result = self.runner.evaluate(run.run_dir, plan.sweep.eval)

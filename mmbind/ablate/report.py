@@ -1,8 +1,10 @@
 """report.py
 
 The sweep's table in three forms: a rich table for the terminal and ``results.md`` (variants x metrics,
-``mean ± std``, x100 for scores in [0, 1]) and ``results.csv`` (one row per variant and metric with mean,
-std, n and every seed's raw value), plus ``results.json`` with everything.
+``mean ± std``, x100 for scores in [0, 1], each other variant's cell marked ``*`` when it differs
+significantly from the baseline's -- the first variant -- and ``ns`` when it does not), ``results.csv``
+(one row per variant and metric with mean, std, n and every seed's raw value), plus ``results.json``
+with everything (the comparisons included).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from mmbind.ablate.compare import mark
 from mmbind.ablate.results import Cell, ResultTable
 from mmbind.ablate.schema import MetricSpec
 
@@ -32,14 +35,20 @@ def caption(table: ResultTable) -> str:
     """What the numbers are."""
     seeds = ", ".join(map(str, table.seeds))
     percent = " Scores x100." if any(m.percent for m in table.metrics) else ""
-    return f"Mean ± sample standard deviation over seeds {seeds}.{percent}"
+    text = f"Mean ± sample standard deviation over seeds {seeds}.{percent}"
+    if table.comparisons:
+        base = table.labels.get(table.baseline or "", table.baseline)
+        text += (f" Against the baseline ({base}): * significant, ns not (p < 0.05, paired over seeds and "
+                 "questions: bootstrap 95% interval and sign-flip permutation test).")
+    return text
 
 
 def rows(table: ResultTable) -> list[list[str]]:
     """Header, then one row per variant: its label and one formatted cell per metric."""
     out = [["variant", *(m.title for m in table.metrics)]]
     for variant, label in table.labels.items():
-        cells = [format_cell(table.cell(variant, m.key), m, len(table.seeds)) for m in table.metrics]
+        cells = [format_cell(table.cell(variant, m.key), m, len(table.seeds))
+                 + mark(table.comparison(variant, m.key)) for m in table.metrics]
         out.append([label, *cells])
     return out
 

@@ -4,6 +4,8 @@ From evaluated runs to the sweep's table: each metric (``SET.path`` into a resul
 averages over that level) is read from every run's ``RUN/eval/<set>.json``, then summarised per variant as
 mean and sample standard deviation (n - 1 in the denominator; 0 for a single seed) over the seeds that
 have a value. Runs not evaluated yet simply contribute nothing, so a partial sweep still tabulates.
+Each variant is then compared with the first (the baseline), paired over seeds and questions
+(`compare.py`), and the table records which differences are significant.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmbind.ablate.compare import Comparison, QuestionScores, compare_variant, question_scores
 from mmbind.ablate.plan import SweepPlan
 from mmbind.ablate.schema import MetricSpec
 from mmbind.ablate.state import result_files
@@ -54,6 +57,31 @@ class ResultTable:
     labels: dict[str, str]  # variant key -> label, in order
     metrics: list[MetricSpec]  # the columns, in order
     values: dict[str, dict[str, dict[int, float]]] = field(default_factory=dict)  # variant/key/seed -> v
+    questions: dict[str, dict[str, dict[int, QuestionScores]]] = field(default_factory=dict)  # v/key/seed
+    comparisons: dict[str, dict[str, Comparison]] = field(default_factory=dict)  # variant/key -> vs baseline
+
+    @property
+    def baseline(self) -> str | None:
+        """The first variant, which every other is compared with."""
+        return next(iter(self.labels), None)
+
+    def compare(self) -> None:
+        """Compare every other variant with the baseline, metric by metric."""
+        base = self.baseline
+        self.comparisons = {}
+        for variant in self.labels:
+            if variant == base or base is None:
+                continue
+            for metric in self.metrics:
+                values = {v: self.values.get(v, {}).get(metric.key, {}) for v in (variant, base)}
+                per_q = {v: self.questions.get(v, {}).get(metric.key, {}) for v in (variant, base)}
+                found = compare_variant(variant, base, metric, self.seeds, values, per_q)
+                if found is not None:
+                    self.comparisons.setdefault(variant, {})[metric.key] = found
+
+    def comparison(self, variant: str, key: str) -> Comparison | None:
+        """``variant`` against the baseline on ``key``, if compared."""
+        return self.comparisons.get(variant, {}).get(key)
 
     def cell(self, variant: str, key: str) -> Cell:
         """The values of ``key`` for ``variant`` over the seeds."""
@@ -68,7 +96,9 @@ class ResultTable:
                 "metrics": [m.model_dump(mode="json") for m in self.metrics],
                 "values": {v: {k: {str(s): x for s, x in seeds.items()} for k, seeds in keys.items()}
                            for v, keys in self.values.items()},
-                "summary": summary}
+                "summary": summary, "baseline": self.baseline,
+                "comparisons": {v: {k: c.to_json() for k, c in keys.items()}
+                                for v, keys in self.comparisons.items()}}
 
 
 def _finite(value: float) -> float | None:
@@ -132,4 +162,8 @@ def collect(plan: SweepPlan) -> ResultTable:
             where = f"{plan.output / variant / f'seed{seed}'}: metric {metric.key}: {metric.set_name}"
             value = metric_value(sets[metric.set_name].get("metrics"), metric.path, where)
             table.values.setdefault(variant, {}).setdefault(metric.key, {})[seed] = value
+            per_question = question_scores(metric, sets[metric.set_name])
+            if per_question is not None:
+                table.questions.setdefault(variant, {}).setdefault(metric.key, {})[seed] = per_question
+    table.compare()
     return table

@@ -5,6 +5,11 @@
 to ``RUN/eval/<set>.json`` (``RUN/eval/<stage>/`` for a stage before the last, ``CHECKPOINT/eval/`` for a
 lone checkpoint); the terminal gets a table per set, or with ``--json`` one JSON object with every set's
 metrics. Sets whose modality the model has no encoder for are skipped (an error when named by --set).
+
+``mmbind eval TARGET --benchmark NAME --data DIR [--judge-model M]``: a published benchmark from its local
+files (`mmbind.eval.benchmarks`; plugins add more), predictions kept in ``<results>/<NAME>/`` and resumed,
+open answers judged through an OpenAI-compatible endpoint (or scored offline), every score with its 95%
+bootstrap interval.
 """
 
 from __future__ import annotations
@@ -26,15 +31,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", type=Path, help="dataset directory (default: found from the run's recipe)")
     parser.add_argument("--stage", help="evaluate this stage's output instead of the last one")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    parser.add_argument("--batch-size", type=positive_int, default=64,
-                        help="prompts per generate call (default: 64)")
-    parser.add_argument("--max-new-tokens", type=positive_int, default=10,
-                        help="tokens per answer (default: 10)")
+    parser.add_argument("--batch-size", type=positive_int,
+                        help="prompts per generate call (default: 64; 16 with --benchmark)")
+    parser.add_argument("--max-new-tokens", type=positive_int,
+                        help="tokens per answer (default: 10; with --benchmark 64 for open answers, 16 else)")
     parser.add_argument("--limit", type=positive_int, help="only the first N questions of each set")
     parser.add_argument("--frames", type=positive_int,
                         help="frames per video (default: the run's data.video_frames)")
-    parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"), default="vicuna_v1",
-                        help="conversation template (default: vicuna_v1, as training uses)")
+    parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"),
+                        help="conversation template (default: vicuna_v1, as training uses; with --benchmark: "
+                             "llava_v1 for converted Video-LLaVA checkpoints)")
+    bench = parser.add_argument_group("published benchmarks (--benchmark)")
+    bench.add_argument("--benchmark", metavar="NAME",
+                       help="msvd_qa, msrvtt_qa, tgif_qa, activitynet_qa, videochatgpt_qa, pope, llava_qa or "
+                            "a plugin's; --data is its folder (or question file)")
+    bench.add_argument("--bench-option", action="append", default=[], metavar="KEY=VALUE",
+                       help="loader option, e.g. videos=DIR, images=DIR, answers=FILE (repeatable)")
+    bench.add_argument("--output", type=Path, help="results folder (default: <results>/<benchmark>)")
+    bench.add_argument("--restart", action="store_true", help="discard earlier predictions and start over")
+    bench.add_argument("--judge-model", help="judge open answers with this model (or MMBIND_JUDGE_MODEL); "
+                                             "without one the offline normalised match is used")
+    bench.add_argument("--judge-base-url", help="OpenAI-compatible endpoint (or MMBIND_JUDGE_BASE_URL, "
+                                                "OPENAI_BASE_URL); key: MMBIND_JUDGE_API_KEY, OPENAI_API_KEY")
+    bench.add_argument("--judge-concurrency", type=positive_int, default=8, help="requests in flight (8)")
+    bench.add_argument("--judge-retries", type=int, default=5, help="retries per request, with backoff (5)")
+    bench.add_argument("--judge-cache", type=Path, help="verdict cache (default: ~/.cache/mmbind/judge)")
     parser.set_defaults(func=run)
 
 
@@ -45,8 +66,16 @@ def run(args: argparse.Namespace) -> int:
     from mmbind.eval import EvalSettings, prepare_eval
     from mmbind.eval.report import result_table, summary
 
-    job = prepare_eval(args.run, args.sets, EvalSettings(args.batch_size, args.max_new_tokens, args.limit),
-                       data=args.data, stage=args.stage, template=args.template, frames=args.frames)
+    if args.benchmark:
+        from mmbind.cli.bench_cmd import run_benchmark
+
+        return run_benchmark(args)
+    if args.sets is None and getattr(args, "bench_option", None):
+        stderr.print("--bench-option applies to --benchmark only", highlight=False)
+    settings = EvalSettings(args.batch_size or 64, args.max_new_tokens or 10, args.limit)
+    job = prepare_eval(args.run, args.sets, settings,
+                       data=args.data, stage=args.stage, template=args.template or "vicuna_v1",
+                       frames=args.frames)
     target, data_dir, skipped = job.target, job.data_dir, job.skipped
     if not args.json:
         stdout.print(f"evaluating {target.model_dir}" + (f" (stage {target.stage})" if target.stage else "")

@@ -6,13 +6,14 @@ entry points; nothing is registered by import side effects. Entry-point metadata
 without importing them; a module is imported when one of its parts is looked up (see `Registry.get`).
 """
 
-from mmbind.registry.entries import EncoderEntry, LLMEntry, PartKind, ProjectorEntry
+from mmbind.registry.entries import BenchmarkEntry, EncoderEntry, LLMEntry, PartKind, ProjectorEntry
 from mmbind.registry.loader import default_registry, load_registry
 from mmbind.registry.record import PluginRecord
 from mmbind.registry.registry import Registry
 from mmbind.registry.sources import PluginSource, discover_sources
 
 __all__ = [
+    "BenchmarkEntry",
     "EncoderEntry",
     "LLMEntry",
     "PartKind",

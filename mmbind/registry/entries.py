@@ -1,7 +1,7 @@
 """entries.py
 
 What one plugin contributes for one named part: its kind, name, pydantic ``Options`` schema and a small
-``build`` function.
+``build`` function -- or, for an evaluation benchmark, a ``load`` function reading its local files.
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from mmbind.interfaces import BuildContext, Encoder, LLMBackend, Projector
 
-PartKind = Literal["encoder", "projector", "llm"]
+PartKind = Literal["encoder", "projector", "llm", "benchmark"]
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,27 @@ class LLMEntry:
     kind: PartKind = field(default="llm", init=False)
 
 
-Entry = EncoderEntry | ProjectorEntry | LLMEntry
+@dataclass(frozen=True)
+class BenchmarkEntry:
+    """An evaluation benchmark read from local files. ``load(data, options) -> EvalSet`` (`mmbind.eval`):
+    ``data`` is the folder or file given to ``mmbind eval --data``, ``options`` the ``--bench-option
+    KEY=VALUE`` pairs. The set's ``kind`` says how its answers are scored: ``qa`` (open answers: the GPT
+    judge, or the offline normalised match), ``pope`` (yes/no, POPE's scores) or ``open`` (exact match)."""
+
+    name: str  # unique among benchmarks, used as ``mmbind eval --benchmark NAME``
+    load: Callable[..., Any]  # (data: Path, options: dict[str, str]) -> mmbind.eval.EvalSet
+    description: str = ""  # one line for `mmbind plugins`
+    kind: PartKind = field(default="benchmark", init=False)
+
+
+Entry = EncoderEntry | ProjectorEntry | LLMEntry | BenchmarkEntry
 
 HOOK_KINDS: dict[str, PartKind] = {
     "mmbind_encoders": "encoder",
     "mmbind_projectors": "projector",
     "mmbind_llms": "llm",
+    "mmbind_benchmarks": "benchmark",
 }
-ENTRY_TYPES: dict[PartKind, type] = {"encoder": EncoderEntry, "projector": ProjectorEntry, "llm": LLMEntry}
+ENTRY_TYPES: dict[PartKind, type] = {
+    "encoder": EncoderEntry, "projector": ProjectorEntry, "llm": LLMEntry, "benchmark": BenchmarkEntry,
+}

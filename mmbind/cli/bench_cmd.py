@@ -1,0 +1,117 @@
+"""bench_cmd.py
+
+The ``--benchmark`` path of ``mmbind eval``: read the benchmark, load the model, generate with a progress
+bar and ETA (answers kept as they come), judge (a second bar), then a table of the scores with their 95%
+intervals -- or, with ``--json``, the result object. Missing media are counted and named, never fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from mmbind.cli.console import stderr, stdout
+from mmbind.errors import UsageError
+
+
+def _options(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--bench-option {pair!r}: expected KEY=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _ci(ci: Any) -> str:
+    return "-" if not ci else f"[{_pct(ci[0])}, {_pct(ci[1])}]"
+
+
+def result_table(result: dict[str, Any]) -> Any:
+    """The scores as a rich table."""
+    from rich.table import Table
+
+    scorer = result["scorer"]
+    title = (f"{result['benchmark']}: {result['answered']}/{result['questions']} answered; "
+             f"scored by {scorer['label']}")
+    table = Table(title=title, title_justify="left")
+    for name in ("score", "value", "95% CI", "n"):
+        table.add_column(name, justify="left" if name == "score" else "right")
+    metrics = result["metrics"]
+    if result["kind"] == "pope":
+        for split, row in metrics["splits"].items():
+            n = str(row["n"])
+            table.add_row(f"{split} accuracy %", _pct(row["accuracy"]), _ci(row["accuracy_ci95"]), n)
+            table.add_row(f"{split} F1 %", _pct(row["f1"]), _ci(row["f1_ci95"]), "")
+            rates = f"{_pct(row['precision'])} / {_pct(row['recall'])} / {_pct(row['yes_ratio'])}"
+            table.add_row(f"{split} precision / recall / yes %", rates, "", "")
+        return table
+    acc = metrics["accuracy"]
+    table.add_row("accuracy %", _pct(acc["value"]), _ci(acc["ci95"]), str(acc["n"]))
+    if "score" in metrics:
+        score = metrics["score"]
+        ci = "-" if not score["ci95"] else f"[{score['ci95'][0]:.2f}, {score['ci95'][1]:.2f}]"
+        table.add_row("score (0-5)", "-" if score["value"] is None else f"{score['value']:.2f}", ci,
+                      str(score["n"]))
+        table.add_row("invalid verdicts", str(metrics["invalid"]), "", "")
+    for group, row in (metrics.get("by_group") or {}).items():
+        table.add_row(f"  {group} %", _pct(row["value"]), _ci(row["ci95"]), str(row["n"]))
+    return table
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    """``mmbind eval TARGET --benchmark NAME --data DIR ...``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from mmbind.eval.bench_job import BenchSettings, prepare_benchmark
+    from mmbind.eval.judge.client import config_from_env
+
+    if args.data is None:
+        raise UsageError("--benchmark needs --data DIR (the benchmark's folder or question file)")
+    if args.sets:
+        raise UsageError("--set chooses synthetic eval sets; it cannot be combined with --benchmark")
+    judge = None
+    if args.judge_model or args.judge_base_url:
+        extra = {"concurrency": args.judge_concurrency, "retries": args.judge_retries,
+                 "cache_dir": args.judge_cache}
+        judge = config_from_env(args.judge_model, args.judge_base_url, **extra)
+    options = _options(args.bench_option)
+    settings = BenchSettings(args.batch_size or 16, args.max_new_tokens, args.limit, options)
+    job = prepare_benchmark(args.run, args.benchmark, args.data, settings, stage=args.stage,
+                            template=args.template, frames=args.frames, output=args.output, judge=judge,
+                            restart=args.restart)
+    if not args.json:
+        stdout.print(f"evaluating {job.target.model_dir} on {args.benchmark} ({len(job.items)} questions "
+                     f"from {args.data}) -> {job.output}", highlight=False)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        gen = progress.add_task("generating", total=len(job.items))
+        judged = progress.add_task("judging", total=len(job.items), visible=job.judge is not None)
+        result = job.run(lambda n: progress.advance(gen, n), lambda n: progress.advance(judged, n))
+    missing = result["missing_media"]
+    if missing["count"]:
+        first = next(iter(missing["examples"].items()))
+        stderr.print(f"[yellow]{missing['count']} question(s) skipped: media missing or unreadable[/] "
+                     f"(first: {first[0]}: {first[1]})", highlight=False)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "predictions"}, indent=1))
+        return 0
+    stdout.print(result_table(result))
+    if not result["scorer"].get("comparable_with_paper", True):
+        stdout.print(f"[yellow]note:[/] {result['scorer']['label']}", highlight=False)
+    stdout.print(f"results: {result['path']}", highlight=False)
+    return 0
