@@ -60,3 +60,24 @@ def test_missing_config_and_intact_copy(saved, tmp_path):
     (tmp_path / "copy" / "mmbind_config.json").unlink()
     with pytest.raises(CheckpointError, match="not an mmbind checkpoint"):
         mmbind.load_pretrained(tmp_path / "copy")
+
+
+LLM_CASES = {
+    "config missing": (lambda llm: (llm / "config.json").unlink(), r"llm: config.json is missing"),
+    "config garbage": (lambda llm: (llm / "config.json").write_text("{garbage"),
+                       r"llm: the config files do not load"),
+    "config not utf-8": (lambda llm: (llm / "config.json").write_bytes(b"\xff\xfe{"),
+                         r"llm: the config files do not load"),
+    "tokenizer garbage": (lambda llm: (llm / "tokenizer.json").write_text("garbage"),
+                          r"llm: the tokenizer files do not load"),
+}
+
+
+@pytest.mark.parametrize("case", LLM_CASES)
+def test_damaged_llm_files_are_one_checkpoint_error(saved, tmp_path, case):
+    damage, message = LLM_CASES[case]
+    folder = damaged(saved, tmp_path, lambda d: d)
+    damage(folder / "llm")
+    with pytest.raises(CheckpointError, match=message) as info:
+        mmbind.load_pretrained(folder)
+    assert str(folder / "llm") in str(info.value)

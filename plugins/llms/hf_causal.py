@@ -13,6 +13,7 @@ names); it is specific to this backend, not part of `LLMBackend`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -150,7 +151,19 @@ def _has_tokenizer(directory: Path) -> bool:
 def _load_tokenizer(directory: Path | None) -> Any | None:
     if directory is None or not _has_tokenizer(directory):
         return None
-    return AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    return _local(
+        "tokenizer", directory, lambda: AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    )
+
+
+def _local(what: str, directory: Path, load: Callable[[], Any]) -> Any:
+    """``load()`` of a local transformers file set; whatever it raises on damaged files (OSError,
+    ValueError, JSONDecodeError, ...) becomes one `CheckpointError` naming the folder."""
+    try:
+        return load()
+    except Exception as exc:  # noqa: BLE001 -- transformers raises many types for unreadable files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{directory}: the {what} files do not load ({reason})") from None
 
 
 def build(options: HFCausalOptions, context: BuildContext) -> HFCausalLM:
@@ -158,7 +171,10 @@ def build(options: HFCausalOptions, context: BuildContext) -> HFCausalLM:
     dtype = _DTYPES[options.dtype]
     attn = options.attn_implementation
     if context.artifacts_dir is not None:
-        config = AutoConfig.from_pretrained(context.artifacts_dir, local_files_only=True)
+        saved = context.artifacts_dir
+        if not (saved / "config.json").is_file():
+            raise CheckpointError(f"{saved}: config.json is missing (the LLM's configuration)")
+        config = _local("config", saved, lambda: AutoConfig.from_pretrained(saved, local_files_only=True))
         model = AutoModelForCausalLM.from_config(config, attn_implementation=attn, dtype=dtype)
         return HFCausalLM(model, _load_tokenizer(context.artifacts_dir))
     if options.config is not None:
@@ -170,9 +186,9 @@ def build(options: HFCausalOptions, context: BuildContext) -> HFCausalLM:
     path = Path(options.path)  # type: ignore[arg-type]
     if not (path / "config.json").is_file():
         raise CheckpointError(f"hf_causal: {path} is not a local checkpoint directory (no config.json)")
-    model = AutoModelForCausalLM.from_pretrained(
+    model = _local("checkpoint", path, lambda: AutoModelForCausalLM.from_pretrained(
         path, local_files_only=True, attn_implementation=attn, dtype=dtype
-    )
+    ))
     return HFCausalLM(model, _load_tokenizer(Path(options.tokenizer) if options.tokenizer else path))
 
 
