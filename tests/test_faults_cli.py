@@ -80,3 +80,15 @@ def test_a_closed_stdout_pipe_ends_the_command_quietly(argv):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert err == ""
+
+
+def test_an_output_file_that_is_a_folder_fails_before_any_work(capsys, tmp_path):
+    (tmp_path / "answers").mkdir()
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "1", "question": "Q?"}\n', encoding="utf-8")
+    argv = ["infer", str(tmp_path / "no-run"), "-i", str(questions), "-o", str(tmp_path / "answers")]
+    assert main(argv) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: output file {tmp_path / 'answers'}: is a folder, not a file" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers", "q.jsonl"]
+    assert not any((tmp_path / "answers").iterdir())

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mode.add_argument("--dry-run", action="store_true", help="resolve and show the runs; run nothing")
     mode.add_argument("--report-only", action="store_true", help="only tabulate the runs evaluated so far")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bars")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, output_folders=("output",))
 
 
 def _seed_list(text: str) -> list[int]:

@@ -43,14 +43,25 @@ def check_output_dir(path: Path, what: str) -> None:
         raise UsageError(f"{what} {path}: cannot create it, {parent} is not writable")
 
 
-# argparse destinations naming a folder a command writes (train, ablate, demo, data synth); the DST of
-# `convert` is checked by the converters themselves
-OUTPUT_DESTS = ("output", "out")
+def check_output_file(path: Path, what: str) -> None:
+    """`UsageError` unless ``path`` is (or can become) a file: not a folder, in a folder that can be made."""
+    if path.is_dir():
+        raise UsageError(f"{what} {path}: is a folder, not a file")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"{what} {path}: the file is not writable")
+        return
+    check_output_dir(path.absolute().parent, f"{what} {path}: its folder")
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Check every output folder of the parsed command (`check_output_dir`) before it runs."""
-    for dest in OUTPUT_DESTS:
+    """Check what the parsed command will write before it runs: each sub-command names the argparse
+    destinations of its output folders (``output_folders``) and files (``output_files``) in its defaults."""
+    for dest in getattr(args, "output_folders", ()):
         value = getattr(args, dest, None)
         if isinstance(value, Path):
             check_output_dir(value, "output folder")
+    for dest in getattr(args, "output_files", ()):
+        value = getattr(args, dest, None)
+        if isinstance(value, Path):
+            check_output_file(value, "output file")

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--size", default="default", help="preset: micro, small or default (default: %(default)s)"
     )
     synth.add_argument("--force", action="store_true", help="replace a dataset generated earlier in OUT")
-    synth.set_defaults(func=run_synth)
+    synth.set_defaults(func=run_synth, output_folders=("out",))
 
 
 def run_synth(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="data seed (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bars")
     parser.add_argument("--compose-only", action="store_true", help="only compose the tiny model and run it")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, output_folders=("out",))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--judge-concurrency", type=positive_int, default=8, help="requests in flight (8)")
     bench.add_argument("--judge-retries", type=int, default=5, help="retries per request, with backoff (5)")
     bench.add_argument("--judge-cache", type=Path, help="verdict cache (default: ~/.cache/mmbind/judge)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, output_folders=("output",))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--stage", help="use this stage's output instead of the last one")
     parser.add_argument("--frames", type=int, help="frames sampled per video (default: as in training)")
     parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"), help="conversation template")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, output_files=("output",))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
     parser.add_argument("--allow-recipe-change", action="append", default=[], metavar="FIELD[,FIELD]",
                         help="with --resume: accept these changed recipe fields, e.g. stages.finetune.lr")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, output_folders=("output",))
 
 
 def run(args: argparse.Namespace) -> int:

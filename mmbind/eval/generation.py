@@ -12,7 +12,7 @@ inference wording) for converted Video-LLaVA checkpoints (``config.extra["conver
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from mmbind.data.build import pad_id
-from mmbind.errors import CheckpointError, InputError
+from mmbind.errors import CheckpointError, InputError, MediaError
 from mmbind.media import load_item
 from mmbind.prompting import Conversation, get_template, tokenize_prompt
 
@@ -114,6 +114,26 @@ class Generator:
             if on_batch is not None:
                 on_batch(len(chunk))
         return answers
+
+    def answer_readable(
+        self, queries: Sequence[Query], max_new_tokens: int, batch_size: int
+    ) -> Iterator[tuple[list[int], list[str], list[tuple[int, str]]]]:
+        """Greedy answers ``batch_size`` queries at a time, for batch jobs over files a user supplied: per
+        batch, (indices into ``queries`` answered, their answers, (index, reason) of queries whose media
+        could not be read). A bad file never stops the job; it is reported with the first line of why."""
+        for start in range(0, len(queries), batch_size):
+            ready, bad = [], []
+            for index in range(start, min(start + batch_size, len(queries))):
+                query = queries[index]
+                try:
+                    if query.modality is not None and query.media is not None:
+                        self.pixels(query.modality, query.media)
+                    ready.append(index)
+                except (MediaError, InputError, OSError) as exc:
+                    bad.append((index, (str(exc).splitlines() or [repr(exc)])[0]))
+            chunk = [queries[i] for i in ready]
+            answers = self.answer(chunk, max_new_tokens, batch_size=len(chunk)) if chunk else []
+            yield ready, answers, bad
 
     def stream(self, query: Query, streamer: Any, max_new_tokens: int = 256) -> str:
         """One greedy answer, its text pushed to ``streamer`` (a transformers streamer) as it is made."""

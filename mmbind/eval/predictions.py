@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmbind.errors import InputError, MediaError, UsageError
+from mmbind.errors import UsageError
 from mmbind.eval.generation import Generator, Query
 from mmbind.eval.sets import EvalItem
 
@@ -118,27 +118,18 @@ def generate_predictions(generator: Generator, items: Sequence[EvalItem], folder
     with path.open("a", encoding="utf-8") as out:
         if torn:
             out.write("\n")
-        for start in range(0, len(unique), batch_size):
-            chunk, ready = unique[start:start + batch_size], []
-            for item in chunk:
-                try:
-                    if item.modality is not None and item.media is not None:
-                        generator.pixels(item.modality, item.media)
-                    ready.append(item)
-                except (MediaError, InputError, OSError) as exc:
-                    reason = (str(exc).splitlines() or [repr(exc)])[0]
-                    for member in groups[_prompt_key(item)]:
-                        state.errors[member.id] = reason
-                        out.write(json.dumps({"id": member.id, "error": reason}) + "\n")
-            queries = [Query(i.question, i.modality, i.media) for i in ready]
-            answers = generator.answer(queries, max_new_tokens, batch_size=max(1, len(queries))) \
-                if queries else []
-            for item, answer in zip(ready, answers):
-                for member in groups[_prompt_key(item)]:
+        queries = [Query(i.question, i.modality, i.media) for i in unique]
+        for ready, answers, bad in generator.answer_readable(queries, max_new_tokens, batch_size):
+            for index, reason in bad:
+                for member in groups[_prompt_key(unique[index])]:
+                    state.errors[member.id] = reason
+                    out.write(json.dumps({"id": member.id, "error": reason}) + "\n")
+            for index, answer in zip(ready, answers):
+                for member in groups[_prompt_key(unique[index])]:
                     state.answers[member.id] = answer
                     state.generated += 1
                     out.write(json.dumps({"id": member.id, "prediction": answer}) + "\n")
             out.flush()
             if on_batch is not None:
-                on_batch(sum(len(groups[_prompt_key(i)]) for i in chunk))
+                on_batch(sum(len(groups[_prompt_key(unique[i])]) for i in [*ready, *(i for i, _ in bad)]))
     return state

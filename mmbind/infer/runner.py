@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmbind.errors import InputError, MediaError
 from mmbind.eval.generation import Generator, Query
 from mmbind.infer.rows import BadRow, InferRow
 from mmbind.prompting import tokenize_prompt
@@ -50,24 +49,16 @@ def run_inference(generator: Generator, rows: Sequence[InferRow], output: Path, 
     with output.open("a", encoding="utf-8") as out:
         if torn:  # an interrupted run's last line: end it, so the next answer starts a line of its own
             out.write("\n")
-        for start in range(0, len(todo), batch_size):
-            chunk, ready = todo[start:start + batch_size], []
-            for row in chunk:
-                try:
-                    if row.modality is not None and row.media is not None:
-                        generator.pixels(row.modality, row.media)
-                    ready.append(row)
-                except (MediaError, InputError, OSError) as exc:
-                    result.bad.append(BadRow(row.id, str(exc).splitlines()[0] if str(exc) else repr(exc)))
-            queries = [Query(r.question, r.modality, r.media) for r in ready]
-            answers = (generator.answer(queries, max_new_tokens, batch_size=max(1, len(queries)))
-                       if queries else [])
-            for row, answer in zip(ready, answers):
+        queries = [Query(r.question, r.modality, r.media) for r in todo]
+        for ready, answers, bad in generator.answer_readable(queries, max_new_tokens, batch_size):
+            result.bad += [BadRow(todo[index].id, reason) for index, reason in bad]
+            for index, answer in zip(ready, answers):
+                row = todo[index]
                 media = None if row.media is None else {row.modality: str(row.media)}
                 out.write(json.dumps({"id": row.id, "question": row.question, "media": media,
                                       "answer": answer}) + "\n")
             out.flush()
             result.answered += len(ready)
             if on_rows is not None:
-                on_rows(len(chunk))
+                on_rows(len(ready) + len(bad))
     return result
