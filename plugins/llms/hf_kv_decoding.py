@@ -10,6 +10,7 @@ dropped.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -24,9 +25,14 @@ def plain_dynamic_cache(model: Any) -> bool:
     and padded along the sequence (sliding-window layers cannot)."""
     try:
         cache = DynamicCache(config=model.config)
-    except Exception:  # an unusual config: let the generic decoding handle it
+        return all(type(layer) is DynamicLayer for layer in cache.layers)
+    except Exception:  # an unusual config or an older transformers: the generic decoding handles it
         return False
-    return all(type(layer) is DynamicLayer for layer in cache.layers)
+
+
+def _cache_argument(model: Any) -> str:
+    """The name ``forward`` takes the cache by (``cache``; ``past_key_values`` before transformers 5.x)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 class KVCacheDecoding(DecodeState):
@@ -36,23 +42,21 @@ class KVCacheDecoding(DecodeState):
         self.model = model
         self.embed = model.get_input_embeddings()
         self.mask = attention_mask.long()
-        out = model(inputs_embeds=inputs_embeds, attention_mask=self._mask(),
-                    position_ids=positions(self.mask), past_key_values=DynamicCache(config=model.config),
-                    use_cache=True, logits_to_keep=1)
-        self.cache = out.past_key_values
-        self.logits = out.logits[:, -1].float()
+        self.cache = DynamicCache(config=model.config)  # filled in place by every forward
+        self.cache_argument = _cache_argument(model)
+        self._forward(inputs_embeds, positions(self.mask))
 
-    def _mask(self) -> torch.Tensor | None:
-        return None if bool(self.mask.all()) else self.mask
+    def _forward(self, embeds: torch.Tensor, position_ids: torch.Tensor) -> None:
+        """Run the new positions through the model (the cache grows); logits of the last one."""
+        mask = None if bool(self.mask.all()) else self.mask  # as generate: no mask when nothing is padded
+        out = self.model(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=True,
+                         logits_to_keep=1, **{self.cache_argument: self.cache})
+        self.logits = out.logits[:, -1].float()
 
     def advance(self, tokens: torch.Tensor) -> None:
         tokens = tokens.to(self.mask.device)
         self.mask = torch.cat([self.mask, self.mask.new_ones((self.mask.shape[0], 1))], dim=1)
-        place = (self.mask.sum(-1, keepdim=True) - 1)
-        out = self.model(inputs_embeds=self.embed(tokens)[:, None], attention_mask=self._mask(),
-                         position_ids=place, past_key_values=self.cache, use_cache=True, logits_to_keep=1)
-        self.cache = out.past_key_values
-        self.logits = out.logits[:, -1].float()
+        self._forward(self.embed(tokens)[:, None], self.mask.sum(-1, keepdim=True) - 1)
 
     def keep(self, rows: torch.Tensor) -> None:
         rows = rows.to(self.mask.device)
