@@ -12,13 +12,13 @@ client that goes away frees its row too. Between steps, waiting requests join th
 while it has room and the oldest waiting request is compatible with it (then it and the compatible ones
 after it join, oldest first); a batch ends when its last row does.
 
-Waiting is bounded: when the oldest waiting request is not compatible with the batch in progress, nobody
-joins that batch any more, so it ends within ``max_tokens`` steps and the next batch starts with that
-request; a compatible request joins as soon as a row is free (rows last at most ``max_tokens`` steps) and
-no request is overtaken by a younger compatible one. After a batch that had several requests the worker
-waits up to ``batch_wait_s`` (default 10 ms) for their clients' next requests before starting the next
-batch; after a lone request it does not wait, so one client alone sees no added latency. The queue holds
-``max_queue`` requests; beyond that a request is refused (429) instead of waiting.
+Waiting is bounded: when the oldest waiting request is not compatible with the batch in progress, nobody joins
+that batch any more, so it ends within ``max_tokens`` steps and the next batch starts with that request; a
+compatible request joins as soon as a row is free (rows last at most ``max_tokens`` steps) and no request is
+overtaken by a younger compatible one. After a batch that had several requests the worker waits up to
+``batch_wait_s`` (default 10 ms) for their clients' next requests before starting the next batch (until as
+many wait as that batch had); after a lone request it does not wait, so one client alone sees no added
+latency. The queue holds ``max_queue`` requests; beyond that a request is refused (429) instead of waiting.
 """
 
 from __future__ import annotations
@@ -164,8 +164,8 @@ class BatchWorker:
             if self._stopping:
                 return None
             if self.batch_wait_s > 0 and self._last_size > 1:  # clients are concurrent: let them catch up
-                deadline = time.monotonic() + self.batch_wait_s
-                while len(self._queue) < self.max_batch and (left := deadline - time.monotonic()) > 0:
+                deadline, enough = time.monotonic() + self.batch_wait_s, min(self._last_size, self.max_batch)
+                while len(self._queue) < enough and (left := deadline - time.monotonic()) > 0:
                     self._cond.wait(left)
             return self._pop(self._queue[0].key(), self.max_batch)
 
