@@ -91,7 +91,7 @@ def create_app(model: Any, settings: ServeSettings, model_name: str, template: C
 
     def tokens_per_item(modality: str) -> int:
         encoder = model.encoders[modality]
-        return int(encoder.tokens_per_item(settings.frames if modality == "video" else None))
+        return int(encoder.tokens_per_item(settings.frames if encoder.temporal else None))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
