@@ -1,11 +1,11 @@
 """serve_throughput.py
 
-Benchmark: `mmbind serve` on the tiny model, one server, one run: the same chat completion requests
-(image questions, greedy, ``max_tokens`` new tokens each) sent one after another, then from 8 concurrent
-clients, alternating in rounds over the same requests (so load from other processes hits both alike).
-Requests per second for both, the speed-up (concurrent requests are generated together in
-batches), and p50 / p95 latency. Checks that both passes returned the same answers. Prints a table, then
-ONE JSON object as the last line.
+Benchmark: `mmbind serve` on the tiny model, one server, one run: the same chat completion requests (image
+questions, greedy, ``max_tokens`` new tokens each) sent one after another, then from 8 concurrent clients,
+alternating in rounds over the same requests (so load from other processes hits both alike). Requests per
+second for both, the speed-up (concurrent requests are generated together: continuous batching, requests
+join and leave the batch between steps), and p50 / p95 latency. Checks that both passes returned the same
+answers. Prints a table, then ONE JSON object as the last line.
 
     .venv/bin/python benchmarks/serve_throughput.py [--requests 64] [--clients 8] [--max-tokens 64]
 """

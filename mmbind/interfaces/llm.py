@@ -4,7 +4,9 @@
 
 The host splices projected media tokens into the text embeddings and calls the backend with
 ``inputs_embeds``; the backend exposes its embedding table, tokenizer and hidden size, and generates with
-a KV cache.
+a KV cache: all at once (`generate`), or step by step (`start_decoding`: rows may leave and join
+between steps, for the server's continuous batching; the default recomputes the sequence every step and
+works on any backend, a backend with a KV cache overrides it).
 
 It also declares what training needs, so the trainer never reaches inside it: its repeated blocks
 (`block_modules`: the FSDP units and the gradient-checkpointing units), `enable_gradient_checkpointing`, and
@@ -24,6 +26,7 @@ from torch import nn
 
 from mmbind.interfaces.block_checkpointing import checkpoint_blocks
 from mmbind.interfaces.capability import unsupported
+from mmbind.interfaces.decode_state import DecodeState
 from mmbind.interfaces.lora_layers import inject_lora, merge_lora_layers
 
 if TYPE_CHECKING:
@@ -69,6 +72,15 @@ class LLMBackend(nn.Module, ABC):
         self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, **generate_kwargs: Any
     ) -> torch.Tensor:
         """Generate from left-padded embeddings with a KV cache; return only the new token ids."""
+
+    def start_decoding(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> DecodeState:
+        """Prefill left-padded prompt embeddings ``(B, S, D)``; the returned `DecodeState` holds each row's
+        next-token logits and is advanced one token at a time. Its greedy tokens must be those of
+        `generate` with ``do_sample=False`` (and no logits processors). Default: `RecomputeDecoding`, a
+        full ``forward`` over the sequence every step (any backend; override it with a KV cache)."""
+        from mmbind.interfaces.recompute_decoding import RecomputeDecoding
+
+        return RecomputeDecoding(self, inputs_embeds, attention_mask)
 
     @abstractmethod
     def add_tokens(self, tokens: list[str]) -> list[int]:

@@ -1,39 +1,43 @@
 """batcher.py
 
-`BatchWorker`: the one thread that owns the model. Requests wait in a FIFO queue; the worker takes the
-oldest one plus every waiting request whose sampling settings are compatible with it (all greedy ones
-together; sampled ones with equal temperature and top_p; a request with a ``seed`` alone), up to
-``max_batch`` of them, and generates them together: prompts left-padded, one KV-cached ``generate``.
+`BatchWorker`: the one thread that owns the model. Requests wait in a FIFO queue. When no batch is running
+the worker takes the oldest one plus every waiting request whose sampling settings are compatible with it
+(all greedy ones together; sampled ones with equal temperature and top_p; a request with a ``seed``
+alone), up to ``max_batch`` of them, prefills them together (prompts left-padded) and generates the batch
+one token at a time with a KV cache (`mmbind.eval.decode_loop.ContinuousBatch`: continuous batching).
 
-Each row streams its own tokens (a per-step streamer sees every row's next token) and finishes on its own:
-end of sequence, its ``max_tokens`` or a stop string -- its answer is delivered at once, while the rest
-of the batch goes on; a batch ends when its last row does. A client that goes away frees its row.
+Each row streams its own tokens and finishes on its own: end of sequence, its ``max_tokens`` or a stop
+string -- its answer is delivered at once and the row leaves the batch (its KV cache is freed), and a
+client that goes away frees its row too. Between steps, waiting requests join the batch in progress
+while it has room and the oldest waiting request is compatible with it (then it and the compatible ones
+after it join, oldest first); a batch ends when its last row does.
 
-Waiting is bounded: a new request joins the next batch unless that one is full of older requests or
-needs other sampling settings; every batch is capped at ``max_batch`` requests and ``max_tokens`` new
-tokens, so a request waits for at most the batch in progress plus the batches of the requests queued before
-it. After a batch of several requests the worker waits up to ``batch_wait_s`` (default 10 ms) for their
-clients' next requests before starting the next batch; after a lone request it does not wait, so one client
-alone sees no added latency. The queue holds ``max_queue`` requests; beyond that a request is refused
-(429) instead of waiting.
+Waiting is bounded: when the oldest waiting request is not compatible with the batch in progress, nobody joins
+that batch any more, so it ends within ``max_tokens`` steps and the next batch starts with that request; a
+compatible request joins as soon as a row is free (rows last at most ``max_tokens`` steps) and no request is
+overtaken by a younger compatible one. After a batch that had several requests the worker waits up to
+``batch_wait_s`` (default 10 ms) for their clients' next requests before starting the next batch (until as
+many wait as that batch had); after a lone request it does not wait, so one client alone sees no added
+latency. The queue holds ``max_queue`` requests; beyond that a request is refused (429) instead of waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
-from transformers.generation.streamers import BaseStreamer
 
 from mmbind.data.build import pad_id
-from mmbind.serve.chat_request import ChatJob
+from mmbind.eval.decode_loop import ContinuousBatch
+from mmbind.serve.chat_request import ChatJob, Sampling
 from mmbind.serve.request_error import RequestError
 from mmbind.serve.row_text import RowText
 
@@ -54,56 +58,39 @@ class Pending:
         """Hand an event (``delta``, ``done`` or ``error``) to the waiting request handler."""
         self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, payload))
 
-
-class _RowStreamer(BaseStreamer):
-    """Feeds each step's tokens to the batch's rows and delivers finished answers."""
-
-    def __init__(self, rows: list[Pending]) -> None:
-        self.rows = rows
-
-    def put(self, value: torch.Tensor) -> None:
-        if value.dim() > 1:  # the prompt (empty: generation starts from embeddings)
-            return
-        for pending, token in zip(self.rows, value.tolist()):
-            row = pending.row
-            assert row is not None
-            if row.done:
-                continue
-            delta = row.push(int(token))
-            if delta:
-                pending.send("delta", delta)
-            if row.done:
-                _deliver(pending)
-
-    def end(self) -> None:
-        for pending in self.rows:
-            if pending.row is not None and not pending.row.done:
-                _deliver(pending)
+    def key(self) -> tuple[Any, ...]:
+        """Requests with equal keys may be generated together."""
+        return self.job.sampling.batch_key(self.number)
 
 
-class _RowsDone(StoppingCriteria):
-    """Per-row stop: finished or abandoned rows stop generating."""
-
-    def __init__(self, rows: list[Pending]) -> None:
-        self.rows = rows
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        done = [bool(p.row and p.row.done) or p.cancelled for p in self.rows]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
-def _deliver(pending: Pending) -> None:
+def _push(pending: Pending, token: int) -> None:
+    """Give the row its next token; stream what may be sent and deliver the answer when it is done."""
     row = pending.row
     assert row is not None
-    rest = row.finish()
-    if rest:
-        pending.send("delta", rest)
-    pending.send("done", {"content": row.final(), "finish_reason": row.finish_reason,
-                          "completion_tokens": len(row.tokens)})
+    delta = row.push(token)
+    if delta:
+        pending.send("delta", delta)
+    if row.done:
+        rest = row.finish()
+        if rest:
+            pending.send("delta", rest)
+        pending.send("done", {"content": row.final(), "finish_reason": row.finish_reason,
+                              "completion_tokens": len(row.tokens)})
+
+
+@contextlib.contextmanager
+def _seeded(sampling: Sampling, device: torch.device) -> Iterator[None]:
+    """The random state of a seeded request (its batch has only it), restored afterwards."""
+    if sampling.seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(sampling.seed)
+        yield
 
 
 class BatchWorker:
-    """Owns the model; generates queued requests in batches on its own thread."""
+    """Owns the model; generates queued requests in continuous batches on its own thread."""
 
     def __init__(
         self, model: Any, max_batch: int = 16, max_queue: int = 256, batch_wait_s: float = 0.0
@@ -121,8 +108,8 @@ class BatchWorker:
         self._stopping = False
         self._numbers = count()
         self._thread: threading.Thread | None = None
-        self.batches = 0  # batches generated (for /health and tests)
-        self.largest_batch = 0
+        self.batches = 0  # batches started (requests may join one in progress; for /health and tests)
+        self.largest_batch = 0  # most rows generated together in one step
         self.busy = False
         self._last_size = 0
 
@@ -157,43 +144,46 @@ class BatchWorker:
             self._queue.append(pending)
             self._cond.notify()
 
-    # ------------------------------------------------------------------ worker
+    # ------------------------------------------------------------------ queue
+    def _pop(self, key: tuple[Any, ...], room: int) -> list[Pending]:
+        """Up to ``room`` waiting requests with ``key``, oldest first (call with the lock held)."""
+        taken: list[Pending] = []
+        for pending in list(self._queue):
+            if len(taken) >= room:
+                break
+            if pending.key() == key:
+                taken.append(pending)
+                self._queue.remove(pending)
+        return taken
+
     def _take(self) -> list[Pending] | None:
+        """The first requests of the next batch: the oldest waiting one and those compatible with it."""
         with self._cond:
             while not self._queue and not self._stopping:
                 self._cond.wait()
             if self._stopping:
                 return None
             if self.batch_wait_s > 0 and self._last_size > 1:  # clients are concurrent: let them catch up
-                deadline = time.monotonic() + self.batch_wait_s
-                while len(self._queue) < self.max_batch and (left := deadline - time.monotonic()) > 0:
+                deadline, enough = time.monotonic() + self.batch_wait_s, min(self._last_size, self.max_batch)
+                while len(self._queue) < enough and (left := deadline - time.monotonic()) > 0:
                     self._cond.wait(left)
-            head = self._queue.popleft()
-            key = head.job.sampling.batch_key(head.number)
-            batch = [head]
-            for pending in list(self._queue):
-                if len(batch) >= self.max_batch:
-                    break
-                if pending.job.sampling.batch_key(pending.number) == key:
-                    batch.append(pending)
-                    self._queue.remove(pending)
-            return batch
+            return self._pop(self._queue[0].key(), self.max_batch)
 
+    def _joiners(self, key: tuple[Any, ...], room: int) -> list[Pending]:
+        """Requests that join the batch in progress now: only while the oldest waiting one is compatible."""
+        if room <= 0 or not self._queue:
+            return []
+        with self._cond:
+            if not self._queue or self._stopping or self._queue[0].key() != key:
+                return []
+            return self._pop(key, room)
+
+    # ------------------------------------------------------------------ worker
     def _loop(self) -> None:
-        while (batch := self._take()) is not None:
-            batch = [p for p in batch if not p.cancelled]
-            self._last_size = len(batch)
-            if not batch:
-                continue
+        while (first := self._take()) is not None:
             self.busy = True
             try:
-                self._generate(batch)
-            except RequestError as exc:
-                for pending in batch:
-                    pending.send("error", exc)
-            except Exception as exc:  # a bug, not the client's fault: answer 500, keep serving
-                for pending in batch:
-                    pending.send("error", exc)
+                self._last_size = self._run(first)
             finally:
                 self.busy = False
 
@@ -211,27 +201,46 @@ class BatchWorker:
         stacked = {m: torch.stack(items).to(self.device) for m, items in media.items()}
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device), "media": stacked}
 
-    @torch.no_grad()
-    def _generate(self, batch: list[Pending]) -> None:
-        jobs = [p.job for p in batch]
-        for pending in batch:
-            pending.row = RowText(self.tokenizer, self.eos_id, pending.job.max_tokens, pending.job.stop,
-                                  pending.job.stream)
-        sampling = jobs[0].sampling
-        options: dict[str, Any] = {"do_sample": False}
-        if not sampling.greedy:
-            options = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p,
-                       "top_k": 0}
+    def _join(self, batch: ContinuousBatch, joining: list[Pending]) -> list[Pending]:
+        """Prefill ``joining`` into ``batch``; the rows that joined (those that failed get an error)."""
+        joining = [p for p in joining if not p.cancelled]
+        if not joining:
+            return []
+        for pending in joining:
+            job = pending.job
+            pending.row = RowText(self.tokenizer, self.eos_id, job.max_tokens, job.stop, job.stream)
+        try:
+            batch.join(**self.inputs([p.job for p in joining]))
+        except Exception as exc:  # RequestError: the client's; anything else: a bug, answered 500
+            for pending in joining:
+                pending.send("error", exc)
+            return []
+        return joining
+
+    def _run(self, first: list[Pending]) -> int:
+        """Generate a batch until its last row is done, letting waiting requests join; its peak size."""
+        sampling = first[0].job.sampling
+        key = first[0].key()
+        batch = ContinuousBatch(self.model, sampling.temperature, sampling.top_p)
+        active: list[Pending] = []
+        joining, peak = first, 0
         self.batches += 1
-        self.largest_batch = max(self.largest_batch, len(batch))
-        run = lambda: self.model.generate(  # noqa: E731
-            **self.inputs(jobs), max_new_tokens=max(j.max_tokens for j in jobs),
-            eos_token_id=self.eos_id, streamer=_RowStreamer(batch),
-            stopping_criteria=StoppingCriteriaList([_RowsDone(batch)]), **options)
-        if sampling.seed is None:
-            run()
-            return
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(sampling.seed)
-            run()
+        with _seeded(sampling, self.device), torch.no_grad():
+            while True:
+                active += self._join(batch, joining)
+                if not active:
+                    return peak
+                peak = max(peak, len(active))
+                self.largest_batch = max(self.largest_batch, len(active))
+                try:
+                    tokens = batch.next_tokens()
+                    for pending, token in zip(active, tokens):
+                        _push(pending, token)
+                    keep = [i for i, p in enumerate(active) if not (p.cancelled or p.row and p.row.done)]
+                    active = [active[i] for i in keep]
+                    batch.advance(tokens, keep)
+                except Exception as exc:  # a bug, not the client's fault: answer 500, keep serving
+                    for pending in active:
+                        pending.send("error", exc)
+                    return peak
+                joining = self._joiners(key, self.max_batch - len(active))

@@ -8,7 +8,8 @@ and inconsistent attention geometry are recipe errors, not tracebacks when the s
 Training hooks: the blocks are transformers' ``_no_split_modules`` layers, gradient checkpointing is
 transformers' own, LoRA wraps the transformers model in a peft ``PeftModel`` (merged and unloaded after).
 The transformers model itself is `HFCausalLM.model` (the converters of `mmbind.convert` map its weight
-names); it is specific to this backend, not part of `LLMBackend`.
+names); it is specific to this backend, not part of `LLMBackend`. Step-by-step decoding (the server's
+continuous batching) runs on transformers' KV cache (`KVCacheDecoding`).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 
 from mmbind import CheckpointError, LLMEntry, hookimpl
 from mmbind.interfaces import BuildContext, LLMBackend
+from mmbind.interfaces.decode_state import DecodeState
 from mmbind.interfaces.lora_layers import lora_config
 from mmbind.recipe.strict import StrictModel
 from mmbind_plugins.hf_config import checked_config, model_config_class
+from mmbind_plugins.llms.hf_kv_decoding import KVCacheDecoding, plain_dynamic_cache
 
 if TYPE_CHECKING:
     from mmbind.recipe.training_schema import LoraSpec
@@ -128,6 +131,13 @@ class HFCausalLM(LLMBackend):
         pad = config.pad_token_id if config.pad_token_id is not None else config.eos_token_id
         kwargs.setdefault("pad_token_id", pad if pad is not None else 0)
         return self.model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
+
+    def start_decoding(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> DecodeState:
+        """Step-by-step decoding with a ``DynamicCache`` (`KVCacheDecoding`); models whose cache has
+        sliding-window layers use the generic (recomputing) decoding."""
+        if not plain_dynamic_cache(self.model):
+            return super().start_decoding(inputs_embeds, attention_mask)
+        return KVCacheDecoding(self.model, inputs_embeds, attention_mask)
 
     def add_tokens(self, tokens: list[str]) -> list[int]:
         if self.tokenizer is None:
