@@ -95,9 +95,9 @@ def test_sigkill_mid_stage_then_resume_is_bit_identical(data, tmp_path, kind):
     assert _losses(killed) == _losses(full) and len(_losses(full)) == 7
 
 
-def _torchrun(recipe: Path, run: Path) -> None:
+def _torchrun(recipe: Path, run: Path, *overrides: str) -> None:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "mmbind", "train", str(recipe), "--output", str(run), "--no-progress"]
+           "-m", "mmbind", "train", str(recipe), *overrides, "--output", str(run), "--no-progress"]
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:
@@ -109,14 +109,21 @@ def _torchrun(recipe: Path, run: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 @pytest.mark.parametrize("kind", ["align", "mae"])
-def test_two_ranks_match_one_rank(data, tmp_path, kind):
+def test_two_ranks_match_one_rank(data, tmp_path, kind, strategy):
     from mmbind.recipe import load_recipe
     from mmbind.train import train
 
     recipe = _recipe(data, kind, tmp_path)
     train(load_recipe(recipe), tmp_path / "one", progress=False)
-    _torchrun(recipe, tmp_path / "two")
+    stage = next(iter(STAGES[kind][0]))
+    _torchrun(recipe, tmp_path / "two", f"stages.{stage}.strategy={strategy}")
     one, two = _losses(tmp_path / "one"), _losses(tmp_path / "two")
     assert [(s, n) for s, n, _ in two] == [(s, n) for s, n, _ in one] and len(one) == 7
     assert all(abs(a - b) < 1e-4 for (_, _, a), (_, _, b) in zip(two, one)), (two, one)
+    # the saved encoder (gathered from the shards under fsdp) and the kind's extra files match too
+    extra = "text_encoder/heads.safetensors" if kind == "align" else "mae_decoder/decoder.safetensors"
+    for name in ("model.safetensors", extra):
+        a, b = (load_file(str(run / "stages" / stage / name)) for run in (tmp_path / "one", tmp_path / "two"))
+        assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-4) for k in a), name

@@ -103,7 +103,8 @@ class AlignLoss(nn.Module):
         self.head = head
         self.text = text
         self.options = options
-        self.logit_scale = nn.Parameter(torch.tensor(float(options.logit_scale)))
+        # shape (1,), not a scalar: FSDP2 shards no 0-d parameter (saved as a scalar, as CLIP's)
+        self.logit_scale = nn.Parameter(torch.tensor([float(options.logit_scale)]))
         self.text.requires_grad_(options.text_encoder.train)
         self.encoder.requires_grad_(True)
         self.loaded_heads: dict[str, torch.Tensor] = {}  # heads saved with a loaded text encoder
@@ -209,7 +210,7 @@ class AlignObjective(PairObjective):
     def after_step(self) -> None:
         self.align.after_step()
 
-    def finish(self) -> dict[str, Any]:
+    def evaluate(self) -> dict[str, Any]:
         opts, ctx = self.options, self.ctx
         if not opts.eval_pairs:
             return {}

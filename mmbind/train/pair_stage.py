@@ -8,7 +8,10 @@ kind's extra outputs written inside, atomically with it. A subclass builds its l
 
 Limits (documented): one micro-batch per step and rank, ``global_batch / ranks`` pairs each (contrastive
 negatives span the global batch: no gradient accumulation); the last partial batch of an epoch is dropped;
-file ``weight``s other than 0 are not applied (each pair once per epoch); strategy ``ddp`` only (not fsdp).
+file ``weight``s other than 0 are not applied (each pair once per epoch). With ``strategy: fsdp`` /
+``fsdp_zero2`` the loss module is sharded as one FSDP2 unit; when the stage ends, every rank gathers the
+trained weights into a fresh, unsharded copy of the model and loss module, which the kind's evaluation, its
+extra files and the stage's output read.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
 from mmbind.data.build import pad_id
 from mmbind.data.usable import require_usable
@@ -67,8 +71,6 @@ class PairObjective:
         precision = resolve_precision(stage.precision, info.device)
         if precision == "bf16":
             raise RecipeError(f"{where}.precision: kind {stage.kind} trains in fp32 or bf16_mixed, not bf16")
-        if stage.strategy.startswith("fsdp"):
-            raise RecipeError(f"{where}.strategy: kind {stage.kind} trains with ddp (the encoders are small)")
         if stage.global_batch % info.world:
             raise RecipeError(f"{where}.global_batch: {stage.global_batch} pairs do not split over "
                               f"{info.world} ranks (kind {stage.kind}: one forward pass of global_batch / "
@@ -88,12 +90,15 @@ class PairObjective:
         # a memory cache is not shared by workers
         self.workers = 0 if options.cache_media else data.num_workers
         self.total_steps = total_steps(stage, self.order.steps_per_epoch)
-        params = [p for p in self.loss_module.parameters() if p.requires_grad]
+        self._wrapped = info.world > 1  # _EveryParameter: names gain the prefix "model."
+        module = wrap(_EveryParameter(self.loss_module) if self._wrapped else self.loss_module,
+                      stage.strategy, info)
+        # after wrapping: FSDP2 replaces the parameters by sharded ones, which the optimizer must hold
+        params = [p for p in module.parameters() if p.requires_grad]
         optimizer = build_optimizer(decay_groups(params, stage.lr, stage.weight_decay), stage)
         scheduler = build_scheduler(optimizer, stage, self.total_steps)
-        module = wrap(_EveryParameter(self.loss_module) if info.world > 1 else self.loss_module,
-                      stage.strategy, info)
-        self.prepared = Prepared(module, optimizer, scheduler, params, precision, False)
+        fsdp = stage.strategy.startswith("fsdp") and torch.distributed.is_initialized()
+        self.prepared = Prepared(module, optimizer, scheduler, params, precision, fsdp)
 
     def build(self, model: MultimodalLM) -> tuple[nn.Module, Encoder, Any, int]:
         """(loss module, the encoder trained, caption tokenizer or None, caption length)."""
@@ -110,7 +115,27 @@ class PairObjective:
         """Nothing to do."""
 
     def finish(self) -> dict[str, Any]:
+        """The kind's end-of-stage results (`evaluate`), on unsharded weights."""
+        if self.prepared.fsdp:
+            self._unshard()
+        return self.evaluate()
+
+    def evaluate(self) -> dict[str, Any]:
+        """Results of the trained encoder for the run summary (none by default)."""
         return {}
+
+    def _unshard(self) -> None:
+        """Replace the FSDP-sharded model and loss module by fresh full copies holding the trained weights
+        (a collective: every rank gathers them)."""
+        full = get_model_state_dict(self.prepared.module, options=StateDictOptions(full_state_dict=True))
+        state = {k.removeprefix("model.") if self._wrapped else k: v for k, v in full.items()}
+        self.model = model = build_model(self.ctx.recipe, self.ctx.registry)
+        if self.ctx.init is not None:
+            load_weights_from(model, self.ctx.init)
+        self.loss_module, self.encoder, _, _ = self.build(model)
+        self.loss_module.load_state_dict(state)
+        self.loss_module.float().to(self.ctx.info.device)
+        self.prepared.fsdp = False
 
     def save_extra(self, directory: Path) -> None:
         """Write the kind's files next to the model."""
