@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench install browser clean
+.PHONY: demo test test-fast lint bench install browser lmms clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,27 @@ browser:
 		(apt-get update && apt-get install -y chromium) || \
 		echo "warning: could not install chromium; the browser test will be skipped"
 
+# lmms-eval, for the test of mmbind's lmms-eval model, in an environment layered over $(VENV): lmms-eval pins
+# packages (av<16, wandb) that mmbind's own environment keeps newer. Its site-packages come first; a .pth
+# line makes $(VENV)'s packages (torch, transformers, ...) visible behind them.
+LMMS_VENV := .venv-lmms
+LMMS_STAMP := $(LMMS_VENV)/.installed
+
+$(LMMS_STAMP): $(STAMP)
+	rm -rf $(LMMS_VENV)
+	$(BIN)/python -m venv --without-pip $(LMMS_VENV)
+	$(BIN)/python -c "import site; print(site.getsitepackages()[0])" > \
+		"$$($(LMMS_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/parent_env.pth"
+	$(BIN)/pip --python $(LMMS_VENV)/bin/python install -q "lmms-eval==0.7.3" "filelock<4"  # lmms-eval 0.7.3 patches filelock._api (3.x)
+	$(BIN)/pip --python $(LMMS_VENV)/bin/python install -q --no-deps --no-build-isolation -e .
+	touch $(LMMS_STAMP)
+
+lmms: $(LMMS_STAMP)
+
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/mmbind demo
 
-test: $(STAMP) browser
+test: $(STAMP) browser lmms
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -36,4 +53,4 @@ bench: $(STAMP)
 	for f in benchmarks/*.py; do HF_HUB_OFFLINE=1 $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(LMMS_VENV) build *.egg-info

@@ -35,6 +35,7 @@ class Query:
     modality: str | None = None  # "image", "video" or None
     media: Path | None = None  # the media file
     history: tuple[tuple[str, str], ...] = ()  # earlier (question, answer) rounds
+    item: Any = None  # instead of a file: the decoded item (a PIL image, or video frames (T, H, W, 3))
 
 
 def default_template(model: Any) -> Conversation:
@@ -74,6 +75,15 @@ class Generator:
         self._cache.move_to_end(key)
         return self._cache[key]
 
+    def query_pixels(self, query: Query) -> torch.Tensor:
+        """The preprocessed media of ``query``: its file (cached), or its decoded ``item``."""
+        if query.item is None:
+            return self.pixels(str(query.modality), Path(str(query.media)))
+        if query.modality not in self.transforms:
+            known = ", ".join(self.transforms)
+            raise InputError(f"this model has no {query.modality} encoder (it has: {known})")
+        return self.transforms[str(query.modality)](query.item)
+
     def prompt(self, query: Query) -> str:
         """The full prompt text of ``query``."""
         media = [query.modality] if query.modality else []
@@ -91,8 +101,8 @@ class Generator:
             mask[i, width - len(row):] = 1
         media: dict[str, list[torch.Tensor]] = {}
         for q in queries:
-            if q.modality is not None and q.media is not None:
-                media.setdefault(q.modality, []).append(self.pixels(q.modality, q.media))
+            if q.modality is not None and (q.media is not None or q.item is not None):
+                media.setdefault(q.modality, []).append(self.query_pixels(q))
         stacked = {m: torch.stack(items).to(self.device) for m, items in media.items()}
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device), "media": stacked}
 
@@ -134,6 +144,28 @@ class Generator:
             chunk = [queries[i] for i in ready]
             answers = self.answer(chunk, max_new_tokens, batch_size=len(chunk)) if chunk else []
             yield ready, answers, bad
+
+    def loglikelihood(self, query: Query, continuation: str) -> tuple[float, bool]:
+        """Log-probability of ``continuation`` as the model's answer to ``query`` (tokenised after the
+        prompt, as training tokenises an answer), and whether greedy decoding would produce exactly it."""
+        placeholders = self.model.config.placeholder_ids
+        prompt = self.prompt(query)
+        head = tokenize_prompt(self.tokenizer, prompt, placeholders)
+        full = tokenize_prompt(self.tokenizer, prompt + continuation, placeholders)
+        # the continuation's tokens are those of prompt + continuation past the prompt's (as lm-eval does)
+        if len(full) <= len(head):
+            raise InputError(f"continuation {continuation!r} adds no token to the prompt")
+        batch = self.inputs([query])
+        ids = torch.tensor([full], dtype=torch.long, device=self.device)
+        labels = torch.full_like(ids, -100)
+        labels[0, len(head):] = ids[0, len(head):]
+        with torch.inference_mode():
+            out = self.model(ids, torch.ones_like(ids), labels=labels, media=batch["media"],
+                             loss_reduction="sum")
+        expanded = out.labels[0]
+        targets = (expanded != -100).nonzero().flatten()
+        greedy = bool((out.logits[0, targets - 1].argmax(-1) == expanded[targets]).all())
+        return -float(out.loss), greedy
 
     def stream(self, query: Query, streamer: Any, max_new_tokens: int = 256) -> str:
         """One greedy answer, its text pushed to ``streamer`` (a transformers streamer) as it is made."""

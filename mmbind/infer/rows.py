@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmbind.errors import DataError
-
-VIDEO_SUFFIXES = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".mpg", ".mpeg", ".ts"}
+from mmbind.media.kind import modality_of
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def _row(value: object, line: int, base: Path) -> InferRow:
         raise ValueError(f"{given[0]} must be a path")
     path = Path(ref) if Path(ref).is_absolute() else base / ref
     modality = (given[0] if given[0] != "media"
-                else ("video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"))
+                else modality_of(path))
     return InferRow(ident, question, modality, path)
 
 

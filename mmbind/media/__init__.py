@@ -11,6 +11,7 @@ Video backends (``pyav``, optional ``decord``) sit behind `FrameReader` and are 
 """
 
 from mmbind.media.image import load_image
+from mmbind.media.kind import VIDEO_SUFFIXES, modality_of
 from mmbind.media.reader import FrameReader, IncompleteVideoError
 from mmbind.media.sampling import frame_indices
 from mmbind.media.transforms import (
@@ -31,6 +32,7 @@ __all__ = [
     "IMAGENET_STD",
     "OPENAI_CLIP_MEAN",
     "OPENAI_CLIP_STD",
+    "VIDEO_SUFFIXES",
     "FrameReader",
     "ImageTransform",
     "IncompleteVideoError",
@@ -40,6 +42,7 @@ __all__ = [
     "load_image",
     "load_item",
     "load_video",
+    "modality_of",
     "open_reader",
     "read_frames",
 ]

@@ -15,7 +15,6 @@ from typing import Any
 from mmbind.errors import DataError
 from mmbind.json_file import read_json
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif")  # tried in order, as the paper's do
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from mmbind.errors import DataError
 from mmbind.eval.benchmarks.common import (
-    VIDEO_SUFFIXES,
     bad_entry,
     entry_id,
     options_path,
@@ -24,6 +23,7 @@ from mmbind.eval.benchmarks.common import (
     text_field,
 )
 from mmbind.eval.sets import EvalItem, EvalSet
+from mmbind.media.kind import modality_of
 
 QUESTION_FILES = ("questions.jsonl", "questions.json", "question.jsonl")
 ANSWER_FILES = ("answers.jsonl", "answers.json")
@@ -55,7 +55,7 @@ def _media(entry: Mapping[str, Any], base: Path) -> tuple[str | None, Path | Non
     path = Path(ref) if Path(ref).is_absolute() else base / ref
     if given[0] != "media":
         return given[0], path
-    return ("video" if path.suffix.lower() in VIDEO_SUFFIXES + (".mpg", ".mpeg", ".ts") else "image"), path
+    return modality_of(path), path
 
 
 def load_llava_qa(data: Path, options: Mapping[str, str], name: str | None = None) -> EvalSet:
