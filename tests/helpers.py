@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import torch
@@ -21,6 +25,37 @@ def pad_rows(rows: list[list[int]], side: str = "right", pad: int = 0) -> tuple[
         ids[i, span] = torch.tensor(row)
         mask[i, span] = 1
     return ids, mask
+
+
+def run_two_ranks(args: list[str], env: dict[str, str], cwd: Path | None = None, timeout: int = 240) -> str:
+    """Run ``torch.distributed.run --standalone --nproc-per-node 2 ARGS``; its output, after asserting it
+    succeeded (on a timeout the whole process group, workers too, is killed first)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, cwd=cwd)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
+def wait_until_paused(proc: subprocess.Popen, run: Path, timeout: float = 240) -> None:
+    """Wait until a training driver writes ``run/PAUSED`` (asserting it is still running meanwhile)."""
+    deadline = time.time() + timeout
+    while not (run / "PAUSED").exists():
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else proc.returncode
+        assert time.time() < deadline, f"{run}: no PAUSED after {timeout} s"
+        time.sleep(0.05)
+
+
+def bit_identical(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    """Whether two state dicts hold the same names, dtypes and bits (safetensors' header order varies per
+    process, so compare by name)."""
+    flat = lambda t: t.reshape(-1).view(torch.uint8)  # noqa: E731
+    return a.keys() == b.keys() and all(a[k].dtype == b[k].dtype and flat(a[k]).equal(flat(b[k])) for k in a)
 
 
 def make_dist_info(root: Path, name: str, entry_points: dict[str, str], version: str = "0.1.0") -> Path:

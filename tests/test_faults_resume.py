@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers import wait_until_paused
 from safetensors.torch import load_file
 from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
@@ -334,11 +335,7 @@ def test_sigterm_mid_stage_then_resume_is_bit_identical(tmp_path):
 
     assert driver(full, "full").wait(timeout=300) == 0
     waiting = driver(stopped, "wait")
-    deadline = time.time() + 300
-    while not (stopped / "PAUSED").exists():
-        assert waiting.poll() is None, waiting.stdout.read()
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_until_paused(waiting, stopped, timeout=300)
     waiting.send_signal(signal.SIGTERM)
     assert waiting.wait(timeout=120) == 143, waiting.stdout.read()
     latest = list_checkpoints(stopped)[-1]

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import third_party_llm
 import torch
+from helpers import run_two_ranks
 from safetensors.torch import load_file
 from train_fixtures import make_data, tiny_train_recipe
 
@@ -60,16 +58,7 @@ def test_fsdp_two_ranks_with_checkpointing_match_one_rank(data, tmp_path):
     extra = ["stages.pretrain.strategy=fsdp", "stages.finetune.strategy=fsdp",
              "stages.finetune.gradient_checkpointing=true"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           str(DRIVER), str(data), str(run), *SETTINGS, *extra]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, cwd=ROOT)
-    try:
-        out, _ = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # torchrun's workers too
-        out, _ = proc.communicate()
-    assert proc.returncode == 0, out[-4000:]
+    run_two_ranks([str(DRIVER), str(data), str(run), *SETTINGS, *extra], env, cwd=ROOT)
     got, want = _losses(run), _losses(reference)
     assert [(s, n) for s, n, _ in got] == [(s, n) for s, n, _ in want] and len(got) == 5
     assert all(abs(a - b) < 1e-4 for (_, _, a), (_, _, b) in zip(got, want)), (got, want)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 
 import pytest
+from helpers import run_two_ranks
 from train_fixtures import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 from mmbind.train import train
@@ -40,17 +38,8 @@ def _losses(run) -> list[tuple[str, int, float]]:
 
 def _torchrun(data, run, *extra: str) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "mmbind", "train", str(TRAIN_RECIPE), *data_overrides(data), *SETTINGS, *extra,
-           "--output", str(run), "--no-progress"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # torchrun's workers too
-        out, _ = proc.communicate()
-    assert proc.returncode == 0, out[-4000:]
+    run_two_ranks(["-m", "mmbind", "train", str(TRAIN_RECIPE), *data_overrides(data), *SETTINGS, *extra,
+                   "--output", str(run), "--no-progress"], env)
 
 
 def _assert_close(got, want) -> None:

@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from helpers import bit_identical, run_two_ranks, wait_until_paused
 from safetensors.torch import load_file
 from train_fixtures import make_data
 
@@ -62,11 +62,6 @@ def _losses(run: Path) -> list[tuple[str, int, float]]:
     return [(r["stage"], r["step"], r["loss"]) for r in MetricsLog(run).records()]
 
 
-def _bytes_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    flat = lambda t: t.reshape(-1).view(torch.uint8)  # noqa: E731
-    return a.keys() == b.keys() and all(flat(a[k]).equal(flat(b[k])) for k in a)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["align", "mae"])
 def test_sigkill_mid_stage_then_resume_is_bit_identical(data, tmp_path, kind):
@@ -76,11 +71,7 @@ def test_sigkill_mid_stage_then_resume_is_bit_identical(data, tmp_path, kind):
     reference = _driver(recipe, full, "full")
     assert reference.wait(timeout=240) == 0, reference.stdout.read()
     paused = _driver(recipe, killed, "pause")
-    deadline = time.time() + 240
-    while not (killed / "PAUSED").exists():
-        assert paused.poll() is None, paused.stdout.read()
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_until_paused(paused, killed)
     paused.send_signal(signal.SIGKILL)
     assert paused.wait(timeout=30) == -signal.SIGKILL
     assert not (killed / "stages" / stage).exists()
@@ -88,24 +79,16 @@ def test_sigkill_mid_stage_then_resume_is_bit_identical(data, tmp_path, kind):
     resumed = _driver(recipe, killed, "resume")
     assert resumed.wait(timeout=240) == 0, resumed.stdout.read()
     out_full, out_killed = full / "stages" / stage, killed / "stages" / stage
-    assert _bytes_equal(load_file(str(out_killed / "model.safetensors")),
+    assert bit_identical(load_file(str(out_killed / "model.safetensors")),
                         load_file(str(out_full / "model.safetensors")))
     extra = "text_encoder/heads.safetensors" if kind == "align" else "mae_decoder/decoder.safetensors"
-    assert _bytes_equal(load_file(str(out_killed / extra)), load_file(str(out_full / extra)))
+    assert bit_identical(load_file(str(out_killed / extra)), load_file(str(out_full / extra)))
     assert _losses(killed) == _losses(full) and len(_losses(full)) == 7
 
 
 def _torchrun(recipe: Path, run: Path, *overrides: str) -> None:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "mmbind", "train", str(recipe), *overrides, "--output", str(run), "--no-progress"]
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # torchrun's workers too
-        out, _ = proc.communicate()
-    assert proc.returncode == 0, out[-4000:]
+    run_two_ranks(["-m", "mmbind", "train", str(recipe), *overrides, "--output", str(run), "--no-progress"],
+                  ENV)
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
+from helpers import bit_identical, wait_until_paused
 from safetensors.torch import load_file
 from train_fixtures import TRAIN_RECIPE, data_overrides, make_data
 
@@ -42,11 +42,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     reference = _driver(data, full, "full")
     paused = _driver(data, killed, "pause")
     assert reference.wait(timeout=240) == 0, reference.stdout.read()
-    deadline = time.time() + 240
-    while not (killed / "PAUSED").exists():
-        assert paused.poll() is None, paused.stdout.read()
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_until_paused(paused, killed)
     paused.send_signal(signal.SIGKILL)
     assert paused.wait(timeout=30) == -signal.SIGKILL
     assert not (killed / "stages" / "finetune").exists()
@@ -55,12 +51,8 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     assert read_state(latest)["stage"] == "finetune" and read_state(latest)["step"] == 3
     resumed = _driver(data, killed, "resume")
     assert resumed.wait(timeout=240) == 0, resumed.stdout.read()
-    final = load_file(str(killed / "stages" / "finetune" / "model.safetensors"))
-    expected = load_file(str(full / "stages" / "finetune" / "model.safetensors"))
-    assert final.keys() == expected.keys()
-    for name, tensor in expected.items():  # bit-identical (safetensors' header order varies per process)
-        same_bits = tensor.view(torch.uint8).equal(final[name].view(torch.uint8))
-        assert tensor.dtype == final[name].dtype and same_bits, name
+    assert bit_identical(load_file(str(killed / "stages" / "finetune" / "model.safetensors")),
+                         load_file(str(full / "stages" / "finetune" / "model.safetensors")))
     assert _losses(killed) == _losses(full)  # replayed steps are not logged twice
 
 
