@@ -31,6 +31,20 @@ def test_paired_difference_separates_real_from_noise():
     assert not paired_difference(base, base).significant and abs(noise.difference) < 0.05
 
 
+def test_a_difference_that_flips_between_seeds_is_not_significant():
+    """Better on two seeds, much worse on the third (POPE-like bimodal seeds): over 400 questions a test of
+    questions alone calls the mean difference (about -0.07) significant; the seeds' spread makes it not."""
+    rng = np.random.default_rng(2)
+    base = np.stack([(rng.random(400) < p).astype(float) for p in (0.5, 0.5, 0.9)])
+    variant = np.stack([(rng.random(400) < p).astype(float) for p in (0.6, 0.6, 0.5)])
+    flips = paired_difference(variant, base)
+    assert flips.difference < -0.03 and flips.low < 0 < flips.high and not flips.significant
+    questions_only = paired_difference(variant.mean(axis=0, keepdims=True), base.mean(axis=0, keepdims=True))
+    assert questions_only.significant and questions_only.high < 0  # what ignoring the seeds would claim
+    steady = np.stack([(rng.random(400) < p).astype(float) for p in (0.6, 0.6, 0.65)])
+    assert paired_difference(steady, base[:2].repeat([1, 2], axis=0)).significant
+
+
 def _result(correct: list[bool]) -> dict:
     rows = [{"id": f"q{i}", "group": "colour" if i % 2 else "shape", "correct": c}
             for i, c in enumerate(correct)]

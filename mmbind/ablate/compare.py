@@ -2,11 +2,11 @@
 
 Is a variant really different from the sweep's baseline (its first variant)? For each metric and each
 other variant, a paired comparison over the seeds both have and the questions both answered
-(`mmbind.eval.stats.paired_difference`: paired bootstrap interval over questions, sign-flip permutation
-p-value): accuracy metrics are compared question by question (each result file's ``predictions`` carry
-``correct``; ``by_type.<t>`` / a POPE split restricts to that group), other metrics (F1, yes-ratio, ...)
-by their per-seed values only, which needs at least two seeds. The result marks each cell of
-``results.md`` and the terminal table as significant (``*``) or not (``ns``).
+(`mmbind.eval.stats.paired_difference`: a two-level paired bootstrap that resamples seeds and questions,
+its 95% interval and two-sided p-value): accuracy metrics are compared question by question (each result
+file's ``predictions`` carry ``correct``; ``by_type.<t>`` / a POPE split restricts to that group), other
+metrics (F1, yes-ratio, ...) by their per-seed values only, which needs at least two seeds. The result marks
+each cell of ``results.md`` and the terminal table as significant (``*``) or not (``ns``).
 """
 
 from __future__ import annotations

@@ -38,8 +38,8 @@ def caption(table: ResultTable) -> str:
     text = f"Mean ± sample standard deviation over seeds {seeds}.{percent}"
     if table.comparisons:
         base = table.labels.get(table.baseline or "", table.baseline)
-        text += (f" Against the baseline ({base}): * significant, ns not (p < 0.05, paired over seeds and "
-                 "questions: bootstrap 95% interval and sign-flip permutation test).")
+        text += (f" Against the baseline ({base}): * significant, ns not (p < 0.05, a paired bootstrap "
+                 "resampling both seeds and questions).")
     return text
 
 

@@ -6,9 +6,8 @@ Uncertainty of scores, by resampling questions (seeded, so a re-run prints the s
   mean by default: accuracy of 0/1 correctness, the judge's mean score), or of per-question rows given
   to any ``statistic`` (POPE's F1 over (label, prediction) pairs).
 - `paired_difference`: variant minus baseline over the same questions and seeds -- the mean difference,
-  its paired-bootstrap 95% interval (questions resampled, the same draw for every seed, so the pairing
-  by question and by seed is kept) and a two-sided p-value from a paired sign-flip permutation test of
-  the per-question differences averaged over seeds. ``significant`` when p < 0.05.
+  its two-level paired-bootstrap 95% interval (seeds and questions both resampled, pairs kept) and the
+  bootstrap's two-sided p-value. ``significant`` when p < 0.05.
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ class PairedResult:
     difference: float  # mean(variant) - mean(baseline)
     low: float  # 95% paired-bootstrap interval of the difference
     high: float
-    p_value: float  # two-sided paired permutation (sign-flip) test
+    p_value: float  # two-sided, from the two-level paired bootstrap
     questions: int  # questions both have, per seed
     seeds: int  # seeds both have
 
@@ -66,20 +65,27 @@ class PairedResult:
 def paired_difference(variant: np.ndarray, baseline: np.ndarray, resamples: int = RESAMPLES,
                       seed: int = SEED) -> PairedResult:
     """``variant`` and ``baseline``: (seeds, questions) arrays of per-question scores, rows and columns
-    paired (same seed, same question)."""
+    paired (same seed, same question).
+
+    Two-level paired bootstrap: each resample draws the seeds with replacement and, independently, the
+    questions with replacement, and takes the mean difference over the drawn (seed, question) cells; so the
+    interval is as wide as the spread between seeds makes it, not only the spread between questions (a
+    variant better on two seeds and much worse on the third is not called better). The two-sided p-value is
+    the bootstrap's: twice the share of resamples on the far side of zero (with +1 smoothing). With one
+    seed this is the usual paired bootstrap over questions."""
     a, b = np.atleast_2d(np.asarray(variant, float)), np.atleast_2d(np.asarray(baseline, float))
     if a.shape != b.shape or a.size == 0:
         raise ValueError(f"paired scores need equal, non-empty shapes (got {a.shape} and {b.shape})")
-    per_question = (a - b).mean(axis=0)  # averaged over seeds
-    observed = float(per_question.mean())
+    diff = a - b
+    seeds, n = diff.shape
+    observed = float(diff.mean())
     rng = np.random.default_rng(seed)
-    n = per_question.size
-    draws = rng.integers(0, n, size=(resamples, n))
-    boot = per_question[draws].mean(axis=1)
+    counts = np.zeros((resamples, n))
+    np.add.at(counts, (np.arange(resamples)[:, None], rng.integers(0, n, size=(resamples, n))), 1.0)
+    per_seed = diff @ counts.T / n  # (seeds, resamples): each seed's mean over the drawn questions
+    drawn = rng.integers(0, seeds, size=(resamples, seeds))
+    boot = per_seed[drawn, np.arange(resamples)[:, None]].mean(axis=1)
     low, high = np.quantile(boot, [ALPHA / 2, 1 - ALPHA / 2])
-    signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, n))
-    null = np.abs((signs * per_question).mean(axis=1))
-    p_value = float((1 + np.sum(null >= abs(observed) - 1e-12)) / (resamples + 1))
-    if not np.any(per_question):
-        p_value = 1.0
-    return PairedResult(observed, float(low), float(high), p_value, n, a.shape[0])
+    far_side = min(np.sum(boot <= 0), np.sum(boot >= 0))
+    p_value = 1.0 if not np.any(diff) else float(min(1.0, 2 * (1 + far_side) / (resamples + 1)))
+    return PairedResult(observed, float(low), float(high), p_value, n, seeds)
