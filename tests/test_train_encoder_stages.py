@@ -86,6 +86,14 @@ def test_sigkill_mid_stage_then_resume_is_bit_identical(data, tmp_path, kind):
     assert _losses(killed) == _losses(full) and len(_losses(full)) == 7
 
 
+def _comparable(name: str, tensor: torch.Tensor) -> torch.Tensor:
+    """What two runs must agree on: all of it, but for an attention's key bias. That gets no gradient (the
+    softmax ignores a shift shared by every key), so AdamW moves it by the rounding noise of a ~1e-10
+    gradient, which differs between one and two ranks (measured: up to 1.4e-4 in the MAE decoder, while the
+    query and value biases agree to 1e-8)."""
+    return tensor.view(3, -1)[[0, 2]] if name.endswith("qkv.bias") else tensor
+
+
 def _torchrun(recipe: Path, run: Path, *overrides: str) -> None:
     run_two_ranks(["-m", "mmbind", "train", str(recipe), *overrides, "--output", str(run), "--no-progress"],
                   ENV)
@@ -109,4 +117,6 @@ def test_two_ranks_match_one_rank(data, tmp_path, kind, strategy):
     extra = "text_encoder/heads.safetensors" if kind == "align" else "mae_decoder/decoder.safetensors"
     for name in ("model.safetensors", extra):
         a, b = (load_file(str(run / "stages" / stage / name)) for run in (tmp_path / "one", tmp_path / "two"))
-        assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-4) for k in a), name
+        assert a.keys() == b.keys(), name
+        for key in a:
+            assert torch.allclose(_comparable(key, a[key]), _comparable(key, b[key]), atol=1e-4), (name, key)
