@@ -22,6 +22,7 @@ import torch
 from mmbind.data.build import pad_id
 from mmbind.errors import CheckpointError, InputError, MediaError
 from mmbind.media import load_item
+from mmbind.model.splice import IGNORE_INDEX
 from mmbind.prompting import Conversation, get_template, tokenize_prompt
 
 CACHE_ITEMS = 64  # preprocessed media kept in memory
@@ -99,12 +100,16 @@ class Generator:
         for i, row in enumerate(rows):
             ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
             mask[i, width - len(row):] = 1
+        return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device),
+                "media": self.media(queries)}
+
+    def media(self, queries: Sequence[Query]) -> dict[str, torch.Tensor]:
+        """The preprocessed media of ``queries``, stacked per modality in query order."""
         media: dict[str, list[torch.Tensor]] = {}
         for q in queries:
             if q.modality is not None and (q.media is not None or q.item is not None):
                 media.setdefault(q.modality, []).append(self.query_pixels(q))
-        stacked = {m: torch.stack(items).to(self.device) for m, items in media.items()}
-        return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device), "media": stacked}
+        return {m: torch.stack(items).to(self.device) for m, items in media.items()}
 
     def _decode(self, tokens: list[int]) -> str:
         eos = self.tokenizer.eos_token_id
@@ -155,15 +160,14 @@ class Generator:
         # the continuation's tokens are those of prompt + continuation past the prompt's (as lm-eval does)
         if len(full) <= len(head):
             raise InputError(f"continuation {continuation!r} adds no token to the prompt")
-        batch = self.inputs([query])
         ids = torch.tensor([full], dtype=torch.long, device=self.device)
-        labels = torch.full_like(ids, -100)
+        labels = torch.full_like(ids, IGNORE_INDEX)
         labels[0, len(head):] = ids[0, len(head):]
         with torch.inference_mode():
-            out = self.model(ids, torch.ones_like(ids), labels=labels, media=batch["media"],
+            out = self.model(ids, torch.ones_like(ids), labels=labels, media=self.media([query]),
                              loss_reduction="sum")
         expanded = out.labels[0]
-        targets = (expanded != -100).nonzero().flatten()
+        targets = (expanded != IGNORE_INDEX).nonzero().flatten()
         greedy = bool((out.logits[0, targets - 1].argmax(-1) == expanded[targets]).all())
         return -float(out.loss), greedy
 
