@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from mmbind.registry import (
         EncoderEntry,
         LLMEntry,
+        MediaLoaderEntry,
         ProjectorEntry,
         Registry,
         default_registry,
@@ -55,6 +56,7 @@ _LAZY = {
     "recipe_from_dict": "mmbind.recipe",
     "EncoderEntry": "mmbind.registry",
     "LLMEntry": "mmbind.registry",
+    "MediaLoaderEntry": "mmbind.registry",
     "ProjectorEntry": "mmbind.registry",
     "Registry": "mmbind.registry",
     "default_registry": "mmbind.registry",
@@ -86,6 +88,7 @@ __all__ = [
     "InputError",
     "LLMEntry",
     "MediaError",
+    "MediaLoaderEntry",
     "MmbindError",
     "MultimodalLM",
     "MultimodalOutput",

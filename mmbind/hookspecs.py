@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from mmbind.registry.entries import BenchmarkEntry, EncoderEntry, LLMEntry, ProjectorEntry
+    from mmbind.registry.entries import (
+        BenchmarkEntry,
+        EncoderEntry,
+        LLMEntry,
+        MediaLoaderEntry,
+        ProjectorEntry,
+    )
 
 PROJECT_NAME = "mmbind"
 ENTRY_POINT_GROUP = "mmbind"
@@ -69,4 +75,17 @@ def mmbind_benchmarks() -> list[BenchmarkEntry]:
 
     Returns a list of `BenchmarkEntry`; ``load(data, options)`` returns a `mmbind.eval.EvalSet`. Name the
     entry point after the benchmark so that looking it up imports only this module.
+    """
+
+
+@hookspec
+def mmbind_media_loaders() -> list[MediaLoaderEntry]:
+    """Contribute media loaders: how files of a modality become decoded items.
+
+    Returns a list of `MediaLoaderEntry`, each named after the data key it serves (``image``, ``video``,
+    ``depth``, ``audio``, ...): its ``Options`` (validated from the recipe's ``data.media.<key>``), a
+    ``build(options)`` returning a `mmbind.interfaces.MediaLoader`, the file suffixes that identify the
+    modality and whether its items have a time axis. Image and video loading are contributed this way too;
+    a modality's data, feature cache, evaluation sets and chat all go through its loader. Name the entry
+    point after the modality.
     """

@@ -33,7 +33,7 @@ def ids(source) -> list[str]:
 
 def test_keep_modalities(tmp_path):
     (tmp_path / "d.json").write_text(json.dumps(SAMPLES))
-    source = read_source(str(tmp_path / "d.json"), None, None)
+    source = read_source(str(tmp_path / "d.json"))
     assert keep_modalities(source, None) is source
     assert ids(keep_modalities(source, ["video"])) == ["vid", "txt", "nulls", "not a sample"]
     assert ids(keep_modalities(source, ["image"])) == ["img", "txt", "nulls", "not a sample"]
@@ -57,7 +57,8 @@ def test_stage_dataset_is_filtered(micro):
 
 
 def test_unknown_modality_is_a_recipe_error():
-    message = r"data\.datasets\.finetune\.modalities\.0: Input should be 'image' or 'video'"
+    message = (r"train\.yaml: data\.datasets\.finetune\.modalities\.0: 'audio' is not a modality of the "
+               r"model's encoders \(image, video\)$")
     with pytest.raises(RecipeError, match=message):
         load_recipe(ROOT / "mmbind" / "recipes" / "tiny" / "train.yaml",
                     ["data.datasets.finetune.modalities=[audio]"])

@@ -28,7 +28,8 @@ def test_plugins_json(capsys):
     } <= names
     for row in rows:
         assert {"kind", "name", "source", "status"} <= set(row)
-        assert row["kind"] in ("encoder", "projector", "llm", "unknown")
+        assert row["kind"] in ("encoder", "projector", "llm", "benchmark", "loader", "unknown")
+    assert {("loader", "image"), ("loader", "video")} <= names
 
 
 def test_plugins_table(capsys):

@@ -172,7 +172,7 @@ def test_image_outputs_match_transformers_built_from_the_same_weights(model, sta
 def test_video_equals_the_originals_frames_as_images(model, state, tokenizer, vocab) -> None:
     video = pixels()["video"]
     options = lb_video.LanguageBindVideoOptions(preset="tiny")
-    tower = lb_video.build(options, BuildContext(modality="video")).eval()
+    tower = lb_video.build(options, BuildContext(modality="video", temporal=True)).eval()
     tower.load_tower_state(state, prefix=VIDEO_PREFIX, ignore_others=True)
     with torch.no_grad():
         frames = projector(state, tower(video).reshape(FRAMES, 5, -1))  # (T, 1 + 4 patches, D)

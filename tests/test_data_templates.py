@@ -23,11 +23,11 @@ from mmbind.prompting import (
 TEXTS = [VICUNA_SYSTEM, "USER: ASSISTANT:",
          "What colour is the shape? It is red. What shape is it? It is a square.",
          "a red square moves left", "Describe the clip. A square slides."] * 5
-QA = Record("qa", (Path("a.png"),), (), (
+QA = Record("qa", {"image": (Path("a.png"),)}, (
     ("human", "<image>\nWhat colour is the shape?"), ("gpt", "It is red."),
     ("human", "What shape is it?"), ("gpt", "It is a square."),
 ))
-CAPTION = Record("cap", (), (Path("v.mp4"),), (("human", "<video>"), ("gpt", "a red square moves left")))
+CAPTION = Record("cap", {"video": (Path("v.mp4"),)}, (("human", "<video>"), ("gpt", "a red square moves left")))
 
 
 @pytest.fixture(scope="module", params=["wordlevel", "metaspace", "bytelevel"])
@@ -86,17 +86,20 @@ def test_a_tokenisation_mismatch_is_an_error_not_a_masked_sample(tok):
 
 
 def test_media_tags_must_match_the_files():
-    record = Record("x", (Path("a.png"), Path("b.png")), (), (("human", "<image>\nQ"), ("gpt", "A")))
+    record = Record("x", {"image": (Path("a.png"), Path("b.png"))}, (("human", "<image>\nQ"), ("gpt", "A")))
     with pytest.raises(DataError,
                        match=r"sample x: 1 <image> tag\(s\) in the conversation but 2 image file\(s\)"):
         render(record, "vicuna_v1", ("image", "video"))
 
 
-def test_missing_tags_are_prepended_videos_first():
-    record = Record("y", (Path("a.png"),), (Path("v.mp4"),), (("human", "Q"), ("gpt", "A")))
+def test_missing_tags_are_prepended_in_the_samples_order():
+    record = Record("y", {"video": (Path("v.mp4"),), "image": (Path("a.png"),)}, (("human", "Q"), ("gpt", "A")))
     segments = render(record, "vicuna_v1", ("image", "video"))
     assert [s.modality for s in segments if s.modality] == ["video", "image"]
     assert segments[0].text == VICUNA_SYSTEM + " USER: "
+    record = Record("z", {"depth": (Path("d.png"),), "image": (Path("a.png"),)}, (("human", "Q"), ("gpt", "A")))
+    segments = render(record, "vicuna_v1", ("image", "depth"))
+    assert [s.modality for s in segments if s.modality] == ["depth", "image"]
 
 
 @pytest.mark.parametrize(
@@ -113,7 +116,7 @@ def test_missing_tags_are_prepended_videos_first():
     ],
 )
 def test_malformed_samples_name_the_problem(raw, message):
-    source = SourceFile(Path("d.json"), [raw], Path("."), Path("."))
+    source = SourceFile(Path("d.json"), [raw], {})
     with pytest.raises(DataError, match=message):
         parse_record(source, 0)
 

@@ -23,7 +23,7 @@ TINY = {"embed_dim": 32,
 def build(modality: str = "image", seed: int = 0, **options) -> oc.OpenClipEncoder:
     torch.manual_seed(seed)
     return oc.build(oc.OpenClipOptions(model="ViT-L-14", config=TINY, **options),
-                    BuildContext(modality=modality))
+                    BuildContext(modality=modality, temporal=modality == "video"))
 
 
 def hooked(encoder: oc.OpenClipEncoder, block: int, frames: torch.Tensor) -> torch.Tensor:

@@ -92,6 +92,8 @@ def test_batched_generation_equals_one_by_one(generator, micro):
 class Oracle:
     """Answers every question with its ground truth (and counts what it was asked)."""
 
+    transforms = {"image": None, "video": None}  # the modalities it takes (a Generator's encoders)
+
     def __init__(self, items, wrong: str | None = None) -> None:
         self.truth = {(i.media, i.question): i.answer for i in items}
         self.wrong = wrong

@@ -38,10 +38,10 @@ def test_dataset_files_json_and_jsonl(tmp_path):
 
     good = tmp_path / "a.jsonl"
     good.write_text('{"id": 1}\n\n{"id": 2}\n')
-    assert read_source(str(good), None, None).samples == [{"id": 1}, {"id": 2}]
+    assert read_source(str(good)).samples == [{"id": 1}, {"id": 2}]
     (tmp_path / "b.jsonl").write_text('{"id": 1}\n\n{"id": \n')
     with pytest.raises(DataError, match=r"b\.jsonl: not valid JSON \(line 3: Expecting value\)$"):
-        read_source(str(tmp_path / "b.jsonl"), None, None)
+        read_source(str(tmp_path / "b.jsonl"))
     (tmp_path / "c.json").write_bytes(b'[{"id": "\xff"}]')
     with pytest.raises(DataError, match=r"c\.json: not valid JSON \(not UTF-8 text"):
-        read_source(str(tmp_path / "c.json"), None, None)
+        read_source(str(tmp_path / "c.json"))

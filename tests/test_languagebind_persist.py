@@ -36,7 +36,7 @@ def recipe(video_weights: str) -> mmbind.Recipe:
 def test_save_and_load_round_trip(tmp_path):
     torch.manual_seed(0)
     options = lb_video.LanguageBindVideoOptions(preset="tiny", num_frames=3)
-    source = lb_video.build(options, BuildContext(modality="video"))
+    source = lb_video.build(options, BuildContext(modality="video", temporal=True))
     weights = tmp_path / "LanguageBind_Video_merge" / "model.safetensors"
     weights.parent.mkdir()
     save_file({f"vision_model.{k}": v for k, v in source.tower.state_dict().items()}, str(weights))
@@ -69,6 +69,6 @@ def test_save_and_load_round_trip(tmp_path):
 
 def test_restoring_without_the_saved_config_is_a_checkpoint_error(tmp_path):
     options = lb_video.LanguageBindVideoOptions(preset="tiny")
-    context = BuildContext(modality="video", artifacts_dir=tmp_path, load_weights=False)
+    context = BuildContext(modality="video", artifacts_dir=tmp_path, load_weights=False, temporal=True)
     with pytest.raises(mmbind.CheckpointError, match=rf"^{tmp_path}: no config\.json \(the tower config"):
         lb_video.build(options, context)

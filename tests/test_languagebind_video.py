@@ -21,7 +21,7 @@ TEMPORAL = ("temporal_embedding", "temporal_attn.", "temporal_layer_norm1.")
 
 def build(**options) -> lb_video.LanguageBindVideoEncoder:
     opts = lb_video.LanguageBindVideoOptions(preset="tiny", **options)
-    return lb_video.build(opts, BuildContext(modality="video")).eval()
+    return lb_video.build(opts, BuildContext(modality="video", temporal=True)).eval()
 
 
 @pytest.fixture(scope="module")
@@ -286,13 +286,13 @@ def test_options_and_interface():
 def test_tiny_preset_builds_offline_from_the_registry():
     entry = mmbind.default_registry().get("encoder", "languagebind_video")
     assert entry.accepts("video") and not entry.accepts("image")
-    encoder = entry.build(entry.options.model_validate({"preset": "tiny"}), BuildContext(modality="video"))
+    encoder = entry.build(entry.options.model_validate({"preset": "tiny"}), BuildContext(modality="video", temporal=True))
     assert sum(p.numel() for p in encoder.parameters()) > 0 and encoder.modality == "video"
 
 
 def test_vit_l_14_preset_geometry():
     with torch.device("meta"):
-        encoder = lb_video.build(lb_video.LanguageBindVideoOptions(), BuildContext(modality="video"))
+        encoder = lb_video.build(lb_video.LanguageBindVideoOptions(), BuildContext(modality="video", temporal=True))
     config, layer = encoder.tower.config, encoder.tower.encoder.layers[23]
     assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (1024, 24, 16)
     assert (config.intermediate_size, config.hidden_act, config.layer_norm_eps) == (4096, "gelu", 1e-5)

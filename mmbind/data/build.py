@@ -1,8 +1,11 @@
 """build.py
 
-Assembling the data side of a stage from the recipe and the model: the media specs (each encoder's
-transform and expanded token count), the `ConversationDataset` over a named dataset's files, its
-`EpochOrder` and the `Collator`.
+Assembling the data side of a stage from the recipe and the model: the media readers (each data key's
+loader, `media_readers`) and specs (each encoder's transform and expanded token count), the
+`ConversationDataset` over a named dataset's files, its `EpochOrder` and the `Collator`. Before a stage
+starts, samples naming media that no encoder of the recipe serves are counted per key
+(`check_foreign_media`): with ``on_bad_sample: fail`` that is one error naming the key, its files and how
+many samples carry it; with ``skip`` those samples are skipped and counted like any bad sample.
 """
 
 from __future__ import annotations
@@ -12,25 +15,79 @@ from typing import Any
 from mmbind.data.collate import Collator
 from mmbind.data.dataset import ConversationDataset, FeatureLookup
 from mmbind.data.example import MediaSpec
-from mmbind.data.records import keep_modalities, read_source
+from mmbind.data.media_readers import MediaReader, media_readers
+from mmbind.data.records import SourceFile, foreign_media, keep_modalities, read_source
 from mmbind.data.sampler import EpochOrder
 from mmbind.data.usable import require_usable
-from mmbind.errors import RecipeError
+from mmbind.errors import DataError, RecipeError
 from mmbind.prompting.tokenize import ConversationTokenizer
-from mmbind.recipe.training_schema import DatasetSpec, DataSpec, StageSpec
+from mmbind.recipe.training_schema import DataFileSpec, DatasetSpec, DataSpec, StageSpec
+from mmbind.registry import default_registry
+
+
+def run_readers(
+    data: DataSpec | None, modalities: list[str], frames: int | None = None
+) -> dict[str, MediaReader]:
+    """The media readers of ``modalities`` under a recipe's ``data`` section (None: the loaders'
+    defaults), ``frames`` (eval / chat ``--frames``) overriding the frames of temporal loaders."""
+    options = data.media if data is not None else {}
+    defaults = {"frames": data.video_frames, "backend": data.video_backend} if data is not None else {}
+    return media_readers(modalities, options, defaults, {"frames": frames})
+
+
+def item_frames(encoder: Any, reader: MediaReader) -> int | None:
+    """Frames per item an encoder receives: its reader's for a temporal encoder, else None."""
+    if not encoder.temporal:
+        return None
+    if reader.frames is None:
+        raise RecipeError(f"model.encoders.{reader.modality}: the encoder has a time axis but the "
+                          f"{reader.modality!r} loader reads items without frames")
+    return reader.frames
 
 
 def media_specs(
-    model: Any, video_frames: int, identities: dict[str, str] | None = None
+    model: Any, readers: dict[str, MediaReader], identities: dict[str, str] | None = None
 ) -> dict[str, MediaSpec]:
     """One `MediaSpec` per modality of ``model`` (identities: cache identity of frozen, cached encoders)."""
     specs = {}
     for modality, encoder in model.encoders.items():
-        frames = video_frames if encoder.temporal else None
-        tokens = model.projector_for(modality).output_tokens(encoder.tokens_per_item(frames))
+        reader = readers[modality]
+        per_item = encoder.tokens_per_item(item_frames(encoder, reader))
+        tokens = model.projector_for(modality).output_tokens(per_item)
         identity = (identities or {}).get(modality)
-        specs[modality] = MediaSpec(modality, encoder.media_transform(), tokens, frames, identity)
+        specs[modality] = MediaSpec(modality, encoder.media_transform(), tokens, reader, identity,
+                                    bool(encoder.temporal))
     return specs
+
+
+def open_sources(files: list[DataFileSpec], media_keys: list[str]) -> list[SourceFile]:
+    """The dataset files, read with the recipe's modalities as their media keys (every installed loader's
+    key that is not one of them names media no encoder serves)."""
+    foreign = set(default_registry().names("loader")) - set(media_keys)
+    return [read_source(f.path, f.roots(), media_keys, foreign) for f in files]
+
+
+def check_foreign_media(sources: list[SourceFile], where: str) -> None:
+    """`DataError` naming each data key that no encoder serves, a few of its files and how many samples
+    carry it (call with ``on_bad_sample: fail``; otherwise such samples are skipped and counted)."""
+    found: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    for source in sources:
+        for raw in source.samples:
+            for key in foreign_media(source, raw):
+                counts[key] = counts.get(key, 0) + 1
+                value = raw[key]
+                found.setdefault(key, []).extend(value if isinstance(value, list) else [value])
+    if counts:
+        parts = []
+        for key, count in sorted(counts.items()):
+            files = found[key]
+            shown = ", ".join(files[:3]) + (", ..." if len(files) > 3 else "")
+            parts.append(f"data key {key!r} in {count} sample(s) (files: {shown})")
+        served = ", ".join(sources[0].media_keys) or "none"
+        raise DataError(f"{where}: {'; '.join(parts)} is served by no encoder of the recipe (encoders: "
+                        f"{served}); add an encoder for it, or set data.on_bad_sample: skip to skip "
+                        f"those samples")
 
 
 def pad_id(tokenizer: Any) -> int:
@@ -48,17 +105,20 @@ def stage_dataset(data: DataSpec, stage_name: str, dataset: str | None) -> Datas
 
 def build_stage_data(
     data: DataSpec, stage_name: str, stage: StageSpec, model: Any, cache: FeatureLookup | None = None,
-    identities: dict[str, str] | None = None,
+    identities: dict[str, str] | None = None, readers: dict[str, MediaReader] | None = None,
 ) -> tuple[ConversationDataset, EpochOrder, Collator]:
-    """Dataset, epoch order and collator of one stage."""
+    """Dataset, epoch order and collator of one stage (``readers``: the model's media readers, by
+    default `run_readers` of ``data``)."""
     name = stage.dataset or stage_name
     spec = stage_dataset(data, stage_name, stage.dataset)
-    sources = [keep_modalities(read_source(f.path, f.image_root, f.video_root), spec.modalities)
-               for f in spec.files]
+    modalities = list(model.encoders)
+    sources = [keep_modalities(s, spec.modalities) for s in open_sources(spec.files, modalities)]
+    if data.on_bad_sample == "fail":
+        check_foreign_media(sources, f"stage {stage_name}: dataset {name!r}")
     tokenizer = ConversationTokenizer(model.llm.tokenizer, dict(model.config.placeholder_ids))
+    specs = media_specs(model, readers or run_readers(data, modalities), identities)
     dataset = ConversationDataset(
-        sources, spec.template, tokenizer, media_specs(model, data.video_frames, identities),
-        stage.max_length, data.video_backend, data.max_images, cache, stage.seed,
+        sources, spec.template, tokenizer, specs, stage.max_length, data.max_images, cache, stage.seed,
     )
     if cache is not None and data.num_workers > 0:  # workers are forked per epoch and inherit the digests,
         cache.prime(dataset.cached_media())  # so no epoch hashes every media file again to find its entry

@@ -23,7 +23,6 @@ from torch.utils.data import Dataset
 from mmbind.data.example import BadSample, Example, MediaItem, MediaSpec, bad_sample
 from mmbind.data.records import SourceFile, parse_record, sample_id
 from mmbind.errors import DataError, MediaError
-from mmbind.media import load_item
 from mmbind.prompting.templates import render
 from mmbind.prompting.tokenize import ConversationTokenizer, check_placeholders, truncate
 
@@ -57,7 +56,6 @@ class ConversationDataset(Dataset):
         tokenizer: ConversationTokenizer,
         media: dict[str, MediaSpec],
         max_length: int,
-        video_backend: str = "auto",
         max_images: int = 16,
         cache: FeatureLookup | None = None,
         seed: int = 0,
@@ -67,7 +65,6 @@ class ConversationDataset(Dataset):
         self.tokenizer = tokenizer
         self.media = media
         self.max_length = max_length
-        self.video_backend = video_backend
         self.max_images = max_images
         self.cache = cache
         self.seed = seed
@@ -92,17 +89,17 @@ class ConversationDataset(Dataset):
 
     def _load(self, source: SourceFile, sample_idx: int) -> Example:
         record = parse_record(source, sample_idx)
-        if len(record.images) > self.max_images:
-            raise DataError(
-                f"sample {record.id}: {len(record.images)} images, more than max_images {self.max_images}"
-            )
+        for modality, files in record.media.items():
+            if len(files) > self.max_images:
+                raise DataError(f"sample {record.id}: {len(files)} {modality} files, more than max_images "
+                                f"{self.max_images}")
         segments = render(record, self.template, tuple(self.media))
         tokens = self.tokenizer.encode(segments, record.id)
         check_placeholders(tokens.input_ids, self.tokenizer.placeholder_ids,
-                           {"image": len(record.images), "video": len(record.videos)}, record.id)
+                           {m: len(record.files(m)) for m in self.media}, record.id)
         lengths = {m: spec.tokens for m, spec in self.media.items()}
         tokens = truncate(tokens, lengths, self.max_length, record.id)
-        files = {"image": iter(record.images), "video": iter(record.videos)}
+        files = {m: iter(record.files(m)) for m in self.media}
         items = [self._item(m, next(files[m])) for m in tokens.media]
         return Example(
             record.id,
@@ -123,7 +120,7 @@ class ConversationDataset(Dataset):
             features = self.cache.load(key)
             if features is not None:
                 return MediaItem(modality, features=features)
-        pixels = spec.transform(load_item(path, spec.frames, self.video_backend))
+        pixels = spec.transform(spec.reader.load(path))
         return MediaItem(modality, pixels=pixels, cache_key=key)
 
     def cached_media(self) -> list[Path]:
@@ -135,13 +132,13 @@ class ConversationDataset(Dataset):
                 record = parse_record(self.sources[source_idx], sample_idx)
             except DataError:
                 continue
-            files = {"image": record.images, "video": record.videos}
             for modality in cached:
-                paths += files.get(modality, ())
+                paths += record.files(modality)
         return paths
 
     def approx_length(self, index: int) -> tuple[str, int]:
-        """(modality group, approximate expanded length) without reading media, for length grouping."""
+        """(modality group, approximate expanded length) without reading media, for length grouping: the
+        group is the sample's modalities (``"image"``, ``"depth+image"``, ...) or ``"text"``."""
         source_idx, sample_idx = self.index[index]
         raw = self.sources[source_idx].samples[sample_idx]
         if not isinstance(raw, dict):
@@ -151,13 +148,12 @@ class ConversationDataset(Dataset):
             for t in raw.get("conversations") or []
             if isinstance(t, dict)
         )
-        group, media_tokens = "text", 0
-        for modality in ("image", "video"):
+        present, media_tokens = [], 0
+        for modality, spec in self.media.items():
             value: Any = raw.get(modality)
-            if value and modality in self.media:
+            if value:
                 count = len(value) if isinstance(value, list) else 1
-                media_tokens += count * self.media[modality].tokens
-                temporal = self.media[modality].frames is not None
-                group = "video" if temporal or group == "video" else "image"
-        return group, words + media_tokens
+                media_tokens += count * spec.tokens
+                present.append(modality)
+        return "+".join(sorted(present)) or "text", words + media_tokens
 

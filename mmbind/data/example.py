@@ -8,22 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from mmbind.errors import MmbindError
+
+if TYPE_CHECKING:
+    from mmbind.data.media_readers import MediaReader
 
 
 @dataclass(frozen=True)
 class MediaSpec:
     """How one modality's items are read, preprocessed and how many tokens each becomes."""
 
-    modality: str  # recipe key, "image" or "video"
+    modality: str  # the data key ("image", "video", "depth", ...)
     transform: Callable[[Any], torch.Tensor]  # the encoder's media_transform()
     tokens: int  # tokens per item after encoder and projector
-    frames: int | None  # frames sampled per item (videos), None for images
-    cache_identity: str | None = None  # encoder identity + weights + preprocessing; None: not cached
+    reader: MediaReader  # reads a file to the decoded item the transform takes
+    cache_identity: str | None = None  # encoder + weights + preprocessing + loader; None: not cached
+    temporal: bool = False  # items have a time axis (the encoder's)
 
 
 @dataclass

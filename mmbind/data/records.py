@@ -1,14 +1,19 @@
 """records.py
 
-LLaVA-format dataset files and their samples. A file is a JSON list of
-``{"id", "image": path | [paths], "video": path | [paths], "conversations": [{"from", "value"}, ...]}``.
-Files are read eagerly (an unreadable file is a `DataError` that stops the run); each sample is validated
-lazily by `parse_record`, so one malformed sample is skipped and counted instead of killing the run.
+LLaVA-format dataset files and their samples. A file is a JSON (or JSONL) list of
+``{"id", "<key>": path | [paths], ..., "conversations": [{"from", "value"}, ...]}`` where each ``<key>`` is
+a modality the recipe's encoders serve (``image``, ``video``, ``depth``, ...; `SourceFile.media_keys`), its
+files in the order of the ``<key>`` tags of the text. Files are read eagerly (an unreadable file is a
+`DataError` that stops the run); each sample is validated lazily by `parse_record`, so one malformed sample
+is skipped and counted instead of killing the run. A sample naming media that no encoder serves
+(`SourceFile.foreign_keys`: a key some installed loader reads, or whose ``<key>`` tag is in its text) is
+such a sample; `foreign_media` counts them before a run starts.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -16,8 +21,8 @@ from typing import Any
 from mmbind.errors import DataError
 from mmbind.json_file import read_json
 
-MEDIA_KEYS = ("image", "video")  # sample keys naming media files, one per modality
 ROLES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt"}
+NOT_MEDIA = ("id", "conversations")  # sample keys that never name media
 
 
 @dataclass(frozen=True)
@@ -25,35 +30,44 @@ class Record:
     """One validated sample."""
 
     id: str  # the sample's id (or FILE#INDEX when it has none)
-    images: tuple[Path, ...]  # image files, in order of their <image> tags
-    videos: tuple[Path, ...]  # video files, in order of their <video> tags
+    media: dict[str, tuple[Path, ...]]  # data key -> its files, in order of its <key> tags (keys with files)
     turns: tuple[tuple[str, str], ...]  # (role "human"|"gpt", text), alternating, starting with human
+
+    def files(self, modality: str) -> tuple[Path, ...]:
+        """The files of ``modality`` (empty when the sample has none)."""
+        return self.media.get(modality, ())
 
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A dataset file's raw samples and media roots."""
+    """A dataset file's raw samples, which of their keys are media, and the media roots."""
 
     path: Path  # the JSON file
     samples: list[Any]  # raw JSON entries, validated on access
-    image_root: Path  # prefix of relative image paths
-    video_root: Path  # prefix of relative video paths
+    roots: dict[str, Path]  # data key -> prefix of its relative paths (missing: the file's folder)
+    media_keys: tuple[str, ...] = ("image", "video")  # keys read as media (the recipe's encoders)
+    foreign_keys: frozenset[str] = frozenset()  # media keys no encoder serves (installed loaders' keys)
+
+    def root(self, modality: str) -> Path:
+        """Prefix of relative paths of ``modality``."""
+        return self.roots.get(modality, self.path.parent)
 
 
-def read_source(path: str, image_root: str | None, video_root: str | None) -> SourceFile:
-    """Read one JSON (or JSONL) dataset file."""
+def read_source(
+    path: str, roots: Mapping[str, str | None] | None = None, media_keys: Sequence[str] = ("image", "video"),
+    foreign_keys: Collection[str] = (),
+) -> SourceFile:
+    """Read one JSON (or JSONL) dataset file whose ``media_keys`` name media (``roots``: per key, the
+    prefix of relative paths; ``foreign_keys``: keys naming media that no encoder serves)."""
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{file}: dataset file not found")
     samples = _read_jsonl(file) if file.suffix == ".jsonl" else read_json(file, DataError)
     if not isinstance(samples, list):
         raise DataError(f"{file}: expected a JSON list of samples, got {type(samples).__name__}")
-    default = file.parent
-    return SourceFile(
-        file, samples,
-        Path(image_root) if image_root else default,
-        Path(video_root) if video_root else default,
-    )
+    prefixes = {key: Path(root) for key, root in (roots or {}).items() if root}
+    return SourceFile(file, samples, prefixes, tuple(media_keys),
+                      frozenset(foreign_keys) - set(media_keys))
 
 
 def keep_modalities(source: SourceFile, modalities: list[str] | None) -> SourceFile:
@@ -64,7 +78,9 @@ def keep_modalities(source: SourceFile, modalities: list[str] | None) -> SourceF
     allowed = set(modalities)
 
     def keep(raw: Any) -> bool:
-        return not isinstance(raw, dict) or all(raw.get(m) is None or m in allowed for m in MEDIA_KEYS)
+        return not isinstance(raw, dict) or all(
+            raw.get(m) is None or m in allowed for m in source.media_keys
+        )
 
     return replace(source, samples=[raw for raw in source.samples if keep(raw)])
 
@@ -77,6 +93,27 @@ def sample_id(source: SourceFile, index: int) -> str:
     return f"{source.path.name}#{index}"
 
 
+def foreign_media(source: SourceFile, raw: Any) -> list[str]:
+    """The keys of sample ``raw`` naming media that no encoder serves: a key in ``source.foreign_keys``,
+    or one whose ``<key>`` tag appears in the conversation, with a path or a list of paths as value."""
+    if not isinstance(raw, dict):
+        return []
+    text: str | None = None
+    found = []
+    for key, value in raw.items():
+        if key in NOT_MEDIA or key in source.media_keys or not _path_like(value):
+            continue
+        if key not in source.foreign_keys:
+            if text is None:
+                turns = raw.get("conversations")
+                text = " ".join(str(t.get("value", "")) for t in turns if isinstance(t, dict)) \
+                    if isinstance(turns, list) else ""
+            if f"<{key}>" not in text:
+                continue
+        found.append(key)
+    return found
+
+
 def parse_record(source: SourceFile, index: int) -> Record:
     """Validate sample ``index`` of ``source``; a `DataError` names the sample and the problem."""
     raw = source.samples[index]
@@ -84,9 +121,27 @@ def parse_record(source: SourceFile, index: int) -> Record:
     where = f"{source.path}: sample {sid}"
     if not isinstance(raw, dict):
         raise DataError(f"{where}: expected an object, got {type(raw).__name__}")
-    images = _paths(raw.get("image"), source.image_root, f"{where}: image")
-    videos = _paths(raw.get("video"), source.video_root, f"{where}: video")
-    return Record(sid, images, videos, _turns(raw.get("conversations"), where))
+    foreign = foreign_media(source, raw)
+    if foreign:
+        named = ", ".join(f"{k!r} ({_shown(raw[k])})" for k in foreign)
+        raise DataError(f"{where}: data key {named} is served by no encoder of the recipe "
+                        f"(encoders: {', '.join(source.media_keys) or 'none'})")
+    media = {}
+    for key in [k for k in raw if k in source.media_keys]:  # in the sample's order
+        files = _paths(raw.get(key), source.root(key), f"{where}: {key}")
+        if files:
+            media[key] = files
+    return Record(sid, media, _turns(raw.get("conversations"), where))
+
+
+def _path_like(value: Any) -> bool:
+    return (isinstance(value, str) and bool(value)) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value))
+
+
+def _shown(value: Any) -> str:
+    items = value if isinstance(value, list) else [value]
+    return ", ".join(items[:3]) + (f", ... ({len(items)} files)" if len(items) > 3 else "")
 
 
 def _paths(value: Any, root: Path, where: str) -> tuple[Path, ...]:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmbind.eval import Generator, Query, select_sets
+from mmbind.eval import Generator, select_sets
+from mmbind.eval.runner import item_query
 from mmbind.recipe import Recipe, load_recipe, recipe_from_dict
 from mmbind.recipe.paths import resolve_recipe_path
 from mmbind.synth import MANIFEST, generate_dataset
@@ -63,7 +64,7 @@ def sample_answers(model: Any, data_dir: Path, frames: int, per_modality: int = 
     rows = []
     for eval_set in sets:
         items = _spread(eval_set.items, per_modality)
-        answers = generator.answer([Query(i.question, i.modality, i.media) for i in items])
+        answers = generator.answer([item_query(i, list(model.encoders)) for i in items])
         rows += [
             {"modality": i.modality or "text", "media": str(i.media.name if i.media else ""),
              "question": i.question.splitlines()[0], "answer": a, "truth": i.answer}

@@ -1,9 +1,10 @@
 """generation.py
 
 Asking an mmbind model questions: prompts rendered with a conversation template and tokenised as the
-original does (`mmbind.prompting`), media read and preprocessed with each encoder's ``media_transform()``
-(a small per-file cache), and greedy generation -- batched with left padding for evaluation, or one
-streamed answer for chat (``streamer=`` goes through ``model.generate`` to transformers' ``generate``).
+original does (`mmbind.prompting`), media read by each modality's media loader (`mmbind.data.media_readers`)
+and preprocessed with its encoder's ``media_transform()`` (a small per-file cache), and greedy generation --
+batched with left padding for evaluation, or one streamed answer for chat (``streamer=`` goes through
+``model.generate`` to transformers' ``generate``).
 
 Template: ``vicuna_v1`` (the training wording) for models trained here, ``llava_v1`` (the original's
 inference wording) for converted Video-LLaVA checkpoints (``config.extra["converted_from"]``).
@@ -20,8 +21,8 @@ from typing import Any
 import torch
 
 from mmbind.data.build import pad_id
+from mmbind.data.media_readers import MediaReader, media_readers
 from mmbind.errors import CheckpointError, InputError, MediaError
-from mmbind.media import load_item
 from mmbind.model.splice import IGNORE_INDEX
 from mmbind.prompting import Conversation, get_template, tokenize_prompt
 
@@ -30,13 +31,20 @@ CACHE_ITEMS = 64  # preprocessed media kept in memory
 
 @dataclass(frozen=True)
 class Query:
-    """One question, optionally about one image or video, after earlier rounds."""
+    """One question, optionally about media (an image, a video, a depth map next to its image ...), after
+    earlier rounds."""
 
     question: str  # the user's text, without media tags
-    modality: str | None = None  # "image", "video" or None
+    modality: str | None = None  # the data key of its (first) media item, e.g. "image", "video"; None: text
     media: Path | None = None  # the media file
     history: tuple[tuple[str, str], ...] = ()  # earlier (question, answer) rounds
     item: Any = None  # instead of a file: the decoded item (a PIL image, or video frames (T, H, W, 3))
+    also: tuple[tuple[str, Path], ...] = ()  # further (modality, file) items, tagged after the first
+
+    def modalities(self) -> list[str]:
+        """The modality of each media item, in tag order."""
+        first = [self.modality] if self.modality else []
+        return first + [m for m, _ in self.also]
 
 
 def default_template(model: Any) -> Conversation:
@@ -48,17 +56,17 @@ def default_template(model: Any) -> Conversation:
 class Generator:
     """Greedy question answering with one model."""
 
-    def __init__(self, model: Any, template: Conversation | None = None, frames: int = 8,
-                 video_backend: str = "auto") -> None:
+    def __init__(self, model: Any, template: Conversation | None = None, frames: int | None = None,
+                 video_backend: str = "auto", media_options: dict[str, dict[str, Any]] | None = None) -> None:
         if model.llm.tokenizer is None:
             raise CheckpointError("the model has no tokenizer (its LLM was built without one)")
         self.model = model
         self.tokenizer = model.llm.tokenizer
         self.template = template or default_template(model)
-        self.frames = frames
-        self.video_backend = video_backend
         self.transforms = {m: enc.media_transform() for m, enc in model.encoders.items()}
-        self.temporal = {m: bool(enc.temporal) for m, enc in model.encoders.items()}
+        self.frames = frames  # replaces the frames of temporal loaders (None: the loader's default)
+        self._reading = (media_options, {"backend": video_backend}, {"frames": frames})
+        self.readers: dict[str, MediaReader] = {}  # built on a modality's first item
         self.device = next(model.parameters()).device
         self._cache: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()
 
@@ -69,12 +77,17 @@ class Generator:
             raise InputError(f"{path}: this model has no {modality} encoder (it has: {known})")
         key = (modality, str(path))
         if key not in self._cache:
-            frames = self.frames if self.temporal[modality] else None
-            self._cache[key] = self.transforms[modality](load_item(path, frames, self.video_backend))
+            self._cache[key] = self.transforms[modality](self.reader(modality).load(path))
             if len(self._cache) > CACHE_ITEMS:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(key)
         return self._cache[key]
+
+    def reader(self, modality: str) -> MediaReader:
+        """The media reader of ``modality`` (`RecipeError` when no loader reads it)."""
+        if modality not in self.readers:
+            self.readers.update(media_readers([modality], *self._reading))
+        return self.readers[modality]
 
     def query_pixels(self, query: Query) -> torch.Tensor:
         """The preprocessed media of ``query``: its file (cached), or its decoded ``item``."""
@@ -87,8 +100,7 @@ class Generator:
 
     def prompt(self, query: Query) -> str:
         """The full prompt text of ``query``."""
-        media = [query.modality] if query.modality else []
-        return self.template.prompt(query.question, media, query.history)
+        return self.template.prompt(query.question, query.modalities(), query.history)
 
     def inputs(self, queries: Sequence[Query]) -> dict[str, Any]:
         """Left-padded ``input_ids`` / ``attention_mask`` and the ``media`` of a batch."""
@@ -109,6 +121,8 @@ class Generator:
         for q in queries:
             if q.modality is not None and (q.media is not None or q.item is not None):
                 media.setdefault(q.modality, []).append(self.query_pixels(q))
+            for modality, path in q.also:
+                media.setdefault(modality, []).append(self.pixels(modality, path))
         return {m: torch.stack(items).to(self.device) for m, items in media.items()}
 
     def _decode(self, tokens: list[int]) -> str:
@@ -143,6 +157,8 @@ class Generator:
                 try:
                     if query.modality is not None and query.media is not None:
                         self.pixels(query.modality, query.media)
+                    for modality, path in query.also:
+                        self.pixels(modality, path)
                     ready.append(index)
                 except (MediaError, InputError, OSError) as exc:
                     bad.append((index, (str(exc).splitlines() or [repr(exc)])[0]))

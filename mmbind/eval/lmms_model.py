@@ -30,9 +30,9 @@ from lmms_eval.api.model import lmms
 from lmms_eval.models.registry_v2 import ModelManifest
 from loguru import logger  # lmms-eval's logger
 
+from mmbind.data.media_readers import guess_modality
 from mmbind.errors import InputError
 from mmbind.eval.generation import Generator, Query
-from mmbind.media.kind import modality_of
 
 MODEL_ID = "mmbind"
 DEFAULT_MAX_NEW_TOKENS = 128
@@ -115,7 +115,7 @@ class MmbindLmms(lmms):
             return Query(context)
         visual = visuals[0]
         if isinstance(visual, (str, Path)):
-            return Query(context, modality_of(visual), Path(visual))
+            return Query(context, guess_modality(visual, list(self.generator.transforms)), Path(visual))
         if hasattr(visual, "convert"):  # a PIL image
             return Query(context, "image", item=visual.convert("RGB"))
         raise InputError(f"task {task!r}, doc {doc_id}: a visual of type {type(visual).__name__}; expected a "

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import UsageError
-from mmbind.eval.generation import Generator, Query
+from mmbind.eval.generation import Generator
+from mmbind.eval.runner import item_query, prompt_key
 from mmbind.eval.sets import EvalItem
 
 PREDICTIONS = "predictions.jsonl"
@@ -95,10 +96,6 @@ def read_predictions(path: Path) -> Predictions:
     return out
 
 
-def _prompt_key(item: EvalItem) -> tuple[str | None, str, str]:
-    return item.modality, str(item.media), item.question
-
-
 def generate_predictions(generator: Generator, items: Sequence[EvalItem], folder: Path, batch_size: int,
                          max_new_tokens: int, on_batch: Callable[[int], None] | None = None) -> Predictions:
     """Answer the ``items`` not answered yet in ``folder/predictions.jsonl``; ``on_batch(n)`` counts
@@ -110,26 +107,26 @@ def generate_predictions(generator: Generator, items: Sequence[EvalItem], folder
     state.reused = len(items) - len(todo)
     if on_batch is not None and state.reused:
         on_batch(state.reused)
-    groups: dict[tuple[str | None, str, str], list[EvalItem]] = {}
+    groups: dict[tuple[str, str], list[EvalItem]] = {}
     for item in todo:
-        groups.setdefault(_prompt_key(item), []).append(item)
+        groups.setdefault(prompt_key(item), []).append(item)
     unique = [members[0] for members in groups.values()]
     torn = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
     with path.open("a", encoding="utf-8") as out:
         if torn:
             out.write("\n")
-        queries = [Query(i.question, i.modality, i.media) for i in unique]
+        queries = [item_query(i, list(generator.transforms)) for i in unique]
         for ready, answers, bad in generator.answer_readable(queries, max_new_tokens, batch_size):
             for index, reason in bad:
-                for member in groups[_prompt_key(unique[index])]:
+                for member in groups[prompt_key(unique[index])]:
                     state.errors[member.id] = reason
                     out.write(json.dumps({"id": member.id, "error": reason}) + "\n")
             for index, answer in zip(ready, answers):
-                for member in groups[_prompt_key(unique[index])]:
+                for member in groups[prompt_key(unique[index])]:
                     state.answers[member.id] = answer
                     state.generated += 1
                     out.write(json.dumps({"id": member.id, "prediction": answer}) + "\n")
             out.flush()
             if on_batch is not None:
-                on_batch(sum(len(groups[_prompt_key(unique[i])]) for i in [*ready, *(i for i, _ in bad)]))
+                on_batch(sum(len(groups[prompt_key(unique[i])]) for i in [*ready, *(i for i, _ in bad)]))
     return state

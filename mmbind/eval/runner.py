@@ -35,10 +35,18 @@ class EvalSettings:
 def usable_sets(
     sets: Sequence[EvalSet], modalities: Sequence[str], explicit: bool
 ) -> tuple[list[EvalSet], list[EvalSet]]:
-    """(sets the model can answer, sets skipped because it has no encoder for their modality). Sets named
-    explicitly must all be usable (`InputError` otherwise)."""
-    usable = [s for s in sets if s.modality in modalities]
-    skipped = [s for s in sets if s.modality not in modalities]
+    """(sets the model can answer, sets skipped because it has no encoder for their modality). A set named
+    explicitly whose modality the model lacks is still answered from the media it has an encoder for (an
+    image-only model on questions about an image and its depth map: the baseline), if any; otherwise
+    `InputError`."""
+
+    def answerable(s: EvalSet) -> bool:
+        if s.modality in modalities:
+            return True
+        return explicit and any(m in modalities for item in s.items for m, _ in item.items())
+
+    usable = [s for s in sets if answerable(s)]
+    skipped = [s for s in sets if not answerable(s)]
     if explicit and skipped:
         first = skipped[0]
         raise InputError(
@@ -60,9 +68,17 @@ def limited(items: list[EvalItem], limit: int | None) -> list[EvalItem]:
     return items[:limit] if limit else items
 
 
-def prompt_key(item: EvalItem) -> tuple[str | None, str, str]:
+def prompt_key(item: EvalItem) -> tuple[str, str]:
     """Items with equal keys ask the same prompt about the same media: generated once."""
-    return item.modality, str(item.media), item.question
+    return repr(item.items()), item.question
+
+
+def item_query(item: EvalItem, modalities: Sequence[str]) -> Query:
+    """The question of ``item`` about those of its media that the model has an encoder for."""
+    media = [(m, path) for m, path in item.items() if m in modalities]
+    if not media:
+        return Query(item.question)
+    return Query(item.question, media[0][0], media[0][1], also=tuple(media[1:]))
 
 
 def prompt_count(eval_set: EvalSet, limit: int | None) -> int:
@@ -76,13 +92,13 @@ def run_set(
 ) -> dict[str, Any]:
     """Predictions and metrics for one set."""
     items = limited(eval_set.items, settings.limit)
-    index: dict[tuple[str | None, str, str], int] = {}
+    index: dict[tuple[str, str], int] = {}
     queries: list[Query] = []
     for item in items:
         key = prompt_key(item)
         if key not in index:
             index[key] = len(queries)
-            queries.append(Query(item.question, item.modality, item.media))
+            queries.append(item_query(item, list(generator.transforms)))
     start = time.perf_counter()
     answers = generator.answer(queries, settings.max_new_tokens, settings.batch_size, on_batch)
     seconds = time.perf_counter() - start

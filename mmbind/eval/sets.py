@@ -2,7 +2,9 @@
 
 Evaluation sets of a generated dataset, as listed in its ``manifest.json`` (``eval_sets``): each a
 LLaVA-format JSON file of single-round samples, ``kind`` ``open`` (with ``type`` and ``answer``) or
-``pope`` (with ``split``, ``object`` and ``answer`` yes/no). Media paths are relative to the set's file.
+``pope`` (with ``split``, ``object`` and ``answer`` yes/no), for one ``modality`` (any data key: ``image``,
+``video``, ``depth`` ...). A sample's media are its keys whose ``<key>`` tag is in the question (e.g. an
+image and its depth map), in tag order. Media paths are relative to the set's file.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any
 
 from mmbind.errors import DataError
 from mmbind.json_file import read_json
+from mmbind.registry import default_registry
 from mmbind.synth.manifest import read_manifest
 
-_TAG = re.compile(r"<(image|video)>\n?")
+_TAG = re.compile(r"<(\w+)>\n?")
 
 
 @dataclass(frozen=True)
@@ -25,11 +28,17 @@ class EvalItem:
     """One question of a set."""
 
     id: str  # sample id
-    modality: str | None  # "image", "video" or None (text only)
+    modality: str | None  # data key of its first media item ("image", "video", "depth" ...); None: text
     media: Path | None  # the media file
-    question: str  # the human turn without its media tag
+    question: str  # the human turn without its media tags
     answer: str  # the ground-truth answer
     group: str  # question type (open sets) or negative-sampling split (POPE sets)
+    also: tuple[tuple[str, Path], ...] = ()  # further (modality, file) items, in tag order
+
+    def items(self) -> list[tuple[str, Path]]:
+        """Every (modality, file) of the question, in tag order."""
+        first = [(self.modality, self.media)] if self.modality and self.media else []
+        return first + list(self.also)
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,7 @@ class EvalSet:
 
     name: str  # e.g. "video_pope"
     kind: str  # "open" or "pope"
-    modality: str  # "image" or "video"
+    modality: str  # the modality it tests ("image", "video", "depth" ...): a model needs its encoder
     file: Path  # its JSON file
     items: list[EvalItem]  # its questions
 
@@ -56,9 +65,14 @@ def _item(sample: Any, file: Path, kind: str, index: int) -> EvalItem:
         group = str(sample["type"] if kind == "open" else sample["split"])
     except (KeyError, IndexError, TypeError) as exc:
         raise DataError(f"{where}: not an evaluation sample (missing {exc})") from None
-    modality = "video" if "video" in sample else "image" if "image" in sample else None
-    media = file.parent / sample[modality] if modality else None
-    return EvalItem(str(sample.get("id", index)), modality, media, _TAG.sub("", question), answer, group)
+    tags = [key for key in _TAG.findall(str(question)) if isinstance(sample.get(key), str)]
+    if not tags:  # no tag in the text: its keys that an installed media loader reads, in its order
+        loaders = set(default_registry().names("loader"))
+        tags = [key for key, value in sample.items() if key in loaders and isinstance(value, str)]
+    media = [(key, file.parent / sample[key]) for key in dict.fromkeys(tags)]
+    first = media[0] if media else (None, None)
+    text = _TAG.sub(lambda m: "" if m.group(1) in sample else m.group(0), str(question))
+    return EvalItem(str(sample.get("id", index)), first[0], first[1], text, answer, group, tuple(media[1:]))
 
 
 def load_set(data_dir: Path, name: str) -> EvalSet:

@@ -6,6 +6,7 @@ The input of `mmbind infer`: a JSON-lines file, one question per line::
     {"id": "q2", "question": "Which way does it move?", "video": "videos/00003.mp4"}
     {"id": "q3", "question": "Say hello."}
     {"id": "q4", "question": "...", "media": "clip.mp4"}          # modality from the suffix
+    {"id": "q5", "question": "...", "depth": "maps/00001.png"}    # any modality a loader reads
 
 Media paths are relative to the input file's folder. A row that is not a JSON object, lacks an ``id`` or a
 ``question``, repeats an id or names two media is reported (by id, else by line number) and skipped.
@@ -17,8 +18,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmbind.data.media_readers import row_media
 from mmbind.errors import DataError
-from mmbind.media.kind import modality_of
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,9 @@ def _row(value: object, line: int, base: Path) -> InferRow:
     question = value.get("question")
     if not isinstance(question, str) or not question.strip():
         raise ValueError("no question")
-    given = [k for k in ("image", "video", "media") if value.get(k)]
-    if len(given) > 1:
-        raise ValueError(f"more than one media item ({', '.join(given)})")
-    if not given:
+    modality, path = row_media(value, base)
+    if modality is None:
         return InferRow(ident, question)
-    ref = value[given[0]]
-    if not isinstance(ref, str):
-        raise ValueError(f"{given[0]} must be a path")
-    path = Path(ref) if Path(ref).is_absolute() else base / ref
-    modality = (given[0] if given[0] != "media"
-                else modality_of(path))
     return InferRow(ident, question, modality, path)
 
 

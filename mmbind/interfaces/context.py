@@ -2,21 +2,15 @@
 
 `BuildContext`: what the host tells a plugin's ``build`` function besides the part's options.
 
-Whether a modality's items have a time axis is decided here, in one place (`default_temporal`): the
-``video`` recipe key is temporal, every other key is not. A plugin may let an option override it.
+Whether a modality's items have a time axis (``temporal``) is set by the host from the modality's media
+loader (`mmbind.registry.MediaLoaderEntry.temporal`: the ``video`` loader says yes); a plugin may let an
+option override it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-TEMPORAL_MODALITIES = ("video",)  # recipe keys whose items are frame sequences (T, C, H, W) by default
-
-
-def default_temporal(modality: str | None) -> bool:
-    """Whether items of the recipe key ``modality`` are frame sequences (a plugin option may override)."""
-    return modality in TEMPORAL_MODALITIES
 
 
 @dataclass(frozen=True)
@@ -27,11 +21,7 @@ class BuildContext:
     # set when restoring a saved model: the part's saved artifacts live here
     artifacts_dir: Path | None = None
     load_weights: bool = True  # False when the host will load every weight itself (from_pretrained)
-    temporal: bool | None = None  # items have a time axis; None: `default_temporal(modality)`
-
-    def __post_init__(self) -> None:
-        if self.temporal is None:
-            object.__setattr__(self, "temporal", default_temporal(self.modality))
+    temporal: bool = False  # items have a time axis (from the modality's media loader)
 
     @property
     def restoring(self) -> bool:

@@ -11,9 +11,9 @@ Video backends (``pyav``, optional ``decord``) sit behind `FrameReader` and are 
 """
 
 from mmbind.media.image import load_image
-from mmbind.media.kind import VIDEO_SUFFIXES, modality_of
 from mmbind.media.reader import FrameReader, IncompleteVideoError
 from mmbind.media.sampling import frame_indices
+from mmbind.media.suffixes import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from mmbind.media.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -23,12 +23,13 @@ from mmbind.media.transforms import (
     VideoTransform,
     expand_to_square,
 )
-from mmbind.media.video import AUTO_BACKEND, BACKENDS, load_item, load_video, open_reader, read_frames
+from mmbind.media.video import AUTO_BACKEND, BACKENDS, load_video, open_reader, read_frames
 
 __all__ = [
     "AUTO_BACKEND",
     "BACKENDS",
     "IMAGENET_MEAN",
+    "IMAGE_SUFFIXES",
     "IMAGENET_STD",
     "OPENAI_CLIP_MEAN",
     "OPENAI_CLIP_STD",
@@ -40,9 +41,7 @@ __all__ = [
     "expand_to_square",
     "frame_indices",
     "load_image",
-    "load_item",
     "load_video",
-    "modality_of",
     "open_reader",
     "read_frames",
 ]

@@ -40,10 +40,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image
 
 from mmbind.errors import MediaError
-from mmbind.media.image import load_image
 from mmbind.media.reader import FrameReader, IncompleteVideoError, require_file
 from mmbind.media.sampling import frame_indices
 
@@ -90,9 +88,3 @@ def read_frames(path: str | Path, num_frames: int = 8, backend: Backend = "auto"
 
 
 load_video = read_frames  # the name used next to `mmbind.media.load_image`
-
-
-def load_item(path: str | Path, frames: int | None, backend: Backend = "auto") -> Image.Image | np.ndarray:
-    """One media item as its encoder's transform takes it: the image at ``path`` (``frames`` None), else
-    ``frames`` frames of the video."""
-    return load_image(path) if frames is None else read_frames(path, frames, backend)

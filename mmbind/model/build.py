@@ -17,6 +17,7 @@ from mmbind.model.config import MultimodalConfig
 from mmbind.model.multimodal_lm import SHARED, MultimodalLM
 from mmbind.recipe import Recipe
 from mmbind.registry import Registry, default_registry
+from mmbind.registry.modalities import modality_temporal
 
 
 def build_model(
@@ -44,10 +45,13 @@ def build_model(
     return MultimodalLM(config, encoders, projectors, llm)
 
 
-def _context(restore_from: Path | None, sub: str, modality: str | None = None) -> BuildContext:
+def _context(restore_from: Path | None, sub: str, modality: str | None = None,
+             registry: Registry | None = None) -> BuildContext:
+    temporal = modality_temporal(modality, registry)
     if restore_from is None:
-        return BuildContext(modality=modality)
-    return BuildContext(modality=modality, artifacts_dir=restore_from / sub, load_weights=False)
+        return BuildContext(modality=modality, temporal=temporal)
+    return BuildContext(modality=modality, artifacts_dir=restore_from / sub, load_weights=False,
+                        temporal=temporal)
 
 
 def _build_llm(recipe: Recipe, registry: Registry, restore_from: Path | None) -> LLMBackend:
@@ -61,7 +65,7 @@ def _build_encoders(recipe: Recipe, registry: Registry, restore_from: Path | Non
     for modality, spec in recipe.model.encoders.items():
         entry = registry.get("encoder", spec.plugin)
         options = entry.options.model_validate(spec.options)
-        encoder = entry.build(options, _context(restore_from, f"encoders/{modality}", modality))  # type: ignore[call-arg,arg-type]
+        encoder = entry.build(options, _context(restore_from, f"encoders/{modality}", modality, registry))  # type: ignore[call-arg,arg-type]
         encoder.modality = modality
         encoders[modality] = encoder
     return encoders
@@ -83,7 +87,7 @@ def _build_projectors(
             )
         width = next(iter(widths.values()))
         return {SHARED: entry.construct(options, width, out_dim, BuildContext())}  # type: ignore[union-attr]
-    contexts = {m: BuildContext(modality=m) for m in widths}
+    contexts = {m: BuildContext(modality=m, temporal=encoders[m].temporal) for m in widths}
     return {m: entry.construct(options, w, out_dim, contexts[m]) for m, w in widths.items()}  # type: ignore[union-attr]
 
 

@@ -140,11 +140,12 @@ def render(record: Record, template: str, modalities: tuple[str, ...]) -> list[S
 
 
 def _with_tags(record: Record, text: str) -> str:
-    """Prepend ``<video>``/``<image>`` tags + newline when the sample has media but its text names none."""
+    """Prepend the media tags + newline when the sample has media but its text names none (in the order of
+    the sample's keys)."""
     all_text = " ".join(t for _, t in record.turns)
-    if "<video>" in all_text or "<image>" in all_text:
+    if any(f"<{m}>" in all_text for m in record.media):
         return text
-    tags = "<video>" * len(record.videos) + "<image>" * len(record.images)
+    tags = "".join(f"<{m}>" * len(files) for m, files in record.media.items())
     return f"{tags}\n{text}" if tags else text
 
 
@@ -160,7 +161,8 @@ def _split_media(text: str, modalities: tuple[str, ...]) -> list[Segment]:
 
 
 def _check_media(record: Record, segments: list[Segment]) -> None:
-    for modality, files in (("image", record.images), ("video", record.videos)):
+    for modality in {*record.media, *(s.modality for s in segments if s.modality)}:
+        files = record.files(modality)
         tags = sum(1 for s in segments if s.modality == modality)
         if tags != len(files):
             raise DataError(

@@ -58,6 +58,12 @@ def _check_stage_datasets(recipe: Recipe, source: str) -> None:
             recipe.data.dataset_for(name, stage.dataset)
         except RecipeError as exc:
             raise RecipeError(f"{source}: {exc}") from None
+    known = list(recipe.model.encoders)
+    for name, dataset in recipe.data.datasets.items():
+        for i, modality in enumerate(dataset.modalities or []):
+            if modality not in known:
+                raise RecipeError(f"{source}: data.datasets.{name}.modalities.{i}: {modality!r} is not a "
+                                  f"modality of the model's encoders ({', '.join(known)})")
 
 
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:

@@ -26,7 +26,7 @@ _PART = re.compile(r"^(projector|llm|encoders|encoder:[A-Za-z_]\w*|projector:[A-
 class DataFileSpec(StrictModel):
     """One LLaVA-format JSON file and where its media live."""
 
-    path: str = Field(description="JSON file: a list of {id, image|video, conversations}")
+    path: str = Field(description="JSON file: a list of {id, image|video|<modality>, conversations}")
     weight: float = Field(
         1.0, ge=0, description="samples per epoch = weight x file length (fraction: subset)"
     )
@@ -36,6 +36,13 @@ class DataFileSpec(StrictModel):
     video_root: str | None = Field(
         None, description="prefix for relative video paths (default: the file's dir)"
     )
+    media_roots: dict[str, str] = Field(
+        default_factory=dict, description="data key -> prefix of its relative paths (any modality)"
+    )
+
+    def roots(self) -> dict[str, str | None]:
+        """Data key -> prefix of relative paths (``image_root`` / ``video_root`` are shortcuts)."""
+        return {"image": self.image_root, "video": self.video_root, **self.media_roots}
 
 
 class DatasetSpec(StrictModel):
@@ -43,7 +50,7 @@ class DatasetSpec(StrictModel):
 
     files: list[DataFileSpec] = Field(min_length=1, description="files mixed into one epoch")
     template: Literal["plain", "vicuna_v1"] = Field("vicuna_v1", description="conversation template")
-    modalities: list[Literal["image", "video"]] | None = Field(
+    modalities: list[str] | None = Field(
         None, description="lm stages keep only samples whose media are all of these, and text-only ones"
     )
 
@@ -61,6 +68,11 @@ class DataSpec(StrictModel):
     datasets: dict[str, DatasetSpec] = Field(description="name -> dataset; a stage names the one it uses")
     video_frames: int = Field(8, ge=1, description="frames sampled uniformly per video (Video-LLaVA: 8)")
     video_backend: Literal["auto", "pyav", "decord"] = Field("auto", description="video decoder")
+    media: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="data key -> options of its media loader (frames / backend of temporal loaders default "
+                    "to video_frames / video_backend)",
+    )
     max_images: int = Field(16, ge=1, description="images kept per sample (Video-LLaVA: 16)")
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
     on_bad_sample: Literal["skip", "fail"] = Field("skip", description="skip and count, or stop the run")

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from mmbind.interfaces import BuildContext, Encoder, LLMBackend, Projector
+    from mmbind.interfaces import BuildContext, Encoder, LLMBackend, MediaLoader, Projector
 
-PartKind = Literal["encoder", "projector", "llm", "benchmark"]
+PartKind = Literal["encoder", "projector", "llm", "benchmark", "loader"]
 
 
 @dataclass(frozen=True)
@@ -95,14 +95,38 @@ class BenchmarkEntry:
     kind: PartKind = field(default="benchmark", init=False)
 
 
-Entry = EncoderEntry | ProjectorEntry | LLMEntry | BenchmarkEntry
+@dataclass(frozen=True)
+class MediaLoaderEntry:
+    """How files of one modality are read. ``build(options) -> MediaLoader``.
+
+    ``name`` is the data key it serves (``"depth"`` reads a sample's ``"depth": path`` and its ``<depth>``
+    tags); ``options`` validates the recipe's ``data.media.<name>`` (for temporal loaders the host fills
+    ``frames`` from ``data.video_frames`` and a ``backend`` from ``data.video_backend`` when the options
+    model has such fields and the recipe leaves them out); ``suffixes`` are the file suffixes (lower case,
+    with the dot) by which a bare path is recognised as this modality (``mmbind chat --media PATH``,
+    ``mmbind infer``, benchmark folders); ``temporal``: items have a time axis, so an encoder serving this
+    key defaults to ``BuildContext.temporal``. Two plugins contributing one name is an error naming both.
+    """
+
+    name: str  # the data key / modality it serves, e.g. "image", "video", "depth"
+    options: type[BaseModel]  # validates ``data.media.<name>``
+    build: Callable[[BaseModel], MediaLoader]  # constructs the loader
+    suffixes: tuple[str, ...] = ()  # file suffixes recognised as this modality (".png", ".wav", ...)
+    temporal: bool = False  # items are frame sequences (the encoder's default time axis)
+    description: str = ""  # one line for `mmbind plugins`
+    kind: PartKind = field(default="loader", init=False)
+
+
+Entry = EncoderEntry | ProjectorEntry | LLMEntry | BenchmarkEntry | MediaLoaderEntry
 
 HOOK_KINDS: dict[str, PartKind] = {
     "mmbind_encoders": "encoder",
     "mmbind_projectors": "projector",
     "mmbind_llms": "llm",
     "mmbind_benchmarks": "benchmark",
+    "mmbind_media_loaders": "loader",
 }
 ENTRY_TYPES: dict[PartKind, type] = {
     "encoder": EncoderEntry, "projector": ProjectorEntry, "llm": LLMEntry, "benchmark": BenchmarkEntry,
+    "loader": MediaLoaderEntry,
 }

@@ -72,6 +72,13 @@ class Registry:
             raise DuplicatePluginError(f"{kind} '{name}' is provided by both {providers}; uninstall one")
         return found[0].entry  # type: ignore[return-value]
 
+    def find(self, kind: PartKind, name: str) -> Entry | None:
+        """`get`, or None when no plugin contributes ``name`` (two contributions still raise)."""
+        try:
+            return self.get(kind, name)
+        except UnknownPluginError:
+            return None
+
     def _find(self, kind: PartKind, name: str) -> list[PluginRecord]:
         return [r for r in self._records if r.kind == kind and r.name == name and r.entry is not None]
 

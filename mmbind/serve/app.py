@@ -11,7 +11,7 @@
 
 Everything a client can get wrong is answered with a 4xx and an OpenAI-style error whose message is one
 line: the body is read with a size cap (413), must be JSON (415 / 400), is checked field by field
-(`parse_chat_request`), media are read under limits (`MediaReader`). ``/v1/*`` needs ``Authorization:
+(`parse_chat_request`), media are read under limits (`RequestMedia`). ``/v1/*`` needs ``Authorization:
 Bearer KEY`` when the server has a key (compared in constant time; 401 otherwise).
 """
 
@@ -31,10 +31,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from mmbind.data.media_readers import MediaReader, media_readers
 from mmbind.prompting import Conversation
+from mmbind.registry.modalities import loader_entry
 from mmbind.serve.batcher import BatchWorker, Pending
 from mmbind.serve.chat_request import ChatJob, parse_chat_request
-from mmbind.serve.media_input import MediaReader
+from mmbind.serve.media_input import RequestMedia, media_types
 from mmbind.serve.request_error import RequestError
 from mmbind.serve.settings import ServeSettings
 
@@ -80,19 +82,30 @@ def page_html() -> str:
     return resources.files("mmbind.serve").joinpath("static/index.html").read_text(encoding="utf-8")
 
 
+def served_readers(modalities: list[str], frames: int, backend: str) -> dict[str, MediaReader]:
+    """The media readers of the model's modalities that a loader reads (the others take no media)."""
+    readers = {}
+    for modality in modalities:
+        if loader_entry(modality) is not None:
+            readers.update(media_readers([modality], None, {"backend": backend}, {"frames": frames}))
+    return readers
+
+
 def create_app(model: Any, settings: ServeSettings, model_name: str, template: Conversation) -> FastAPI:
     """The application; its worker thread starts and stops with the app's lifespan."""
     worker = BatchWorker(model, settings.max_batch, settings.max_queue, settings.batch_wait_s)
-    frames = {m: settings.frames if enc.temporal else None for m, enc in model.encoders.items()}
-    reader = MediaReader({m: enc.media_transform() for m, enc in model.encoders.items()}, frames,
-                         settings.video_backend, settings.media_root, settings.max_media_bytes)
+    readers = served_readers(list(model.encoders), settings.frames, settings.video_backend)
+    types = {m: media_types(entry.suffixes) for m in readers if (entry := loader_entry(m)) is not None}
+    reader = RequestMedia({m: enc.media_transform() for m, enc in model.encoders.items()}, readers, types,
+                          settings.media_root, settings.max_media_bytes)
     tokenizer = model.llm.tokenizer
     placeholders = dict(model.config.placeholder_ids)
     created = int(time.time())
 
     def tokens_per_item(modality: str) -> int:
         encoder = model.encoders[modality]
-        return int(encoder.tokens_per_item(settings.frames if encoder.temporal else None))
+        frames = readers[modality].frames if encoder.temporal and modality in readers else None
+        return int(encoder.tokens_per_item(frames))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,10 +1,12 @@
 """media_input.py
 
-Media in a chat request, read safely: a ``data:`` URI (base64, its MIME type must fit the part: ``image/*``
-for ``image_url``, ``video/*`` for ``video_url``) or a local path (``file://`` or plain) that must resolve,
-symlinks followed, to a regular file inside ``--media-root``. Remote URLs are never fetched. Sizes are
-checked before anything is decoded; the file is read with mmbind's own loaders (PIL / PyAV, nothing is
-unpickled or executed) and preprocessed with the encoder's ``media_transform()``. A small LRU cache keyed
+Media in a chat request, read safely: a ``data:`` URI (base64; its MIME type must fit the part: one of the
+types of the file suffixes its modality's loader claims, e.g. ``image/*`` for ``image_url``, ``video/*``
+for ``video_url``; any type for a loader that claims no suffix, such as ``depth``) or a local path
+(``file://`` or plain) that must resolve, symlinks followed, to a regular file inside ``--media-root``.
+Remote URLs are never fetched. Sizes are checked before anything is decoded; the file is read by the
+modality's media loader (`mmbind.data.media_readers`: PIL / PyAV / ..., nothing is unpickled or executed)
+and preprocessed with the encoder's ``media_transform()``. A small LRU cache keyed
 by content hash (data URIs) or path, size and mtime (files) keeps repeated media cheap.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import mimetypes
 import re
 import tempfile
 import threading
@@ -23,7 +26,7 @@ from typing import Any
 
 import torch
 
-from mmbind.media import load_item
+from mmbind.data.media_readers import MediaReader
 from mmbind.serve.request_error import RequestError
 
 CACHE_ITEMS = 64
@@ -32,17 +35,24 @@ DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?"
                       re.ASCII)
 SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp",
           "image/bmp": ".bmp", "video/mp4": ".mp4", "video/webm": ".webm", "video/x-matroska": ".mkv",
-          "video/quicktime": ".mov", "video/x-msvideo": ".avi", "video/mpeg": ".mpg"}
+          "video/quicktime": ".mov", "video/x-msvideo": ".avi", "video/mpeg": ".mpg", "audio/wav": ".wav",
+          "audio/x-wav": ".wav", "audio/flac": ".flac", "audio/mpeg": ".mp3", "audio/ogg": ".ogg"}
 
 
-class MediaReader:
+def media_types(suffixes: tuple[str, ...]) -> frozenset[str]:
+    """The MIME major types (``image``, ``video``, ``audio`` ...) of files with ``suffixes``."""
+    types = (mimetypes.guess_type(f"file{suffix}")[0] for suffix in suffixes)
+    return frozenset(t.split("/")[0] for t in types if t)
+
+
+class RequestMedia:
     """Turns a media reference from a request into the encoder's input tensor."""
 
-    def __init__(self, transforms: dict[str, Callable[[Any], torch.Tensor]], frames: dict[str, int | None],
-                 backend: str, media_root: Path | None, max_bytes: int) -> None:
-        self.transforms = transforms
-        self.frames = frames  # per modality: frames sampled per item, None for items without a time axis
-        self.backend = backend
+    def __init__(self, transforms: dict[str, Callable[[Any], torch.Tensor]], readers: dict[str, MediaReader],
+                 types: dict[str, frozenset[str]], media_root: Path | None, max_bytes: int) -> None:
+        self.transforms = {m: t for m, t in transforms.items() if m in readers}  # modalities a loader reads
+        self.readers = readers
+        self.types = types  # per modality: MIME major types accepted in data: URIs (empty: any)
         self.root = media_root.resolve() if media_root is not None else None
         self.max_bytes = max_bytes
         self._cache: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
@@ -73,9 +83,11 @@ class MediaReader:
             raise RequestError(400, f"{modality}_url: malformed data: URI (expected data:<type>;base64,...)",
                                "invalid_media")
         mime = head.group("mime") or ""
-        if modality in ("image", "video") and not mime.startswith(modality + "/"):
+        accepted = self.types.get(modality) or frozenset()
+        if accepted and mime.split("/")[0] not in accepted:
+            expected = " or ".join(f"{t}/..." for t in sorted(accepted))
             raise RequestError(415, f"{modality}_url: unsupported media type {mime or 'none'!r} (expected "
-                               f"{modality}/...)", "unsupported_media_type")
+                               f"{expected})", "unsupported_media_type")
         payload = url[head.end():]
         if len(payload) * 3 // 4 > self.max_bytes + 3:
             raise RequestError(413, f"{modality}_url: media larger than the limit of {self.max_bytes} bytes",
@@ -124,14 +136,13 @@ class MediaReader:
 
     def _load_bytes(self, modality: str, data: bytes, mime: str) -> torch.Tensor:
         with tempfile.TemporaryDirectory(prefix="mmbind-serve-") as folder:
-            path = Path(folder) / ("media" + SUFFIX.get(mime, ".bin"))
+            path = Path(folder) / ("media" + (SUFFIX.get(mime) or mimetypes.guess_extension(mime) or ".bin"))
             path.write_bytes(data)
             return self._load_file(modality, path, "the data: URI")
 
     def _load_file(self, modality: str, path: Path, name: str) -> torch.Tensor:
-        frames = self.frames[modality]
         try:
-            return self.transforms[modality](load_item(path, frames, self.backend))  # type: ignore[arg-type]
+            return self.transforms[modality](self.readers[modality].load(path))
         except Exception as exc:  # untrusted bytes: any decoder failure is the request's fault
             reason = str(exc).replace(str(path), name).splitlines()[0] if str(exc) else type(exc).__name__
             raise RequestError(400, f"{modality}_url: cannot read {name} as {modality}: {reason}",

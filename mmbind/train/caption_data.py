@@ -24,10 +24,11 @@ from torch.utils.data import Dataset
 from mmbind.data.build import stage_dataset
 from mmbind.data.dataset import sample_rng
 from mmbind.data.example import BadSample, bad_sample
+from mmbind.data.media_readers import MediaReader
 from mmbind.data.records import SourceFile, parse_record, read_source, sample_id
 from mmbind.errors import DataError
-from mmbind.media import load_item
 from mmbind.recipe.training_schema import DataSpec
+from mmbind.registry import default_registry
 
 
 @dataclass
@@ -54,16 +55,14 @@ class MediaCaptions(Dataset):
 
     def __init__(
         self, sources: list[SourceFile], modality: str, transform: Callable[[Any], torch.Tensor],
-        frames: int | None, tokenizer: Any | None, max_text: int, video_backend: str = "auto",
-        seed: int = 0, cache: bool = False,
+        reader: MediaReader, tokenizer: Any | None, max_text: int, seed: int = 0, cache: bool = False,
     ) -> None:
         self.sources = sources
         self.modality = modality
         self.transform = transform
-        self.frames = frames  # frames per video; None: images
+        self.reader = reader  # reads the modality's files
         self.tokenizer = tokenizer  # None: no captions needed (mae)
         self.max_text = max_text
-        self.video_backend = video_backend
         self.seed = seed
         self.epoch = 0
         self.cache: dict[int, Pair] | None = {} if cache else None
@@ -95,10 +94,10 @@ class MediaCaptions(Dataset):
 
     def _load(self, source: SourceFile, sample_idx: int) -> Pair:
         record = parse_record(source, sample_idx)
-        files = record.images if self.modality == "image" else record.videos
+        files = record.files(self.modality)
         if not files:
             raise DataError(f"sample {record.id}: no {self.modality}")
-        pixels = self.transform(load_item(files[0], self.frames, self.video_backend))
+        pixels = self.transform(self.reader.load(files[0]))
         caption = record.turns[1][1]
         ids = [] if self.tokenizer is None else caption_ids(self.tokenizer, caption, self.max_text)
         return Pair(record.id, pixels, ids)
@@ -127,10 +126,12 @@ class PairOrder:
         return order[: self.steps_per_epoch * self.global_batch].tolist()
 
 
-def stage_sources(data: DataSpec, stage_name: str, dataset: str | None) -> list[SourceFile]:
-    """The files of the stage's dataset (files with weight 0 left out)."""
+def stage_sources(data: DataSpec, stage_name: str, dataset: str | None, modality: str) -> list[SourceFile]:
+    """The files of the stage's dataset (files with weight 0 left out), read for the pairs of ``modality``
+    (other media of a sample, e.g. the image next to a depth map, are not its concern)."""
     spec = stage_dataset(data, stage_name, dataset)
-    return [read_source(f.path, f.image_root, f.video_root) for f in spec.files if f.weight > 0]
+    keys = sorted({modality, *default_registry().names("loader")})
+    return [read_source(f.path, f.roots(), keys) for f in spec.files if f.weight > 0]
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 On-disk cache of frozen encoders' outputs (before the projector), one bf16 safetensors file per media item.
 The key hashes the media file's bytes together with the encoder's identity: plugin and options, a hash of
-its weights, its preprocessing, the frame count and the compute precision; changing any of them is a miss.
+its weights, its preprocessing, the media loader and its options (frames ...) and the compute precision;
+changing any of them is a miss.
 Later epochs, later stages and other runs (ablations sharing an encoder) reuse the entries; the data
 loader then skips decoding entirely. Misses are rounded to bf16 as well (`TrainForward`), so a run trains
 identically with a cold or a warm cache. Writes are atomic (temp file, then rename), so ranks and runs can
@@ -49,15 +50,15 @@ def weights_digest(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def encoder_identity(model: Any, modality: str, video_frames: int, precision: str) -> str:
-    """Everything besides the media bytes that determines an encoder's output for one item."""
+def encoder_identity(model: Any, modality: str, loader: str, precision: str) -> str:
+    """Everything besides the media bytes that determines an encoder's output for one item (``loader``:
+    the identity of the modality's media reader, its loader's name and options such as the frames)."""
     encoder = model.encoders[modality]
-    frames = video_frames if encoder.temporal else None
     parts = {
         "encoder": model.config.model["encoders"][modality],  # plugin + normalised options
         "weights": weights_digest(encoder),
         "preprocessing": repr(encoder.media_transform()),
-        "frames": frames,
+        "loader": loader,
         "precision": precision,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mmbind.data.build import build_stage_data
+from mmbind.data.build import build_stage_data, run_readers
 from mmbind.data.collate import Batch
 from mmbind.errors import RecipeError
 from mmbind.model.build import build_model
@@ -40,14 +40,16 @@ class LmObjective:
             load_weights_from(model, ctx.init)
         seed_all(stage.seed)
         self.cache, identities = None, {}
+        readers = run_readers(data, list(model.encoders))
         if data.feature_cache.enabled:
             self.cache = FeatureCache(data.feature_cache.dir)
             precision = resolve_precision(stage.precision, info.device)
             for modality in model.encoders:
                 if "encoders" not in stage.train and f"encoder:{modality}" not in stage.train:
-                    identities[modality] = encoder_identity(model, modality, data.video_frames, precision)
+                    identities[modality] = encoder_identity(model, modality, readers[modality].identity,
+                                                             precision)
         self.dataset, self.order, self.collator = build_stage_data(data, ctx.name, stage, model, self.cache,
-                                                                   identities)
+                                                                   identities, readers)
         self.accum = accumulation_steps(stage, info.world, ctx.where)
         self.per_device = stage.per_device_batch
         self.workers = data.num_workers

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-from mmbind.data.build import pad_id
+from mmbind.data.build import item_frames, pad_id, run_readers
 from mmbind.data.usable import require_usable
 from mmbind.errors import RecipeError
 from mmbind.interfaces import Encoder
@@ -76,10 +76,11 @@ class PairObjective:
                               f"{info.world} ranks (kind {stage.kind}: one forward pass of global_batch / "
                               "ranks per step)")
         self.loss_module.float().to(info.device).train()
-        self.frames = data.video_frames if self.encoder.item_shape[0] is None else None
-        sources = stage_sources(data, ctx.name, stage.dataset)
-        self.dataset = MediaCaptions(sources, options.modality, self.encoder.media_transform(), self.frames,
-                                     tokenizer, max_text, data.video_backend, stage.seed, options.cache_media)
+        reader = run_readers(data, [options.modality])[options.modality]
+        self.frames = item_frames(self.encoder, reader)
+        sources = stage_sources(data, ctx.name, stage.dataset, options.modality)
+        self.dataset = MediaCaptions(sources, options.modality, self.encoder.media_transform(), reader,
+                                     tokenizer, max_text, stage.seed, options.cache_media)
         self.order = PairOrder(len(self.dataset), stage.global_batch, stage.seed)
         if self.order.steps_per_epoch == 0:
             raise RecipeError(f"{where}: {len(self.dataset)} {options.modality} item(s) in dataset "

@@ -16,6 +16,7 @@ from mmbind.errors import CheckpointError
 from mmbind.interfaces import BuildContext, Encoder
 from mmbind.model.weights import save_state_dict
 from mmbind.registry import Registry, default_registry
+from mmbind.registry.modalities import modality_temporal
 from mmbind.train.export import load_weights_from
 
 ENCODER_DIR = "encoder"
@@ -28,7 +29,7 @@ def build_standalone(
     """A fresh encoder from ``plugin`` with ``options`` (random or option-given weights)."""
     entry = (registry or default_registry()).get("encoder", plugin)
     validated = entry.options.model_validate(options)
-    encoder = entry.build(validated, BuildContext(modality=modality))  # type: ignore[call-arg,arg-type]
+    encoder = entry.build(validated, BuildContext(modality=modality, temporal=modality_temporal(modality)))  # type: ignore[call-arg,arg-type]
     encoder.modality = modality
     return encoder
 
@@ -48,7 +49,8 @@ def load_standalone(directory: Path, registry: Registry | None) -> Encoder:
         raise CheckpointError(f"{directory}: no stand-alone encoder ({SPEC} is missing)")
     spec = json.loads((directory / SPEC).read_text(encoding="utf-8"))
     entry = (registry or default_registry()).get("encoder", spec["plugin"])
-    context = BuildContext(modality=spec["modality"], artifacts_dir=directory, load_weights=False)
+    context = BuildContext(modality=spec["modality"], artifacts_dir=directory, load_weights=False,
+                           temporal=modality_temporal(spec["modality"]))
     validated = entry.options.model_validate(spec["options"])
     encoder = entry.build(validated, context)  # type: ignore[call-arg,arg-type]
     encoder.modality = spec["modality"]

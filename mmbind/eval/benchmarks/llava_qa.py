@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from mmbind.data.media_readers import row_media
 from mmbind.errors import DataError
 from mmbind.eval.benchmarks.common import (
     bad_entry,
@@ -23,7 +23,6 @@ from mmbind.eval.benchmarks.common import (
     text_field,
 )
 from mmbind.eval.sets import EvalItem, EvalSet
-from mmbind.media.kind import modality_of
 
 QUESTION_FILES = ("questions.jsonl", "questions.json", "question.jsonl")
 ANSWER_FILES = ("answers.jsonl", "answers.json")
@@ -41,21 +40,6 @@ def _answers(path: Path) -> dict[str, str]:
             raise bad_entry(path, index, entry, "duplicate question id")
         out[ident] = answer
     return out
-
-
-def _media(entry: Mapping[str, Any], base: Path) -> tuple[str | None, Path | None]:
-    given = [k for k in ("image", "video", "media") if entry.get(k)]
-    if len(given) > 1:
-        raise ValueError(f"more than one media item ({', '.join(given)})")
-    if not given:
-        return None, None
-    ref = entry[given[0]]
-    if not isinstance(ref, str):
-        raise ValueError(f"'{given[0]}' must be a path")
-    path = Path(ref) if Path(ref).is_absolute() else base / ref
-    if given[0] != "media":
-        return given[0], path
-    return modality_of(path), path
 
 
 def load_llava_qa(data: Path, options: Mapping[str, str], name: str | None = None) -> EvalSet:
@@ -92,7 +76,7 @@ def load_llava_qa(data: Path, options: Mapping[str, str], name: str | None = Non
             where = f"in {afile}" if afile else "(no 'answer' field and no answers file)"
             raise bad_entry(qfile, index, entry, f"no answer {where}")
         try:
-            modality, media = _media(entry, base)
+            modality, media = row_media(entry, base)
         except ValueError as exc:
             raise bad_entry(qfile, index, entry, str(exc)) from None
         group = text_field(entry, ("category", "type")) or "all"

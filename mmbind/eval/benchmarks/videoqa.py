@@ -33,7 +33,7 @@ from mmbind.eval.benchmarks.common import (
     text_field,
 )
 from mmbind.eval.sets import EvalItem, EvalSet
-from mmbind.media.kind import VIDEO_SUFFIXES
+from mmbind.media import VIDEO_SUFFIXES
 
 QUESTION_FILES = ("test_q.json", "test_q.jsonl", "questions.json", "questions.jsonl")
 ANSWER_FILES = ("test_a.json", "test_a.jsonl", "answers.json", "answers.jsonl")
