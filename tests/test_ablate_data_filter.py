@@ -33,7 +33,7 @@ def ids(source) -> list[str]:
 
 def test_keep_modalities(tmp_path):
     (tmp_path / "d.json").write_text(json.dumps(SAMPLES))
-    source = read_source(str(tmp_path / "d.json"))
+    source = read_source(str(tmp_path / "d.json"), media_keys=("image", "video"))
     assert keep_modalities(source, None) is source
     assert ids(keep_modalities(source, ["video"])) == ["vid", "txt", "nulls", "not a sample"]
     assert ids(keep_modalities(source, ["image"])) == ["img", "txt", "nulls", "not a sample"]

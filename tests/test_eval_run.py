@@ -26,6 +26,7 @@ from mmbind.eval import (
 from mmbind.eval.target import find_data_dir
 
 SETS = ["image_open", "image_pope", "video_open", "video_pope"]
+ALL_SETS = [*SETS, "depth_open"]  # depth_open: questions about an image and its depth map
 
 
 def cli(capsys, *argv):
@@ -50,7 +51,7 @@ def test_eval_cli_writes_every_set(run, micro, capsys):
     assert code == 0
     summary = json.loads(out)
     assert (summary["stage"], summary["model"]) == ("finetune", str(run / "stages" / "finetune"))
-    assert list(summary["sets"]) == SETS and summary["skipped"] == []
+    assert list(summary["sets"]) == SETS and summary["skipped"] == ["depth_open"]  # no depth encoder
     for name in SETS:
         saved = json.loads((run / "eval" / f"{name}.json").read_text())
         expected = len(load_set(micro, name).items)
@@ -140,7 +141,7 @@ def test_lone_checkpoint_needs_data(run, micro, tmp_path, capsys):
 def test_unknown_set_and_run_are_one_message_each(run, micro, tmp_path, capsys):
     code, _, err = cli(capsys, "eval", run, "--set", "image_opne")
     assert code == 1
-    assert err == f"error: unknown eval set 'image_opne' in {micro} (known: {', '.join(SETS)})"
+    assert err == f"error: unknown eval set 'image_opne' in {micro} (known: {', '.join(ALL_SETS)})"
     code, _, err = cli(capsys, "eval", tmp_path / "nothing")
     assert code == 1 and err == f"error: {tmp_path / 'nothing'}: no such run or checkpoint directory"
     code, _, err = cli(capsys, "eval", tmp_path)
@@ -163,6 +164,25 @@ def test_sets_without_an_encoder_are_skipped_unless_named(micro):
                        match="eval set 'video_pope' needs a video encoder; this model has: image"):
         usable_sets(sets, ["image"], explicit=True)
     assert usable_sets(sets, ["image", "video"], explicit=True) == (sets, [])
+
+
+def test_a_set_of_a_missing_modality_named_explicitly_uses_the_media_the_model_has(micro):
+    """depth_open asks about an image and its depth map: an image-only model (the baseline) answers from the
+    image; a model with both encoders gets both; a model with neither cannot take the set."""
+    from mmbind.eval.runner import item_query
+
+    depth = load_set(micro, "depth_open")
+    item = depth.items[0]
+    assert (depth.modality, item.modality, [m for m, _ in item.also]) == ("depth", "image", ["depth"])
+    assert item.question.startswith("Which object is") and "<" not in item.question
+    assert usable_sets([depth], ["image", "video"], explicit=False) == ([], [depth])
+    assert usable_sets([depth], ["image", "video"], explicit=True) == ([depth], [])
+    with pytest.raises(InputError, match="eval set 'depth_open' needs a depth encoder; this model has: video"):
+        usable_sets([depth], ["video"], explicit=True)
+    only_image = item_query(item, ["image", "video"])
+    assert (only_image.modality, only_image.media, only_image.also) == ("image", item.media, ())
+    both = item_query(item, ["image", "depth"])
+    assert both.modalities() == ["image", "depth"] and both.also == item.also
 
 
 def test_progress_totals_count_what_run_set_generates(run, micro):

@@ -45,7 +45,7 @@ class SourceFile:
     path: Path  # the JSON file
     samples: list[Any]  # raw JSON entries, validated on access
     roots: dict[str, Path]  # data key -> prefix of its relative paths (missing: the file's folder)
-    media_keys: tuple[str, ...] = ("image", "video")  # keys read as media (the recipe's encoders)
+    media_keys: tuple[str, ...] = ()  # keys read as media (the recipe's encoders)
     foreign_keys: frozenset[str] = frozenset()  # media keys no encoder serves (installed loaders' keys)
 
     def root(self, modality: str) -> Path:
@@ -54,7 +54,7 @@ class SourceFile:
 
 
 def read_source(
-    path: str, roots: Mapping[str, str | None] | None = None, media_keys: Sequence[str] = ("image", "video"),
+    path: str, roots: Mapping[str, str | None] | None = None, media_keys: Sequence[str] = (),
     foreign_keys: Collection[str] = (),
 ) -> SourceFile:
     """Read one JSON (or JSONL) dataset file whose ``media_keys`` name media (``roots``: per key, the

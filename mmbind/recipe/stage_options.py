@@ -125,9 +125,10 @@ def check_stage_kinds(recipe: Recipe, source: str, registry: Any = None) -> None
         where = f"{source}: stages.{name}.options"
         opts = stage.kind_options()
         standalone = isinstance(opts, AlignOptions) and opts.encoder is not None
-        if standalone and opts.modality not in ("image", "video"):  # type: ignore[union-attr]
-            raise RecipeError(f"{where}.modality: a stand-alone encoder reads image or video, "
-                              f"not {opts.modality!r}")  # type: ignore[union-attr]
+        if standalone and registry.find("loader", opts.modality) is None:  # type: ignore[union-attr]
+            known = ", ".join(registry.names("loader"))
+            raise RecipeError(f"{where}.modality: no media loader reads {opts.modality!r} (installed: "  # type: ignore[union-attr]
+                              f"{known})")
         in_model = isinstance(opts, (AlignOptions, MaeStageOptions)) and not standalone
         if in_model and opts.modality not in modalities:
             raise RecipeError(f"{where}.modality: the model has no {opts.modality!r} encoder "

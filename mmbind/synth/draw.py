@@ -60,21 +60,29 @@ def _polygon(shape: str, cx: float, cy: float, half: float, angle: float) -> lis
     return [(cx + half * (x * cos - y * sin), cy + half * (x * sin + y * cos)) for x, y in corners]
 
 
+def draw_thing(
+    draw: ImageDraw.ImageDraw, thing: Thing, progress: float, big: int, fill: int | tuple[int, int, int]
+) -> None:
+    """Fill ``thing``'s shape at ``progress`` with ``fill`` on a ``big`` x ``big`` canvas (nothing while
+    it is invisible); the RGB frames and the depth maps (`mmbind.synth.depth`) share this geometry."""
+    place = placement(thing, progress)
+    if place is None:
+        return
+    cx, cy, half = place[0] * big, place[1] * big, place[2] * big / 2
+    angle = place[3]
+    if thing.shape == "circle":
+        draw.ellipse((cx - half, cy - half, cx + half, cy + half), fill=fill)
+    else:
+        draw.polygon(_polygon(thing.shape, cx, cy, half, angle), fill=fill)
+
+
 def render_frame(scene: Scene, size: int, progress: float = 0.0) -> Image.Image:
     """One ``size`` x ``size`` RGB frame of ``scene`` at ``progress``."""
     big = size * SUPERSAMPLE
     image = Image.new("RGB", (big, big), BACKGROUNDS[scene.background])
     draw = ImageDraw.Draw(image)
     for thing in scene.things:
-        place = placement(thing, progress)
-        if place is None:
-            continue
-        cx, cy, half = place[0] * big, place[1] * big, place[2] * big / 2
-        angle = place[3]
-        if thing.shape == "circle":
-            draw.ellipse((cx - half, cy - half, cx + half, cy + half), fill=_colour(thing))
-        else:
-            draw.polygon(_polygon(thing.shape, cx, cy, half, angle), fill=_colour(thing))
+        draw_thing(draw, thing, progress, big, _colour(thing))
     return image.reduce(SUPERSAMPLE)
 
 

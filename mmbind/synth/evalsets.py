@@ -1,7 +1,8 @@
 """evalsets.py
 
 Held-out evaluation sets, built from the evaluation split's media only, one open-question set and one
-POPE set per modality (``image_open``, ``image_pope``, ``video_open``, ``video_pope``).
+POPE set per modality (``image_open``, ``image_pope``, ``video_open``, ``video_pope``; the depth set
+``depth_open`` is built by `mmbind.synth.depth_text`).
 
 - Open questions: per item one question of each type (images: colour, shape, count; videos: also
   motion), with LLaVA-1.5's short-answer instruction; ``type`` and the canonical ``answer`` are fields of

@@ -8,6 +8,11 @@
     OUT/eval/images/  OUT/eval/videos/        held-out media
     OUT/eval/{image,video}_{open,pope}.json   held-out evaluation sets
     OUT/scenes.json                           every media file's split, attributes and signature
+    OUT/depth/NNNNN.png  OUT/eval/depth/      16-bit depth maps (mm) of the training / held-out images
+    OUT/pretrain_depth.json                   stage-1 depth-map captions (see depth_text.py)
+    OUT/finetune_depth.json                   stage-2 conversations about an image and its depth map
+    OUT/eval/depth_open.json                  held-out "which object is nearer / farther" questions
+    OUT/depth.json                            every image's object distances (see depth.py)
     OUT/tokenizer/                            a tokenizer trained on all of the text (see tokenizer.py)
     OUT/manifest.json                         settings, counts, sets and every file's SHA-256
 
@@ -16,6 +21,11 @@ built in fixed order, and videos are encoded single-threaded. Train and eval are
 signature (all attributes without render jitter) occurs once in the whole dataset, so no eval item shares
 a file, or an attribute combination, with a training item. Media paths in every JSON file are relative to
 that file's folder (the training pipeline's default media root).
+
+Depth was added later without changing anything that existed: its random streams are its own
+(``depth:<id>``, ``depth-caption:<id>``, ``depth-instruct:<id>``, ``depth-open``, ``*-depth-order``), the
+images are drawn as before, the depth samples live in files of their own (recipes without a depth encoder
+read the others), and the tokenizer keeps every earlier word's id, depth's new words appended after them.
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import DataError
+from mmbind.synth.depth import BACKGROUND_MM, DepthItem, depth_items, render_depth, write_depth
+from mmbind.synth.depth_text import depth_caption_record, depth_instruction_record, depth_open_records
 from mmbind.synth.draw import render_frame, render_video
 from mmbind.synth.evalsets import CooccurrenceStats, open_records, pope_records
 from mmbind.synth.items import GeneratedMedia
@@ -97,6 +109,27 @@ def _render(out: Path, items: list[GeneratedMedia], size: SynthSize) -> None:
             write_video(render_video(item.scene, size.media_size, size.frames), out / item.dataset_path)
 
 
+def _depth(
+    out: Path, seed: int, items: dict[str, list[GeneratedMedia]], size: SynthSize
+) -> tuple[list[DepthItem], dict[str, list[dict[str, Any]]]]:
+    """Depth maps of every image (written), and the depth records: ``pretrain_depth``,
+    ``finetune_depth`` (scenes with two or more objects) and the ``depth_open`` eval set."""
+    def stream(purpose: str) -> random.Random:
+        return _rng(seed, purpose)
+
+    train, held_out = depth_items(items["train_image"], stream), depth_items(items["eval_image"], stream)
+    for item in held_out + train:
+        write_depth(render_depth(item.scene, item.distances, size.media_size), out / item.dataset_path)
+    pretrain = [depth_caption_record(i, _rng(seed, f"depth-caption:{i.id}")) for i in train]
+    finetune = [depth_instruction_record(i, _rng(seed, f"depth-instruct:{i.id}"))
+                for i in train if len(i.scene.things) >= 2]
+    _rng(seed, "pretrain-depth-order").shuffle(pretrain)
+    _rng(seed, "finetune-depth-order").shuffle(finetune)
+    records = {"pretrain_depth": pretrain, "finetune_depth": finetune,
+               "depth_open": depth_open_records(held_out, _rng(seed, "depth-open"))}
+    return held_out + train, records
+
+
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -123,9 +156,13 @@ def generate_dataset(
         stats = CooccurrenceStats([i.scene for i in items[f"train_{modality}"]])
         sets[f"{modality}_open"] = open_records(held_out, _rng(seed, f"{modality}-open"))
         sets[f"{modality}_pope"] = pope_records(held_out, stats, _rng(seed, f"{modality}-pope"))
+    depth, depth_records = _depth(out, seed, items, preset)
+    sets["depth_open"] = depth_records.pop("depth_open")
 
     _write_json(out / "pretrain.json", pretrain)
     _write_json(out / "finetune.json", finetune)
+    for name, samples in depth_records.items():
+        _write_json(out / f"{name}.json", samples)
     for name, samples in sets.items():
         _write_json(out / "eval" / f"{name}.json", samples)
     scenes = [
@@ -134,10 +171,14 @@ def generate_dataset(
         for group in items.values() for i in group
     ]
     _write_json(out / "scenes.json", scenes)
-    tokenizer = train_tokenizer([pretrain, finetune, *sets.values()], out / "tokenizer")
+    _write_json(out / "depth.json", [item.to_json() for item in depth])
+    earlier = [pretrain, finetune, *(samples for name, samples in sets.items() if name != "depth_open")]
+    tokenizer = train_tokenizer(earlier, out / "tokenizer", [*depth_records.values(), sets["depth_open"]])
 
     counts = {key: len(group) for key, group in items.items()}
     counts.update(pretrain=len(pretrain), finetune=len(finetune), text_only=preset.text_only)
+    counts.update(train_depth=len(items["train_image"]), eval_depth=len(items["eval_image"]),
+                  **{name: len(samples) for name, samples in depth_records.items()})
     eval_sets = {
         name: {"file": f"eval/{name}.json", "kind": name.split("_")[1], "modality": name.split("_")[0],
                "samples": len(samples)}
@@ -145,6 +186,8 @@ def generate_dataset(
     }
     return write_manifest(out, {
         "seed": seed, "size": preset.to_json(), "counts": counts,
-        "train": {"pretrain": "pretrain.json", "finetune": "finetune.json"},
+        "train": {"pretrain": "pretrain.json", "finetune": "finetune.json",
+                  "pretrain_depth": "pretrain_depth.json", "finetune_depth": "finetune_depth.json"},
         "eval_sets": eval_sets, "scenes": "scenes.json", "tokenizer": tokenizer,
+        "depth": {"file": "depth.json", "unit": "mm", "background_mm": BACKGROUND_MM},
     })

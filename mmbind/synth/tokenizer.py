@@ -7,17 +7,23 @@ answers, both conversation templates' system prompts and role names) with
 Style ``wordlevel`` (one token per word or punctuation run, whitespace dropped): every word is one
 token wherever it appears, so the canonical answers ("red", "moving left", "3", "yes") are the same
 tokens in short answers, in sentences ("... in the top left .") and in questions, and the vocabulary stays
-tiny (about 140 tokens: set the tiny LLM's ``vocab_size`` to at least the manifest's
+tiny (about 160 tokens: set the tiny LLM's ``vocab_size`` to at least the manifest's
 ``tokenizer.vocab_size``). The saved tokenizer cleans up spaces when decoding ("It is red."). A
 ``metaspace`` BPE, tried first, glued punctuation and newlines to words ("left." and "circle?\nAnswer"
 became tokens of their own), splitting each concept over several unrelated tokens. Words outside the
 corpus become ``<unk>``. Media tags are stripped from the corpus:
-``<image>`` / ``<video>`` are added as special tokens by `mmbind.build_model`.
+``<image>`` / ``<video>`` / ``<depth>`` are added as special tokens by `mmbind.build_model`.
+
+Text added to the dataset later (the depth records) is ``extra``: the tokenizer is trained on the earlier
+text alone, exactly as before, and the extra text's new words are appended to its vocabulary (most frequent
+first, ties by spelling), so every earlier word keeps its id.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,7 +32,7 @@ from mmbind.data.toy_tokenizer import build_tokenizer
 from mmbind.prompting.templates import LLAVA_SYSTEM, VICUNA_SYSTEM
 
 STYLE = "wordlevel"  # see the module docstring
-_TAGS = re.compile(r"<(image|video)>\n?")
+_TAGS = re.compile(r"<(image|video|depth)>\n?")
 
 
 def corpus(record_lists: Iterable[list[dict[str, Any]]]) -> list[str]:
@@ -38,11 +44,33 @@ def corpus(record_lists: Iterable[list[dict[str, Any]]]) -> list[str]:
     return texts
 
 
-def train_tokenizer(record_lists: Iterable[list[dict[str, Any]]], out: Path) -> dict[str, Any]:
-    """Train and save the tokenizer into ``out``; returns its manifest entry."""
+def _append_words(path: Path, texts: list[str]) -> None:
+    """Add the words of ``texts`` missing from the word-level tokenizer file ``path`` after its last id."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    pre = tokenizer.pre_tokenizer
+    assert pre is not None
+    words = Counter(word for text in texts for word, _ in pre.pre_tokenize_str(text))
+    new = sorted((w for w in words if tokenizer.token_to_id(w) is None), key=lambda w: (-words[w], w))
+    if not new:
+        return
+    data = json.loads(tokenizer.to_str())
+    vocab = data["model"]["vocab"]
+    start = 1 + max([*vocab.values(), *(t["id"] for t in data["added_tokens"])])
+    vocab.update({word: start + i for i, word in enumerate(new)})
+    Tokenizer.from_str(json.dumps(data)).save(str(path))
+
+
+def train_tokenizer(
+    record_lists: Iterable[list[dict[str, Any]]], out: Path, extra: Iterable[list[dict[str, Any]]] = ()
+) -> dict[str, Any]:
+    """Train and save the tokenizer into ``out`` (``extra``: records whose new words are appended, see the
+    module docstring); returns its manifest entry."""
     from tokenizers import Tokenizer
 
     # decode "red ." as "red." (an init argument, so it is saved and kept by every later save_pretrained)
     build_tokenizer(corpus(record_lists), out, style=STYLE, clean_up_tokenization_spaces=True)
+    _append_words(out / "tokenizer.json", corpus(extra))
     vocab_size = Tokenizer.from_file(str(out / "tokenizer.json")).get_vocab_size(with_added_tokens=True)
     return {"dir": out.name, "style": STYLE, "vocab_size": vocab_size}
