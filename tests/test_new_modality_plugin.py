@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -46,7 +47,9 @@ def env_bin(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
            "--no-build-isolation", "--no-index"]
     run([*pip, "-e", str(CHECKOUT)], tmp, env)
-    run([*pip, str(EXAMPLE)], tmp, env)
+    source = tmp / "example"  # built from a copy: setuptools writes build/ next to the sources
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    run([*pip, str(source)], tmp, env)
     return python.parent, env
 
 

@@ -16,7 +16,7 @@ from mmbind.data.collate import Collator
 from mmbind.data.dataset import ConversationDataset, FeatureLookup
 from mmbind.data.example import MediaSpec
 from mmbind.data.media_readers import MediaReader, media_readers
-from mmbind.data.records import SourceFile, foreign_media, keep_modalities, read_source
+from mmbind.data.records import SourceFile, drop_media, foreign_media, keep_modalities, read_source
 from mmbind.data.sampler import EpochOrder
 from mmbind.data.usable import require_usable
 from mmbind.errors import DataError, RecipeError
@@ -112,7 +112,8 @@ def build_stage_data(
     name = stage.dataset or stage_name
     spec = stage_dataset(data, stage_name, stage.dataset)
     modalities = list(model.encoders)
-    sources = [keep_modalities(s, spec.modalities) for s in open_sources(spec.files, modalities)]
+    sources = [keep_modalities(drop_media(s, spec.drop_media), spec.modalities)
+               for s in open_sources(spec.files, modalities)]
     if data.on_bad_sample == "fail":
         check_foreign_media(sources, f"stage {stage_name}: dataset {name!r}")
     tokenizer = ConversationTokenizer(model.llm.tokenizer, dict(model.config.placeholder_ids))

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mmbind.errors import InputError, MediaError, RecipeError
+from mmbind.errors import InputError, RecipeError
 from mmbind.interfaces import MediaLoader
 from mmbind.media.reader import require_file
 from mmbind.registry import MediaLoaderEntry, Registry, default_registry

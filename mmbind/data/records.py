@@ -13,6 +13,7 @@ such a sample; `foreign_media` counts them before a run starts.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -83,6 +84,31 @@ def keep_modalities(source: SourceFile, modalities: list[str] | None) -> SourceF
         )
 
     return replace(source, samples=[raw for raw in source.samples if keep(raw)])
+
+
+def drop_media(source: SourceFile, keys: list[str]) -> SourceFile:
+    """``source`` with the data ``keys`` removed from every sample, their ``<key>`` tags (and the newline
+    after each) removed from its text: the same conversations without those media."""
+    if not keys:
+        return source
+    tags = re.compile("|".join(re.escape(f"<{k}>") + r"\n?" for k in keys))
+
+    def strip(raw: Any) -> Any:
+        if not isinstance(raw, dict) or not any(k in raw for k in keys):
+            return raw
+        out = {k: v for k, v in raw.items() if k not in keys}
+        turns = raw.get("conversations")
+        if isinstance(turns, list):
+            out["conversations"] = [_untagged(t, tags) for t in turns]
+        return out
+
+    return replace(source, samples=[strip(raw) for raw in source.samples])
+
+
+def _untagged(turn: Any, tags: re.Pattern[str]) -> Any:
+    if isinstance(turn, dict) and isinstance(turn.get("value"), str):
+        return {**turn, "value": tags.sub("", turn["value"])}
+    return turn
 
 
 def sample_id(source: SourceFile, index: int) -> str:

@@ -53,6 +53,11 @@ class DatasetSpec(StrictModel):
     modalities: list[str] | None = Field(
         None, description="lm stages keep only samples whose media are all of these, and text-only ones"
     )
+    drop_media: list[str] = Field(
+        default_factory=list,
+        description="data keys removed from every sample with their tags (e.g. [depth]: the same questions "
+                    "without the depth maps, for an image-only baseline)",
+    )
 
 
 class FeatureCacheSpec(StrictModel):

@@ -25,7 +25,7 @@ from mmbind.data.build import stage_dataset
 from mmbind.data.dataset import sample_rng
 from mmbind.data.example import BadSample, bad_sample
 from mmbind.data.media_readers import MediaReader
-from mmbind.data.records import SourceFile, parse_record, read_source, sample_id
+from mmbind.data.records import SourceFile, drop_media, parse_record, read_source, sample_id
 from mmbind.errors import DataError
 from mmbind.recipe.training_schema import DataSpec
 from mmbind.registry import default_registry
@@ -131,7 +131,8 @@ def stage_sources(data: DataSpec, stage_name: str, dataset: str | None, modality
     (other media of a sample, e.g. the image next to a depth map, are not its concern)."""
     spec = stage_dataset(data, stage_name, dataset)
     keys = sorted({modality, *default_registry().names("loader")})
-    return [read_source(f.path, f.roots(), keys) for f in spec.files if f.weight > 0]
+    return [drop_media(read_source(f.path, f.roots(), keys), spec.drop_media) for f in spec.files
+            if f.weight > 0]
 
 
 @dataclass
