@@ -48,7 +48,8 @@ ENCODERS = {
 def measure(plugin: str, modality: str, options: dict, items: int, frames: int, repeats: int) -> float:
     """Best-of-``repeats`` items/s for one batch of ``items``."""
     entry = default_registry().get("encoder", plugin)
-    encoder = entry.build(entry.options.model_validate(options), BuildContext(modality=modality, temporal=modality == "video")).eval()
+    context = BuildContext(modality=modality, temporal=modality == "video")
+    encoder = entry.build(entry.options.model_validate(options), context).eval()
     shape = tuple(frames if d is None else d for d in encoder.item_shape)
     pixels = torch.randn(items, *shape)
     best = float("inf")

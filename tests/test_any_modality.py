@@ -7,7 +7,6 @@ error naming both; the loader's options are part of the feature-cache key."""
 from __future__ import annotations
 
 import json
-import sys
 import types
 from pathlib import Path
 
@@ -80,7 +79,8 @@ def test_a_data_key_no_encoder_serves_is_one_error_before_training(micro, tmp_pa
     items = [dataset[i] for i in range(len(dataset))]
     bad = [item for item in items if isinstance(item, BadSample)]
     assert len(bad) == count
-    assert "data key 'depth' (depth/" in bad[0].reason and bad[0].reason.startswith(str(micro / "finetune_depth.json"))
+    assert "data key 'depth' (depth/" in bad[0].reason
+    assert bad[0].reason.startswith(str(micro / "finetune_depth.json"))
 
 
 def test_dropping_a_key_keeps_the_conversation_without_its_media(micro):
@@ -111,9 +111,8 @@ def test_tag_mismatches_and_wrong_files_are_reported_by_sample(micro, depth_mode
     spec.data.datasets["finetune"].files = spec.data.datasets["finetune"].files[:1]
     with pytest.raises(Exception, match="no usable sample: all 3 sample"):
         build_stage_data(spec.data, "finetune", spec.stages["finetune"], depth_model)
-    from mmbind.data.build import open_sources
+    from mmbind.data.build import media_specs, open_sources
     from mmbind.data.dataset import ConversationDataset
-    from mmbind.data.build import media_specs
     from mmbind.prompting.tokenize import ConversationTokenizer
 
     sources = open_sources(spec.data.datasets["finetune"].files, list(depth_model.encoders))
@@ -151,13 +150,13 @@ def test_two_plugins_claiming_one_modality_is_an_error_naming_both():
 def test_loaders_recognise_suffixes_and_validate_options():
     assert (guess_modality("a/clip.MP4"), guess_modality("x.png"), guess_modality("s.wav")) == \
         ("video", "image", "audio")
-    with pytest.raises(InputError, match=r"x\.xyz: no media loader of .* reads \.xyz files; name the modality"):
+    with pytest.raises(InputError, match=r"x\.xyz: no media loader of .* reads \.xyz files; name the "):
         guess_modality("x.xyz")
     readers = media_readers(["video", "image"], {"video": {"backend": "pyav"}}, {"frames": 8}, {"frames": 3})
     assert readers["video"].frames == 3 and readers["image"].frames is None
     assert json.loads(readers["video"].identity) == {"loader": "video",
                                                      "options": {"frames": 3, "backend": "pyav"}}
-    with pytest.raises(RecipeError, match=r"data\.media\.video: invalid options for loader 'video': frames: "):
+    with pytest.raises(RecipeError, match=r"data\.media\.video: invalid options for loader 'video': "):
         media_readers(["video"], {"video": {"frames": 0}})
     with pytest.raises(RecipeError, match="no media loader reads data key 'smell'"):
         media_readers(["smell"])
@@ -184,6 +183,8 @@ def test_generation_and_chat_take_an_image_with_its_depth_map(micro, depth_model
     out, err = capsys.readouterr()
     assert code == 0 and out.strip() == answer, err
     code = main(["chat", str(tmp_path / "model"), "--media", f"smell={depth}", "--prompt", "Q"])
-    assert code != 0 and "this model has no 'smell' encoder (it has: image, video, depth)" in capsys.readouterr().err
-    code = main(["chat", str(tmp_path / "model"), "--media", f"depth={tmp_path / 'none.png'}", "--prompt", "Q"])
-    assert code != 0 and f"depth file not found: {tmp_path / 'none.png'}" in capsys.readouterr().err
+    assert code != 0
+    assert "this model has no 'smell' encoder (it has: image, video, depth)" in capsys.readouterr().err
+    missing = tmp_path / "none.png"
+    code = main(["chat", str(tmp_path / "model"), "--media", f"depth={missing}", "--prompt", "Q"])
+    assert code != 0 and f"depth file not found: {missing}" in capsys.readouterr().err

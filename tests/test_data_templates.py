@@ -27,7 +27,8 @@ QA = Record("qa", {"image": (Path("a.png"),)}, (
     ("human", "<image>\nWhat colour is the shape?"), ("gpt", "It is red."),
     ("human", "What shape is it?"), ("gpt", "It is a square."),
 ))
-CAPTION = Record("cap", {"video": (Path("v.mp4"),)}, (("human", "<video>"), ("gpt", "a red square moves left")))
+CAPTION = Record("cap", {"video": (Path("v.mp4"),)},
+                 (("human", "<video>"), ("gpt", "a red square moves left")))
 
 
 @pytest.fixture(scope="module", params=["wordlevel", "metaspace", "bytelevel"])
@@ -93,11 +94,12 @@ def test_media_tags_must_match_the_files():
 
 
 def test_missing_tags_are_prepended_in_the_samples_order():
-    record = Record("y", {"video": (Path("v.mp4"),), "image": (Path("a.png"),)}, (("human", "Q"), ("gpt", "A")))
+    turns = (("human", "Q"), ("gpt", "A"))
+    record = Record("y", {"video": (Path("v.mp4"),), "image": (Path("a.png"),)}, turns)
     segments = render(record, "vicuna_v1", ("image", "video"))
     assert [s.modality for s in segments if s.modality] == ["video", "image"]
     assert segments[0].text == VICUNA_SYSTEM + " USER: "
-    record = Record("z", {"depth": (Path("d.png"),), "image": (Path("a.png"),)}, (("human", "Q"), ("gpt", "A")))
+    record = Record("z", {"depth": (Path("d.png"),), "image": (Path("a.png"),)}, turns)
     segments = render(record, "vicuna_v1", ("image", "depth"))
     assert [s.modality for s in segments if s.modality] == ["depth", "image"]
 

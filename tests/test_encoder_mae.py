@@ -21,7 +21,8 @@ TINY = {"img_size": 32, "embed_dim": 64, "depth": 3, "num_heads": 2}
 def build(modality: str = "image", seed: int = 0, **options) -> timm_mae.MaeEncoder:
     torch.manual_seed(seed)
     options = {"model": "vit_base_patch16_224.mae", "config": TINY, **options}
-    return timm_mae.build(timm_mae.MaeOptions(**options), BuildContext(modality=modality, temporal=modality == "video"))
+    context = BuildContext(modality=modality, temporal=modality == "video")
+    return timm_mae.build(timm_mae.MaeOptions(**options), context)
 
 
 def hooked(encoder: timm_mae.MaeEncoder, block: int, frames: torch.Tensor) -> torch.Tensor:

@@ -177,7 +177,7 @@ def test_a_set_of_a_missing_modality_named_explicitly_uses_the_media_the_model_h
     assert item.question.startswith("Which object is") and "<" not in item.question
     assert usable_sets([depth], ["image", "video"], explicit=False) == ([], [depth])
     assert usable_sets([depth], ["image", "video"], explicit=True) == ([depth], [])
-    with pytest.raises(InputError, match="eval set 'depth_open' needs a depth encoder; this model has: video"):
+    with pytest.raises(InputError, match="eval set 'depth_open' needs a depth encoder; this model has: vid"):
         usable_sets([depth], ["video"], explicit=True)
     only_image = item_query(item, ["image", "video"])
     assert (only_image.modality, only_image.media, only_image.also) == ("image", item.media, ())

@@ -286,13 +286,15 @@ def test_options_and_interface():
 def test_tiny_preset_builds_offline_from_the_registry():
     entry = mmbind.default_registry().get("encoder", "languagebind_video")
     assert entry.accepts("video") and not entry.accepts("image")
-    encoder = entry.build(entry.options.model_validate({"preset": "tiny"}), BuildContext(modality="video", temporal=True))
+    context = BuildContext(modality="video", temporal=True)
+    encoder = entry.build(entry.options.model_validate({"preset": "tiny"}), context)
     assert sum(p.numel() for p in encoder.parameters()) > 0 and encoder.modality == "video"
 
 
 def test_vit_l_14_preset_geometry():
     with torch.device("meta"):
-        encoder = lb_video.build(lb_video.LanguageBindVideoOptions(), BuildContext(modality="video", temporal=True))
+        context = BuildContext(modality="video", temporal=True)
+        encoder = lb_video.build(lb_video.LanguageBindVideoOptions(), context)
     config, layer = encoder.tower.config, encoder.tower.encoder.layers[23]
     assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (1024, 24, 16)
     assert (config.intermediate_size, config.hidden_act, config.layer_norm_eps) == (4096, "gelu", 1e-5)

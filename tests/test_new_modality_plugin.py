@@ -86,7 +86,8 @@ def recipe(root: Path) -> Path:
             "projector": {"plugin": "mlp2x_gelu"},
             "llm": {"plugin": "hf_causal", "options": {
                 "tokenizer": str(root / "tokenizer"),
-                "config": {"model_type": "llama", "vocab_size": 128, "hidden_size": 32, "intermediate_size": 64,
+                "config": {"model_type": "llama", "vocab_size": 128, "hidden_size": 32,
+                           "intermediate_size": 64,
                            "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
                            "max_position_embeddings": 128}}},
         },

@@ -88,7 +88,8 @@ def towers(seed: int = 0) -> dict[str, dict[str, torch.Tensor]]:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1)
     image = lb_image.build(lb_image.LanguageBindImageOptions(preset="tiny"), BuildContext(modality="image"))
-    video = lb_video.build(lb_video.LanguageBindVideoOptions(preset="tiny"), BuildContext(modality="video", temporal=True))
+    video = lb_video.build(lb_video.LanguageBindVideoOptions(preset="tiny"),
+                           BuildContext(modality="video", temporal=True))
     return {"image": _jitter(image.tower.state_dict(), gen), "video": _jitter(video.tower.state_dict(), gen)}
 
 

@@ -1,7 +1,8 @@
 """data_cmd.py
 
 ``mmbind data synth OUT [--seed S] [--size micro|small|default] [--force]``: generate the synthetic
-image + video benchmark (`mmbind.synth`) into OUT and print what was written.
+image + video benchmark with a depth map per image scene (`mmbind.synth`) into OUT and print what was
+written.
 """
 
 from __future__ import annotations
