@@ -118,7 +118,7 @@ def test_missing_tags_are_prepended_in_the_samples_order():
     ],
 )
 def test_malformed_samples_name_the_problem(raw, message):
-    source = SourceFile(Path("d.json"), [raw], {})
+    source = SourceFile(Path("d.json"), [raw], {}, ("image", "video"))
     with pytest.raises(DataError, match=message):
         parse_record(source, 0)
 
