@@ -5,7 +5,8 @@ The public interfaces a plugin implements: `Encoder`, `Projector`, `LLMBackend` 
 (`PatchGrid`: what an encoder that supports masked encoding declares). They declare everything the host and
 the trainer use of a part: nothing reaches past them. `encoder_helpers` (imported as
 ``mmbind.interfaces.encoder_helpers``) holds what image / video encoder plugins share: frame flattening,
-frame-major joining, CLS dropping, ..."""
+frame-major joining, CLS dropping, ...
+"""
 
 from mmbind.interfaces.context import BuildContext
 from mmbind.interfaces.decode_state import DecodeState

@@ -4,7 +4,8 @@ Plugin contributions (`EncoderEntry`, `ProjectorEntry`, `LLMEntry`, `BenchmarkEn
 and the `Registry` that holds what the installed plugins contribute. The registry is built explicitly
 (`load_registry`) from the ``mmbind`` entry points; nothing is registered by import side effects.
 Entry-point metadata gives the plugin modules without importing them; a module is imported when one of its
-parts is looked up (see `Registry.get`)."""
+parts is looked up (see `Registry.get`).
+"""
 
 from mmbind.registry.entries import (
     BenchmarkEntry,

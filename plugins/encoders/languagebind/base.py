@@ -1,9 +1,9 @@
 """base.py
 
-`TowerEncoder`: what ``languagebind_image`` and ``languagebind_video`` share. A tower with a CLIP vision
-config (``tower.config``) returns the tokens of one ``hidden_states`` layer, with or without each frame's
-CLS token; it is frozen by default, its weights load strictly from LanguageBind's checkpoint layouts
-(`weights.load_tower_state`), and its config is the artifact saved with a model.
+`TowerEncoder`: what every LanguageBind encoder shares (image, video, depth, thermal, audio). A tower with a
+CLIP vision config (``tower.config``) returns the tokens of one ``hidden_states`` layer, with or without
+each frame's CLS token; it is frozen by default, its weights load strictly from LanguageBind's checkpoint
+layouts (`weights.load_tower_state`), and its config is the artifact saved with a model.
 """
 
 from __future__ import annotations

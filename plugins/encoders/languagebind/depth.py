@@ -18,23 +18,20 @@ resize / centre crop / OpenAI CLIP normalisation (`float_image.resize_crop_norma
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from pydantic import Field
-from transformers import CLIPVisionConfig, CLIPVisionModel
+from transformers import CLIPVisionModel
 
 from mmbind import EncoderEntry, InputError, hookimpl
 from mmbind.interfaces import BuildContext
-from mmbind.interfaces.encoder_helpers import drop_cls, pixel_shape
 from mmbind.media import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
-from .base import TowerEncoder
 from .float_image import resize_crop_normalize
-from .presets import TowerOptions, make_config, restored_config
+from .presets import TowerOptions
+from .still import StillTowerEncoder, build_still
 
 NAME = "languagebind_depth"
 MAX_DEPTH = 10.0  # metres: LanguageBind_Depth's vision_config.max_depth (and its training script's)
@@ -78,42 +75,20 @@ class DepthTransform:
         return resize_crop_normalize(pixels, self.size, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, self.antialias)
 
 
-class LanguageBindDepthEncoder(TowerEncoder):
+class LanguageBindDepthEncoder(StillTowerEncoder):
     """A CLIP ViT returning one hidden layer's tokens for each depth map."""
 
     def __init__(self, tower: CLIPVisionModel, options: LanguageBindDepthOptions, modality: str) -> None:
-        super().__init__(tower, options, options.keep_cls, NAME, modality)
-        self.transform = DepthTransform(
+        transform = DepthTransform(
             size=tower.config.image_size, max_depth=options.max_depth, min_depth=options.min_depth,
             depth_scale=options.depth_scale, antialias=options.antialias,
         )
-
-    @property
-    def item_shape(self) -> tuple[int | None, ...]:
-        return pixel_shape(self.tower.config.image_size, video=False)
-
-    def tokens_per_item(self, num_frames: int | None = None) -> int:
-        return self.tokens_per_frame()
-
-    def media_transform(self) -> Callable[[Any], torch.Tensor]:
-        return self.transform
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        hidden = self.tower(pixel_values=pixels.to(self.tower.dtype), output_hidden_states=True).hidden_states
-        return drop_cls(hidden[self.layer], self.keep_cls)
+        super().__init__(tower, options, options.keep_cls, NAME, modality, transform)
 
 
 def build(options: LanguageBindDepthOptions, context: BuildContext) -> LanguageBindDepthEncoder:
     """Factory registered as ``languagebind_depth``."""
-    config: CLIPVisionConfig
-    if context.artifacts_dir is not None:
-        config = restored_config(context.artifacts_dir, options.attn_implementation)
-    else:
-        config = make_config(NAME, options, video=False)
-    tower = CLIPVisionModel._from_config(config, attn_implementation=options.attn_implementation)
-    encoder = LanguageBindDepthEncoder(tower, options, context.modality or "depth")
-    encoder.load_option_weights(options, context)
-    return encoder
+    return build_still(LanguageBindDepthEncoder, NAME, options, context, "depth")
 
 
 @hookimpl

@@ -16,24 +16,21 @@ transform, which resizes the uint8 image with PIL (HF's CLIPImageProcessor).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
-from transformers import CLIPVisionConfig, CLIPVisionModel
+from transformers import CLIPVisionModel
 
 from mmbind import EncoderEntry, hookimpl
 from mmbind.interfaces import BuildContext
-from mmbind.interfaces.encoder_helpers import drop_cls, pixel_shape
 from mmbind.media import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 from mmbind.media.image import to_rgb
 
-from .base import TowerEncoder
 from .float_image import resize_crop_normalize
-from .presets import TowerOptions, make_config, restored_config
+from .presets import TowerOptions
+from .still import StillTowerEncoder, build_still
 
 NAME = "languagebind_thermal"
 
@@ -60,39 +57,17 @@ class ThermalTransform:
         return resize_crop_normalize(pixels, self.size, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, self.antialias)
 
 
-class LanguageBindThermalEncoder(TowerEncoder):
+class LanguageBindThermalEncoder(StillTowerEncoder):
     """A CLIP ViT returning one hidden layer's tokens for each thermal image."""
 
     def __init__(self, tower: CLIPVisionModel, options: LanguageBindThermalOptions, modality: str) -> None:
-        super().__init__(tower, options, options.keep_cls, NAME, modality)
-        self.transform = ThermalTransform(size=tower.config.image_size, antialias=options.antialias)
-
-    @property
-    def item_shape(self) -> tuple[int | None, ...]:
-        return pixel_shape(self.tower.config.image_size, video=False)
-
-    def tokens_per_item(self, num_frames: int | None = None) -> int:
-        return self.tokens_per_frame()
-
-    def media_transform(self) -> Callable[[Any], torch.Tensor]:
-        return self.transform
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        hidden = self.tower(pixel_values=pixels.to(self.tower.dtype), output_hidden_states=True).hidden_states
-        return drop_cls(hidden[self.layer], self.keep_cls)
+        transform = ThermalTransform(size=tower.config.image_size, antialias=options.antialias)
+        super().__init__(tower, options, options.keep_cls, NAME, modality, transform)
 
 
 def build(options: LanguageBindThermalOptions, context: BuildContext) -> LanguageBindThermalEncoder:
     """Factory registered as ``languagebind_thermal``."""
-    config: CLIPVisionConfig
-    if context.artifacts_dir is not None:
-        config = restored_config(context.artifacts_dir, options.attn_implementation)
-    else:
-        config = make_config(NAME, options, video=False)
-    tower = CLIPVisionModel._from_config(config, attn_implementation=options.attn_implementation)
-    encoder = LanguageBindThermalEncoder(tower, options, context.modality or "thermal")
-    encoder.load_option_weights(options, context)
-    return encoder
+    return build_still(LanguageBindThermalEncoder, NAME, options, context, "thermal")
 
 
 @hookimpl
