@@ -2,14 +2,16 @@
 
 Helpers for `Encoder` plugins whose tower encodes images and serves videos frame by frame (``clip_vision``,
 ``clip``, ``mae``, LanguageBind's): one item's pixel shape and token count, flattening videos to frames and
-joining the frames' tokens frame-major, dropping the CLS token, choosing the image or video transform, and
-reading ``select_layer`` / ``temporal`` options, and writing / reading a JSON artifact that describes the
-tower. Public: plugins import them from ``mmbind.interfaces.encoder_helpers``.
+joining the frames' tokens frame-major, encoding frames in chunks of a bounded size (`in_chunks`, the
+``chunk_frames`` option), dropping the CLS token, choosing the image or video transform, and reading
+``select_layer`` / ``temporal`` options, and writing / reading a JSON artifact that describes the tower.
+Public: plugins import them from ``mmbind.interfaces.encoder_helpers``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,11 @@ from mmbind.interfaces.context import BuildContext
 from mmbind.media import ImageTransform, VideoTransform
 
 TEMPORAL_OPTION_DOC = "items are frame sequences (T, 3, H, W); None: the host's default for the modality"
+CHUNK_FRAMES_DOC = (
+    "encode at most this many frames (of all items of a batch together; images count as frames) per tower "
+    "call and join the results: the same output, activation memory bounded by the chunk instead of N * T; "
+    "None or 0: all at once"
+)
 
 
 def is_temporal(option: bool | None, context: BuildContext) -> bool:
@@ -56,6 +63,40 @@ def token_count(per_frame: int, video: bool, num_frames: int | None, default_fra
 def flatten_frames(pixels: torch.Tensor, video: bool) -> torch.Tensor:
     """``(N, T, 3, H, W)`` videos as ``(N * T, 3, H, W)`` frames; images pass through."""
     return pixels.flatten(0, 1) if video else pixels
+
+
+def in_chunks(
+    fn: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, size: int | None, dim: int = 0
+) -> torch.Tensor:
+    """``fn(inputs)``, computed on consecutive slices of at most ``size`` along ``dim``, joined along ``dim``.
+
+    Equal to ``fn(inputs)`` when ``fn`` treats the slices independently (frames through an image tower) and
+    keeps their length along ``dim``. ``size`` None or 0, or at least the length: one call. Results that
+    need gradients are concatenated (autograd keeps them anyway; cat's backward only slices); otherwise
+    each is copied into one preallocated output, so a single full-size result exists at a time. A negative
+    ``size`` is a `ValueError`.
+    """
+    if size is not None and size < 0:
+        raise ValueError(f"chunk size must be >= 0 (0 or None: no chunking), got {size}")
+    length = inputs.shape[dim]
+    if not size or size >= length:
+        return fn(inputs)
+    starts = range(0, length, size)
+    first = fn(inputs.narrow(dim, 0, size))
+    if first.shape[dim] != size:
+        raise ValueError(f"in_chunks: fn must keep the length along dim {dim} ({size} -> {first.shape[dim]})")
+    if first.requires_grad:
+        rest = [fn(inputs.narrow(dim, start, min(size, length - start))) for start in starts[1:]]
+        return torch.cat([first, *rest], dim=dim)
+    shape = list(first.shape)
+    shape[dim] = length
+    out = first.new_empty(shape)
+    out.narrow(dim, 0, size).copy_(first)
+    del first
+    for start in starts[1:]:
+        step = min(size, length - start)
+        out.narrow(dim, start, step).copy_(fn(inputs.narrow(dim, start, step)))
+    return out
 
 
 def frame_major(tokens: torch.Tensor, items: int) -> torch.Tensor:

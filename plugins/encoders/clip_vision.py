@@ -5,7 +5,9 @@ The ``clip_vision`` encoder: transformers' `CLIPVisionModel`, tokens from a chos
 For images: ``(N, 3, H, W) -> (N, P[+1], D)``; for videos each frame is encoded independently (as
 transformers' Video-LLaVA does) and the frames' tokens are concatenated frame-major:
 ``(N, T, 3, H, W) -> (N, T * (P + 1), D)``. ``keep_cls`` defaults to Video-LLaVA's choice: dropped for
-images, kept for videos. Weights come from a local directory only.
+images, kept for videos. Weights come from a local directory only. ``chunk_frames: k`` encodes at most k
+frames (or images) per tower call and joins the results (same output, bounded memory for long videos;
+None or 0: all at once).
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from mmbind import CheckpointError, EncoderEntry, hookimpl
 from mmbind.interfaces import BuildContext, Encoder
 from mmbind.interfaces.encoder_helpers import (
+    CHUNK_FRAMES_DOC,
     drop_cls,
     flatten_frames,
     frame_major,
+    in_chunks,
     is_temporal,
     layer_list,
     pixel_shape,
@@ -45,6 +49,8 @@ class ClipVisionOptions(StrictModel):
     frozen: bool = True  # requires_grad=False, as Video-LLaVA's towers
     temporal: bool | None = None  # items are frame sequences (T, 3, H, W); None: the modality's default
     pad_to_square: bool = False  # image preprocessing: pad with the mean colour first
+    # frames per tower call (joined after; same output, bounded memory); None or 0: all at once
+    chunk_frames: int | None = Field(default=None, ge=0, description=CHUNK_FRAMES_DOC)
 
     @model_validator(mode="after")
     def _one_source(self) -> ClipVisionOptions:
@@ -74,6 +80,7 @@ class ClipVisionEncoder(Encoder):
         self.layers = layer_list(options.select_layer)
         self.keep_cls = self.video if options.keep_cls is None else options.keep_cls
         self.pad_to_square = options.pad_to_square
+        self.chunk_frames = options.chunk_frames or None
         if options.frozen:
             self.requires_grad_(False)
 
@@ -94,10 +101,13 @@ class ClipVisionEncoder(Encoder):
         return pixel_transform(self.video, self.pad_to_square, size=self.tower.config.image_size)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        frames = flatten_frames(pixels, self.video).to(self.tower.dtype)
-        hidden = self.tower(pixel_values=frames, output_hidden_states=True).hidden_states
-        tokens = drop_cls(torch.cat([hidden[i] for i in self.layers], dim=-1), self.keep_cls)
+        tokens = in_chunks(self.encode_frames, flatten_frames(pixels, self.video), self.chunk_frames)
         return frame_major(tokens, len(pixels)) if self.video else tokens
+
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(F, 3, H, W)`` images / frames to their tokens ``(F, P[+1], D * len(select_layer))``."""
+        hidden = self.tower(pixel_values=frames.to(self.tower.dtype), output_hidden_states=True).hidden_states
+        return drop_cls(torch.cat([hidden[i] for i in self.layers], dim=-1), self.keep_cls)
 
     def save_artifacts(self, directory: Path) -> None:
         self.tower.config.save_pretrained(directory)

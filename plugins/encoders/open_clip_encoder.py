@@ -9,6 +9,8 @@ tokens taken from one transformer block (``forward_intermediates``).
 - Images: ``(N, 3, S, S) -> (N, P[+1], D)``. Videos are encoded frame by frame and their tokens joined
   frame-major: ``(N, T, 3, S, S) -> (N, T * (P[+1]), D)``. ``keep_cls`` None: dropped for images, kept for
   videos (Video-LLaVA's choice).
+- ``chunk_frames: k`` encodes at most k frames (or images) per tower call and joins the results (same
+  output, bounded memory for long videos); None or 0: all at once.
 - Weights come from a local file only (safetensors or a torch state dict of the full CLIP model or of its
   visual tower), loaded strictly; ``weights: null`` builds random weights offline. Nothing is downloaded.
 - Only the visual tower is built for real: the text tower is replaced by a one-layer placeholder and
@@ -29,13 +31,16 @@ from typing import Any
 import open_clip
 import torch
 from open_clip.transformer import VisionTransformer
+from pydantic import Field
 
 from mmbind import EncoderEntry, PluginOptionsError, hookimpl
 from mmbind.interfaces import BuildContext, Encoder
 from mmbind.interfaces.encoder_helpers import (
+    CHUNK_FRAMES_DOC,
     block_index,
     flatten_frames,
     frame_major,
+    in_chunks,
     is_temporal,
     layer_list,
     pixel_shape,
@@ -64,6 +69,8 @@ class OpenClipOptions(StrictModel):
     frozen: bool = True  # requires_grad=False
     temporal: bool | None = None  # items are frame sequences (T, 3, H, W); None: the modality's default
     pad_to_square: bool = False  # image preprocessing: pad with the mean colour first
+    # frames per tower call (joined after; same output, bounded memory); None or 0: all at once
+    chunk_frames: int | None = Field(default=None, ge=0, description=CHUNK_FRAMES_DOC)
 
 
 class OpenClipEncoder(Encoder):
@@ -88,6 +95,7 @@ class OpenClipEncoder(Encoder):
         self.blocks = [_block_index(layer, num_blocks) for layer in layer_list(options.select_layer)]
         self.keep_cls = self.video if options.keep_cls is None else options.keep_cls
         self.pad_to_square = options.pad_to_square
+        self.chunk_frames = options.chunk_frames or None
         if options.frozen:
             self.requires_grad_(False)
 
@@ -111,18 +119,21 @@ class OpenClipEncoder(Encoder):
         )
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        frames = flatten_frames(pixels, self.video).to(self.visual.conv1.weight.dtype)
+        tokens = in_chunks(self.encode_frames, flatten_frames(pixels, self.video), self.chunk_frames)
+        return frame_major(tokens, len(pixels)) if self.video else tokens
+
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(F, 3, S, S)`` images / frames to their tokens ``(F, P[+1], D * len(select_layer))``."""
         taken = sorted(set(self.blocks))
         out = self.visual.forward_intermediates(
-            frames, indices=taken, stop_early=True, intermediates_only=True, output_fmt="NLC",
-            output_extra_tokens=self.keep_cls,
+            frames.to(self.visual.conv1.weight.dtype), indices=taken, stop_early=True,
+            intermediates_only=True, output_fmt="NLC", output_extra_tokens=self.keep_cls,
         )
         feats = out["image_intermediates"]
         if self.keep_cls:
             prefixes = out["image_intermediates_prefix"]
             feats = [torch.cat([cls, patches], dim=1) for cls, patches in zip(prefixes, feats)]
-        tokens = torch.cat([feats[taken.index(block)] for block in self.blocks], dim=-1)
-        return frame_major(tokens, len(pixels)) if self.video else tokens
+        return torch.cat([feats[taken.index(block)] for block in self.blocks], dim=-1)
 
     def save_artifacts(self, directory: Path) -> None:
         spec = {"model": self.model_name, "model_cfg": self.model_cfg}

@@ -9,6 +9,8 @@ The ``mae`` encoder: a timm ViT, by default a masked-autoencoder encoder (``vit_
   ``k``-th block; a list concatenates several blocks. Intermediates are taken before the final norm.
 - Images: ``(N, 3, S, S) -> (N, P[+1], D)``; videos frame by frame, frame-major:
   ``(N, T, 3, S, S) -> (N, T * (P[+1]), D)``. ``keep_cls`` prepends the CLS token of each frame.
+- ``chunk_frames: k`` encodes at most k frames (or images) per forward call and joins the results (same
+  output, bounded memory for long videos); None or 0: all at once. Masked encoding is not chunked.
 - Preprocessing from the model's pretrained config: ImageNet mean/std, bicubic, resize to
   ``int(S / crop_pct)`` (``crop_pct`` 0.9) then centre crop ``S``.
 - Weights from a local file only (timm state dict, or the original MAE ``.pth`` with its ``"model"``
@@ -28,14 +30,17 @@ from typing import Any
 
 import timm
 import torch
+from pydantic import Field
 from timm.models.vision_transformer import VisionTransformer
 
 from mmbind import EncoderEntry, PluginOptionsError, RecipeError, hookimpl
 from mmbind.interfaces import BuildContext, Encoder, PatchGrid
 from mmbind.interfaces.encoder_helpers import (
+    CHUNK_FRAMES_DOC,
     block_index,
     flatten_frames,
     frame_major,
+    in_chunks,
     is_temporal,
     layer_list,
     pixel_shape,
@@ -66,6 +71,8 @@ class MaeOptions(StrictModel):
     frozen: bool = True  # requires_grad=False
     temporal: bool | None = None  # items are frame sequences (T, 3, H, W); None: the modality's default
     pad_to_square: bool = False  # image preprocessing: pad with the mean colour first
+    # frames per forward call (joined after; same output, bounded memory); None or 0: all at once
+    chunk_frames: int | None = Field(default=None, ge=0, description=CHUNK_FRAMES_DOC)
 
 
 class MaeEncoder(Encoder):
@@ -87,6 +94,7 @@ class MaeEncoder(Encoder):
             raise PluginOptionsError(f"mae: options.keep_cls: '{name}' has no class token")
         self.keep_cls = options.keep_cls
         self.pad_to_square = options.pad_to_square
+        self.chunk_frames = options.chunk_frames or None
         if options.frozen:
             self.requires_grad_(False)
 
@@ -112,16 +120,19 @@ class MaeEncoder(Encoder):
         )
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        frames = flatten_frames(pixels, self.video).to(self.vit.patch_embed.proj.weight.dtype)
+        tokens = in_chunks(self.encode_frames, flatten_frames(pixels, self.video), self.chunk_frames)
+        return frame_major(tokens, len(pixels)) if self.video else tokens
+
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(F, 3, S, S)`` images / frames to their tokens ``(F, P[+1], D * len(select_layer))``."""
         taken = sorted(set(self.blocks))
         out = self.vit.forward_intermediates(
-            frames, indices=taken, return_prefix_tokens=self.keep_cls, stop_early=True, output_fmt="NLC",
-            intermediates_only=True,
+            frames.to(self.vit.patch_embed.proj.weight.dtype), indices=taken,
+            return_prefix_tokens=self.keep_cls, stop_early=True, output_fmt="NLC", intermediates_only=True,
         )
         if self.keep_cls:  # (patches, prefix) pairs; the class token is the first prefix token
             out = [torch.cat([prefix[:, :1], patches], dim=1) for patches, prefix in out]
-        tokens = torch.cat([out[taken.index(block)] for block in self.blocks], dim=-1)
-        return frame_major(tokens, len(pixels)) if self.video else tokens
+        return torch.cat([out[taken.index(block)] for block in self.blocks], dim=-1)
 
     def masked_patch_grid(self) -> PatchGrid:
         if self.video:

@@ -13,6 +13,11 @@ Initialised from an image tower of the same geometry (align ``init_from_encoder`
 ``add_time_attn_block``), every spatial weight is copied, each layer's ``temporal_attn`` /
 ``temporal_layer_norm1`` copies its ``self_attn`` / ``layer_norm1`` and ``temporal_embedding`` starts at
 zero (`LanguageBindVideoEncoder.init_source_name`).
+
+Long videos: ``chunk_frames: k`` runs the tower in slices of about k frames' tokens (spatial attention + MLP
+over frame groups, temporal attention over token-position groups with all T frames each; see
+`video_tower`): the same output, gradients included, with activation memory bounded by k instead of N*T.
+None or 0: no chunking; negative values are rejected when the options are validated.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ NAME = "languagebind_video"
 VIDEO_LLAVA_PREFIX = "model.video_tower.video_tower."  # the tower's copy inside Video-LLaVA-7B
 TEMPORAL_SOURCES = (("temporal_attn.", "self_attn."), ("temporal_layer_norm1.", "layer_norm1."))
 ZERO_INIT = ("temporal_embedding",)  # parameters that start at zero when initialised from an image tower
+CHUNK_DOC = (
+    "run the tower in slices of about this many frames' tokens: patch embedding, spatial attention and MLP "
+    "over groups of frames, temporal attention over groups of token positions with all T frames each; the "
+    "same output, activation memory bounded by the chunk instead of N * T; None or 0: no chunking"
+)
 
 
 class LanguageBindVideoOptions(TowerOptions):
@@ -43,6 +53,9 @@ class LanguageBindVideoOptions(TowerOptions):
 
     keep_cls: bool = True  # keep each frame's CLS token (Video-LLaVA does: 257 tokens per frame)
     num_frames: int | None = Field(default=None, ge=1)  # temporal embedding length T0; None: preset's
+    # run the tower in slices of about this many frames' tokens (same output, bounded activation memory;
+    # temporal attention still sees all T frames); None or 0: no chunking
+    chunk_frames: int | None = Field(default=None, ge=0, description=CHUNK_DOC)
 
 
 class LanguageBindVideoEncoder(TowerEncoder):
@@ -56,6 +69,7 @@ class LanguageBindVideoEncoder(TowerEncoder):
         self, tower: LanguageBindVideoTower, options: LanguageBindVideoOptions, modality: str
     ) -> None:
         super().__init__(tower, options, options.keep_cls, NAME, modality)
+        self.chunk_frames = options.chunk_frames or None
 
     @property
     def item_shape(self) -> tuple[int | None, ...]:
@@ -69,7 +83,7 @@ class LanguageBindVideoEncoder(TowerEncoder):
         return VideoTransform(size=self.tower.config.image_size)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        hidden = self.tower(pixels, layer=self.layer)  # (N*T, 1+P, D)
+        hidden = self.tower(pixels, layer=self.layer, chunk_frames=self.chunk_frames)  # (N*T, 1+P, D)
         return frame_major(drop_cls(hidden, self.keep_cls), len(pixels))
 
     def init_source_name(self, name: str) -> str | None:

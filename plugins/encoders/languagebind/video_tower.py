@@ -19,6 +19,15 @@ Frame count: the checkpoint's embedding has ``config.num_frames`` rows (8). Upst
 many (it slices ``[:, :T]``). Here any T works: for ``T != num_frames`` the embedding is linearly
 interpolated along the frame axis with ``align_corners=True`` (first and last rows kept, T = 2k-1 hits
 the original rows at even positions); ``T == num_frames`` uses it unchanged.
+
+Chunked encoding (``chunk_frames``, bounded activation memory for long videos, same output): nothing is
+split into frame groups *before* temporal attention (that would change what frames see). Instead each step
+runs in slices along the axis it is independent of: the patch embedding + ``pre_layrnorm`` and every
+layer's spatial attention + MLP over groups of ``chunk_frames`` frames (of all items, flattened ``N*T``);
+every layer's temporal embedding + temporal attention over groups of token positions, each with all T
+frames of every item, sized to about the same number of tokens (``chunk_frames * n // (N*T)`` positions,
+at least one). Chunk results are written into one preallocated output (`in_chunks`), or concatenated when
+gradients are needed, so backward works as usual.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from transformers import CLIPVisionConfig
 from transformers.models.clip.modeling_clip import CLIPMLP, CLIPAttention, CLIPVisionEmbeddings
 
 from mmbind import InputError
+from mmbind.interfaces.encoder_helpers import in_chunks
 
 
 def resample_frames(embedding: torch.Tensor, frames: int) -> torch.Tensor:
@@ -55,16 +65,29 @@ class TemporalEncoderLayer(nn.Module):
         self.mlp = CLIPMLP(config)
         self.layer_norm2 = nn.LayerNorm(width, eps=eps)
 
-    def forward(self, hidden: torch.Tensor, frames: int) -> torch.Tensor:
-        """``(N*T, n, D) -> (N*T, n, D)`` with ``T = frames``."""
+    def forward(self, hidden: torch.Tensor, frames: int, chunk_frames: int | None = None) -> torch.Tensor:
+        """``(N*T, n, D) -> (N*T, n, D)`` with ``T = frames``; ``chunk_frames`` bounds the activations (see
+        the module docstring), None or 0 runs each step on everything at once."""
         _, tokens, width = hidden.shape
         video = hidden.view(-1, frames, tokens, width)  # (N, T, n, D)
-        if frames != 1:
-            video = video + resample_frames(self.temporal_embedding, frames).unsqueeze(2)
-        across = video.transpose(1, 2).reshape(-1, frames, width)  # (N*n, T, D)
-        attended, _ = self.temporal_attn(self.temporal_layer_norm1(across))
-        video = video + attended.view(-1, tokens, frames, width).transpose(1, 2)
-        hidden = video.reshape(-1, tokens, width)
+        embedding = None if frames == 1 else resample_frames(self.temporal_embedding, frames).unsqueeze(2)
+        positions = None
+        if chunk_frames:  # token positions per temporal slice: about chunk_frames frames' worth of tokens
+            positions = max(1, chunk_frames * tokens // hidden.shape[0])
+
+        def temporal(part: torch.Tensor) -> torch.Tensor:  # (N, T, k, D): k token positions, all frames
+            if embedding is not None:
+                part = part + embedding
+            items, _, count, _ = part.shape
+            across = part.transpose(1, 2).reshape(-1, frames, width)  # (N*k, T, D)
+            attended, _ = self.temporal_attn(self.temporal_layer_norm1(across))
+            return part + attended.view(items, count, frames, width).transpose(1, 2)
+
+        hidden = in_chunks(temporal, video, positions, dim=2).reshape(-1, tokens, width)
+        return in_chunks(self.spatial, hidden, chunk_frames)
+
+    def spatial(self, hidden: torch.Tensor) -> torch.Tensor:
+        """CLIP's block within each frame, ``(F, n, D) -> (F, n, D)``: frames are independent here."""
         attended, _ = self.self_attn(self.layer_norm1(hidden))
         hidden = hidden + attended
         return hidden + self.mlp(self.layer_norm2(hidden))
@@ -96,17 +119,26 @@ class LanguageBindVideoTower(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.pre_layrnorm.weight.dtype
 
-    def forward(self, videos: torch.Tensor, layer: int | None = None) -> torch.Tensor:
+    def forward(
+        self, videos: torch.Tensor, layer: int | None = None, chunk_frames: int | None = None
+    ) -> torch.Tensor:
         """``hidden_states[layer]`` as transformers counts them: 0 = embeddings after ``pre_layrnorm``,
-        L = output of the last layer (the default); later layers are not run."""
+        L = output of the last layer (the default); later layers are not run. ``chunk_frames``: run in
+        slices of about that many frames' tokens (same output, bounded activations; None or 0: at once)."""
         if videos.ndim != 5:
             raise InputError(f"LanguageBind video tower: expected (N, T, 3, H, W), got {tuple(videos.shape)}")
+        if chunk_frames is not None and chunk_frames < 0:
+            raise ValueError(f"LanguageBind video tower: chunk_frames must be >= 0, got {chunk_frames}")
         frames = videos.shape[1]
-        hidden = self.pre_layrnorm(self.embeddings(videos.flatten(0, 1).to(self.dtype)))
+        hidden = in_chunks(self.embed, videos.flatten(0, 1), chunk_frames)
         stop = len(self.encoder.layers) if layer is None else layer
         for block in self.encoder.layers[:stop]:
-            hidden = block(hidden, frames)
+            hidden = block(hidden, frames, chunk_frames)
         return hidden
+
+    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(F, 3, H, W)`` frames to ``pre_layrnorm``-ed embeddings ``(F, 1+P, D)`` in the tower's dtype."""
+        return self.pre_layrnorm(self.embeddings(frames.to(self.dtype)))
 
 
 @torch.no_grad()
