@@ -52,8 +52,7 @@ def media_specs(
     specs = {}
     for modality, encoder in model.encoders.items():
         reader = readers[modality]
-        per_item = encoder.tokens_per_item(item_frames(encoder, reader))
-        tokens = model.projector_for(modality).output_tokens(per_item)
+        tokens = model.item_tokens(modality, item_frames(encoder, reader))
         identity = (identities or {}).get(modality)
         specs[modality] = MediaSpec(modality, encoder.media_transform(), tokens, reader, identity,
                                     bool(encoder.temporal))

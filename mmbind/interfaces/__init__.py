@@ -15,7 +15,9 @@ from mmbind.interfaces.llm import LLMBackend
 from mmbind.interfaces.media_loader import MediaLoader
 from mmbind.interfaces.patch_grid import PatchGrid
 from mmbind.interfaces.projector import Projector
+from mmbind.interfaces.token_layout import TokenLayout
 
 __all__ = [
     "BuildContext", "DecodeState", "Encoder", "LLMBackend", "MediaLoader", "PatchGrid", "Projector",
+    "TokenLayout",
 ]

@@ -7,10 +7,11 @@ Images arrive as ``(N, 3, H, W)``, videos as ``(N, T, 3, H, W)``; an encoder ret
 item (``None`` for a free dimension such as the frame count), so the host can reject wrong tensors with a
 clear message before any computation, and its own preprocessing (`media_transform`).
 
-What training needs from an encoder is declared here too: whether its items have a time axis
-(`temporal`), how its parameters are initialised from an aligned encoder (`init_source_name`), and the
-optional masked encoding of MAE pre-training (`masked_patch_grid`, `masked_encode`; by default they raise a
-`RecipeError` saying the encoder does not support them).
+An encoder may declare how its tokens are arranged (`token_layout`: frames, CLS, patch grid), which token-
+compressing projectors need. What training needs from an encoder is declared here too: whether its items
+have a time axis (`temporal`), how its parameters are initialised from an aligned encoder
+(`init_source_name`), and the optional masked encoding of MAE pre-training (`masked_patch_grid`,
+`masked_encode`; by default they raise a `RecipeError` saying the encoder does not support them).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from torch import nn
 
 from mmbind.interfaces.capability import unsupported
 from mmbind.interfaces.patch_grid import PatchGrid
+from mmbind.interfaces.token_layout import TokenLayout
 
 
 class Encoder(nn.Module, ABC):
@@ -56,6 +58,11 @@ class Encoder(nn.Module, ABC):
 
     def save_artifacts(self, directory: Path) -> None:
         """Write what is needed to rebuild this encoder without its original files (e.g. a config)."""
+
+    def token_layout(self, num_tokens: int) -> TokenLayout | None:
+        """How ``num_tokens`` output tokens of one item are arranged (frames, prefix tokens, patch grid), for
+        projectors that compress tokens by their place; None (the default) when the encoder does not say."""
+        return None
 
     @property
     def temporal(self) -> bool:

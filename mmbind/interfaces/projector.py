@@ -1,7 +1,10 @@
 """projector.py
 
 `Projector`: maps encoder tokens ``(N, L, D_in)`` into the LLM's embedding space ``(N, L', D_out)``.
-``L' < L`` is allowed (token compression).
+``L' < L`` is allowed (token compression): the host asks ``output_tokens(L, layout)`` for the count it plans
+sequences with (splicing, packing, ``max_length``, the feature cache, length grouping) and calls
+``project(tokens, layout)``, where ``layout`` is the encoder's `TokenLayout` of the item (None when the
+encoder declares none). A projector that does not compress implements only ``forward``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
+from mmbind.interfaces.token_layout import TokenLayout
+
 
 class Projector(nn.Module, ABC):
     """A trainable bridge between an encoder and the LLM."""
@@ -18,9 +23,15 @@ class Projector(nn.Module, ABC):
     in_dim: int  # width of the encoder tokens
     out_dim: int  # LLM hidden size
 
-    def output_tokens(self, num_tokens: int) -> int:
-        """Number of tokens produced for ``num_tokens`` input tokens (identity unless compressing)."""
+    def output_tokens(self, num_tokens: int, layout: TokenLayout | None = None) -> int:
+        """Number of tokens produced for ``num_tokens`` input tokens arranged as ``layout`` (identity unless
+        compressing)."""
         return num_tokens
+
+    def project(self, tokens: torch.Tensor, layout: TokenLayout | None = None) -> torch.Tensor:
+        """What the host calls: ``(N, L, D_in)`` tokens of items arranged as ``layout`` to ``(N, L', D_out)``
+        with ``L' = output_tokens(L, layout)``; by default ``forward(tokens)``."""
+        return self(tokens)
 
     @abstractmethod
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -78,6 +78,13 @@ class MultimodalLM(nn.Module):
         key = SHARED if SHARED in self.projectors else modality
         return self.projectors[key]  # type: ignore[return-value]
 
+    def item_tokens(self, modality: str, num_frames: int | None = None) -> int:
+        """LLM tokens one item of ``modality`` (with ``num_frames`` frames) becomes: the encoder's tokens,
+        after its projector (which may compress them by their layout)."""
+        encoder: Encoder = self.encoders[modality]  # type: ignore[assignment]
+        tokens = encoder.tokens_per_item(num_frames)
+        return self.projector_for(modality).output_tokens(tokens, encoder.token_layout(tokens))
+
     def encode(
         self, media: dict[str, torch.Tensor], features: dict[str, CachedFeatures] | None = None,
         on_encoded: OnEncoded | None = None,
@@ -104,7 +111,7 @@ class MultimodalLM(nn.Module):
             known = features.get(modality)
             if known is not None:
                 tokens = known.merge(tokens, _dtype_for(projector, tokens))
-            out[modality] = projector(tokens)
+            out[modality] = projector.project(tokens, encoder.token_layout(tokens.shape[1]))
         return out
 
     # ------------------------------------------------------------------ forward

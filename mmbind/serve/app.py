@@ -105,7 +105,7 @@ def create_app(model: Any, settings: ServeSettings, model_name: str, template: C
     def tokens_per_item(modality: str) -> int:
         encoder = model.encoders[modality]
         frames = readers[modality].frames if encoder.temporal and modality in readers else None
-        return int(encoder.tokens_per_item(frames))
+        return int(model.item_tokens(modality, frames))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
