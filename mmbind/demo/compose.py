@@ -40,7 +40,7 @@ def compose_demo(recipe_name: str, out: Path, frames: int = 4, max_new_tokens: i
     stdout.print(f"forward: input_ids {tuple(input_ids.shape)} -> logits {tuple(out_fwd.logits.shape)}")
     stdout.print(
         f"expanded lengths: image sample {lengths[0]} tokens, video sample {lengths[1]} tokens "
-        f"({model.encoders['video'].tokens_per_item(frames)} visual tokens for {frames} frames)"
+        f"({model.item_tokens('video', frames)} visual tokens for {frames} frames)"
     )
     for name, tokens in zip(("image", "video"), new.tolist()):
         stdout.print(f"greedy generation ({name}): {tokens}")

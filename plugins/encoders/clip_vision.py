@@ -21,7 +21,7 @@ from pydantic import Field, field_validator, model_validator
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from mmbind import CheckpointError, EncoderEntry, hookimpl
-from mmbind.interfaces import BuildContext, Encoder
+from mmbind.interfaces import BuildContext, Encoder, TokenLayout
 from mmbind.interfaces.encoder_helpers import (
     CHUNK_FRAMES_DOC,
     drop_cls,
@@ -93,9 +93,20 @@ class ClipVisionEncoder(Encoder):
         return pixel_shape(self.tower.config.image_size, self.video)
 
     def tokens_per_item(self, num_frames: int | None = None) -> int:
-        config = self.tower.config
-        per_frame = (config.image_size // config.patch_size) ** 2 + int(self.keep_cls)
+        rows, cols = self.patch_grid()
+        per_frame = rows * cols + int(self.keep_cls)
         return token_count(per_frame, self.video, num_frames)
+
+    def token_layout(self, num_tokens: int) -> TokenLayout | None:
+        """Frames (1 for an image) of the CLS token if kept, then the `patch_grid` row-major; features of
+        several ``select_layer`` layers are concatenated along the width, which leaves the layout as is."""
+        return TokenLayout.of(num_tokens, int(self.keep_cls), *self.patch_grid())
+
+    def patch_grid(self) -> tuple[int, int]:
+        """Patch rows and columns of one image / frame (``image_size // patch_size`` each)."""
+        config = self.tower.config
+        side = config.image_size // config.patch_size
+        return side, side
 
     def media_transform(self) -> Callable[[Any], torch.Tensor]:
         return pixel_transform(self.video, self.pad_to_square, size=self.tower.config.image_size)

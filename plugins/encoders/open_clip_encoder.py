@@ -34,7 +34,7 @@ from open_clip.transformer import VisionTransformer
 from pydantic import Field
 
 from mmbind import EncoderEntry, PluginOptionsError, hookimpl
-from mmbind.interfaces import BuildContext, Encoder
+from mmbind.interfaces import BuildContext, Encoder, TokenLayout
 from mmbind.interfaces.encoder_helpers import (
     CHUNK_FRAMES_DOC,
     block_index,
@@ -110,6 +110,11 @@ class OpenClipEncoder(Encoder):
     def tokens_per_item(self, num_frames: int | None = None) -> int:
         rows, cols = self.visual.grid_size
         return token_count(rows * cols + int(self.keep_cls), self.video, num_frames)
+
+    def token_layout(self, num_tokens: int) -> TokenLayout | None:
+        """Frames (1 for an image) of the CLS token if kept, then the tower's patch grid row-major; the
+        features of several ``select_layer`` layers are concatenated along the width: the same layout."""
+        return TokenLayout.of(num_tokens, int(self.keep_cls), *map(int, self.visual.grid_size))
 
     def media_transform(self) -> Callable[[Any], torch.Tensor]:
         return pixel_transform(

@@ -34,7 +34,7 @@ from pydantic import Field
 from timm.models.vision_transformer import VisionTransformer
 
 from mmbind import EncoderEntry, PluginOptionsError, RecipeError, hookimpl
-from mmbind.interfaces import BuildContext, Encoder, PatchGrid
+from mmbind.interfaces import BuildContext, Encoder, PatchGrid, TokenLayout
 from mmbind.interfaces.encoder_helpers import (
     CHUNK_FRAMES_DOC,
     block_index,
@@ -109,6 +109,11 @@ class MaeEncoder(Encoder):
     def tokens_per_item(self, num_frames: int | None = None) -> int:
         rows, cols = self.vit.patch_embed.grid_size
         return token_count(rows * cols + int(self.keep_cls), self.video, num_frames)
+
+    def token_layout(self, num_tokens: int) -> TokenLayout | None:
+        """Frames (1 for an image) of the CLS token if kept, then the model's patch grid row-major; the
+        features of several ``select_layer`` layers are concatenated along the width: the same layout."""
+        return TokenLayout.of(num_tokens, int(self.keep_cls), *map(int, self.vit.patch_embed.grid_size))
 
     def media_transform(self) -> Callable[[Any], torch.Tensor]:
         cfg = self.vit.pretrained_cfg or {}

@@ -14,9 +14,9 @@ LanguageBind_Audio_FT checkpoint (``vision_model.*`` next to the text tower and 
 which are skipped) loads strictly.
 
 ``(N, 3, num_mel_bins, target_length) -> (N, P, D)``: the tokens of ``hidden_states[select_layer]``
-(default -2), CLS dropped by default as ``languagebind_image``: 592 tokens. ``num_mel_bins`` and
-``target_length`` are part of the tower's config (saved with the model); the ``tiny`` preset uses 28 x 56
-(2 x 4 patches).
+(default -2), CLS dropped by default as ``languagebind_image``: 592 tokens, one frame of an 8 x 74
+(mel x time) patch grid (`token_layout`). ``num_mel_bins`` and ``target_length`` are part of the tower's
+config (saved with the model); the ``tiny`` preset uses 28 x 56 (2 x 4 patches).
 """
 
 from __future__ import annotations
@@ -108,8 +108,10 @@ class LanguageBindAudioEncoder(TowerEncoder):
     def item_shape(self) -> tuple[int | None, ...]:
         return (3, *self.tower.embeddings.input_size)
 
-    def tokens_per_frame(self) -> int:
-        return self.tower.embeddings.num_patches + int(self.keep_cls)
+    def patch_grid(self) -> tuple[int, int]:
+        """``(num_mel_bins // patch, target_length // patch)``: mel rows by time columns (8 x 74)."""
+        rows, cols = self.tower.embeddings.grid
+        return int(rows), int(cols)
 
     def tokens_per_item(self, num_frames: int | None = None) -> int:
         return self.tokens_per_frame()

@@ -2,8 +2,9 @@
 
 `TowerEncoder`: what every LanguageBind encoder shares (image, video, depth, thermal, audio). A tower with a
 CLIP vision config (``tower.config``) returns the tokens of one ``hidden_states`` layer, with or without
-each frame's CLS token; it is frozen by default, its weights load strictly from LanguageBind's checkpoint
-layouts (`weights.load_tower_state`), and its config is the artifact saved with a model.
+each frame's CLS token (`token_layout`: per frame the CLS token if kept, then its patch grid row-major); it
+is frozen by default, its weights load strictly from LanguageBind's checkpoint layouts
+(`weights.load_tower_state`), and its config is the artifact saved with a model.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mmbind.interfaces import BuildContext, Encoder
+from mmbind.interfaces import BuildContext, Encoder, TokenLayout
 from mmbind.weightfiles import read_state_dict
 
 from .presets import TowerOptions, hidden_index
@@ -38,10 +39,21 @@ class TowerEncoder(Encoder):
     def output_dim(self) -> int:
         return self.tower.config.hidden_size
 
+    def patch_grid(self) -> tuple[int, int]:
+        """Patch rows and columns of one image / frame (a square grid of ``image_size // patch_size``)."""
+        config = self.tower.config
+        side = config.image_size // config.patch_size
+        return side, side
+
     def tokens_per_frame(self) -> int:
         """Patch tokens of one image / frame, plus its CLS token when kept."""
-        config = self.tower.config
-        return (config.image_size // config.patch_size) ** 2 + int(self.keep_cls)
+        rows, cols = self.patch_grid()
+        return rows * cols + int(self.keep_cls)
+
+    def token_layout(self, num_tokens: int) -> TokenLayout | None:
+        """Whole frames of ``int(keep_cls)`` CLS token then the `patch_grid`, frame-major (an image or a
+        spectrogram is one frame); None when ``num_tokens`` is not whole frames."""
+        return TokenLayout.of(num_tokens, int(self.keep_cls), *self.patch_grid())
 
     def load_tower_state(
         self, state: dict[str, torch.Tensor], prefix: str | None = None, where: str = "checkpoint",

@@ -2,8 +2,10 @@
 
 `StillTowerEncoder`: what the single-item LanguageBind towers share (``languagebind_image``, ``_depth``,
 ``_thermal``): a plain CLIP ViT (transformers' `CLIPVisionModel`) returning one hidden layer's tokens per
-item, CLS dropped unless kept; each plugin gives only its preprocessing (``transform``). `build_still`
-builds one from options or from a saved model's artifacts and loads its weights strictly.
+item, CLS dropped unless kept (`token_layout`: one frame, the CLS token if kept, then the square
+``image_size // patch_size`` patch grid row-major); each plugin gives only its preprocessing
+(``transform``). `build_still` builds one from options or from a saved model's artifacts and loads its
+weights strictly.
 """
 
 from __future__ import annotations

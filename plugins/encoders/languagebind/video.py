@@ -5,7 +5,8 @@ The ``languagebind_video`` encoder: LanguageBind's video tower (temporal attenti
 
 ``(N, T, 3, H, W) -> (N, T * (1 + P), D)``: the tokens of ``hidden_states[select_layer]`` (default -2),
 CLS kept by default, frame-major (frame 0's CLS and patches, then frame 1's, ...): 8 x 257 = 2056 tokens
-at 224 px. Any T works (the temporal embedding is interpolated when T differs from ``num_frames``).
+at 224 px (`token_layout`: T frames, each its CLS token then the 16 x 16 patch grid row-major). Any T
+works (the temporal embedding is interpolated when T differs from ``num_frames``).
 Weights come from a local LanguageBind_Video_merge checkpoint (tower under ``vision_model.``); the copy
 inside Video-LLaVA-7B loads through `LanguageBindVideoEncoder.load_tower_state` with its prefix.
 
