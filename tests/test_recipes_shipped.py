@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import mmbind
+from mmbind.interfaces import BuildContext
 from mmbind.recipe.paths import bundled_recipes_dir, resolve_recipe_path
 
 # ablation -> the only model paths (dotted) allowed to differ from Video-LLaVA's
@@ -87,3 +88,24 @@ def test_every_shipped_recipe_resolves():
         if path.parts[0] == "ablations":  # sweep files, not recipes
             continue
         mmbind.load_recipe(bundled_recipes_dir() / path)
+
+
+def test_long_recipes_pool_more_frames_into_as_many_tokens():
+    """video_llava_7b_long: 32 frames at <= 2048 visual tokens (8 unpooled frames: 2056); the tiny
+    variant builds and splices 16 pooled frames into fewer tokens than tiny/train's 4 unpooled ones."""
+    from mmbind.interfaces import TokenLayout
+    from mmbind.registry import default_registry
+
+    long = resolved("video_llava_7b_long")
+    assert long["data"]["video_frames"] == 32
+    assert long["model"]["encoders"]["video"]["options"]["chunk_frames"] == 8
+    entry = default_registry().get("projector", "spatial_pool")
+    projector = entry.construct(entry.options.model_validate(long["model"]["projector"]["options"]), 8, 8,
+                                BuildContext(modality="video", temporal=True))
+    assert projector.output_tokens(32 * 257, TokenLayout(32, 1, 16, 16)) == 2048 <= 8 * 257
+    tiny = mmbind.build_model(mmbind.load_recipe(resolve_recipe_path("tiny/long"))).eval()
+    short = mmbind.build_model(mmbind.load_recipe(resolve_recipe_path("tiny/train"))).eval()
+    assert (tiny.item_tokens("video", 16), short.item_tokens("video", 4)) == (16, 20)
+    ids = tiny.config.placeholder_ids
+    out = tiny(torch.tensor([[1, ids["video"], 5]]), media={"video": torch.randn(1, 16, 3, 28, 28)})
+    assert out.logits.shape[1] == 2 + 16
