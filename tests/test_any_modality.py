@@ -30,10 +30,11 @@ DEPTH = "model.encoders.depth={plugin: languagebind_depth, options: {preset: tin
 
 
 def recipe(data: Path, *overrides: str, files: tuple[str, ...] = ("finetune.json", "finetune_depth.json")):
-    vocab = read_manifest(data)["tokenizer"]["vocab_size"]
+    vocab = read_manifest(data)["tokenizer_depth"]["vocab_size"]
     listed = ", ".join(f"{{path: {data / f}}}" for f in files)
     return mmbind.load_recipe(TRAIN_RECIPE, [
-        f"model.llm.options.tokenizer={data / 'tokenizer'}", f"model.llm.options.config.vocab_size={vocab}",
+        f"model.llm.options.tokenizer={data / 'tokenizer_depth'}",
+        f"model.llm.options.config.vocab_size={vocab}",
         f"data.datasets.finetune.files=[{listed}]", "data.feature_cache.enabled=false", *overrides])
 
 

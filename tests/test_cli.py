@@ -122,5 +122,7 @@ def test_study_demo_end_to_end_and_rerun_reuses_the_run(capsys, tmp_path):
     assert sorted(p.name for p in (tmp_path / "d" / "run" / "eval").glob("*.json")) == [
         "image_open.json", "image_pope.json", "video_open.json", "video_pope.json"]
     assert (tmp_path / "d" / "run" / "stages" / "finetune" / "model.safetensors").is_file()
+    image = tmp_path / "d" / "data" / "eval" / "images" / "00000.png"  # not a depth map of the same name
+    assert f"--image{image}--prompt" in "".join(out.split())  # (rich may wrap the long line)
     code, out, _ = run_cli(capsys, *argv)
     assert code == 0 and "is already trained" in " ".join(out.split())

@@ -318,18 +318,23 @@ def test_manifest_lists_the_depth_files_and_force_regenerates_them(micro, tmp_pa
     assert tree_hashes(copy) == hashes
 
 
-def test_tokenizer_keeps_earlier_ids_and_knows_the_depth_words(micro, tmp_path):
+def test_the_tokenizer_is_unchanged_and_its_depth_copy_knows_the_depth_words(micro, tmp_path):
     from transformers import AutoTokenizer
 
     names = ("pretrain.json", "finetune.json", *(f"eval/{m}_{k}.json" for m in ("image", "video")
                                                   for k in ("open", "pope")))
     train_tokenizer([load(micro, n) for n in names], tmp_path / "before")
+    for file in (tmp_path / "before").iterdir():  # the image + video tokenizer: as before depth existed
+        assert (micro / "tokenizer" / file.name).read_bytes() == file.read_bytes(), file.name
     before = json.loads((tmp_path / "before" / "tokenizer.json").read_text())["model"]["vocab"]
-    after = json.loads((micro / "tokenizer" / "tokenizer.json").read_text())["model"]["vocab"]
+    after = json.loads((micro / "tokenizer_depth" / "tokenizer.json").read_text())["model"]["vocab"]
     assert {w: after[w] for w in before} == before and len(after) > len(before)
     assert sorted(after.values()) == list(range(len(after))) and "<" not in after
-    tokenizer = AutoTokenizer.from_pretrained(micro / "tokenizer")
-    assert read_manifest(micro)["tokenizer"]["vocab_size"] == len(tokenizer)
+    tokenizer = AutoTokenizer.from_pretrained(micro / "tokenizer_depth")
+    manifest = read_manifest(micro)
+    assert manifest["tokenizer_depth"] == {"dir": "tokenizer_depth", "style": "wordlevel",
+                                           "vocab_size": len(tokenizer)}
+    assert manifest["tokenizer"]["vocab_size"] == len(before) < len(tokenizer)
     for sample in load(micro, "eval/depth_open.json"):
         question = sample["conversations"][0]["value"].removeprefix("<image>\n<depth>\n")
         for text in (question, sample["answer"]):
@@ -345,7 +350,7 @@ def test_depth_is_deterministic_across_processes_and_follows_the_seed(micro, tmp
     command = [sys.executable, "-m", "mmbind", "data", "synth", str(again), "--size", "micro", "--seed", "0"]
     subprocess.run(command, check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "random"})
     first, second = tree_hashes(micro), tree_hashes(again)
-    depth_files = [p for p in first if "depth" in p or p.startswith("tokenizer/")]
+    depth_files = [p for p in first if "depth" in p]
     assert len(depth_files) > 22
     assert {p: second.get(p) for p in depth_files} == {p: first[p] for p in depth_files}
     generate_dataset(tmp_path / "other", seed=1, size="micro")

@@ -87,8 +87,8 @@ def _study(args: argparse.Namespace) -> int:
     stdout.print(table)
 
     stdout.rule("[bold]5. chat with the result")
-    video = next(iter(sorted((paths.data / "eval").rglob("*.mp4"))), None)
-    image = next(iter(sorted((paths.data / "eval").rglob("*.png"))), None)
+    video = next(iter(sorted((paths.data / "eval" / "videos").glob("*.mp4"))), None)
+    image = next(iter(sorted((paths.data / "eval" / "images").glob("*.png"))), None)
     if video is not None:
         stdout.print(f"mmbind chat {paths.run} --video {video}", highlight=False)
     if image is not None:

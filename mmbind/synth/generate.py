@@ -13,7 +13,8 @@
     OUT/finetune_depth.json                   stage-2 conversations about an image and its depth map
     OUT/eval/depth_open.json                  held-out "which object is nearer / farther" questions
     OUT/depth.json                            every image's object distances (see depth.py)
-    OUT/tokenizer/                            a tokenizer trained on all of the text (see tokenizer.py)
+    OUT/tokenizer/                            a tokenizer trained on the image + video text (see tokenizer.py)
+    OUT/tokenizer_depth/                      the same with the depth text's words appended
     OUT/manifest.json                         settings, counts, sets and every file's SHA-256
 
 Deterministic for a seed: each random stream is seeded by (seed, purpose) strings, dictionaries are
@@ -25,7 +26,8 @@ that file's folder (the training pipeline's default media root).
 Depth was added later without changing anything that existed: its random streams are its own
 (``depth:<id>``, ``depth-caption:<id>``, ``depth-instruct:<id>``, ``depth-open``, ``*-depth-order``), the
 images are drawn as before, the depth samples live in files of their own (recipes without a depth encoder
-read the others), and the tokenizer keeps every earlier word's id, depth's new words appended after them.
+read the others), and the tokenizer is saved as before; ``tokenizer_depth/`` is a copy with depth's new
+words appended after every earlier id (recipes with a depth encoder use it).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from mmbind.synth.items import GeneratedMedia
 from mmbind.synth.manifest import MANIFEST, read_manifest, write_manifest
 from mmbind.synth.media_io import write_image, write_video
 from mmbind.synth.sizes import SynthSize, get_size
-from mmbind.synth.tokenizer import train_tokenizer
+from mmbind.synth.tokenizer import extend_tokenizer, train_tokenizer
 from mmbind.synth.training import caption_record, instruction_record, text_only_record
 from mmbind.synth.world import sample_image_scene, sample_unique, sample_video_scene
 
@@ -173,7 +175,9 @@ def generate_dataset(
     _write_json(out / "scenes.json", scenes)
     _write_json(out / "depth.json", [item.to_json() for item in depth])
     earlier = [pretrain, finetune, *(samples for name, samples in sets.items() if name != "depth_open")]
-    tokenizer = train_tokenizer(earlier, out / "tokenizer", [*depth_records.values(), sets["depth_open"]])
+    tokenizer = train_tokenizer(earlier, out / "tokenizer")
+    tokenizer_depth = extend_tokenizer(out / "tokenizer", out / "tokenizer_depth",
+                                       [*depth_records.values(), sets["depth_open"]])
 
     counts = {key: len(group) for key, group in items.items()}
     counts.update(pretrain=len(pretrain), finetune=len(finetune), text_only=preset.text_only)
@@ -189,5 +193,6 @@ def generate_dataset(
         "train": {"pretrain": "pretrain.json", "finetune": "finetune.json",
                   "pretrain_depth": "pretrain_depth.json", "finetune_depth": "finetune_depth.json"},
         "eval_sets": eval_sets, "scenes": "scenes.json", "tokenizer": tokenizer,
+        "tokenizer_depth": tokenizer_depth,
         "depth": {"file": "depth.json", "unit": "mm", "background_mm": BACKGROUND_MM},
     })

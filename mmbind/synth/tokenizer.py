@@ -14,9 +14,11 @@ became tokens of their own), splitting each concept over several unrelated token
 corpus become ``<unk>``. Media tags are stripped from the corpus:
 ``<image>`` / ``<video>`` / ``<depth>`` are added as special tokens by `mmbind.build_model`.
 
-Text added to the dataset later (the depth records) is ``extra``: the tokenizer is trained on the earlier
-text alone, exactly as before, and the extra text's new words are appended to its vocabulary (most frequent
-first, ties by spelling), so every earlier word keeps its id.
+Text added to the dataset later (the depth records) gets a tokenizer of its own, ``tokenizer_depth/``
+(`extend_tokenizer`): the dataset's tokenizer, trained on the earlier text alone and saved exactly as
+before (so runs of the image + video study are unchanged: a CLIP text encoder's vocabulary is the
+tokenizer's), with the depth text's new words appended (most frequent first, ties by spelling), so every
+earlier word keeps its id.
 """
 
 from __future__ import annotations
@@ -62,15 +64,25 @@ def _append_words(path: Path, texts: list[str]) -> None:
     Tokenizer.from_str(json.dumps(data)).save(str(path))
 
 
-def train_tokenizer(
-    record_lists: Iterable[list[dict[str, Any]]], out: Path, extra: Iterable[list[dict[str, Any]]] = ()
-) -> dict[str, Any]:
-    """Train and save the tokenizer into ``out`` (``extra``: records whose new words are appended, see the
-    module docstring); returns its manifest entry."""
-    from tokenizers import Tokenizer
-
+def train_tokenizer(record_lists: Iterable[list[dict[str, Any]]], out: Path) -> dict[str, Any]:
+    """Train and save the tokenizer into ``out``; returns its manifest entry."""
     # decode "red ." as "red." (an init argument, so it is saved and kept by every later save_pretrained)
     build_tokenizer(corpus(record_lists), out, style=STYLE, clean_up_tokenization_spaces=True)
+    return _entry(out)
+
+
+def extend_tokenizer(source: Path, out: Path, extra: Iterable[list[dict[str, Any]]]) -> dict[str, Any]:
+    """A copy of the tokenizer in ``source`` saved into ``out`` with the new words of the ``extra``
+    records appended (see the module docstring); returns its manifest entry."""
+    out.mkdir(parents=True, exist_ok=True)
+    for file in sorted(source.iterdir()):
+        (out / file.name).write_bytes(file.read_bytes())
     _append_words(out / "tokenizer.json", corpus(extra))
+    return _entry(out)
+
+
+def _entry(out: Path) -> dict[str, Any]:
+    from tokenizers import Tokenizer
+
     vocab_size = Tokenizer.from_file(str(out / "tokenizer.json")).get_vocab_size(with_added_tokens=True)
     return {"dir": out.name, "style": STYLE, "vocab_size": vocab_size}
