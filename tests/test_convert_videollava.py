@@ -236,7 +236,8 @@ def test_linear_projector_and_cls_patch(tmp_path, vocab, tower_configs) -> None:
     out = mmbind.load_pretrained(convert_videollava(src, tmp_path / "out", **tower_configs))
     assert out.config.model["projector"]["plugin"] == "linear"
     assert torch.equal(out.projectors["shared"].proj.weight, state["model.mm_projector.weight"])
-    assert out.encoders["image"].tokens_per_item() == 5 and out.encoders["image"].pad_to_square is False
+    assert out.encoders["image"].tokens_per_item() == 5
+    assert out.encoders["image"].media_transform().pad_to_square is False
 
 
 def test_cli_converts_with_tower_options(tmp_path, converted, model, tower_configs, capsys) -> None:

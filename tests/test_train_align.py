@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from train_fixtures import make_data
 
 import mmbind
+from mmbind.data.build import run_readers
 from mmbind.errors import RecipeError
 from mmbind.model.weights import load_state_dict
 from mmbind.recipe import recipe_from_dict
@@ -179,8 +180,9 @@ def test_align_image_learns_a_shared_space(united, data):
     head.load_state_dict({k[len(prefix):]: v for k, v in heads.items() if k.startswith(prefix)})
     options = rec.stages["align_image"].kind_options()
     objective = AlignLoss(model.encoders["image"], head, text, options)
-    dataset = MediaCaptions(stage_sources(rec.data, "align_image", "captions"), "image",
-                            model.encoders["image"].media_transform(), None, model.llm.tokenizer, 64)
+    reader = run_readers(rec.data, ["image"])["image"]
+    dataset = MediaCaptions(stage_sources(rec.data, "align_image", "captions", "image"), "image",
+                            model.encoders["image"].media_transform(), reader, model.llm.tokenizer, 64)
     again = retrieval_accuracy(objective, dataset, PairCollator(0), 512, torch.device("cpu"))
     assert again == pytest.approx(retrieval)
 
