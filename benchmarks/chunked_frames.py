@@ -31,20 +31,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "common"))
-from memory import process_memory  # noqa: E402
+from memory import process_memory, reset_peak_rss  # noqa: E402
 
 TOWER = {"hidden_size": 256, "intermediate_size": 1024, "num_hidden_layers": 4, "num_attention_heads": 4,
          "image_size": 112, "patch_size": 14, "num_frames": 8}
-
-
-def reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (``VmHWM``) to the current RSS; False where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
-            refs.write("5")
-    except OSError:
-        return False
-    return True
 
 
 def measure(frames: int, chunk: int | None, repeats: int) -> dict:
