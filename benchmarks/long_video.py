@@ -90,7 +90,8 @@ def measure(frames: int, projector: str, steps: int) -> dict:
             encoder_times.append(time.perf_counter() - start)
     return {"frames": frames, "projector": projector, "visual_tokens": model.item_tokens("video", frames),
             "step_s": statistics.median(times), "encoder_s": statistics.median(encoder_times),
-            "peak_bytes": peak, "peak_kind": "RSS growth over the steps" + ("" if reset else " (upper bound)")}
+            "peak_bytes": peak,
+            "peak_kind": "RSS growth over the steps" + ("" if reset else " (upper bound)")}
 
 
 def main() -> None:
