@@ -11,14 +11,16 @@ and implements any of the hooks below with ``@mmbind.hookimpl``. Name the entry 
 contributes (``patch_mean = ...`` for the encoder ``patch_mean``), and list a module that contributes several
 parts once per part name: a recipe naming a part then imports just that module. Other names still work, at
 the cost of importing every plugin to find them. Each hook returns a list of
-contributions (`EncoderEntry`, `ProjectorEntry`, `LLMEntry` from `mmbind.registry`): a unique name, a
-pydantic ``Options`` model that validates the recipe's ``options`` for that part, and a small ``build``
-function taking a `BuildContext`. A plugin never subclasses host internals; it implements the public
-interfaces of `mmbind.interfaces` (`Encoder`, `Projector`, `LLMBackend`), which declare everything the host
-and the trainer use of a part: an encoder says whether its items have a time axis (``temporal``, from
-``context.temporal`` or its own option), an LLM backend names its repeated blocks (FSDP units and
-gradient-checkpointing units) and applies / merges LoRA; optional capabilities (masked encoding for MAE,
-initialisation from an aligned encoder) are methods with defaults.
+contributions (`EncoderEntry`, `ProjectorEntry`, `LLMEntry`, `BenchmarkEntry`, `MediaLoaderEntry` from
+`mmbind.registry`): a unique name, a pydantic ``Options`` model that validates the recipe's ``options`` for
+that part, and a small ``build`` function taking a `BuildContext` (a media loader: its options alone). A
+plugin never subclasses host internals; it implements the public interfaces of `mmbind.interfaces`
+(`Encoder`, `Projector`, `LLMBackend`, `MediaLoader`), which declare everything the host and the trainer
+use of a part: an encoder says whether its items have a time axis (``temporal``, from
+``context.temporal``, which its modality's media loader decides, or its own option) and how its tokens are
+arranged (``token_layout``, for compressing projectors), an LLM backend names its repeated blocks (FSDP
+units and gradient-checkpointing units) and applies / merges LoRA; optional capabilities (masked encoding
+for MAE, initialisation from an aligned encoder) are methods with defaults.
 """
 
 from __future__ import annotations
