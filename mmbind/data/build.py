@@ -54,8 +54,7 @@ def media_specs(
         reader = readers[modality]
         tokens = model.item_tokens(modality, item_frames(encoder, reader))
         identity = (identities or {}).get(modality)
-        specs[modality] = MediaSpec(modality, encoder.media_transform(), tokens, reader, identity,
-                                    bool(encoder.temporal))
+        specs[modality] = MediaSpec(modality, encoder.media_transform(), tokens, reader, identity)
     return specs
 
 

@@ -27,7 +27,6 @@ class MediaSpec:
     tokens: int  # tokens per item after encoder and projector
     reader: MediaReader  # reads a file to the decoded item the transform takes
     cache_identity: str | None = None  # encoder + weights + preprocessing + loader; None: not cached
-    temporal: bool = False  # items have a time axis (the encoder's)
 
 
 @dataclass

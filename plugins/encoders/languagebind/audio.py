@@ -21,8 +21,7 @@ config (saved with the model); the ``tiny`` preset uses 28 x 56 (2 x 4 patches).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -32,11 +31,10 @@ from transformers.models.clip.modeling_clip import CLIPVisionEmbeddings
 
 from mmbind import CheckpointError, EncoderEntry, InputError, PluginOptionsError, hookimpl
 from mmbind.interfaces import BuildContext
-from mmbind.interfaces.encoder_helpers import drop_cls
 
 from .audio_features import AUDIO_MEAN, AUDIO_STD, SAMPLE_RATE, AudioTransform
-from .base import TowerEncoder
 from .presets import TowerOptions, make_config, restored_config
+from .still import StillTowerEncoder
 
 NAME = "languagebind_audio"
 SPECTROGRAM = {"vit_l_14": (112, 1036), "tiny": (28, 56)}  # (num_mel_bins, target_length) per preset
@@ -90,19 +88,19 @@ class LanguageBindAudioTower(CLIPVisionModel):
         self._init_weights(self.embeddings)  # CLIP's initialisation of the replaced embeddings
 
 
-class LanguageBindAudioEncoder(TowerEncoder):
+class LanguageBindAudioEncoder(StillTowerEncoder):
     """LanguageBind's audio tower returning one hidden layer's tokens for each spectrogram."""
 
     def __init__(
         self, tower: LanguageBindAudioTower, options: LanguageBindAudioOptions, modality: str
     ) -> None:
-        super().__init__(tower, options, options.keep_cls, NAME, modality)
         config = tower.config
-        self.transform = AudioTransform(
+        transform = AudioTransform(
             num_mel_bins=int(config.num_mel_bins), target_length=int(config.target_length),
             sample_rate=options.sample_rate, audio_mean=options.audio_mean, audio_std=options.audio_std,
             chunks=options.chunks,
         )
+        super().__init__(tower, options, options.keep_cls, NAME, modality, transform)
 
     @property
     def item_shape(self) -> tuple[int | None, ...]:
@@ -112,16 +110,6 @@ class LanguageBindAudioEncoder(TowerEncoder):
         """``(num_mel_bins // patch, target_length // patch)``: mel rows by time columns (8 x 74)."""
         rows, cols = self.tower.embeddings.grid
         return int(rows), int(cols)
-
-    def tokens_per_item(self, num_frames: int | None = None) -> int:
-        return self.tokens_per_frame()
-
-    def media_transform(self) -> Callable[[Any], torch.Tensor]:
-        return self.transform
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        hidden = self.tower(pixel_values=pixels.to(self.tower.dtype), output_hidden_states=True).hidden_states
-        return drop_cls(hidden[self.layer], self.keep_cls)
 
 
 def audio_config(options: LanguageBindAudioOptions) -> CLIPVisionConfig:
