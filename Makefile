@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench install browser lmms clean
+.PHONY: demo test test-fast lint bench install browser ffmpeg lmms clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,13 @@ browser:
 	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 		(apt-get update && apt-get install -y chromium) || \
 		echo "warning: could not install chromium; the browser test will be skipped"
+
+# The torchcodec video backend links against the system's FFmpeg libraries (Debian 12: FFmpeg 5.1).
+ffmpeg:
+	ldconfig -p | grep -q "libavcodec.so" || \
+		(apt-get update && apt-get install -y --no-install-recommends libavcodec59 libavformat59 libavutil57 \
+			libswscale6 libswresample4 libavfilter8 libavdevice59) || \
+		echo "warning: could not install FFmpeg's libraries; the torchcodec tests will be skipped"
 
 # lmms-eval, for the test of mmbind's lmms-eval model, in an environment layered over $(VENV): lmms-eval pins
 # packages (av<16, wandb) that mmbind's own environment keeps newer. Its site-packages come first; a .pth
@@ -40,7 +47,7 @@ lmms: $(LMMS_STAMP)
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/mmbind demo
 
-test: $(STAMP) browser lmms
+test: $(STAMP) browser ffmpeg lmms
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 lint: $(STAMP)

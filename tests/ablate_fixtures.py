@@ -66,7 +66,7 @@ class FakeRunner:
             raise AssertionError(f"the runner was called: {call}")
         self.calls.append(call)
 
-    def synth(self, out: Path, size: str, seed: int) -> None:
+    def synth(self, out: Path, size: str, seed: int, world: str = "default") -> None:
         self._log("synth", str(out), size, seed)
         fake_dataset(out)
 

@@ -22,6 +22,8 @@ NUMERIC = [  # (argv, the option named in the message)
     (["eval", "RUN", "--frames", "two"], "--frames"),
     (["chat", "RUN", "--max-new-tokens", "-5"], "--max-new-tokens"),
     (["chat", "RUN", "--frames", "0"], "--frames"),
+    (["eval", "RUN", "--max-frames", "0"], "--max-frames"),
+    (["chat", "RUN", "--min-frames", "-1"], "--min-frames"),
 ]
 
 
@@ -34,6 +36,30 @@ def test_a_count_below_one_is_a_usage_error_while_parsing(argv, option, capsys, 
     err = capsys.readouterr().err
     assert f"error: argument {option}: expected a positive integer" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # nothing was looked at or written
+
+
+SAMPLING = [  # (argv, the message)
+    (["eval", "RUN", "--fps", "0"], "argument --fps: expected a positive number, got 0"),
+    (["chat", "RUN", "--fps", "fast"], "argument --fps: expected a positive number, got 'fast'"),
+    (["eval", "RUN", "--fps", "1", "--frames", "8"], "--frames (a fixed count) and --fps (a rate) exclude"),
+    (["chat", "RUN", "--max-frames", "16"], "--max-frames / --min-frames apply to sampling by rate: add --fps"),
+    (["infer", "RUN", "-i", "Q", "-o", "A", "--fps", "1", "--max-frames", "4", "--min-frames", "8"],
+     "--max-frames 4 is below --min-frames 8"),
+    (["serve", "RUN", "--min-frames", "2"], "apply to sampling by rate: add --fps"),
+]
+
+
+@pytest.mark.parametrize("argv,message", SAMPLING, ids=[" ".join(a[2:]) + f" ({a[0]})" for a, _ in SAMPLING])
+def test_frame_sampling_options_are_checked_before_any_work(argv, message, capsys, tmp_path):
+    argv = [str(tmp_path / a) if a in ("RUN", "Q", "A") else a for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as caught:  # argparse's own refusals
+        code = caught.code
+    assert code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
 
 
 OUTPUTS = {  # id -> argv with OUT for the bad path

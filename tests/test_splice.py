@@ -33,13 +33,16 @@ def reference(rows, embeds_of, feats, labels_rows):
     return out, out_labels
 
 
+@pytest.mark.parametrize("ragged", [False, True], ids=["stacked", "ragged"])
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_splice_matches_reference(side):
+def test_splice_matches_reference(side, ragged):
     torch.manual_seed(0)
     table = torch.randn(100, 6)
     rows = [[1, IMG, 5, VID, 7], [2, 3], [VID, 4, IMG, IMG], [8, 9, 10, 11, 12, 13]]
     labels_rows = [[t if t < 90 else IGNORE_INDEX for t in r] for r in rows]
     feats = {"image": torch.randn(3, 4, 6), "video": torch.randn(2, 7, 6)}
+    if ragged:  # videos of different lengths (sampled by rate): a list of (L_i, D)
+        feats["video"] = [torch.randn(7, 6), torch.randn(3, 6)]
     ids, mask = pad_rows(rows, side=side)
     labels, _ = pad_rows(labels_rows, side=side, pad=IGNORE_INDEX)
     out = splice(ids, table[ids.clamp(max=99)], mask, feats, {"image": IMG, "video": VID}, labels, side)

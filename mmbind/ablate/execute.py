@@ -56,7 +56,7 @@ class SweepExecutor:
             return
         self.say(f"[bold]data:[/] generating {out} (size {synth.size}, seed {synth.seed})")
         start = time.perf_counter()
-        self.runner.synth(out, synth.size, synth.seed)
+        self.runner.synth(out, synth.size, synth.seed, synth.world)
         self.say(f"[dim]data: done in {time.perf_counter() - start:.1f} s")
 
     def execute(self, plan: SweepPlan) -> SweepOutcome:

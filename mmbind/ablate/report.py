@@ -44,12 +44,15 @@ def caption(table: ResultTable) -> str:
 
 
 def rows(table: ResultTable) -> list[list[str]]:
-    """Header, then one row per variant: its label and one formatted cell per metric."""
-    out = [["variant", *(m.title for m in table.metrics)]]
+    """Header, then one row per variant: its label, the visual tokens per item of each modality the
+    evaluations recorded (when a ``tokens_chart`` asks for them) and one formatted cell per metric."""
+    modalities = sorted({m for tokens in table.tokens.values() for m in tokens}) if table.show_tokens else []
+    out = [["variant", *(f"{m} tokens" for m in modalities), *(m.title for m in table.metrics)]]
     for variant, label in table.labels.items():
+        counts = [str(table.tokens.get(variant, {}).get(m, "-")) for m in modalities]
         cells = [format_cell(table.cell(variant, m.key), m, len(table.seeds))
                  + mark(table.comparison(variant, m.key)) for m in table.metrics]
-        out.append([label, *cells])
+        out.append([label, *counts, *cells])
     return out
 
 

@@ -59,6 +59,8 @@ class ResultTable:
     values: dict[str, dict[str, dict[int, float]]] = field(default_factory=dict)  # variant/key/seed -> v
     questions: dict[str, dict[str, dict[int, QuestionScores]]] = field(default_factory=dict)  # v/key/seed
     comparisons: dict[str, dict[str, Comparison]] = field(default_factory=dict)  # variant/key -> vs baseline
+    tokens: dict[str, dict[str, int]] = field(default_factory=dict)  # variant -> modality -> tokens per item
+    show_tokens: bool = False  # the tables list the tokens per item (the sweep has a tokens_chart)
 
     @property
     def baseline(self) -> str | None:
@@ -96,7 +98,7 @@ class ResultTable:
                 "metrics": [m.model_dump(mode="json") for m in self.metrics],
                 "values": {v: {k: {str(s): x for s, x in seeds.items()} for k, seeds in keys.items()}
                            for v, keys in self.values.items()},
-                "summary": summary, "baseline": self.baseline,
+                "summary": summary, "baseline": self.baseline, "visual_tokens": self.tokens,
                 "comparisons": {v: {k: c.to_json() for k, c in keys.items()}
                                 for v, keys in self.comparisons.items()}}
 
@@ -155,6 +157,7 @@ def collect(plan: SweepPlan) -> ResultTable:
             kinds.setdefault(name, str(result.get("kind")))
     metrics = plan.metrics if plan.metrics is not None else default_metrics(kinds)
     table = ResultTable(plan.sweep.name, list(plan.sweep.seeds), dict(plan.labels), metrics)
+    table.show_tokens = plan.sweep.tokens_chart is not None
     for (variant, seed), sets in results.items():
         for metric in metrics:
             if metric.set_name not in sets:
@@ -162,6 +165,9 @@ def collect(plan: SweepPlan) -> ResultTable:
             where = f"{plan.output / variant / f'seed{seed}'}: metric {metric.key}: {metric.set_name}"
             value = metric_value(sets[metric.set_name].get("metrics"), metric.path, where)
             table.values.setdefault(variant, {}).setdefault(metric.key, {})[seed] = value
+            tokens = sets[metric.set_name].get("visual_tokens")
+            if isinstance(tokens, dict) and variant not in table.tokens:
+                table.tokens[variant] = {str(k): int(v) for k, v in tokens.items()}
             per_question = question_scores(metric, sets[metric.set_name])
             if per_question is not None:
                 table.questions.setdefault(variant, {}).setdefault(metric.key, {})[seed] = per_question

@@ -31,7 +31,7 @@ class EvalOutcome:
 class Runner(Protocol):
     """The three things a sweep needs done."""
 
-    def synth(self, out: Path, size: str, seed: int) -> None:
+    def synth(self, out: Path, size: str, seed: int, world: str = "default") -> None:
         """Generate the synthetic dataset into ``out``."""
 
     def train(self, recipe: Recipe, run_dir: Path, resume: bool) -> dict[str, Any]:
@@ -49,11 +49,11 @@ class LocalRunner:
         self.console = console or Console(stderr=True, highlight=False)
         self.progress = progress  # live progress bars for training and evaluation
 
-    def synth(self, out: Path, size: str, seed: int) -> None:
+    def synth(self, out: Path, size: str, seed: int, world: str = "default") -> None:
         """`mmbind.synth.generate_dataset`."""
         from mmbind.synth import generate_dataset
 
-        generate_dataset(out, seed=seed, size=size)
+        generate_dataset(out, seed=seed, size=size, world=world)
 
     def train(self, recipe: Recipe, run_dir: Path, resume: bool) -> dict[str, Any]:
         """`mmbind.train.train` (which restores the caller's Ctrl-C handler afterwards)."""

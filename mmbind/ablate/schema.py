@@ -44,6 +44,7 @@ class SynthStep(StrictModel):
     out: str = Field(description="dataset directory, as the recipes' data paths name it")
     size: str = Field("default", description="size preset of `mmbind data synth` (micro, small, default)")
     seed: int = Field(0, description="generator seed (the same data for every run of the sweep)")
+    world: Literal["default", "long"] = Field("default", description="which synthetic world (--world)")
 
     @field_validator("size")
     @classmethod
@@ -65,6 +66,7 @@ class VariantSpec(StrictModel):
     recipe: str | None = Field(None, description="recipe path relative to the sweep file (default: base)")
     overrides: list[str] = Field(default_factory=list, description="KEY=VALUE recipe overrides")
     label: str | None = Field(None, description="name in tables and the chart (default: the variant's key)")
+    series: str | None = Field(None, description="line of the tokens chart this variant is a point of")
 
 
 class EvalSpec(StrictModel):
@@ -107,6 +109,13 @@ class MetricSpec(StrictModel):
         return self.label or self.key
 
 
+class TokensChart(StrictModel):
+    """``results_tokens.png``: each variant's score against the LLM tokens one item becomes."""
+
+    modality: str = Field("video", description="whose tokens per item go on the x axis")
+    metric: str | None = Field(None, description="metric key on the y axis (default: the first metric)")
+
+
 class Sweep(StrictModel):
     """A whole sweep file."""
 
@@ -121,6 +130,9 @@ class Sweep(StrictModel):
         None, description="scores to tabulate, each a key or {key, label}; default: each set's headline"
     )
     output: str | None = Field(None, description="sweep folder (default: runs/ablations/<name>)")
+    tokens_chart: TokensChart | None = Field(
+        None, description="also chart the score against visual tokens per item (variants with series)"
+    )
 
     @field_validator("name")
     @classmethod

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from rich.console import Console
 
-from mmbind.ablate.chart import write_chart
+from mmbind.ablate.chart import write_chart, write_tokens_chart
 from mmbind.ablate.execute import SweepExecutor, SweepOutcome
 from mmbind.ablate.plan import SweepPlan, plan_sweep
 from mmbind.ablate.report import write_reports
@@ -55,6 +55,13 @@ def tabulate(plan: SweepPlan) -> tuple[ResultTable, dict[str, Path]]:
     table = collect(plan)
     files = write_reports(table, plan.output)
     files["png"] = write_chart(table, plan.output / "results.png")
+    chart = plan.sweep.tokens_chart
+    if chart is not None and table.metrics:
+        metric = next((m for m in table.metrics if m.key == chart.metric), table.metrics[0])
+        series = {name: spec.series for name, spec in plan.sweep.variants.items()}
+        drawn = write_tokens_chart(table, series, chart.modality, metric, plan.output / "results_tokens.png")
+        if drawn is not None:
+            files["tokens_png"] = drawn
     return table, files
 
 

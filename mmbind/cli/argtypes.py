@@ -2,7 +2,8 @@
 
 Validating argument types and checks of the ``mmbind`` command line, applied while parsing, before any
 work: `positive_int` for counts (``--batch-size``, ``--max-new-tokens``, ``--limit``, ``--frames``: 0 or a
-negative number is refused, never silently misapplied), `output_dir` for a folder a command writes (an
+negative number is refused, never silently misapplied), `add_frame_args` / `frame_sampling` for how videos
+are sampled (a count, or ``--fps`` with ``--max-frames`` / ``--min-frames``), `output_dir` for a folder a command writes (an
 existing file, or a folder that cannot be created or written, is one error naming the path).
 """
 
@@ -24,6 +25,45 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer (1 or more), got {value}")
     return value
+
+
+def positive_float(text: str) -> float:
+    """A number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def add_frame_args(parser: argparse.ArgumentParser) -> None:
+    """``--frames`` / ``--fps`` / ``--max-frames`` / ``--min-frames``: how videos are sampled."""
+    parser.add_argument("--frames", type=positive_int,
+                        help="frames sampled uniformly per video (default: as the run was trained)")
+    parser.add_argument("--fps", type=positive_float,
+                        help="sample this many frames per second of video instead (with --max-frames)")
+    parser.add_argument("--max-frames", type=positive_int, help="with --fps: at most this many (default 64)")
+    parser.add_argument("--min-frames", type=positive_int, help="with --fps: at least this many (default 1)")
+
+
+def frame_sampling(args: argparse.Namespace) -> dict[str, float | int]:
+    """The sampling options ``add_frame_args`` gathered ({} when none is given); `UsageError` for
+    contradictions."""
+    fps, top, bottom = args.fps, args.max_frames, args.min_frames
+    if fps is None:
+        if top is not None or bottom is not None:
+            raise UsageError("--max-frames / --min-frames apply to sampling by rate: add --fps")
+        return {"frames": args.frames} if args.frames else {}
+    if args.frames:
+        raise UsageError("--frames (a fixed count) and --fps (a rate) exclude each other")
+    if top is not None and bottom is not None and top < bottom:
+        raise UsageError(f"--max-frames {top} is below --min-frames {bottom}")
+    out: dict[str, float | int] = {"fps": fps, "min_frames": bottom or 1}
+    if top is not None:
+        out["max_frames"] = top
+    return out
 
 
 def check_output_dir(path: Path, what: str) -> None:

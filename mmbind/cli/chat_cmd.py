@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmbind.cli.argtypes import positive_int
+from mmbind.cli.argtypes import add_frame_args, frame_sampling, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,8 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-new-tokens", type=positive_int, default=256,
                         help="tokens per answer (default: 256)")
     parser.add_argument("--stage", help="use this stage's output instead of the last one")
-    parser.add_argument("--frames", type=positive_int,
-                        help="frames sampled per video (default: as in training)")
+    add_frame_args(parser)
     parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"),
                         help="template (default: llava_v1 for converted Video-LLaVA, else vicuna_v1)")
     parser.set_defaults(func=run)
@@ -44,13 +43,14 @@ def run(args: argparse.Namespace) -> int:
     """Open the session, then answer --prompt or chat interactively."""
     import mmbind
     from mmbind.chat import ChatSession, ConsoleStreamer, chat_loop
-    from mmbind.eval import Generator, resolve_target, video_frames
+    from mmbind.eval import Generator, resolve_target, video_sampling
     from mmbind.prompting import get_template
 
+    sampling = frame_sampling(args)
     target = resolve_target(args.run, args.stage)
     model = mmbind.load_pretrained(target.model_dir)
     template = get_template(args.template) if args.template else None
-    generator = Generator(model, template, args.frames or video_frames(target, model))
+    generator = Generator(model, template, video_sampling(target, model, sampling))
     items = [("image", args.image)] if args.image else [("video", args.video)] if args.video else []
     items += [media_argument(value, list(model.encoders)) for value in args.media]
     modality, media = items[0] if items else (None, None)

@@ -1,7 +1,8 @@
 """data_cmd.py
 
-``mmbind data synth OUT [--seed S] [--size micro|small|default] [--force]``: generate the synthetic
-image + video benchmark with a depth map per image scene (`mmbind.synth`) into OUT and print what was
+``mmbind data synth OUT [--seed S] [--size micro|small|default] [--world default|long] [--force]``:
+generate the synthetic image + video benchmark with a depth map per image scene (`mmbind.synth`), or with
+``--world long`` the long-video benchmark (`mmbind.synth.long_dataset`), into OUT and print what was
 written.
 """
 
@@ -25,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument(
         "--size", default="default", help="preset: micro, small or default (default: %(default)s)"
     )
+    synth.add_argument("--world", default="default", choices=("default", "long"),
+                       help="default: images, videos, depth; long: long clips with flash counts and turns")
     synth.add_argument("--force", action="store_true", help="replace a dataset generated earlier in OUT")
     synth.set_defaults(func=run_synth, output_folders=("out",))
 
@@ -36,7 +39,7 @@ def run_synth(args: argparse.Namespace) -> int:
     from mmbind.synth import generate_dataset
 
     start = time.perf_counter()
-    manifest = generate_dataset(args.out, seed=args.seed, size=args.size, force=args.force)
+    manifest = generate_dataset(args.out, seed=args.seed, size=args.size, force=args.force, world=args.world)
     elapsed = time.perf_counter() - start
     table = Table(title=f"{args.out} (seed {args.seed}, size {args.size})", title_justify="left")
     table.add_column("part")
@@ -44,7 +47,8 @@ def run_synth(args: argparse.Namespace) -> int:
     table.add_column("samples", justify="right")
     counts = manifest["counts"]
     for key in ("train_image", "train_video", "eval_image", "eval_video"):
-        table.add_row(key.replace("_", " ") + "s", "", str(counts[key]))
+        if key in counts:
+            table.add_row(key.replace("_", " ") + "s", "", str(counts[key]))
     for name, file in manifest["train"].items():
         table.add_row(name, file, str(counts[name]))
     for name, info in manifest["eval_sets"].items():

@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mmbind.cli.argtypes import positive_int
+from mmbind.cli.argtypes import add_frame_args, frame_sampling, positive_int
 from mmbind.cli.console import stderr, stdout
 
 
@@ -36,8 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-new-tokens", type=positive_int,
                         help="tokens per answer (default: 10; with --benchmark 64 for open answers, 16 else)")
     parser.add_argument("--limit", type=positive_int, help="only the first N questions of each set")
-    parser.add_argument("--frames", type=positive_int,
-                        help="frames per video (default: the run's data.video_frames)")
+    add_frame_args(parser)
     parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"),
                         help="conversation template (default: vicuna_v1, as training uses; with --benchmark: "
                              "llava_v1 for converted Video-LLaVA checkpoints)")
@@ -73,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
     if args.sets is None and getattr(args, "bench_option", None):
         stderr.print("--bench-option applies to --benchmark only", highlight=False)
     settings = EvalSettings(args.batch_size or 64, args.max_new_tokens or 10, args.limit)
+    sampling = frame_sampling(args)
     job = prepare_eval(args.run, args.sets, settings,
                        data=args.data, stage=args.stage, template=args.template or "vicuna_v1",
-                       frames=args.frames)
+                       frames=sampling or None)
     target, data_dir, skipped = job.target, job.data_dir, job.skipped
     if not args.json:
         stdout.print(f"evaluating {target.model_dir}" + (f" (stage {target.stage})" if target.stage else "")

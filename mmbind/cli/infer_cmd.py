@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mmbind.cli.argtypes import add_frame_args, frame_sampling
 from mmbind.errors import UsageError
 
 
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="questions per batch (default: 16)")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="tokens per answer (default: 64)")
     parser.add_argument("--stage", help="use this stage's output instead of the last one")
-    parser.add_argument("--frames", type=int, help="frames sampled per video (default: as in training)")
+    add_frame_args(parser)
     parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"), help="conversation template")
     parser.set_defaults(func=run, output_files=("output",))
 
@@ -45,18 +46,19 @@ def run(args: argparse.Namespace) -> int:
 
     import mmbind
     from mmbind.cli.console import stderr, stdout
-    from mmbind.eval import Generator, resolve_target, video_frames
+    from mmbind.eval import Generator, resolve_target, video_sampling
     from mmbind.infer import answered_ids, read_rows, run_inference
     from mmbind.prompting import get_template
 
     if args.batch_size < 1 or args.max_new_tokens < 1:
         raise UsageError("--batch-size and --max-new-tokens must be at least 1")
+    sampling = frame_sampling(args)
     rows, bad = read_rows(args.input)
     done = answered_ids(args.output)
     target = resolve_target(args.target, args.stage)
     model = mmbind.load_pretrained(target.model_dir).eval()
     template = get_template(args.template) if args.template else None
-    generator = Generator(model, template, args.frames or video_frames(target, model))
+    generator = Generator(model, template, video_sampling(target, model, sampling))
     todo = sum(1 for r in rows if r.id not in done)
     start = time.perf_counter()
     with Progress(TextColumn("[bold]infer"), BarColumn(), MofNCompleteColumn(),

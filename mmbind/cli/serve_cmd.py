@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mmbind.cli.argtypes import add_frame_args, frame_sampling
 from mmbind.errors import UsageError
 
 
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="allow local media paths inside this folder (default: data: URIs only)")
     parser.add_argument("--name", help="model name in the API (default: the run or checkpoint folder's name)")
     parser.add_argument("--stage", help="serve this stage's output instead of the last one")
-    parser.add_argument("--frames", type=int, help="frames sampled per video (default: as in training)")
+    add_frame_args(parser)
     parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"), help="conversation template")
     parser.add_argument("--max-batch", type=int, default=16, help="requests generated together (default: 16)")
     parser.add_argument(
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     import mmbind
-    from mmbind.eval import default_template, resolve_target, video_frames
+    from mmbind.eval import default_template, resolve_target, video_sampling
     from mmbind.prompting import get_template
     from mmbind.serve import ServeSettings, api_key_from_env, create_app
 
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-batch, --max-tokens, --max-queue and --max-media must be at least 1")
     if args.media_root is not None and not args.media_root.is_dir():
         raise UsageError(f"--media-root {args.media_root}: no such directory")
+    sampling = frame_sampling(args)
     target = resolve_target(args.target, args.stage)
     model = mmbind.load_pretrained(target.model_dir).eval()
     if model.llm.tokenizer is None:
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, api_key=key, media_root=args.media_root,
         max_body_bytes=int(args.max_body_mb * 2**20), max_media_bytes=int(args.max_media_mb * 2**20),
         max_media=args.max_media, max_tokens=args.max_tokens, default_max_tokens=min(128, args.max_tokens),
-        max_batch=args.max_batch, max_queue=args.max_queue, frames=args.frames or video_frames(target, model),
+        max_batch=args.max_batch, max_queue=args.max_queue, frames=video_sampling(target, model, sampling),
     )
     app = create_app(model, settings, name, template)
     if args.host not in ("127.0.0.1", "localhost", "::1") and key is None:

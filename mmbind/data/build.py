@@ -36,7 +36,15 @@ def run_readers(
 
 
 def item_frames(encoder: Any, reader: MediaReader) -> int | None:
-    """Frames per item an encoder receives: its reader's for a temporal encoder, else None."""
+    """Frames per item an encoder receives: its reader's for a temporal encoder (the most, when they vary
+    by item), else None. `RecipeError` when the reader's frames do not fit an encoder that takes a fixed
+    number of them (``item_shape`` starting with a number)."""
+    fixed = encoder.item_shape[0] if encoder.item_shape and not encoder.temporal else None
+    if reader.frames is not None and isinstance(fixed, int) and len(encoder.item_shape) == 4 and (
+            reader.frames_vary or reader.frames != fixed):
+        got = f"up to {reader.frames} (by rate)" if reader.frames_vary else str(reader.frames)
+        raise RecipeError(f"model.encoders.{reader.modality}: the encoder takes exactly {fixed} frames per "
+                          f"item, but data.media.{reader.modality} reads {got}; set frames: {fixed}")
     if not encoder.temporal:
         return None
     if reader.frames is None:
@@ -52,9 +60,11 @@ def media_specs(
     specs = {}
     for modality, encoder in model.encoders.items():
         reader = readers[modality]
-        tokens = model.item_tokens(modality, item_frames(encoder, reader))
+        frames = item_frames(encoder, reader)
+        tokens = model.item_tokens(modality, frames)
         identity = (identities or {}).get(modality)
-        specs[modality] = MediaSpec(modality, encoder.media_transform(), tokens, reader, identity)
+        at = None if frames is None else (lambda n, m=modality: int(model.item_tokens(m, n)))
+        specs[modality] = MediaSpec(modality, encoder.media_transform(), tokens, reader, identity, at)
     return specs
 
 

@@ -3,7 +3,7 @@
 `Collator`: a list of examples (images, videos and text-only mixed) to one `Batch` shaped exactly for
 ``MultimodalLM.forward(input_ids, attention_mask, labels, media={...})``: right-padded ``input_ids`` /
 ``labels`` / ``attention_mask``, and per modality the items stacked in order of appearance across the batch
-(row-major). Items already encoded (feature cache hits) travel as features with their slot in that order.
+(row-major; a list of per-item tensors where their shapes differ, e.g. videos of different frame counts). Items already encoded (feature cache hits) travel as features with their slot in that order.
 
 With ``packing`` the examples are concatenated into ONE row without any padding; the expanded length of
 each sample is kept so the step can restart position ids per sample (a block-diagonal causal mask).
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from mmbind.data.example import BadSample, Example
+from mmbind.model.media_items import MediaItems, stack_items, to_device
 from mmbind.prompting.tokenize import IGNORE_INDEX
 
 
@@ -25,17 +26,16 @@ class MediaBatch:
     """One modality's items of a batch, in order of appearance."""
 
     count: int  # items in total
-    pixels: torch.Tensor | None = None  # (n_pixels, ...) items to encode
+    pixels: MediaItems | None = None  # (n_pixels, ...) items to encode (a list where shapes differ)
     pixel_slots: torch.Tensor | None = None  # (n_pixels,) their positions in the order of appearance
-    features: torch.Tensor | None = None  # (n_cached, L, D) cached encoder outputs
+    features: MediaItems | None = None  # (n_cached, L, D) cached encoder outputs (a list where L differs)
     feature_slots: torch.Tensor | None = None  # (n_cached,) their positions
     store_keys: list[str | None] = field(default_factory=list)  # per pixel item: cache key to write, or None
 
     def to(self, device: torch.device | str) -> MediaBatch:
-        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
         return MediaBatch(
-            self.count, move(self.pixels), move(self.pixel_slots), move(self.features),
-            move(self.feature_slots), self.store_keys,
+            self.count, to_device(self.pixels, device), to_device(self.pixel_slots, device),
+            to_device(self.features, device), to_device(self.feature_slots, device), self.store_keys,
         )
 
 
@@ -118,11 +118,11 @@ def _stack_media(examples: list[Example]) -> dict[str, MediaBatch]:
         feat = [(i, it) for i, it in enumerate(items) if it.features is not None]
         batch = MediaBatch(len(items))
         if pix:
-            batch.pixels = torch.stack([it.pixels for _, it in pix])
+            batch.pixels = stack_items([it.pixels for _, it in pix])
             batch.pixel_slots = torch.tensor([i for i, _ in pix], dtype=torch.long)
             batch.store_keys = [it.cache_key for _, it in pix]
         if feat:
-            batch.features = torch.stack([it.features for _, it in feat])
+            batch.features = stack_items([it.features for _, it in feat])
             batch.feature_slots = torch.tensor([i for i, _ in feat], dtype=torch.long)
         out[modality] = batch
     return out

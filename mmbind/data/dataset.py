@@ -97,10 +97,10 @@ class ConversationDataset(Dataset):
         tokens = self.tokenizer.encode(segments, record.id)
         check_placeholders(tokens.input_ids, self.tokenizer.placeholder_ids,
                            {m: len(record.files(m)) for m in self.media}, record.id)
-        lengths = {m: spec.tokens for m, spec in self.media.items()}
-        tokens = truncate(tokens, lengths, self.max_length, record.id)
         files = {m: iter(record.files(m)) for m in self.media}
-        items = [self._item(m, next(files[m])) for m in tokens.media]
+        paths = [(m, next(files[m])) for m in tokens.media]
+        tokens = truncate(tokens, [self.media[m].tokens_of(p) for m, p in paths], self.max_length, record.id)
+        items = [self._item(m, path) for m, path in paths[:len(tokens.media)]]
         return Example(
             record.id,
             torch.tensor(tokens.input_ids, dtype=torch.long),
@@ -138,7 +138,8 @@ class ConversationDataset(Dataset):
 
     def approx_length(self, index: int) -> tuple[str, int]:
         """(modality group, approximate expanded length) without reading media, for length grouping: the
-        group is the sample's modalities (``"image"``, ``"depth+image"``, ...) or ``"text"``."""
+        group is the sample's modalities (``"image"``, ``"depth+image"``, ...) or ``"text"``; videos count
+        their most frames where the count varies by item."""
         source_idx, sample_idx = self.index[index]
         raw = self.sources[source_idx].samples[sample_idx]
         if not isinstance(raw, dict):

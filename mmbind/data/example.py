@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -24,9 +25,17 @@ class MediaSpec:
 
     modality: str  # the data key ("image", "video", "depth", ...)
     transform: Callable[[Any], torch.Tensor]  # the encoder's media_transform()
-    tokens: int  # tokens per item after encoder and projector
+    tokens: int  # tokens per item after encoder and projector (the most, when frames vary by item)
     reader: MediaReader  # reads a file to the decoded item the transform takes
     cache_identity: str | None = None  # encoder + weights + preprocessing + loader; None: not cached
+    tokens_at: Callable[[int], int] | None = None  # frames -> tokens, for temporal encoders
+
+    def tokens_of(self, path: Path) -> int:
+        """Tokens the item at ``path`` becomes (probing its frame count where that varies by item)."""
+        if self.tokens_at is None:
+            return self.tokens
+        frames = self.reader.frames_of(path)
+        return self.tokens if frames is None or frames == self.reader.frames else self.tokens_at(frames)
 
 
 @dataclass

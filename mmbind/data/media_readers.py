@@ -27,7 +27,7 @@ from mmbind.media.reader import require_file
 from mmbind.registry import MediaLoaderEntry, Registry, default_registry
 from mmbind.registry.modalities import loader_entry
 
-TEMPORAL_FIELDS = ("frames",)  # filled from defaults / overrides only for temporal loaders
+TEMPORAL_FIELDS = ("frames", "fps", "max_frames", "min_frames")  # how a temporal loader samples time steps
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,15 @@ class MediaReader:
     def frames(self) -> int | None:
         """Time steps per item for a temporal encoder (None: no time axis)."""
         return self.loader.frames
+
+    @property
+    def frames_vary(self) -> bool:
+        """Whether items differ in time steps (then `frames` is the most)."""
+        return self.loader.frames_vary
+
+    def frames_of(self, path: Path) -> int | None:
+        """Time steps the item at ``path`` will have (`MediaError` when it cannot be read)."""
+        return self.loader.frames_of(require_file(path, self.modality))
 
     def load(self, path: Path) -> Any:
         """The decoded item at ``path``; `MediaError` naming the file when it is missing or unreadable."""
@@ -75,7 +84,10 @@ def _reader(entry: MediaLoaderEntry, modality: str, raw: dict[str, Any], default
     fields = entry.options.model_fields
     usable = {k for k in fields if entry.temporal or k not in TEMPORAL_FIELDS}
     raw = {**{k: v for k, v in defaults.items() if k in usable and k not in raw and v is not None}, **raw}
-    raw.update({k: v for k, v in overrides.items() if k in usable and v is not None})
+    given = {k: v for k, v in overrides.items() if k in usable and v is not None}
+    if any(k in TEMPORAL_FIELDS for k in given):
+        raw = {k: v for k, v in raw.items() if k not in TEMPORAL_FIELDS}
+    raw.update(given)
     try:
         validated = entry.options.model_validate(raw)
     except ValidationError as exc:

@@ -13,7 +13,7 @@ inference wording) for converted Video-LLaVA checkpoints (``config.extra["conver
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import torch
 from mmbind.data.build import pad_id
 from mmbind.data.media_readers import MediaReader, media_readers
 from mmbind.errors import CheckpointError, InputError, MediaError
+from mmbind.model.media_items import stack_items, to_device
 from mmbind.model.splice import IGNORE_INDEX
 from mmbind.prompting import Conversation, get_template, tokenize_prompt
 
@@ -56,16 +57,20 @@ def default_template(model: Any) -> Conversation:
 class Generator:
     """Greedy question answering with one model."""
 
-    def __init__(self, model: Any, template: Conversation | None = None, frames: int | None = None,
-                 video_backend: str = "auto", media_options: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, model: Any, template: Conversation | None = None,
+                 frames: int | Mapping[str, Any] | None = None, video_backend: str = "auto",
+                 media_options: dict[str, dict[str, Any]] | None = None) -> None:
         if model.llm.tokenizer is None:
             raise CheckpointError("the model has no tokenizer (its LLM was built without one)")
         self.model = model
         self.tokenizer = model.llm.tokenizer
         self.template = template or default_template(model)
         self.transforms = {m: enc.media_transform() for m, enc in model.encoders.items()}
-        self.frames = frames  # replaces the frames of temporal loaders (None: the loader's default)
-        self._reading = (media_options, {"backend": video_backend}, {"frames": frames})
+        # how temporal loaders sample: a fixed count, or sampling options ({"fps": 1.0, "max_frames": 32});
+        # None: the loader's default
+        self.sampling = dict(frames) if isinstance(frames, Mapping) else {"frames": frames}
+        self.frames = frames  # as given (recorded with results)
+        self._reading = (media_options, {"backend": video_backend}, self.sampling)
         self.readers: dict[str, MediaReader] = {}  # built on a modality's first item
         self.device = next(model.parameters()).device
         self._cache: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()
@@ -123,7 +128,7 @@ class Generator:
                 media.setdefault(q.modality, []).append(self.query_pixels(q))
             for modality, path in q.also:
                 media.setdefault(modality, []).append(self.pixels(modality, path))
-        return {m: torch.stack(items).to(self.device) for m, items in media.items()}
+        return {m: to_device(stack_items(items), self.device) for m, items in media.items()}
 
     def _decode(self, tokens: list[int]) -> str:
         eos = self.tokenizer.eos_token_id

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmbind.errors import MmbindError
 from mmbind.eval.generation import Generator
 from mmbind.eval.runner import EvalSettings, evaluate, prompt_count, usable_sets
 from mmbind.eval.sets import EvalSet, select_sets
-from mmbind.eval.target import Target, find_data_dir, resolve_target, video_frames
+from mmbind.eval.target import Target, find_data_dir, resolve_target, video_sampling
 
 
 @dataclass
@@ -41,7 +42,7 @@ class EvalJob:
 
 def prepare_eval(
     run: str | Path, names: Sequence[str] | None, settings: EvalSettings, *, data: str | Path | None = None,
-    stage: str | None = None, template: str = "vicuna_v1", frames: int | None = None,
+    stage: str | None = None, template: str = "vicuna_v1", frames: int | dict[str, Any] | None = None,
 ) -> EvalJob:
     """Resolve ``run`` (a run or checkpoint directory), its data and sets, and load the model once."""
     import mmbind
@@ -51,8 +52,25 @@ def prepare_eval(
     data_dir = find_data_dir(target, data)
     model = mmbind.load_pretrained(target.model_dir)
     sets, skipped = usable_sets(select_sets(data_dir, names), list(model.encoders), bool(names))
-    frames = frames or video_frames(target, model)
-    generator = Generator(model, get_template(template), frames)
-    extra = {"data": str(data_dir), "template": template, "frames": frames}
+    sampling = video_sampling(target, model, {"frames": frames} if isinstance(frames, int) else frames)
+    generator = Generator(model, get_template(template), sampling)
+    frames_used = sampling["frames"] if list(sampling) == ["frames"] else sampling
+    extra = {"data": str(data_dir), "template": template, "frames": frames_used,
+             "visual_tokens": visual_tokens(model, generator)}
     job_settings = EvalSettings(settings.batch_size, settings.max_new_tokens, settings.limit, extra)
     return EvalJob(target, data_dir, generator, sets, skipped, job_settings)
+
+
+def visual_tokens(model: Any, generator: Generator) -> dict[str, int]:
+    """LLM tokens one item of each modality becomes under this evaluation's sampling (sampling by rate:
+    the most), recorded with the results (``mmbind ablate`` plots accuracy against it)."""
+    out = {}
+    for modality, encoder in model.encoders.items():
+        frames = None
+        if encoder.temporal:
+            try:
+                frames = generator.reader(modality).frames
+            except MmbindError:  # no loader reads this key: nothing to record
+                continue
+        out[modality] = int(model.item_tokens(modality, frames))
+    return out

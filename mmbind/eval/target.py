@@ -93,6 +93,17 @@ def find_data_dir(target: Target, explicit: str | Path | None = None) -> Path:
     )
 
 
+def video_sampling(target: Target, model: Any, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """How videos are sampled: ``given`` (command-line options), else as the run was trained (its
+    ``data.media.video`` sampling by rate, else its frame count, `video_frames`)."""
+    if given:
+        return dict(given)
+    video = (((target.recipe or {}).get("data") or {}).get("media") or {}).get("video") or {}
+    if video.get("fps"):
+        return {k: video[k] for k in ("fps", "max_frames", "min_frames") if video.get(k) is not None}
+    return {"frames": int(video.get("frames") or video_frames(target, model))}
+
+
 def video_frames(target: Target, model: Any) -> int:
     """Frames per video: the run's ``data.video_frames``, else the video encoder's ``num_frames`` option."""
     data = (target.recipe or {}).get("data") or {}

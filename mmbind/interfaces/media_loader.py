@@ -23,8 +23,19 @@ class MediaLoader(ABC):
     @property
     def frames(self) -> int | None:
         """Time steps per item that a temporal encoder receives (its ``tokens_per_item(frames)``), e.g. the
-        frames sampled per video; None for items without a time axis (the default)."""
+        frames sampled per video (the most an item may have, when it varies by item); None for items without
+        a time axis (the default)."""
         return None
+
+    @property
+    def frames_vary(self) -> bool:
+        """Whether items differ in time steps (e.g. videos sampled by rate); `frames` is then the most."""
+        return False
+
+    def frames_of(self, path: Path) -> int | None:
+        """Time steps the item at ``path`` will have once loaded, told without decoding it where the count
+        varies by item (e.g. videos sampled by frame rate); by default `frames`."""
+        return self.frames
 
     @abstractmethod
     def load(self, path: Path) -> Any:

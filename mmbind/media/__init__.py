@@ -7,12 +7,12 @@ transforms with their normalisation constants.
     pixels = ImageTransform()(load_image("cat.png"))                       # (3, 224, 224)
     clip = VideoTransform()(load_video("clip.mp4", num_frames=8))          # (8, 3, 224, 224)
 
-Video backends (``pyav``, optional ``decord``) sit behind `FrameReader` and are imported lazily.
+Video backends (``pyav``, optional ``decord`` and ``torchcodec``) sit behind `FrameReader` and are imported lazily.
 """
 
 from mmbind.media.image import load_image
 from mmbind.media.reader import FrameReader, IncompleteVideoError
-from mmbind.media.sampling import frame_indices
+from mmbind.media.sampling import FramePolicy, frame_indices
 from mmbind.media.suffixes import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from mmbind.media.transforms import (
     IMAGENET_MEAN,
@@ -23,7 +23,7 @@ from mmbind.media.transforms import (
     VideoTransform,
     expand_to_square,
 )
-from mmbind.media.video import AUTO_BACKEND, BACKENDS, load_video, open_reader, read_frames
+from mmbind.media.video import AUTO_BACKEND, BACKENDS, count_frames, load_video, open_reader, read_frames
 
 __all__ = [
     "AUTO_BACKEND",
@@ -34,10 +34,12 @@ __all__ = [
     "OPENAI_CLIP_MEAN",
     "OPENAI_CLIP_STD",
     "VIDEO_SUFFIXES",
+    "FramePolicy",
     "FrameReader",
     "ImageTransform",
     "IncompleteVideoError",
     "VideoTransform",
+    "count_frames",
     "expand_to_square",
     "frame_indices",
     "load_image",

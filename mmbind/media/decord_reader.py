@@ -66,6 +66,13 @@ class DecordReader(FrameReader):
     def frame_count(self) -> int:
         return self._count
 
+    @property
+    def frame_rate(self) -> float | None:
+        if self._high_bit is not None:
+            return self._high_bit.frame_rate
+        rate = float(self._reader.get_avg_fps())
+        return rate if rate > 0 else None
+
     def read(self, indices: Sequence[int]) -> np.ndarray:
         if self._high_bit is not None:
             return self._high_bit.read(indices)

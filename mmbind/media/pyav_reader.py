@@ -72,6 +72,14 @@ class PyAVReader(FrameReader):
     def frame_count(self) -> int:
         return len(self._pts)
 
+    @property
+    def frame_rate(self) -> float | None:
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        if rate and float(rate) > 0:
+            return float(rate)
+        span = (self._pts[-1] - self._pts[0]) * float(self._stream.time_base or 0) if self._timed else 0.0
+        return (len(self._pts) - 1) / span if span > 0 else None
+
     def read(self, indices: Sequence[int]) -> np.ndarray:
         order = self._check_indices(indices)
         if not order:

@@ -1,9 +1,10 @@
 """reader.py
 
-The `FrameReader` interface every video backend implements (``pyav``, ``decord``).
+The `FrameReader` interface every video backend implements (``pyav``, ``decord``, ``torchcodec``).
 
-A reader is an open video file that knows how many frames it has (`frame_count`) and returns decoded
-RGB frames by index (`read`). Frame ``i`` is the ``i``-th frame in presentation (timestamp) order.
+A reader is an open video file that knows how many frames it has (`frame_count`) and at what average rate
+they play (`frame_rate`, for sampling by frames per second), and returns decoded RGB frames by index
+(`read`). Frame ``i`` is the ``i``-th frame in presentation (timestamp) order.
 Backends are imported lazily by `mmbind.media.video.open_reader`; this module imports neither.
 
 Errors: every failure a file can cause is a `MediaError` naming the file. `IncompleteVideoError` is the
@@ -50,6 +51,11 @@ class FrameReader(ABC):
     @abstractmethod
     def frame_count(self) -> int:
         """Number of frames, as indexed when the file was opened (may exceed what decodes)."""
+
+    @property
+    @abstractmethod
+    def frame_rate(self) -> float | None:
+        """Average frames per second (None when the file does not tell, e.g. a raw elementary stream)."""
 
     @abstractmethod
     def read(self, indices: Sequence[int]) -> np.ndarray:

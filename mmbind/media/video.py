@@ -1,13 +1,16 @@
 """video.py
 
-Video loading: pick a frame-reading backend and sample frames uniformly, as Video-LLaVA does.
+Video loading: pick a frame-reading backend and sample frames uniformly, as Video-LLaVA does, or by rate.
 
     frames = load_video("clip.mp4", num_frames=8)       # (8, H, W, 3) uint8, RGB
     frames = read_frames("clip.mp4", 8, backend="decord")
+    frames = read_frames("clip.mp4", FramePolicy(fps=1.0, max_frames=32))   # one frame a second, <= 32
 
-Backends (`mmbind.media.reader.FrameReader`): ``"pyav"`` (always installed) and ``"decord"`` (optional,
-``pip install mmbind[decord]``, x86_64 only; selecting it without decord raises `MediaError` saying so).
-Both return bit-identical frames for MP4 / MKV files (tested). ``"auto"`` means ``"pyav"``, the faster one
+Backends (`mmbind.media.reader.FrameReader`): ``"pyav"`` (always installed), ``"decord"`` (optional,
+``pip install mmbind[decord]``, x86_64 only) and ``"torchcodec"`` (optional, ``pip install
+mmbind[torchcodec]`` plus the system's FFmpeg libraries); selecting a missing one raises `MediaError`
+saying how to install it. All return bit-identical frames for MP4 / MKV files (tested). Every backend
+seeks, so reading costs grow with the frames sampled, not with the video's length. ``"auto"`` means ``"pyav"``, the faster one
 in ``benchmarks/frame_reading.py`` (``.venv/bin/python benchmarks/frame_reading.py``; 2 CPU cores,
 H.264 yuv420p, GOP 250, 2 B-frames, 8 uniform frames per call incl. open + index, best of 12 calls;
 frames/s, pyav vs decord):
@@ -26,8 +29,10 @@ B-frames returns shifted frames, see `mmbind.media.pyav_reader`).
 
 Rules (tested):
 
-- Sampling is `frame_indices` (``linspace(0, n - 1, T).astype(int)``); a video shorter than ``T`` frames
-  repeats frames.
+- Count sampling is `frame_indices` (``linspace(0, n - 1, T).astype(int)``); a video shorter than ``T``
+  frames repeats frames. Rate sampling follows `mmbind.media.sampling.FramePolicy` (a cap, a floor, and
+  no frame read twice to reach a rate above the video's own); a file without a frame rate is a
+  `MediaError` naming it.
 - A missing, empty, corrupt or non-video file, or one with no frames, raises `MediaError` naming it.
 - A truncated file (more frames indexed than decode; ``pyav`` backend) is sampled over the frames that
   do decode; if none decodes, `MediaError`. Decoding is bounded (see `mmbind.media.pyav_reader`).
@@ -43,10 +48,10 @@ import numpy as np
 
 from mmbind.errors import MediaError
 from mmbind.media.reader import FrameReader, IncompleteVideoError, require_file
-from mmbind.media.sampling import frame_indices
+from mmbind.media.sampling import FramePolicy
 
-Backend = Literal["auto", "pyav", "decord"]
-BACKENDS: tuple[str, ...] = ("pyav", "decord")  # selectable by name
+Backend = Literal["auto", "pyav", "decord", "torchcodec"]
+BACKENDS: tuple[str, ...] = ("pyav", "decord", "torchcodec")  # selectable by name
 AUTO_BACKEND = "pyav"  # what "auto" resolves to (the faster one in benchmarks/frame_reading.py)
 _MAX_RESAMPLES = 8  # times sampling is redone over a shrinking decodable prefix
 
@@ -63,20 +68,51 @@ def open_reader(path: str | Path, backend: Backend = "auto") -> FrameReader:
         from mmbind.media.decord_reader import DecordReader
 
         return DecordReader(path)
+    if name == "torchcodec":
+        from mmbind.media.torchcodec_reader import TorchCodecReader
+
+        return TorchCodecReader(path)
     raise MediaError(f"unknown video backend '{backend}' (choose from: auto, {', '.join(BACKENDS)})")
 
 
-def read_frames(path: str | Path, num_frames: int = 8, backend: Backend = "auto") -> np.ndarray:
-    """``num_frames`` uniformly sampled RGB frames of ``path`` as ``(T, H, W, 3)`` uint8."""
+def _policy(num_frames: int | FramePolicy) -> FramePolicy:
+    if isinstance(num_frames, FramePolicy):
+        return num_frames
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    return FramePolicy(frames=num_frames)
+
+
+def _indices(policy: FramePolicy, reader: FrameReader, available: int) -> np.ndarray:
+    try:
+        return policy.indices(available, reader.frame_rate if policy.fps is not None else None)
+    except ValueError as error:
+        raise MediaError(f"video {reader.path}: {error}") from None
+
+
+def count_frames(path: str | Path, policy: int | FramePolicy, backend: Backend = "auto") -> int:
+    """How many frames `read_frames` returns for ``path`` under ``policy``, without decoding any (the
+    file's index is read: `MediaError` when it cannot be)."""
+    policy = _policy(policy)
+    if policy.fps is None:
+        return policy.frames
+    with open_reader(path, backend) as reader:
+        if reader.frame_count < 1:
+            raise MediaError(f"video has no frames: {reader.path}")
+        return len(_indices(policy, reader, reader.frame_count))
+
+
+def read_frames(path: str | Path, num_frames: int | FramePolicy = 8, backend: Backend = "auto") -> np.ndarray:
+    """RGB frames of ``path`` as ``(T, H, W, 3)`` uint8: ``num_frames`` uniformly sampled, or as a
+    `FramePolicy` says (by rate: T varies by video)."""
+    policy = _policy(num_frames)
     with open_reader(path, backend) as reader:
         available = reader.frame_count
         if available < 1:  # decord can report 0 for files it opens
             raise MediaError(f"video has no frames: {reader.path}")
         for _ in range(_MAX_RESAMPLES):
             try:
-                return reader.read(frame_indices(available, num_frames))
+                return reader.read(_indices(policy, reader, available))
             except IncompleteVideoError as error:
                 if error.decodable < 1:
                     message = f"no frame of video {reader.path} decodes (file truncated or corrupt)"

@@ -4,7 +4,8 @@
 
 Input convention: ``input_ids`` hold ONE placeholder token per media item (ids in
 ``config.placeholder_ids``); ``media={"image": (N_img, 3, H, W), "video": (N_vid, T, 3, H, W)}`` hold the
-items in order of appearance across the batch (``images=`` / ``videos=`` are shortcuts). Each item's
+items in order of appearance across the batch (a list of per-item tensors where their shapes differ, e.g.
+videos sampled by frame rate: `mmbind.model.media_items`) (``images=`` / ``videos=`` are shortcuts). Each item's
 projected tokens replace its placeholder; logits cover the expanded sequence.
 
 Training calls the same ``forward`` (through `mmbind.train.forward.TrainForward`, which adds only what
@@ -26,14 +27,15 @@ from torch import nn
 from mmbind.errors import InputError
 from mmbind.interfaces import Encoder, LLMBackend, Projector
 from mmbind.model.config import MultimodalConfig
+from mmbind.model.media_items import MediaItems, item_count, item_groups, stack_items, unstack
 from mmbind.model.loss import next_token_loss, supervised_count, supervised_positions
 from mmbind.model.outputs import MultimodalOutput
 from mmbind.model.splice import Spliced, splice
 
 SHARED = "shared"  # key of the single projector when ``projector.shared`` is true
 
-# (modality, fresh frozen-encoder outputs) -> used ones
-OnEncoded = Callable[[str, torch.Tensor], torch.Tensor]
+# (modality, fresh frozen-encoder outputs (n, L, D), their slots among the modality's pixel items) -> used ones
+OnEncoded = Callable[[str, torch.Tensor, list[int]], torch.Tensor]
 
 
 @dataclass
@@ -41,19 +43,28 @@ class CachedFeatures:
     """Encoder outputs of some of a modality's items, computed earlier (e.g. by the training feature
     cache)."""
 
-    tokens: torch.Tensor  # (n, L, D) encoder outputs
+    tokens: MediaItems  # (n, L, D) encoder outputs, or n tensors (L_i, D) when their lengths differ
     slots: torch.Tensor  # (n,) their positions among the modality's items (order of appearance)
 
-    def merge(self, fresh: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
+    def merge(self, fresh: MediaItems | None, dtype: torch.dtype) -> MediaItems:
         """All items' encoder outputs: these at their slots, ``fresh`` ones (in order) in the others."""
-        count = len(self.slots) + (0 if fresh is None else len(fresh))
-        merged = self.tokens.new_empty((count, *self.tokens.shape[1:]), dtype=dtype)
-        merged[self.slots] = self.tokens.to(dtype)
-        if fresh is not None:
-            others = torch.ones(count, dtype=torch.bool, device=merged.device)
-            others[self.slots] = False
-            merged[others] = fresh.to(dtype)
-        return merged
+        count = len(self.slots) + (0 if fresh is None else item_count(fresh))
+        if isinstance(self.tokens, torch.Tensor) and (
+            fresh is None or (isinstance(fresh, torch.Tensor) and fresh.shape[1:] == self.tokens.shape[1:])
+        ):
+            merged = self.tokens.new_empty((count, *self.tokens.shape[1:]), dtype=dtype)
+            merged[self.slots] = self.tokens.to(dtype)
+            if fresh is not None:
+                others = torch.ones(count, dtype=torch.bool, device=merged.device)
+                others[self.slots] = False
+                merged[others] = fresh.to(dtype)
+            return merged
+        items: list[torch.Tensor | None] = [None] * count
+        for slot, tokens in zip(self.slots.tolist(), unstack(self.tokens)):
+            items[slot] = tokens.to(dtype)
+        remaining = iter(unstack(fresh) if fresh is not None else [])
+        filled = [t if t is not None else next(remaining).to(dtype) for t in items]
+        return stack_items(filled)
 
 
 class MultimodalLM(nn.Module):
@@ -86,33 +97,46 @@ class MultimodalLM(nn.Module):
         return self.projector_for(modality).output_tokens(tokens, encoder.token_layout(tokens))
 
     def encode(
-        self, media: dict[str, torch.Tensor], features: dict[str, CachedFeatures] | None = None,
+        self, media: dict[str, MediaItems], features: dict[str, CachedFeatures] | None = None,
         on_encoded: OnEncoded | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """Projected tokens ``(N, L', D_llm)`` for every modality present in ``media`` or ``features``.
+    ) -> dict[str, MediaItems]:
+        """Projected tokens ``(N, L', D_llm)`` for every modality present in ``media`` or ``features`` (a list
+        of ``(L'_i, D_llm)`` when items differ in length, e.g. videos of different frame counts).
 
-        ``features[modality]`` holds encoder outputs computed earlier (the training feature cache) at their
-        slots among the modality's items; ``media[modality]`` then holds the other items, in order. A frozen
-        encoder (no parameter requiring a gradient) runs under ``no_grad``, and ``on_encoded(modality,
-        tokens)`` receives its fresh outputs and returns what is used (the training cache stores them).
+        ``media[modality]``: ``(N, *item)`` or a list of per-item tensors (`mmbind.model.media_items`;
+        items of one shape are encoded together). ``features[modality]`` holds encoder outputs computed
+        earlier (the training feature cache) at their slots among the modality's items; ``media[modality]``
+        then holds the other items, in order. A frozen encoder (no parameter requiring a gradient) runs
+        under ``no_grad``, and ``on_encoded(modality, tokens, slots)`` receives its fresh outputs with their
+        positions among the pixel items and returns what is used (the training cache stores them).
         """
         features = features or {}
         out = {}
         for modality in [*media, *(m for m in features if m not in media)]:
             encoder: Encoder = self.encoders[modality]  # type: ignore[assignment]
             projector = self.projector_for(modality)
-            tokens = None
-            if modality in media:
-                frozen = not any(p.requires_grad for p in encoder.parameters())
-                with torch.no_grad() if frozen else contextlib.nullcontext():
-                    tokens = encoder(media[modality])
-                if frozen and on_encoded is not None:
-                    tokens = on_encoded(modality, tokens)
+            tokens = self._encoded(modality, media[modality], on_encoded) if modality in media else None
             known = features.get(modality)
             if known is not None:
                 tokens = known.merge(tokens, _dtype_for(projector, tokens))
-            out[modality] = projector.project(tokens, encoder.token_layout(tokens.shape[1]))
+            assert tokens is not None
+            parts = [(slots, projector.project(group, encoder.token_layout(group.shape[1])))
+                     for slots, group in item_groups(tokens)]
+            out[modality] = _gather(parts, item_count(tokens))
         return out
+
+    def _encoded(self, modality: str, pixels: MediaItems, on_encoded: OnEncoded | None) -> MediaItems:
+        """Encoder outputs of ``pixels``, one batched call per item shape."""
+        encoder: Encoder = self.encoders[modality]  # type: ignore[assignment]
+        frozen = not any(p.requires_grad for p in encoder.parameters())
+        parts = []
+        for slots, group in item_groups(pixels):
+            with torch.no_grad() if frozen else contextlib.nullcontext():
+                tokens = encoder(group)
+            if frozen and on_encoded is not None:
+                tokens = on_encoded(modality, tokens, slots)
+            parts.append((slots, tokens))
+        return _gather(parts, item_count(pixels))
 
     # ------------------------------------------------------------------ forward
     def forward(
@@ -120,9 +144,9 @@ class MultimodalLM(nn.Module):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        media: dict[str, torch.Tensor] | None = None,
+        media: dict[str, MediaItems] | None = None,
         images: torch.Tensor | None = None,
-        videos: torch.Tensor | None = None,
+        videos: MediaItems | None = None,
         *,
         features: dict[str, CachedFeatures] | None = None,
         position_ids: torch.Tensor | None = None,
@@ -165,9 +189,9 @@ class MultimodalLM(nn.Module):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        media: dict[str, torch.Tensor] | None = None,
+        media: dict[str, MediaItems] | None = None,
         images: torch.Tensor | None = None,
-        videos: torch.Tensor | None = None,
+        videos: MediaItems | None = None,
         padding_side: Literal["left", "right"] | None = None,
         *,
         features: dict[str, CachedFeatures] | None = None,
@@ -198,9 +222,9 @@ class MultimodalLM(nn.Module):
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-        media: dict[str, torch.Tensor] | None = None,
+        media: dict[str, MediaItems] | None = None,
         images: torch.Tensor | None = None,
-        videos: torch.Tensor | None = None,
+        videos: MediaItems | None = None,
         max_new_tokens: int = 32,
         do_sample: bool = False,
         **generate_kwargs: Any,
@@ -234,10 +258,10 @@ class MultimodalLM(nn.Module):
     # ------------------------------------------------------------------ checks
     def _collect_media(
         self,
-        media: dict[str, torch.Tensor] | None,
+        media: dict[str, MediaItems] | None,
         images: torch.Tensor | None,
-        videos: torch.Tensor | None,
-    ) -> dict[str, torch.Tensor]:
+        videos: MediaItems | None,
+    ) -> dict[str, MediaItems]:
         merged = dict(media or {})
         for modality, value in (("image", images), ("video", videos)):
             if value is not None:
@@ -250,10 +274,12 @@ class MultimodalLM(nn.Module):
                 raise InputError(
                     f"media '{modality}': this model has no {modality} encoder (it has: {known})"
                 )
-            if pixels is None or pixels.shape[0] == 0:
+            if pixels is None or item_count(pixels) == 0:
                 del merged[modality]
                 continue
-            _check_shape(modality, pixels, self.encoders[modality].item_shape)  # type: ignore[arg-type]
+            shape = self.encoders[modality].item_shape
+            for item in pixels if isinstance(pixels, list) else [pixels]:
+                _check_shape(modality, item if isinstance(pixels, torch.Tensor) else item[None], shape)
         return merged
 
     @staticmethod
@@ -272,9 +298,20 @@ class MultimodalLM(nn.Module):
                 )
 
 
-def _dtype_for(projector: nn.Module, tokens: torch.Tensor | None) -> torch.dtype:
+def _gather(parts: list[tuple[list[int], torch.Tensor]], count: int) -> MediaItems:
+    """Per-group outputs back in item order: the group itself when there is one in order, else per item."""
+    if len(parts) == 1 and parts[0][0] == list(range(count)):
+        return parts[0][1]
+    items: list[torch.Tensor] = [torch.empty(0)] * count
+    for slots, tokens in parts:
+        for slot, item in zip(slots, tokens.unbind(0)):
+            items[slot] = item
+    return stack_items(items)
+
+
+def _dtype_for(projector: nn.Module, tokens: MediaItems | None) -> torch.dtype:
     if tokens is not None:
-        return tokens.dtype
+        return (tokens[0] if isinstance(tokens, list) else tokens).dtype
     param = next(projector.parameters(), None)
     return param.dtype if param is not None else torch.float32
 

@@ -3,7 +3,7 @@
 Splices projected media tokens into text embeddings.
 
 ``input_ids`` carry ONE placeholder per media item. Each placeholder is replaced by that item's ``L``
-projected tokens, padding is dropped and the rows are re-padded (left or right) to the longest expanded
+projected tokens (``features[modality]``: ``(N, L, D)``, or a list of ``(L_i, D)`` when items differ), padding is dropped and the rows are re-padded (left or right) to the longest expanded
 row. Items are consumed in order of appearance across the batch (row-major). Visual positions get label
 -100 (never supervised). Vectorised: one scatter per modality, no Python loop over samples.
 """
@@ -16,6 +16,7 @@ from typing import Literal
 import torch
 
 from mmbind.errors import InputError
+from mmbind.model.media_items import MediaItems, item_count, item_lengths, unstack
 from mmbind.prompting.tokenize import IGNORE_INDEX  # the labels convention: -100 is not supervised
 
 
@@ -33,7 +34,7 @@ def splice(
     input_ids: torch.Tensor,
     text_embeds: torch.Tensor,
     attention_mask: torch.Tensor,
-    features: dict[str, torch.Tensor],
+    features: dict[str, MediaItems],
     placeholder_ids: dict[str, int],
     labels: torch.Tensor | None = None,
     padding_side: Literal["left", "right"] = "right",
@@ -48,14 +49,15 @@ def splice(
         mask = (input_ids == token_id) & valid
         feats = features.get(modality)
         count = int(mask.sum())
-        items = 0 if feats is None else feats.shape[0]
+        items = 0 if feats is None else item_count(feats)
         if count != items:
             raise InputError(
                 f"{modality}: input_ids hold {count} '{modality}' placeholder(s) "
                 f"(id {token_id}) but {items} {modality} item(s) were given"
             )
         if count:
-            lengths = lengths.masked_fill(mask, feats.shape[1])
+            spans = torch.tensor(item_lengths(feats), device=device, dtype=lengths.dtype)
+            lengths = lengths.masked_scatter(mask, spans)  # row-major: order of appearance
             masks[modality] = mask
     new_len = lengths.sum(dim=1)
     width = int(new_len.max()) if batch else 0
@@ -73,13 +75,16 @@ def splice(
     if out_labels is not None:
         out_labels[rows, dest[rows, cols]] = labels[rows, cols]  # type: ignore[index]
     for modality, mask in masks.items():
-        feats = features[modality].to(embeds.dtype)
+        feats = features[modality]
+        flat = (feats.reshape(-1, dim) if isinstance(feats, torch.Tensor)
+                else torch.cat(unstack(feats))).to(embeds.dtype)
         rows, cols = mask.nonzero(as_tuple=True)  # row-major: order of appearance across the batch
-        span = feats.shape[1]
-        offsets = torch.arange(span, device=device)
-        slot_rows = rows.repeat_interleave(span)
-        slot_cols = (dest[rows, cols][:, None] + offsets).reshape(-1)
-        embeds[slot_rows, slot_cols] = feats.reshape(-1, dim)
+        spans = lengths[rows, cols]
+        starts = torch.cumsum(spans, 0) - spans  # each item's first row in ``flat``
+        within = torch.arange(flat.shape[0], device=device) - starts.repeat_interleave(spans)
+        slot_rows = rows.repeat_interleave(spans)
+        slot_cols = dest[rows, cols].repeat_interleave(spans) + within
+        embeds[slot_rows, slot_cols] = flat
 
     positions = torch.arange(width, device=device)[None, :]
     start = shift[:, None]

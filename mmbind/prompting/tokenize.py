@@ -33,7 +33,7 @@ block.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,17 +160,22 @@ def check_placeholders(
             )
 
 
-def truncate(tokens: Tokenized, media_lengths: dict[str, int], max_length: int, sample: str) -> Tokenized:
-    """Cut ``tokens`` so its expanded length fits ``max_length`` (media blocks whole or not at all)."""
-    media_total = sum(media_lengths[m] for m in tokens.media)
+def truncate(
+    tokens: Tokenized, media_lengths: dict[str, int] | Sequence[int], max_length: int, sample: str
+) -> Tokenized:
+    """Cut ``tokens`` so its expanded length fits ``max_length`` (media blocks whole or not at all).
+    ``media_lengths``: tokens per item of each modality, or of each media item in order."""
+    spans = ([media_lengths[m] for m in tokens.media] if isinstance(media_lengths, dict)
+             else list(media_lengths))
+    media_total = sum(spans)
     if media_total > max_length:
         raise DataError(
             f"sample {sample}: its media alone expand to {media_total} tokens, "
             f"more than max_length {max_length}"
         )
     sizes = [1] * len(tokens.input_ids)
-    for modality, position in zip(tokens.media, tokens.media_positions):
-        sizes[position] = media_lengths[modality]
+    for span, position in zip(spans, tokens.media_positions):
+        sizes[position] = span
     total, cut = 0, len(sizes)
     for i, size in enumerate(sizes):
         if total + size > max_length:

@@ -82,12 +82,16 @@ def page_html() -> str:
     return resources.files("mmbind.serve").joinpath("static/index.html").read_text(encoding="utf-8")
 
 
-def served_readers(modalities: list[str], frames: int, backend: str) -> dict[str, MediaReader]:
-    """The media readers of the model's modalities that a loader reads (the others take no media)."""
+def served_readers(
+    modalities: list[str], frames: int | dict[str, Any], backend: str
+) -> dict[str, MediaReader]:
+    """The media readers of the model's modalities that a loader reads (the others take no media);
+    ``frames``: a fixed count per video, or sampling options ({"fps": 1.0, "max_frames": 32})."""
+    sampling = frames if isinstance(frames, dict) else {"frames": frames}
     readers = {}
     for modality in modalities:
         if loader_entry(modality) is not None:
-            readers.update(media_readers([modality], None, {"backend": backend}, {"frames": frames}))
+            readers.update(media_readers([modality], None, {"backend": backend}, sampling))
     return readers
 
 

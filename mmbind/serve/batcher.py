@@ -37,6 +37,7 @@ import torch
 
 from mmbind.data.build import pad_id
 from mmbind.eval.decode_loop import ContinuousBatch
+from mmbind.model.media_items import stack_items, to_device
 from mmbind.serve.chat_request import ChatJob, Sampling
 from mmbind.serve.request_error import RequestError
 from mmbind.serve.row_text import RowText
@@ -198,7 +199,7 @@ class BatchWorker:
             mask[i, width - len(job.prompt_ids):] = 1
             for modality, pixels in job.media:
                 media.setdefault(modality, []).append(pixels)
-        stacked = {m: torch.stack(items).to(self.device) for m, items in media.items()}
+        stacked = {m: to_device(stack_items(items), self.device) for m, items in media.items()}
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device), "media": stacked}
 
     def _join(self, batch: ContinuousBatch, joining: list[Pending]) -> list[Pending]:

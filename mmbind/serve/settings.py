@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 API_KEY_ENV = "MMBIND_API_KEY"  # the API key when --api-key is not given
 
@@ -31,7 +32,7 @@ class ServeSettings:
     max_batch: int = 16  # requests generated together
     max_queue: int = 256  # waiting requests; beyond that a request is refused with 429
     batch_wait_s: float = 0.01  # after a batch of several, how long to wait for more before the next
-    frames: int = 8  # frames sampled per video
+    frames: int | dict[str, Any] = 8  # frames sampled per video, or sampling options ({"fps": 1.0, ...})
     video_backend: str = "auto"
 
 

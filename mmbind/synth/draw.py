@@ -25,7 +25,8 @@ APPEAR_AT = 0.4  # progress from which an appearing object is visible
 _LANE_AXIS = {"top": 0.25, "bottom": 0.75, "left": 0.25, "right": 0.75}  # lane -> its fixed coordinate
 
 
-def _colour(thing: Thing) -> tuple[int, int, int]:
+def thing_colour(thing: Thing) -> tuple[int, int, int]:
+    """The RGB fill of ``thing`` (its colour with its jitter)."""
     r, g, b = COLOURS[thing.colour]
     d = thing.jitter[2]
     return (min(255, max(0, r + d)), min(255, max(0, g + d)), min(255, max(0, b + d)))
@@ -82,7 +83,7 @@ def render_frame(scene: Scene, size: int, progress: float = 0.0) -> Image.Image:
     image = Image.new("RGB", (big, big), BACKGROUNDS[scene.background])
     draw = ImageDraw.Draw(image)
     for thing in scene.things:
-        draw_thing(draw, thing, progress, big, _colour(thing))
+        draw_thing(draw, thing, progress, big, thing_colour(thing))
     return image.reduce(SUPERSAMPLE)
 
 

@@ -37,7 +37,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from mmbind.errors import DataError
+from mmbind.errors import DataError, UsageError
 from mmbind.synth.depth import BACKGROUND_MM, DepthItem, depth_items, render_depth, write_depth
 from mmbind.synth.depth_text import depth_caption_record, depth_instruction_record, depth_open_records
 from mmbind.synth.draw import render_frame, render_video
@@ -137,10 +137,22 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+WORLDS = ("default", "long")  # what ``world`` may name
+
+
 def generate_dataset(
-    out: str | Path, seed: int = 0, size: str = "default", force: bool = False
+    out: str | Path, seed: int = 0, size: str = "default", force: bool = False, world: str = "default"
 ) -> dict[str, Any]:
-    """Generate the dataset into ``out``; returns the manifest."""
+    """Generate the dataset into ``out``; returns the manifest. ``world="long"``: the long-video dataset
+    instead (`mmbind.synth.long_dataset`)."""
+    if world not in WORLDS:
+        raise UsageError(f"unknown synthetic world {world!r} (choose from: {', '.join(WORLDS)})")
+    if world == "long":
+        from mmbind.synth.long_dataset import check_size, generate_long_dataset
+
+        check_size(size)
+        _prepare(Path(out), force)
+        return generate_long_dataset(out, seed, size)
     out, preset = Path(out), get_size(size)
     _prepare(out, force)
     items = _items(seed, preset)

@@ -29,13 +29,13 @@ def write_image(image: Image.Image, path: Path) -> None:
         image.save(path, format="PNG", optimize=False)
 
 
-def write_video(frames: np.ndarray, path: Path) -> None:
-    """Encode ``(T, H, W, 3)`` uint8 RGB frames as an H.264 mp4 at ``path``."""
+def write_video(frames: np.ndarray, path: Path, fps: int = FPS) -> None:
+    """Encode ``(T, H, W, 3)`` uint8 RGB frames as an H.264 mp4 at ``path``, ``fps`` frames a second."""
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=FPS, options=X264_OPTIONS)
+        stream = container.add_stream("libx264", rate=fps, options=X264_OPTIONS)
         stream.height, stream.width = frames.shape[1], frames.shape[2]
         stream.pix_fmt = "yuv420p"
         for frame in frames:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from mmbind.data.collate import Batch
+from mmbind.model.media_items import MediaItems
 from mmbind.model.multimodal_lm import CachedFeatures, MultimodalLM, OnEncoded
 from mmbind.prompting.tokenize import IGNORE_INDEX
 from mmbind.train.feature_cache import FeatureCache
@@ -54,9 +55,11 @@ class TrainForward(nn.Module):
         if cache is None:
             return None
 
-        def store(modality: str, tokens: torch.Tensor) -> torch.Tensor:
+        def store(modality: str, tokens: torch.Tensor, slots: list[int]) -> torch.Tensor:
             tokens = tokens.to(torch.bfloat16).to(tokens.dtype)
-            for key, item_tokens in zip(batch.media[modality].store_keys, tokens):
+            keys = batch.media[modality].store_keys
+            for slot, item_tokens in zip(slots, tokens):
+                key = keys[slot]
                 if key is not None:
                     cache.store(key, item_tokens)
             return tokens
@@ -79,7 +82,7 @@ class TrainForward(nn.Module):
         return zero + 0.0 * torch.stack([p.sum().float() for p in params.values()]).sum()
 
 
-def media_inputs(batch: Batch) -> tuple[dict[str, torch.Tensor], dict[str, CachedFeatures]]:
+def media_inputs(batch: Batch) -> tuple[dict[str, MediaItems], dict[str, CachedFeatures]]:
     """``media`` (items to encode) and ``features`` (cache hits) of a batch, for `MultimodalLM.forward`."""
     media = {m: b.pixels for m, b in batch.media.items() if b.pixels is not None}
     features = {m: CachedFeatures(b.features, b.feature_slots) for m, b in batch.media.items()

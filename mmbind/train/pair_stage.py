@@ -78,6 +78,10 @@ class PairObjective:
         self.loss_module.float().to(info.device).train()
         reader = run_readers(data, [options.modality])[options.modality]
         self.frames = item_frames(self.encoder, reader)
+        if self.frames is not None and reader.frames_vary:
+            raise RecipeError(f"{where}: kind {stage.kind} encodes {options.modality} items in fixed-size "
+                              f"batches, but data.media.{options.modality} samples by rate (frame counts "
+                              "vary by item); give it a fixed count (frames) for this run")
         sources = stage_sources(data, ctx.name, stage.dataset, options.modality)
         self.dataset = MediaCaptions(sources, options.modality, self.encoder.media_transform(), reader,
                                      tokenizer, max_text, stage.seed, options.cache_media)

@@ -1,8 +1,20 @@
 """video_files.py
 
-The ``video`` media loader: ``frames`` frames sampled uniformly from a video file, as Video-LLaVA /
-LanguageBind do (`mmbind.media.read_frames`), decoded by the ``backend`` chosen (``auto``: PyAV).
-Its ``frames`` and ``backend`` default to the recipe's ``data.video_frames`` / ``data.video_backend``.
+The ``video`` media loader: frames of a video file, decoded by the ``backend`` chosen (``auto``: PyAV), and
+sampled by a policy (`mmbind.media.FramePolicy`):
+
+- a fixed count (default): ``frames`` frames spread uniformly, as Video-LLaVA / LanguageBind do;
+- a rate: ``fps`` frames per second of video, at most ``max_frames`` (default 64; more would be needed:
+  ``max_frames`` uniform frames over the whole video instead) and at least ``min_frames`` (a short video:
+  frames repeat). ``fps`` above a video's own rate reads every frame once. The frame count then varies by
+  video, and with it the tokens a video becomes: batches carry videos of different lengths as a list.
+
+``frames`` and ``backend`` default to the recipe's ``data.video_frames`` / ``data.video_backend``; ``--frames``
+of eval / chat / serve sets a fixed count.
+
+    data:
+      media:
+        video: {fps: 1.0, max_frames: 32, min_frames: 4}
 """
 
 from __future__ import annotations
@@ -11,33 +23,57 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mmbind import MediaLoaderEntry, hookimpl
 from mmbind.interfaces import MediaLoader
-from mmbind.media import VIDEO_SUFFIXES, read_frames
+from mmbind.media import VIDEO_SUFFIXES, FramePolicy, count_frames, read_frames
 from mmbind.recipe.strict import StrictModel
 
 
 class VideoFileOptions(StrictModel):
     """Options of the ``video`` loader."""
 
-    frames: int = Field(8, ge=1, description="frames sampled uniformly per video (Video-LLaVA: 8)")
-    backend: Literal["auto", "pyav", "decord"] = Field("auto", description="video decoder")
+    frames: int = Field(8, ge=1, description="frames sampled uniformly per video (Video-LLaVA: 8); "
+                                             "ignored when fps is set")
+    fps: float | None = Field(None, gt=0, description="sample this many frames per second of video instead")
+    max_frames: int | None = Field(None, ge=1, description="with fps: at most this many frames (default 64)")
+    min_frames: int = Field(1, ge=1, description="with fps: at least this many frames (short videos repeat)")
+    backend: Literal["auto", "pyav", "decord", "torchcodec"] = Field("auto", description="video decoder")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> VideoFileOptions:
+        if self.fps is None and (self.max_frames is not None or self.min_frames != 1):
+            raise ValueError("max_frames / min_frames apply to sampling by rate: set fps too (or use frames)")
+        if self.fps is not None and self.max_frames is not None and self.max_frames < self.min_frames:
+            raise ValueError(f"max_frames {self.max_frames} is below min_frames {self.min_frames}")
+        return self
+
+    def policy(self) -> FramePolicy:
+        """The sampling policy these options describe."""
+        return FramePolicy(self.frames, self.fps, self.min_frames, self.max_frames)
 
 
 class VideoFiles(MediaLoader):
-    """Reads ``frames`` uniformly sampled RGB frames per file, ``(T, H, W, 3)`` uint8."""
+    """Reads sampled RGB frames per file, ``(T, H, W, 3)`` uint8."""
 
     def __init__(self, options: VideoFileOptions) -> None:
         self.options = options
+        self.policy = options.policy()
 
     @property
     def frames(self) -> int:
-        return self.options.frames
+        return self.policy.cap
+
+    @property
+    def frames_vary(self) -> bool:
+        return self.policy.varies
+
+    def frames_of(self, path: Path) -> int:
+        return count_frames(path, self.policy, self.options.backend) if self.policy.varies else self.frames
 
     def load(self, path: Path) -> np.ndarray:
-        return read_frames(path, self.options.frames, self.options.backend)
+        return read_frames(path, self.policy, self.options.backend)
 
 
 def build(options: VideoFileOptions) -> VideoFiles:
@@ -47,4 +83,4 @@ def build(options: VideoFileOptions) -> VideoFiles:
 @hookimpl
 def mmbind_media_loaders() -> list[MediaLoaderEntry]:
     return [MediaLoaderEntry("video", VideoFileOptions, build, VIDEO_SUFFIXES, True,
-                             "video files: frames sampled uniformly (PyAV or decord)")]
+                             "video files: frames sampled uniformly or by rate (PyAV, decord or torchcodec)")]
