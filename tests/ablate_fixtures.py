@@ -67,7 +67,7 @@ class FakeRunner:
         self.calls.append(call)
 
     def synth(self, out: Path, size: str, seed: int, world: str = "default") -> None:
-        self._log("synth", str(out), size, seed)
+        self._log("synth", str(out), size, seed, world)
         fake_dataset(out)
 
     def train(self, recipe: Any, run_dir: Path, resume: bool) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def test_full_run_then_everything_skipped(sweep, tmp_path):
     runner = FakeRunner()
     report = run_sweep(sweep, runner=runner)
     runs = [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
-    assert runner.calls[0] == ("synth", str(tmp_path / "data"), "micro", 4)
+    assert runner.calls[0] == ("synth", str(tmp_path / "data"), "micro", 4, "default")
     assert calls(runner, "train") == [(r, False) for r in runs]
     assert calls(runner, "evaluate") == [(r, None) for r in runs]
     assert report.outcome.status == "done" and report.outcome.trained == NAMES
@@ -111,3 +111,12 @@ def test_cli_report_only(sweep, tmp_path, capsys):
     assert "variant A" in out and "55.0 ± 7.1" in out and "fake: Mean ± sample standard deviation" in out
     assert "| b | - | - |" in (tmp_path / "out" / "results.md").read_text()
     assert not (tmp_path / "out" / "b" / "seed1").exists()
+
+
+def test_the_long_world_is_generated_when_asked(tmp_path):
+    data = tmp_path / "long"
+    sweep = write_sweep(tmp_path, data, data={"synth": {"out": str(data), "size": "micro", "world": "long"}},
+                        seeds=[0], variants={"a": {}})
+    runner = FakeRunner()
+    run_sweep(sweep, runner=runner)
+    assert runner.calls[0] == ("synth", str(data), "micro", 0, "long")

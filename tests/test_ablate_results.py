@@ -115,3 +115,28 @@ def test_chart_is_a_png(table, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])  # IHDR
     assert width > height > 300
+
+
+def test_visual_tokens_column_and_chart(table, tmp_path, monkeypatch):
+    from mmbind.ablate.chart import write_tokens_chart
+
+    table.tokens = {"a": {"video": 80}, "b": {"video": 16}}
+    assert markdown(table).splitlines()[2] == "| variant | video QA | image POPE F1 |"  # only when asked
+    table.show_tokens = True
+    lines = markdown(table).splitlines()
+    assert lines[2] == "| variant | video tokens | video QA | image POPE F1 |"
+    assert lines[4].startswith("| united | 80 | 70.0 ± 20.0 |") and lines[6].startswith("| c | - | 10.0")
+    drawn = []
+    import matplotlib.axes
+
+    real = matplotlib.axes.Axes.errorbar
+
+    def spy(self, x, y, *args, **kwargs):
+        drawn.append((kwargs.get("label"), list(x), [round(v, 6) for v in y]))
+        return real(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", spy)
+    path = write_tokens_chart(table, {"a": "mlp", "b": "mlp", "c": None}, "video", OPEN, tmp_path / "t.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert drawn == [("mlp", [16, 80], [50.0, 70.0])]  # c has no tokens: left out; sorted by tokens
+    assert write_tokens_chart(table, {}, "image", OPEN, tmp_path / "none.png") is None
