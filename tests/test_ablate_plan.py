@@ -138,7 +138,8 @@ def test_eval_sets_and_metrics_checked_before_training(tmp_path, fields, message
     runner = FakeRunner()
     with pytest.raises(SweepError, match=rf"^{path}: {message}"):
         run_sweep(path, runner=runner)
-    assert runner.calls == [("synth", str(tmp_path / "data"), "micro", 0, "default")]  # prepared, nothing trained
+    # data prepared, nothing trained
+    assert runner.calls == [("synth", str(tmp_path / "data"), "micro", 0, "default")]
 
 
 def test_missing_data_file_checked_before_training(tmp_path, data):

@@ -42,7 +42,7 @@ SAMPLING = [  # (argv, the message)
     (["eval", "RUN", "--fps", "0"], "argument --fps: expected a positive number, got 0"),
     (["chat", "RUN", "--fps", "fast"], "argument --fps: expected a positive number, got 'fast'"),
     (["eval", "RUN", "--fps", "1", "--frames", "8"], "--frames (a fixed count) and --fps (a rate) exclude"),
-    (["chat", "RUN", "--max-frames", "16"], "--max-frames / --min-frames apply to sampling by rate: add --fps"),
+    (["chat", "RUN", "--max-frames", "16"], "--max-frames / --min-frames apply to sampling by rate"),
     (["infer", "RUN", "-i", "Q", "-o", "A", "--fps", "1", "--max-frames", "4", "--min-frames", "8"],
      "--max-frames 4 is below --min-frames 8"),
     (["serve", "RUN", "--min-frames", "2"], "apply to sampling by rate: add --fps"),

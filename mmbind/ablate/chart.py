@@ -79,7 +79,8 @@ def write_tokens_chart(
         cell = table.cell(variant, metric.key)
         if tokens is None or cell.n == 0:
             continue
-        points.setdefault(series.get(variant), []).append((tokens, cell.mean * scale, cell.std * scale, label))
+        point = (tokens, cell.mean * scale, cell.std * scale, label)
+        points.setdefault(series.get(variant), []).append(point)
     if not points:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.2))

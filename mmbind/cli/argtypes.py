@@ -1,11 +1,10 @@
 """argtypes.py
 
-Validating argument types and checks of the ``mmbind`` command line, applied while parsing, before any
-work: `positive_int` for counts (``--batch-size``, ``--max-new-tokens``, ``--limit``, ``--frames``: 0 or a
-negative number is refused, never silently misapplied), `add_frame_args` / `frame_sampling` for how videos
-are sampled (a count, or ``--fps`` with ``--max-frames`` / ``--min-frames``), `output_dir` for a folder a command writes (an
-existing file, or a folder that cannot be created or written, is one error naming the path).
-"""
+Validating argument types and checks of the ``mmbind`` command line, applied while parsing, before any work:
+`positive_int` for counts (``--batch-size``, ``--max-new-tokens``, ``--limit``, ``--frames``: 0 or a negative
+number is refused, never silently misapplied), `add_frame_args` / `frame_sampling` for how videos are sampled
+(a count, or ``--fps`` with ``--max-frames`` / ``--min-frames``), `output_dir` for a folder a command writes
+(an existing file, or a folder that cannot be created or written, is one error naming the path)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 `Collator`: a list of examples (images, videos and text-only mixed) to one `Batch` shaped exactly for
 ``MultimodalLM.forward(input_ids, attention_mask, labels, media={...})``: right-padded ``input_ids`` /
 ``labels`` / ``attention_mask``, and per modality the items stacked in order of appearance across the batch
-(row-major; a list of per-item tensors where their shapes differ, e.g. videos of different frame counts). Items already encoded (feature cache hits) travel as features with their slot in that order.
+(row-major; a list of per-item tensors where their shapes differ, e.g. videos of different frame counts).
+Items already encoded (feature cache hits) travel as features with their slot in that order.
 
 With ``packing`` the examples are concatenated into ONE row without any padding; the expanded length of
 each sample is kept so the step can restart position ids per sample (a block-diagonal causal mask).

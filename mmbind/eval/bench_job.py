@@ -23,7 +23,7 @@ from mmbind.eval.generation import Generator
 from mmbind.eval.judge.client import Judge, JudgeConfig
 from mmbind.eval.predictions import generate_predictions, generation_record, pin_generation
 from mmbind.eval.sets import EvalSet
-from mmbind.eval.target import Target, resolve_target, video_frames
+from mmbind.eval.target import Target, resolve_target, video_sampling
 
 RESULTS = "results.json"
 DEFAULT_TOKENS = {"qa": 64, "pope": 16, "open": 16}  # answers the paper's judge reads are short sentences
@@ -92,7 +92,7 @@ class BenchJob:
 
 def prepare_benchmark(
     target_path: str | Path, name: str, data: str | Path, settings: BenchSettings, *,
-    stage: str | None = None, template: str | None = None, frames: int | None = None,
+    stage: str | None = None, template: str | None = None, frames: int | dict[str, Any] | None = None,
     output: str | Path | None = None, judge: JudgeConfig | None = None, restart: bool = False,
     load_options: Mapping[str, str] | None = None,
 ) -> BenchJob:
@@ -110,7 +110,8 @@ def prepare_benchmark(
         raise InputError(f"benchmark {name!r} needs a {missing[0]} encoder; this model has: "
                          f"{', '.join(model.encoders) or 'none'}")
     chosen = get_template(template) if template else default_template(model)
-    generator = Generator(model, chosen, frames or video_frames(target, model))
+    sampling = {"frames": frames} if isinstance(frames, int) else frames
+    generator = Generator(model, chosen, video_sampling(target, model, sampling))
     out = Path(output) if output else target.results_dir / eval_set.name
     return BenchJob(target, eval_set, Path(data), generator, settings, out,
                     Judge(judge) if judge and eval_set.kind == "qa" else None, restart)

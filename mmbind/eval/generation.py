@@ -69,7 +69,8 @@ class Generator:
         # how temporal loaders sample: a fixed count, or sampling options ({"fps": 1.0, "max_frames": 32});
         # None: the loader's default
         self.sampling = dict(frames) if isinstance(frames, Mapping) else {"frames": frames}
-        self.frames = frames  # as given (recorded with results)
+        # recorded with results: the count when fixed, else the sampling options
+        self.frames = self.sampling["frames"] if list(self.sampling) == ["frames"] else self.sampling
         self._reading = (media_options, {"backend": video_backend}, self.sampling)
         self.readers: dict[str, MediaReader] = {}  # built on a modality's first item
         self.device = next(model.parameters()).device

@@ -54,8 +54,7 @@ def prepare_eval(
     sets, skipped = usable_sets(select_sets(data_dir, names), list(model.encoders), bool(names))
     sampling = video_sampling(target, model, {"frames": frames} if isinstance(frames, int) else frames)
     generator = Generator(model, get_template(template), sampling)
-    frames_used = sampling["frames"] if list(sampling) == ["frames"] else sampling
-    extra = {"data": str(data_dir), "template": template, "frames": frames_used,
+    extra = {"data": str(data_dir), "template": template, "frames": generator.frames,
              "visual_tokens": visual_tokens(model, generator)}
     job_settings = EvalSettings(settings.batch_size, settings.max_new_tokens, settings.limit, extra)
     return EvalJob(target, data_dir, generator, sets, skipped, job_settings)

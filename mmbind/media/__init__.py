@@ -7,8 +7,8 @@ transforms with their normalisation constants.
     pixels = ImageTransform()(load_image("cat.png"))                       # (3, 224, 224)
     clip = VideoTransform()(load_video("clip.mp4", num_frames=8))          # (8, 3, 224, 224)
 
-Video backends (``pyav``, optional ``decord`` and ``torchcodec``) sit behind `FrameReader` and are imported lazily.
-"""
+Video backends (``pyav``, optional ``decord`` and ``torchcodec``) sit behind `FrameReader` and are imported
+lazily."""
 
 from mmbind.media.image import load_image
 from mmbind.media.reader import FrameReader, IncompleteVideoError

@@ -6,14 +6,14 @@ Video loading: pick a frame-reading backend and sample frames uniformly, as Vide
     frames = read_frames("clip.mp4", 8, backend="decord")
     frames = read_frames("clip.mp4", FramePolicy(fps=1.0, max_frames=32))   # one frame a second, <= 32
 
-Backends (`mmbind.media.reader.FrameReader`): ``"pyav"`` (always installed), ``"decord"`` (optional,
-``pip install mmbind[decord]``, x86_64 only) and ``"torchcodec"`` (optional, ``pip install
-mmbind[torchcodec]`` plus the system's FFmpeg libraries); selecting a missing one raises `MediaError`
-saying how to install it. All return bit-identical frames for MP4 / MKV files (tested). Every backend
-seeks, so reading costs grow with the frames sampled, not with the video's length. ``"auto"`` means ``"pyav"``, the faster one
-in ``benchmarks/frame_reading.py`` (``.venv/bin/python benchmarks/frame_reading.py``; 2 CPU cores,
-H.264 yuv420p, GOP 250, 2 B-frames, 8 uniform frames per call incl. open + index, best of 12 calls;
-frames/s, pyav vs decord):
+Backends (`mmbind.media.reader.FrameReader`): ``"pyav"`` (always installed), ``"decord"`` (optional, ``pip
+install mmbind[decord]``, x86_64 only) and ``"torchcodec"`` (optional, ``pip install mmbind[torchcodec]`` plus
+the system's FFmpeg libraries); selecting a missing one raises `MediaError` saying how to install it. All
+return bit-identical frames for MP4 / MKV files (tested). Every backend seeks, so reading costs grow with the
+frames sampled, not with the video's length. ``"auto"`` means ``"pyav"``, the faster one in
+``benchmarks/frame_reading.py`` (``.venv/bin/python benchmarks/frame_reading.py``; 2 CPU cores, H.264 yuv420p,
+GOP 250, 2 B-frames, 8 uniform frames per call incl. open + index, best of 12 calls; frames/s, pyav vs
+decord):
 
     320x240:   60 frames 1016 vs 823    300 frames 350 vs 209    900 frames 175 vs 102
     640x360:   60 frames  549 vs 392    300 frames 172 vs  97    900 frames  86 vs  48

@@ -2,11 +2,11 @@
 
 `MultimodalLM`: encoders (one per modality) -> projector(s) -> LLM, Video-LLaVA style.
 
-Input convention: ``input_ids`` hold ONE placeholder token per media item (ids in
-``config.placeholder_ids``); ``media={"image": (N_img, 3, H, W), "video": (N_vid, T, 3, H, W)}`` hold the
-items in order of appearance across the batch (a list of per-item tensors where their shapes differ, e.g.
-videos sampled by frame rate: `mmbind.model.media_items`) (``images=`` / ``videos=`` are shortcuts). Each item's
-projected tokens replace its placeholder; logits cover the expanded sequence.
+Input convention: ``input_ids`` hold ONE placeholder token per media item (ids in ``config.placeholder_ids``);
+``media={"image": (N_img, 3, H, W), "video": (N_vid, T, 3, H, W)}`` hold the items in order of appearance
+across the batch (a list of per-item tensors where their shapes differ, e.g. videos sampled by frame rate:
+`mmbind.model.media_items`) (``images=`` / ``videos=`` are shortcuts). Each item's projected tokens replace
+its placeholder; logits cover the expanded sequence.
 
 Training calls the same ``forward`` (through `mmbind.train.forward.TrainForward`, which adds only what
 distribution needs): with encoder outputs from the feature cache (``features``), packed rows
@@ -27,14 +27,14 @@ from torch import nn
 from mmbind.errors import InputError
 from mmbind.interfaces import Encoder, LLMBackend, Projector
 from mmbind.model.config import MultimodalConfig
-from mmbind.model.media_items import MediaItems, item_count, item_groups, stack_items, unstack
 from mmbind.model.loss import next_token_loss, supervised_count, supervised_positions
+from mmbind.model.media_items import MediaItems, item_count, item_groups, stack_items, unstack
 from mmbind.model.outputs import MultimodalOutput
 from mmbind.model.splice import Spliced, splice
 
 SHARED = "shared"  # key of the single projector when ``projector.shared`` is true
 
-# (modality, fresh frozen-encoder outputs (n, L, D), their slots among the modality's pixel items) -> used ones
+# (modality, fresh frozen-encoder outputs (n, L, D), their slots among the pixel items) -> the outputs used
 OnEncoded = Callable[[str, torch.Tensor, list[int]], torch.Tensor]
 
 

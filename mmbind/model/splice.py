@@ -3,10 +3,10 @@
 Splices projected media tokens into text embeddings.
 
 ``input_ids`` carry ONE placeholder per media item. Each placeholder is replaced by that item's ``L``
-projected tokens (``features[modality]``: ``(N, L, D)``, or a list of ``(L_i, D)`` when items differ), padding is dropped and the rows are re-padded (left or right) to the longest expanded
-row. Items are consumed in order of appearance across the batch (row-major). Visual positions get label
--100 (never supervised). Vectorised: one scatter per modality, no Python loop over samples.
-"""
+projected tokens (``features[modality]``: ``(N, L, D)``, or a list of ``(L_i, D)`` when items differ), padding
+is dropped and the rows are re-padded (left or right) to the longest expanded row. Items are consumed in order
+of appearance across the batch (row-major). Visual positions get label -100 (never supervised). Vectorised:
+one scatter per modality, no Python loop over samples."""
 
 from __future__ import annotations
 

@@ -35,7 +35,8 @@ from mmbind.synth.tokenizer import train_tokenizer
 
 LONG_FRAMES = 48  # frames per clip
 LONG_SIZE_PX = 32  # clip side in pixels
-LONG_SIZES: dict[str, tuple[int, int]] = {"micro": (12, 6), "small": (300, 60), "default": (2400, 150)}  # train, eval
+LONG_SIZES: dict[str, tuple[int, int]] = {  # preset -> (train clips, eval clips)
+    "micro": (12, 6), "small": (300, 60), "default": (2400, 150)}
 EVAL_TYPES = ("flash_colour", "flashes", "end_direction", "mover_colour")
 TRAIN_KINDS = {"describe": 1.0, "flash_colour": 1.5, "flashes": 1.5, "end_direction": 1.5,
                "start_direction": 0.5, "turn": 0.5, "mover_colour": 1.0, "shape": 0.5}  # kind -> weight
@@ -167,13 +168,15 @@ def generate_long_dataset(out: str | Path, seed: int = 0, size: str = "default")
                 held_out += eval_records(sample_id, path, scene)
     _rng(seed, "pretrain-order").shuffle(pretrain)
     _rng(seed, "finetune-order").shuffle(finetune)
-    for name, data in (("pretrain.json", pretrain), ("finetune.json", finetune), ("eval/long_open.json", held_out),
-                       ("scenes.json", listing)):
+    files = {"pretrain.json": pretrain, "finetune.json": finetune, "eval/long_open.json": held_out,
+             "scenes.json": listing}
+    for name, data in files.items():
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     tokenizer = train_tokenizer([pretrain, finetune, held_out], out / "tokenizer")
     return write_manifest(out, {
-        "world": "long", "seed": seed, "size": {"name": size, "media_size": LONG_SIZE_PX, "frames": LONG_FRAMES},
+        "world": "long", "seed": seed,
+        "size": {"name": size, "media_size": LONG_SIZE_PX, "frames": LONG_FRAMES},
         "counts": {"train_video": train_count, "eval_video": eval_count, "pretrain": len(pretrain),
                    "finetune": len(finetune)},
         "train": {"pretrain": "pretrain.json", "finetune": "finetune.json"},

@@ -5,15 +5,16 @@ more than a few sampled frames to answer.
 
 Every clip holds two objects on a plain background:
 
-- a *flasher*, still in a grid cell, visible only during 1-3 short bursts of FLASH_LEN frames ("What
-  colour is the object that flashes?", "How many times does the red circle flash?"). Bursts start at
-  random frames, at least FLASH_GAP frames apart. A uniform sample of T frames sees a burst only if one of
-  its frames falls inside it: 16 of 48 frames see every burst, 4 frames about a third of them. The two
-  objects never share a colour, so only a frame showing the flasher tells its colour.
-- a *mover* on a lane (the other row or column than the flasher's cell), starting on one side and
-  travelling towards the other; in half of the clips it turns back at a random frame between TURN_FROM and
-  TURN_TO of the clip ("Which way is the blue square moving at the end?"; "... at the start?" is the control
-  question any frame count answers).
+- a *flasher*, still in a grid cell, visible only during 1-3 short bursts of FLASH_LEN frames ("What colour is
+  the object that flashes?", "How many times does the red circle flash?"). Bursts start at random frames, at
+  least FLASH_GAP frames apart. A uniform sample of T frames sees a burst only if one of its frames falls
+  inside it: 16 of 48 frames see every burst, 4 frames about a third of them. The two objects never share a
+  colour, so only a frame showing the flasher tells its colour.
+- a *mover* on a lane (the other row or column than the flasher's cell), starting on one side and travelling
+  towards the other; in half of the clips it turns back at a random frame between TURN_FROM and TURN_TO of the
+  clip (a turn before half-way brings it back a little past its start, still in frame): "Which way is the blue
+  square moving at the end?". Its colour, shown in every frame, is the control question ("What colour is the
+  moving object?") any frame count answers.
 
 Scenes are pure data; `render_long_video` draws them with the image world's shapes and colours
 (`mmbind.synth.draw.draw_thing`), so the same pixels come out for a seed.

@@ -9,8 +9,8 @@ sampled by a policy (`mmbind.media.FramePolicy`):
   frames repeat). ``fps`` above a video's own rate reads every frame once. The frame count then varies by
   video, and with it the tokens a video becomes: batches carry videos of different lengths as a list.
 
-``frames`` and ``backend`` default to the recipe's ``data.video_frames`` / ``data.video_backend``; ``--frames``
-of eval / chat / serve sets a fixed count.
+``frames`` and ``backend`` default to the recipe's ``data.video_frames`` / ``data.video_backend``;
+``--frames`` of eval / chat / serve sets a fixed count.
 
     data:
       media:
@@ -60,6 +60,7 @@ class VideoFiles(MediaLoader):
     def __init__(self, options: VideoFileOptions) -> None:
         self.options = options
         self.policy = options.policy()
+        self._counts: dict[tuple[str, int, int], int] = {}  # (path, size, mtime) -> frames, by rate
 
     @property
     def frames(self) -> int:
@@ -70,7 +71,14 @@ class VideoFiles(MediaLoader):
         return self.policy.varies
 
     def frames_of(self, path: Path) -> int:
-        return count_frames(path, self.policy, self.options.backend) if self.policy.varies else self.frames
+        """The frames ``path`` gives: counted from its index once per file version (every epoch asks)."""
+        if not self.policy.varies:
+            return self.frames
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in self._counts:
+            self._counts[key] = count_frames(path, self.policy, self.options.backend)
+        return self._counts[key]
 
     def load(self, path: Path) -> np.ndarray:
         return read_frames(path, self.policy, self.options.backend)
