@@ -195,3 +195,18 @@ def test_progress_totals_count_what_run_set_generates(run, micro):
     assert prompt_count(pope, 3) == len({(i.media, i.question) for i in pope.items[:3]})
     result = job.run()["image_pope"]
     assert result["unique_prompts"] == prompt_count(pope, None) and result["samples"] == len(pope.items)
+
+
+def test_eval_by_rate_records_its_sampling_and_tokens(run, micro, capsys):
+    model = mmbind.load_pretrained(run / "stages" / "finetune")
+    code, out, err = cli(capsys, "eval", run, "--set", "video_open", "--json", "--max-new-tokens", "2",
+                         "--fps", "2", "--max-frames", "3", "--limit", "4")
+    assert code == 0, err
+    saved = json.loads((run / "eval" / "video_open.json").read_text())
+    assert saved["frames"] == {"fps": 2.0, "min_frames": 1, "max_frames": 3}
+    assert saved["visual_tokens"] == {"image": model.item_tokens("image"), "video": model.item_tokens("video", 3)}
+    code, _, _ = cli(capsys, "eval", run, "--set", "video_open", "--json", "--max-new-tokens", "2",
+                     "--limit", "4")
+    assert code == 0
+    saved = json.loads((run / "eval" / "video_open.json").read_text())
+    assert saved["frames"] == 4 and saved["visual_tokens"]["video"] == model.item_tokens("video", 4)
