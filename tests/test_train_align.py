@@ -352,3 +352,14 @@ def test_study_recipes_train_end_to_end(name, micro, tmp_path_factory):
     assert all(s["steps"] == (3 if rec.stages[n].kind != "lm" else 2) for n, s in summary["stages"].items())
     model = mmbind.load_pretrained(run / "stages" / "finetune")
     assert set(model.encoders) == {"image", "video"}
+
+
+def test_an_align_stage_refuses_videos_sampled_by_rate(data, tmp_path):
+    stages = {"align_video": {**ALIGN, "max_steps": 2, "options": {"modality": "video"}}}
+    rated = recipe(data, stages)
+    rated = rated.model_copy(update={"data": rated.data.model_copy(
+        update={"media": {"video": {"fps": 2.0, "max_frames": 8}}})})
+    with pytest.raises(RecipeError, match=r"stages.align_video: kind align encodes video items in fixed-size "
+                                          r"batches, but data.media.video samples by rate"):
+        train(rated, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "stages" / "align_video").exists()
