@@ -204,7 +204,8 @@ def test_eval_by_rate_records_its_sampling_and_tokens(run, micro, capsys):
     assert code == 0, err
     saved = json.loads((run / "eval" / "video_open.json").read_text())
     assert saved["frames"] == {"fps": 2.0, "min_frames": 1, "max_frames": 3}
-    assert saved["visual_tokens"] == {"image": model.item_tokens("image"), "video": model.item_tokens("video", 3)}
+    expected = {"image": model.item_tokens("image"), "video": model.item_tokens("video", 3)}
+    assert saved["visual_tokens"] == expected  # by rate: the most a video can become
     code, _, _ = cli(capsys, "eval", run, "--set", "video_open", "--json", "--max-new-tokens", "2",
                      "--limit", "4")
     assert code == 0
