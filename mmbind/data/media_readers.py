@@ -6,9 +6,9 @@ recipe's ``data.media.<key>`` and builds a `MediaReader`. Options the recipe lea
 ``defaults`` (a run's ``data.video_frames`` / ``data.video_backend`` for the fields ``frames`` and
 ``backend`` of temporal loaders); ``overrides`` (``--frames`` of eval, chat, serve) replace them.
 
-A reader's ``identity`` (the loader's name and validated options) is part of the feature-cache key, so
-changing how a modality is read is a cache miss. `guess_modality` names the modality of a bare path
-from the loaders' suffixes (chat, infer, benchmark folders).
+A reader's ``identity`` (the loader's name and validated options, unset ones left out) is part of the
+feature-cache key, so changing how a modality is read is a cache miss. `guess_modality` names the modality
+of a bare path from the loaders' suffixes (chat, infer, benchmark folders).
 """
 
 from __future__ import annotations
@@ -94,8 +94,9 @@ def _reader(entry: MediaLoaderEntry, modality: str, raw: dict[str, Any], default
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise RecipeError(f"data.media.{modality}: invalid options for loader {entry.name!r}: {problems}") \
             from None
-    identity = json.dumps({"loader": entry.name, "options": validated.model_dump(mode="json")},
-                          sort_keys=True)
+    # unset optional fields (None) are left out, so a loader gaining an option keeps its cache identities
+    options = validated.model_dump(mode="json", exclude_none=True)
+    identity = json.dumps({"loader": entry.name, "options": options}, sort_keys=True)
     return MediaReader(modality, entry.build(validated), identity)
 
 

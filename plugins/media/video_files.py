@@ -38,20 +38,21 @@ class VideoFileOptions(StrictModel):
                                              "ignored when fps is set")
     fps: float | None = Field(None, gt=0, description="sample this many frames per second of video instead")
     max_frames: int | None = Field(None, ge=1, description="with fps: at most this many frames (default 64)")
-    min_frames: int = Field(1, ge=1, description="with fps: at least this many frames (short videos repeat)")
+    min_frames: int | None = Field(None, ge=1, description="with fps: at least this many (default 1; short "
+                                                           "videos repeat frames)")
     backend: Literal["auto", "pyav", "decord", "torchcodec"] = Field("auto", description="video decoder")
 
     @model_validator(mode="after")
     def _coherent(self) -> VideoFileOptions:
-        if self.fps is None and (self.max_frames is not None or self.min_frames != 1):
+        if self.fps is None and (self.max_frames is not None or self.min_frames is not None):
             raise ValueError("max_frames / min_frames apply to sampling by rate: set fps too (or use frames)")
-        if self.fps is not None and self.max_frames is not None and self.max_frames < self.min_frames:
+        if self.fps is not None and self.max_frames is not None and self.max_frames < (self.min_frames or 1):
             raise ValueError(f"max_frames {self.max_frames} is below min_frames {self.min_frames}")
         return self
 
     def policy(self) -> FramePolicy:
         """The sampling policy these options describe."""
-        return FramePolicy(self.frames, self.fps, self.min_frames, self.max_frames)
+        return FramePolicy(self.frames, self.fps, self.min_frames or 1, self.max_frames)
 
 
 class VideoFiles(MediaLoader):
