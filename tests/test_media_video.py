@@ -27,7 +27,20 @@ from mmbind.media.pyav_reader import PyAVReader
 needs_decord = pytest.mark.skipif(
     importlib.util.find_spec("decord") is None, reason="decord is optional (x86_64-only wheels)"
 )
-BACKENDS = ["pyav", pytest.param("decord", marks=needs_decord)]
+
+
+def _torchcodec_works() -> bool:
+    try:
+        from torchcodec.decoders import VideoDecoder  # noqa: F401 -- loads the system's FFmpeg libraries
+    except (ImportError, OSError, RuntimeError):
+        return False
+    return True
+
+
+needs_torchcodec = pytest.mark.skipif(not _torchcodec_works(),
+                                      reason="torchcodec is optional (and needs the system's FFmpeg)")
+BACKENDS = ["pyav", pytest.param("decord", marks=needs_decord),
+            pytest.param("torchcodec", marks=needs_torchcodec)]
 
 
 def ids(frames: np.ndarray) -> list[int]:
@@ -273,6 +286,8 @@ def test_unreadable_files_raise_media_error_naming_the_file(tmp_path, videos, na
     path, message = errors_for(tmp_path, videos)[name]
     if backend == "decord" and name not in ("missing", "directory"):  # decord's own wording after the name
         message = rf"cannot (open|decode) video .*{path.name} with decord: "
+    if backend == "torchcodec" and name not in ("missing", "directory", "text", "image"):
+        message = rf"(cannot open video .*{path.name} with torchcodec: |video has no frames: .*{path.name})"
     with pytest.raises(MediaError, match=message):
         read_frames(path, 8, backend)
 

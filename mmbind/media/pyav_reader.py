@@ -117,7 +117,7 @@ class PyAVReader(FrameReader):
 
     def _video_stream(self) -> av.video.stream.VideoStream:
         format_name = self._container.format.name
-        if format_name in _NOT_VIDEO_FORMATS or format_name.endswith("_pipe"):
+        if not_a_video(format_name):
             raise MediaError(f"not a video file (FFmpeg reads it as '{format_name}'): {self.path}")
         for stream in self._container.streams.video:
             if not stream.disposition & av.stream.Disposition.attached_pic:
@@ -236,6 +236,23 @@ class PyAVReader(FrameReader):
 
 def _reason(error: BaseException) -> str:
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+def not_a_video(format_name: str) -> bool:
+    """Whether FFmpeg's demuxer ``format_name`` reads text or a still image rather than a video."""
+    return format_name in _NOT_VIDEO_FORMATS or format_name.endswith("_pipe")
+
+
+def check_video_container(path: Path) -> None:
+    """`MediaError` when FFmpeg reads ``path`` as text or a still image (other backends happily "decode"
+    those as one-frame videos); other problems are left to the backend."""
+    try:
+        with av.open(str(path)) as container:
+            name = container.format.name
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+        return
+    if not_a_video(name):
+        raise MediaError(f"not a video file (FFmpeg reads it as '{name}'): {path}")
 
 
 def source_bit_depth(path: Path) -> int:

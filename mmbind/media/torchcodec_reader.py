@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from mmbind.errors import MediaError
+from mmbind.media.pyav_reader import check_video_container
 from mmbind.media.reader import FrameReader
 
 INSTALL_HINT = ("install it with `pip install mmbind[torchcodec]` and the system's FFmpeg libraries "
@@ -48,6 +49,7 @@ class TorchCodecReader(FrameReader):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         decoder_class = import_decoder()
+        check_video_container(path)  # torchcodec reads text and still images as one-frame videos
         try:
             self._decoder = decoder_class(str(path), seek_mode="exact", num_ffmpeg_threads=1)
             metadata = self._decoder.metadata
