@@ -6,9 +6,10 @@ memory at 8, 32 and 64 frames per video with ``mlp2x_gelu`` (every frame's token
 LanguageBind video tower (2 layers, hidden 64, 56 px, patch 14, ``chunk_frames: 8``), a Llama of 2 layers,
 hidden 256. A batch holds 2 videos, each with 48 text tokens (24 supervised). 32 frames pooled give 32 x 4 =
 128 visual tokens per video, about as many as 8 unpooled frames (8 x 17 = 136): the check is that their peak
-memory stays within 1.25x of 8 frames unpooled. Each setting runs alone in a fresh process; peak memory is
-the RSS growth over the measured steps (the kernel's peak mark reset first), the encoder's share of the
-step time is timed separately (the frozen tower under ``no_grad``).
+memory stays within 1.25x of 8 frames unpooled. Each setting runs alone in a fresh process (glibc told to
+serve allocations of 64 KiB and more by mmap: see MALLOC_ENV); peak memory is the RSS growth over the
+measured steps (the kernel's peak mark reset first), the encoder's share of the step time is timed
+separately (the frozen tower under ``no_grad``).
 
     .venv/bin/python benchmarks/long_video.py [--steps 3]
 
@@ -94,6 +95,12 @@ def measure(frames: int, projector: str, steps: int) -> dict:
             "peak_kind": "RSS growth over the steps" + ("" if reset else " (upper bound)")}
 
 
+# glibc serves every allocation of 64 KiB or more with its own mmap and returns it on free, so the RSS growth
+# follows the live tensors instead of what the allocator's arenas happen to keep (without this the peak of
+# one setting varied 2x between runs)
+MALLOC_ENV = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[2])
     parser.add_argument("--steps", type=int, default=3)
@@ -106,7 +113,7 @@ def main() -> None:
     for projector in PROJECTORS:
         for frames in FRAMES:
             cmd = [sys.executable, __file__, "--one", str(frames), projector, "--steps", str(args.steps)]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=MALLOC_ENV).stdout
             result = json.loads(out.strip().splitlines()[-1])
             results[f"{projector}@{frames}"] = result
             print(f"{projector:12s} {frames:3d} frames: {result['visual_tokens']:5d} visual tokens, step "
