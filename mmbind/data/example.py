@@ -32,7 +32,7 @@ class MediaSpec:
 
     def tokens_of(self, path: Path) -> int:
         """Tokens the item at ``path`` becomes (probing its frame count where that varies by item)."""
-        if self.tokens_at is None:
+        if self.tokens_at is None or not self.reader.frames_vary:  # no per-item probe on the hot path
             return self.tokens
         frames = self.reader.frames_of(path)
         return self.tokens if frames is None or frames == self.reader.frames else self.tokens_at(frames)

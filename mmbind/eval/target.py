@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmbind.data.media_readers import TEMPORAL_FIELDS
 from mmbind.errors import CheckpointError, DataError
 from mmbind.model.config import CONFIG_NAME
 from mmbind.synth.manifest import MANIFEST, dataset_dir
@@ -100,7 +101,7 @@ def video_sampling(target: Target, model: Any, given: dict[str, Any] | None = No
         return dict(given)
     video = (((target.recipe or {}).get("data") or {}).get("media") or {}).get("video") or {}
     if video.get("fps"):
-        return {k: video[k] for k in ("fps", "max_frames", "min_frames") if video.get(k) is not None}
+        return {k: video[k] for k in TEMPORAL_FIELDS if k != "frames" and video.get(k) is not None}
     return {"frames": int(video.get("frames") or video_frames(target, model))}
 
 
