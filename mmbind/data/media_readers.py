@@ -52,6 +52,10 @@ class MediaReader:
         """Time steps the item at ``path`` will have (`MediaError` when it cannot be read)."""
         return self.loader.frames_of(require_file(path, self.modality))
 
+    def decoded_bytes(self, path: Path) -> int | None:
+        """Bytes the item at ``path`` takes decoded, from its header (None: the loader cannot tell)."""
+        return self.loader.decoded_bytes(require_file(path, self.modality))
+
     def load(self, path: Path) -> Any:
         """The decoded item at ``path``; `MediaError` naming the file when it is missing or unreadable."""
         return self.loader.load(require_file(path, self.modality))

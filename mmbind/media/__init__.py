@@ -1,7 +1,8 @@
 """mmbind.media
 
 Media input shared by encoders and data loading: reading images and video frames, and the image / video
-transforms with their normalisation constants.
+transforms with their normalisation constants; decoding is bounded against decompression bombs
+(`mmbind.media.limits`).
 
     from mmbind.media import load_image, load_video, ImageTransform, VideoTransform
     pixels = ImageTransform()(load_image("cat.png"))                       # (3, 224, 224)
@@ -10,7 +11,8 @@ transforms with their normalisation constants.
 Video backends (``pyav``, optional ``decord`` and ``torchcodec``) sit behind `FrameReader` and are imported
 lazily."""
 
-from mmbind.media.image import load_image
+from mmbind.media.image import image_size, load_image, open_image
+from mmbind.media.limits import MediaTooLarge
 from mmbind.media.reader import FrameReader, IncompleteVideoError
 from mmbind.media.sampling import FramePolicy, frame_indices
 from mmbind.media.suffixes import IMAGE_SUFFIXES, VIDEO_SUFFIXES
@@ -23,7 +25,15 @@ from mmbind.media.transforms import (
     VideoTransform,
     expand_to_square,
 )
-from mmbind.media.video import AUTO_BACKEND, BACKENDS, count_frames, load_video, open_reader, read_frames
+from mmbind.media.video import (
+    AUTO_BACKEND,
+    BACKENDS,
+    count_frames,
+    decoded_bytes,
+    load_video,
+    open_reader,
+    read_frames,
+)
 
 __all__ = [
     "AUTO_BACKEND",
@@ -38,12 +48,16 @@ __all__ = [
     "FrameReader",
     "ImageTransform",
     "IncompleteVideoError",
+    "MediaTooLarge",
     "VideoTransform",
     "count_frames",
+    "decoded_bytes",
     "expand_to_square",
     "frame_indices",
+    "image_size",
     "load_image",
     "load_video",
+    "open_image",
     "open_reader",
     "read_frames",
 ]

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from mmbind.errors import MediaError
-from mmbind.media.pyav_reader import PyAVReader, source_bit_depth
+from mmbind.media.limits import DEFAULT_FRAME_PIXELS, DEFAULT_VIDEO_FRAMES, check_frame_count
+from mmbind.media.pyav_reader import PyAVReader, check_frame_size, source_bit_depth
 from mmbind.media.reader import FrameReader
 
 _NOISE = re.compile(r"^(?:\[[\d:]+\] |\S+\.cc:\d+: )+")  # "[12:00:00] src/video/x.cc:151: " prefixes, nested
@@ -49,18 +50,22 @@ class DecordReader(FrameReader):
 
     backend = "decord"
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, max_pixels: int = DEFAULT_FRAME_PIXELS,
+                 max_frames: int = DEFAULT_VIDEO_FRAMES) -> None:
+        super().__init__(path, max_pixels, max_frames)
         self._decord = decord = import_decord()
-        self._high_bit = PyAVReader(path) if source_bit_depth(path) > 8 else None  # see the module doc
+        high_bit = source_bit_depth(path) > 8  # see the module doc
+        self._high_bit = PyAVReader(path, max_pixels, max_frames) if high_bit else None
         if self._high_bit is not None:
             self._count = self._high_bit.frame_count
             return
+        check_frame_size(path, max_pixels)
         try:
             self._reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=0)
             self._count = len(self._reader)
         except (decord.DECORDError, RuntimeError) as error:
             raise MediaError(f"cannot open video {path} with decord: {_reason(error)}") from None
+        check_frame_count(path, self._count, max_frames)
 
     @property
     def frame_count(self) -> int:

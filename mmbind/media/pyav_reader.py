@@ -24,12 +24,16 @@ Robustness rules (all failures are `MediaError` naming the file):
 - A packet that fails to decode is skipped; if a wanted frame is thereby lost, the next frame that
   decodes stands in for it. If the stream ends before a wanted frame (truncated file), the reader
   raises `IncompleteVideoError` with the number of leading frames that do decode.
+- Memory is bounded (`mmbind.media.limits`): frames larger than ``max_pixels`` are refused from the
+  stream's header on open and checked again on each decoded frame before its RGB conversion; the index
+  stops at ``max_frames`` packets (`MediaTooLarge`) and holds 9 bytes per frame.
 - Decoding is bounded: one ``read`` feeds at most ``(len(indices) + 2) * (frame_count + 16)`` packets
   and gives up after 64 consecutive undecodable packets, so a damaged file cannot make it spin.
 """
 
 from __future__ import annotations
 
+import array
 import bisect
 import itertools
 from collections.abc import Iterator, Sequence
@@ -40,6 +44,7 @@ import av.error
 import numpy as np
 
 from mmbind.errors import MediaError
+from mmbind.media.limits import DEFAULT_FRAME_PIXELS, DEFAULT_VIDEO_FRAMES, check_frame_count, check_pixels
 from mmbind.media.reader import FrameReader, IncompleteVideoError
 
 _NOT_VIDEO_FORMATS = {"tty", "bin", "xbin", "adf", "idf", "image2", "lavfi"}  # text / still-image demuxers
@@ -52,14 +57,18 @@ class PyAVReader(FrameReader):
 
     backend = "pyav"
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, max_pixels: int = DEFAULT_FRAME_PIXELS,
+                 max_frames: int = DEFAULT_VIDEO_FRAMES) -> None:
+        super().__init__(path, max_pixels, max_frames)
         try:
             self._container = av.open(str(path), mode="r")
         except (av.error.FFmpegError, OSError, UnicodeDecodeError) as error:
             raise MediaError(f"cannot open video {path}: {_reason(error)}") from None
         try:
             self._stream = self._video_stream()
+            context = self._stream.codec_context  # None for a stream FFmpeg has no decoder for
+            if context is not None:
+                check_pixels(path, context.width, context.height, max_pixels, "video frames")
             self._configure_stream()
             self._pts, self._keyframes, self._timed = self._build_index()
         except BaseException:
@@ -98,6 +107,7 @@ class PyAVReader(FrameReader):
             for index, frame in run:
                 position = index
                 if index >= target:  # == target, or the next frame that decoded stands in for it
+                    check_pixels(self.path, frame.width, frame.height, self.max_pixels, "a video frame")
                     array = frame.to_ndarray(format="rgb24")
                     for covered in itertools.takewhile(lambda i, index=index: i <= index, wanted[slot:]):
                         got[covered] = array
@@ -130,24 +140,28 @@ class PyAVReader(FrameReader):
     def _build_index(self) -> tuple[list[int], list[int], bool]:
         """Sorted unique presentation timestamps of all packets, the positions of keyframes, and whether
         packets carry timestamps at all (raw elementary streams do not: frames are then counted)."""
-        stamps: dict[int, bool] = {}
+        stamps, keys = array.array("q"), bytearray()  # one entry per packet: 9 bytes, not a dict's ~100
         untimed = 0
         try:
             for packet in self._container.demux(self._stream):
                 stamp = packet.pts if packet.pts is not None else packet.dts
                 if packet.size and stamp is not None:
-                    stamps[stamp] = stamps.get(stamp, False) or packet.is_keyframe
+                    stamps.append(stamp)
+                    keys.append(bool(packet.is_keyframe))
                 elif packet.size:
                     untimed += 1
+                check_frame_count(self.path, len(stamps) + untimed, self.max_frames)
         except av.error.FFmpegError:
             pass  # a damaged tail: index what was readable; reading reports what actually decodes
         if not stamps:
             if not untimed:
                 raise MediaError(f"video has no frames: {self.path}")
             return list(range(untimed)), [0], False  # decode from the start, counting frames
-        pts = sorted(stamps)
-        keyframes = [i for i, stamp in enumerate(pts) if stamps[stamp]] or [0]
-        return pts, keyframes if keyframes[0] == 0 else [0, *keyframes], True
+        unique, slots = np.unique(np.frombuffer(stamps, dtype=np.int64), return_inverse=True)
+        keyed = np.zeros(len(unique), dtype=bool)
+        np.logical_or.at(keyed, slots, np.frombuffer(bytes(keys), dtype=bool))
+        keyframes = np.flatnonzero(keyed).tolist() or [0]
+        return unique.tolist(), keyframes if keyframes[0] == 0 else [0, *keyframes], True
 
     # -- decoding --------------------------------------------------------------------------------------
 
@@ -253,6 +267,26 @@ def check_video_container(path: Path) -> None:
         return
     if not_a_video(name):
         raise MediaError(f"not a video file (FFmpeg reads it as '{name}'): {path}")
+
+
+def frame_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` of the first video stream from its header (None when FFmpeg cannot tell)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = next((s for s in container.streams.video
+                           if not s.disposition & av.stream.Disposition.attached_pic), None)
+            context = stream.codec_context if stream is not None else None
+            return (int(context.width), int(context.height)) if context is not None and context.width else None
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+        return None
+
+
+def check_frame_size(path: Path, max_pixels: int) -> None:
+    """`MediaTooLarge` when the header's frame size is over ``max_pixels`` (for backends that decode
+    without asking)."""
+    size = frame_size(path)
+    if size is not None:
+        check_pixels(path, *size, max_pixels, "video frames")
 
 
 def source_bit_depth(path: Path) -> int:

@@ -7,6 +7,10 @@ they play (`frame_rate`, for sampling by frames per second), and returns decoded
 (`read`). Frame ``i`` is the ``i``-th frame in presentation (timestamp) order.
 Backends are imported lazily by `mmbind.media.video.open_reader`; this module imports neither.
 
+Bounds (`mmbind.media.limits`): a reader is opened with ``max_pixels`` (per frame) and ``max_frames`` (frames
+the file may hold); a file over either raises `MediaTooLarge` on open, from its header and index, before
+any frame is decoded.
+
 Errors: every failure a file can cause is a `MediaError` naming the file. `IncompleteVideoError` is the
 one a caller can recover from: the file's index promised more frames than actually decode (a truncated
 or damaged tail); ``decodable`` says how many leading frames do, so uniform sampling can be redone over
@@ -24,6 +28,7 @@ from typing import ClassVar
 import numpy as np
 
 from mmbind.errors import MediaError
+from mmbind.media.limits import DEFAULT_FRAME_PIXELS, DEFAULT_VIDEO_FRAMES
 
 
 class IncompleteVideoError(MediaError):
@@ -44,8 +49,11 @@ class FrameReader(ABC):
 
     backend: ClassVar[str]  # name used by ``backend=`` in `read_frames`
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_pixels: int = DEFAULT_FRAME_PIXELS,
+                 max_frames: int = DEFAULT_VIDEO_FRAMES) -> None:
         self.path = path
+        self.max_pixels = max_pixels  # pixels of one frame
+        self.max_frames = max_frames  # frames the file may hold
 
     @property
     @abstractmethod

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from mmbind.errors import MediaError
-from mmbind.media.pyav_reader import check_video_container
+from mmbind.media.limits import DEFAULT_FRAME_PIXELS, DEFAULT_VIDEO_FRAMES, check_frame_count, check_pixels
+from mmbind.media.pyav_reader import check_frame_size, check_video_container
 from mmbind.media.reader import FrameReader
 
 INSTALL_HINT = ("install it with `pip install mmbind[torchcodec]` and the system's FFmpeg libraries "
@@ -46,8 +47,9 @@ class TorchCodecReader(FrameReader):
 
     backend = "torchcodec"
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, max_pixels: int = DEFAULT_FRAME_PIXELS,
+                 max_frames: int = DEFAULT_VIDEO_FRAMES) -> None:
+        super().__init__(path, max_pixels, max_frames)
         decoder_class = import_decoder()
         check_video_container(path)  # torchcodec reads text and still images as one-frame videos
         try:
@@ -59,6 +61,11 @@ class TorchCodecReader(FrameReader):
         self._rate = float(metadata.average_fps) if metadata.average_fps else None
         if self._count < 1:
             raise MediaError(f"video has no frames: {path}")
+        check_frame_count(path, self._count, max_frames)
+        if metadata.width and metadata.height:  # the exact scan decoded no frame: checked before any is
+            check_pixels(path, int(metadata.width), int(metadata.height), max_pixels, "video frames")
+        else:
+            check_frame_size(path, max_pixels)
 
     @property
     def frame_count(self) -> int:

@@ -37,6 +37,9 @@ Rules (tested):
   no frame read twice to reach a rate above the video's own); a file without a frame rate is a
   `MediaError` naming it.
 - A missing, empty, corrupt or non-video file, or one with no frames, raises `MediaError` naming it.
+- Decoding is bounded (`mmbind.media.limits`): ``max_pixels`` per frame and ``max_frames`` frames in the
+  file, checked on open before any frame is decoded (`MediaTooLarge`); `decoded_bytes` tells what a read
+  will allocate without decoding.
 - A truncated file (more frames indexed than decode; ``pyav`` backend) is sampled over the frames that
   do decode; if none decodes, `MediaError`. Decoding is bounded (see `mmbind.media.pyav_reader`).
   decord refuses truncated MP4s with a `MediaError` instead.
@@ -50,6 +53,7 @@ from typing import Literal
 import numpy as np
 
 from mmbind.errors import MediaError
+from mmbind.media.limits import DEFAULT_FRAME_PIXELS, DEFAULT_VIDEO_FRAMES, check_pixels
 from mmbind.media.reader import FrameReader, IncompleteVideoError, require_file
 from mmbind.media.sampling import FramePolicy
 
@@ -59,22 +63,24 @@ AUTO_BACKEND = "pyav"  # what "auto" resolves to (the faster one in benchmarks/f
 _MAX_RESAMPLES = 8  # times sampling is redone over a shrinking decodable prefix
 
 
-def open_reader(path: str | Path, backend: Backend = "auto") -> FrameReader:
-    """An open `FrameReader` for ``path``; backends are imported only here, on first use."""
+def open_reader(path: str | Path, backend: Backend = "auto", max_pixels: int = DEFAULT_FRAME_PIXELS,
+                max_frames: int = DEFAULT_VIDEO_FRAMES) -> FrameReader:
+    """An open `FrameReader` for ``path`` (`MediaTooLarge` for frames over ``max_pixels`` or a file of
+    more than ``max_frames`` frames); backends are imported only here, on first use."""
     path = require_file(path)
     name = AUTO_BACKEND if backend == "auto" else backend
     if name == "pyav":
         from mmbind.media.pyav_reader import PyAVReader
 
-        return PyAVReader(path)
+        return PyAVReader(path, max_pixels, max_frames)
     if name == "decord":
         from mmbind.media.decord_reader import DecordReader
 
-        return DecordReader(path)
+        return DecordReader(path, max_pixels, max_frames)
     if name == "torchcodec":
         from mmbind.media.torchcodec_reader import TorchCodecReader
 
-        return TorchCodecReader(path)
+        return TorchCodecReader(path, max_pixels, max_frames)
     raise MediaError(f"unknown video backend '{backend}' (choose from: auto, {', '.join(BACKENDS)})")
 
 
@@ -93,23 +99,39 @@ def _indices(policy: FramePolicy, reader: FrameReader, available: int) -> np.nda
         raise MediaError(f"video {reader.path}: {error}") from None
 
 
-def count_frames(path: str | Path, policy: int | FramePolicy, backend: Backend = "auto") -> int:
+def count_frames(path: str | Path, policy: int | FramePolicy, backend: Backend = "auto",
+                 max_pixels: int = DEFAULT_FRAME_PIXELS, max_frames: int = DEFAULT_VIDEO_FRAMES) -> int:
     """How many frames `read_frames` returns for ``path`` under ``policy``, without decoding any (the
     file's index is read: `MediaError` when it cannot be)."""
     policy = _policy(policy)
     if policy.fps is None:
         return policy.frames
-    with open_reader(path, backend) as reader:
+    with open_reader(path, backend, max_pixels, max_frames) as reader:
         if reader.frame_count < 1:
             raise MediaError(f"video has no frames: {reader.path}")
         return len(_indices(policy, reader, reader.frame_count))
 
 
-def read_frames(path: str | Path, num_frames: int | FramePolicy = 8, backend: Backend = "auto") -> np.ndarray:
+def decoded_bytes(path: str | Path, policy: int | FramePolicy, max_pixels: int = DEFAULT_FRAME_PIXELS) -> int:
+    """Bytes of the ``(T, H, W, 3)`` array `read_frames` would return, from the header (no frame decoded;
+    by rate, T is the policy's cap); `MediaTooLarge` when the frames are over ``max_pixels``."""
+    from mmbind.media.pyav_reader import frame_size
+
+    path = require_file(path)
+    size = frame_size(path)
+    if size is None:
+        raise MediaError(f"cannot read video {path}: no video stream with a frame size")
+    check_pixels(path, *size, max_pixels, "video frames")
+    return _policy(policy).cap * size[0] * size[1] * 3
+
+
+def read_frames(path: str | Path, num_frames: int | FramePolicy = 8, backend: Backend = "auto",
+                max_pixels: int = DEFAULT_FRAME_PIXELS, max_frames: int = DEFAULT_VIDEO_FRAMES) -> np.ndarray:
     """RGB frames of ``path`` as ``(T, H, W, 3)`` uint8: ``num_frames`` uniformly sampled, or as a
-    `FramePolicy` says (by rate: T varies by video)."""
+    `FramePolicy` says (by rate: T varies by video); bounded by ``max_pixels`` per frame and ``max_frames``
+    in the file (`MediaTooLarge`)."""
     policy = _policy(num_frames)
-    with open_reader(path, backend) as reader:
+    with open_reader(path, backend, max_pixels, max_frames) as reader:
         available = reader.frame_count
         if available < 1:  # decord can report 0 for files it opens
             raise MediaError(f"video has no frames: {reader.path}")

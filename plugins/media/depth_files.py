@@ -9,7 +9,8 @@ Read with PIL: one-channel images only -- 16-bit (``I;16*``), 32-bit integer (``
 8-bit (``L``; bilevel ``1`` as 0 / 255) PNG, TIFF, PGM, ... A colour or alpha image (RGB, RGBA, LA,
 palette) is not a depth map: `MediaError`, as are missing and unreadable files. Multi-frame files give
 their first frame; EXIF orientation is not applied (``IMREAD_UNCHANGED`` ignores it too). Depth maps are
-ordinary PNGs, so this loader claims no file suffix: name the modality (``depth=PATH``).
+ordinary PNGs, so this loader claims no file suffix: name the modality (``depth=PATH``). A map over
+``max_pixels`` is refused from its header (`mmbind.media.limits`).
 """
 
 from __future__ import annotations
@@ -21,21 +22,23 @@ from PIL import Image
 
 from mmbind import MediaError, MediaLoaderEntry, hookimpl
 from mmbind.interfaces import MediaLoader
+from mmbind.media import image_size, open_image
+from mmbind.media.limits import DEFAULT_IMAGE_PIXELS
 from mmbind.media.reader import require_file
-from mmbind.recipe.strict import StrictModel
+from plugins.media.image_files import ImageFileOptions
 
 DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F", "L", "1")  # PIL modes of one-channel maps
 
 
-class DepthFileOptions(StrictModel):
-    """Options of the ``depth`` loader (none)."""
+class DepthFileOptions(ImageFileOptions):
+    """Options of the ``depth`` loader (those of ``image``: ``max_pixels``)."""
 
 
-def read_depth_map(path: str | Path) -> np.ndarray:
+def read_depth_map(path: str | Path, max_pixels: int = DEFAULT_IMAGE_PIXELS) -> np.ndarray:
     """The raw values of the one-channel depth map at ``path``, float32 ``(H, W)``."""
     path = require_file(path, "depth map")
     try:
-        with Image.open(path) as image:
+        with open_image(path, max_pixels, "depth map") as image:
             image.load()
             if image.mode not in DEPTH_MODES:
                 bands = len(image.getbands())
@@ -52,12 +55,19 @@ def read_depth_map(path: str | Path) -> np.ndarray:
 class DepthFiles(MediaLoader):
     """Reads one depth map per file."""
 
+    def __init__(self, max_pixels: int | None = None) -> None:
+        self.max_pixels = max_pixels or DEFAULT_IMAGE_PIXELS
+
+    def decoded_bytes(self, path: Path) -> int:
+        width, height = image_size(path)
+        return width * height * 4
+
     def load(self, path: Path) -> np.ndarray:
-        return read_depth_map(path)
+        return read_depth_map(path, self.max_pixels)
 
 
 def build(options: DepthFileOptions) -> DepthFiles:
-    return DepthFiles()
+    return DepthFiles(options.max_pixels)
 
 
 @hookimpl

@@ -10,29 +10,16 @@ image files, so this loader claims no file suffix: name the modality (``thermal=
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from PIL import Image
-
 from mmbind import MediaLoaderEntry, hookimpl
-from mmbind.interfaces import MediaLoader
-from mmbind.media import load_image
-from mmbind.recipe.strict import StrictModel
+from plugins.media.image_files import ImageFileOptions, ImageFiles
 
 
-class ThermalFileOptions(StrictModel):
-    """Options of the ``thermal`` loader (none)."""
+class ThermalFileOptions(ImageFileOptions):
+    """Options of the ``thermal`` loader (those of ``image``: ``max_pixels``)."""
 
 
-class ThermalFiles(MediaLoader):
-    """Reads one thermal image per file."""
-
-    def load(self, path: Path) -> Image.Image:
-        return load_image(path)
-
-
-def build(options: ThermalFileOptions) -> ThermalFiles:
-    return ThermalFiles()
+def build(options: ThermalFileOptions) -> ImageFiles:
+    return ImageFiles(options.max_pixels)
 
 
 @hookimpl

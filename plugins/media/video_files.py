@@ -9,6 +9,9 @@ sampled by a policy (`mmbind.media.FramePolicy`):
   frames repeat). ``fps`` above a video's own rate reads every frame once. The frame count then varies by
   video, and with it the tokens a video becomes: batches carry videos of different lengths as a list.
 
+Bounds (`mmbind.media.limits`): ``max_pixels`` per frame (default 4096 x 4096) and ``max_video_frames`` in
+the file (default 500,000), checked from the header and index before any frame is decoded.
+
 ``frames`` and ``backend`` default to the recipe's ``data.video_frames`` / ``data.video_backend``;
 ``--frames`` of eval / chat / serve sets a fixed count.
 
@@ -27,7 +30,8 @@ from pydantic import Field, model_validator
 
 from mmbind import MediaLoaderEntry, hookimpl
 from mmbind.interfaces import MediaLoader
-from mmbind.media import VIDEO_SUFFIXES, FramePolicy, count_frames, read_frames
+from mmbind.media import VIDEO_SUFFIXES, FramePolicy, count_frames, decoded_bytes, read_frames
+from mmbind.media.limits import DEFAULT_FRAME_PIXELS, DEFAULT_VIDEO_FRAMES
 from mmbind.recipe.strict import StrictModel
 
 
@@ -41,6 +45,10 @@ class VideoFileOptions(StrictModel):
     min_frames: int | None = Field(None, ge=1, description="with fps: at least this many (default 1; short "
                                                            "videos repeat frames)")
     backend: Literal["auto", "pyav", "decord", "torchcodec"] = Field("auto", description="video decoder")
+    max_pixels: int | None = Field(None, ge=1, description=f"refuse videos whose frames have more pixels "
+                                                          f"(default {DEFAULT_FRAME_PIXELS:,}: 4096 x 4096)")
+    max_video_frames: int | None = Field(None, ge=1, description=f"refuse videos of more frames (default "
+                                                                f"{DEFAULT_VIDEO_FRAMES:,})")
 
     @model_validator(mode="after")
     def _coherent(self) -> VideoFileOptions:
@@ -61,6 +69,8 @@ class VideoFiles(MediaLoader):
     def __init__(self, options: VideoFileOptions) -> None:
         self.options = options
         self.policy = options.policy()
+        self.bounds = (options.max_pixels or DEFAULT_FRAME_PIXELS,  # per frame, frames in the file
+                       options.max_video_frames or DEFAULT_VIDEO_FRAMES)
         self._counts: dict[tuple[str, int, int], int] = {}  # (path, size, mtime) -> frames, by rate
 
     @property
@@ -78,11 +88,14 @@ class VideoFiles(MediaLoader):
         stat = path.stat()
         key = (str(path), stat.st_size, stat.st_mtime_ns)
         if key not in self._counts:
-            self._counts[key] = count_frames(path, self.policy, self.options.backend)
+            self._counts[key] = count_frames(path, self.policy, self.options.backend, *self.bounds)
         return self._counts[key]
 
+    def decoded_bytes(self, path: Path) -> int:
+        return decoded_bytes(path, self.policy, self.bounds[0])
+
     def load(self, path: Path) -> np.ndarray:
-        return read_frames(path, self.policy, self.options.backend)
+        return read_frames(path, self.policy, self.options.backend, *self.bounds)
 
 
 def build(options: VideoFileOptions) -> VideoFiles:
