@@ -3,7 +3,8 @@
 Validating argument types and checks of the ``mmbind`` command line, applied while parsing, before any work:
 `positive_int` for counts (``--batch-size``, ``--max-new-tokens``, ``--limit``, ``--frames``: 0 or a negative
 number is refused, never silently misapplied), `add_frame_args` / `frame_sampling` for how videos are sampled
-(a count, or ``--fps`` with ``--max-frames`` / ``--min-frames``), `output_dir` for a folder a command writes
+(a count, or ``--fps`` with ``--max-frames`` / ``--min-frames``), `add_media_limit_args` / `media_limits` for
+the decoding limits (``--max-pixels`` ..., `mmbind.media.limits`), `output_dir` for a folder a command writes
 (an existing file, or a folder that cannot be created or written, is one error naming the path)."""
 
 from __future__ import annotations
@@ -63,6 +64,28 @@ def frame_sampling(args: argparse.Namespace) -> dict[str, float | int]:
     if top is not None:
         out["max_frames"] = top
     return out
+
+
+def add_media_limit_args(parser: argparse.ArgumentParser) -> None:
+    """``--max-pixels`` / ``--max-video-frames`` / ``--max-audio-seconds``: bounds on decoding media."""
+    from mmbind.media import limits  # light: neither PIL nor torch
+
+    group = parser.add_argument_group("media limits (refused before decoding)")
+    group.add_argument("--max-pixels", type=positive_int,
+                       help=f"pixels of one image or video frame (default: {limits.DEFAULT_IMAGE_PIXELS:,} "
+                            f"per image, {limits.DEFAULT_FRAME_PIXELS:,} per frame)")
+    group.add_argument("--max-video-frames", type=positive_int,
+                       help=f"frames a video may hold (default: {limits.DEFAULT_VIDEO_FRAMES:,})")
+    group.add_argument("--max-audio-seconds", type=positive_float,
+                       help=f"seconds of audio decoded from one file (default: "
+                            f"{limits.DEFAULT_AUDIO_SECONDS:g})")
+
+
+def media_limits(args: argparse.Namespace) -> dict[str, float | int]:
+    """The loader options ``add_media_limit_args`` gathered (those given)."""
+    given = {"max_pixels": args.max_pixels, "max_video_frames": args.max_video_frames,
+             "max_audio_seconds": args.max_audio_seconds}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def check_output_dir(path: Path, what: str) -> None:

@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from mmbind.cli.argtypes import frame_sampling
+from mmbind.cli.argtypes import frame_sampling, media_limits
 from mmbind.cli.console import stderr, stdout
 from mmbind.errors import UsageError
 
@@ -93,7 +93,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
     settings = BenchSettings(args.batch_size or 16, args.max_new_tokens, args.limit, options)
     job = prepare_benchmark(args.run, args.benchmark, args.data, settings, stage=args.stage,
                             template=args.template, frames=frame_sampling(args) or None, output=args.output,
-                            judge=judge,
+                            judge=judge, limits=media_limits(args),
                             restart=args.restart)
     if not args.json:
         stdout.print(f"evaluating {job.target.model_dir} on {args.benchmark} ({len(job.items)} questions "

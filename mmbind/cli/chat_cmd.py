@@ -16,7 +16,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmbind.cli.argtypes import add_frame_args, frame_sampling, positive_int
+from mmbind.cli.argtypes import (
+    add_frame_args,
+    add_media_limit_args,
+    frame_sampling,
+    media_limits,
+    positive_int,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="tokens per answer (default: 256)")
     parser.add_argument("--stage", help="use this stage's output instead of the last one")
     add_frame_args(parser)
+    add_media_limit_args(parser)
     parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"),
                         help="template (default: llava_v1 for converted Video-LLaVA, else vicuna_v1)")
     parser.set_defaults(func=run)
@@ -50,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     target = resolve_target(args.run, args.stage)
     model = mmbind.load_pretrained(target.model_dir)
     template = get_template(args.template) if args.template else None
-    generator = Generator(model, template, video_sampling(target, model, sampling))
+    generator = Generator(model, template, video_sampling(target, model, sampling), limits=media_limits(args))
     items = [("image", args.image)] if args.image else [("video", args.video)] if args.video else []
     items += [media_argument(value, list(model.encoders)) for value in args.media]
     modality, media = items[0] if items else (None, None)

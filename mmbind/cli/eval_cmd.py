@@ -18,7 +18,13 @@ import argparse
 import json
 from pathlib import Path
 
-from mmbind.cli.argtypes import add_frame_args, frame_sampling, positive_int
+from mmbind.cli.argtypes import (
+    add_frame_args,
+    add_media_limit_args,
+    frame_sampling,
+    media_limits,
+    positive_int,
+)
 from mmbind.cli.console import stderr, stdout
 
 
@@ -37,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="tokens per answer (default: 10; with --benchmark 64 for open answers, 16 else)")
     parser.add_argument("--limit", type=positive_int, help="only the first N questions of each set")
     add_frame_args(parser)
+    add_media_limit_args(parser)
     parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"),
                         help="conversation template (default: vicuna_v1, as training uses; with --benchmark: "
                              "llava_v1 for converted Video-LLaVA checkpoints)")
@@ -75,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     sampling = frame_sampling(args)
     job = prepare_eval(args.run, args.sets, settings,
                        data=args.data, stage=args.stage, template=args.template or "vicuna_v1",
-                       frames=sampling or None)
+                       frames=sampling or None, limits=media_limits(args))
     target, data_dir, skipped = job.target, job.data_dir, job.skipped
     if not args.json:
         stdout.print(f"evaluating {target.model_dir}" + (f" (stage {target.stage})" if target.stage else "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mmbind.cli.argtypes import add_frame_args, frame_sampling
+from mmbind.cli.argtypes import add_frame_args, add_media_limit_args, frame_sampling, media_limits
 from mmbind.errors import UsageError
 
 
@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64, help="tokens per answer (default: 64)")
     parser.add_argument("--stage", help="use this stage's output instead of the last one")
     add_frame_args(parser)
+    add_media_limit_args(parser)
     parser.add_argument("--template", choices=("vicuna_v1", "llava_v1"), help="conversation template")
     parser.set_defaults(func=run, output_files=("output",))
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     target = resolve_target(args.target, args.stage)
     model = mmbind.load_pretrained(target.model_dir).eval()
     template = get_template(args.template) if args.template else None
-    generator = Generator(model, template, video_sampling(target, model, sampling))
+    generator = Generator(model, template, video_sampling(target, model, sampling), limits=media_limits(args))
     todo = sum(1 for r in rows if r.id not in done)
     start = time.perf_counter()
     with Progress(TextColumn("[bold]infer"), BarColumn(), MofNCompleteColumn(),

@@ -11,7 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mmbind.cli.argtypes import add_frame_args, frame_sampling
+from mmbind.cli.argtypes import (
+    add_frame_args,
+    add_media_limit_args,
+    frame_sampling,
+    media_limits,
+    positive_float,
+)
 from mmbind.errors import UsageError
 
 
@@ -42,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-body-mb", type=float, default=64, help="request body limit in MB (default: 64)"
     )
     parser.add_argument("--max-media-mb", type=float, default=32, help="media file limit in MB (default: 32)")
+    parser.add_argument("--max-decoded-mb", type=positive_float, default=512,
+                        help="a request's media once decoded, in MB (default: 512; 413 past it)")
+    parser.add_argument("--decode-budget-mb", type=positive_float, default=1024,
+                        help="media decoded at once by all requests together, in MB (default: 1024; at least "
+                             "--max-decoded-mb)")
+    add_media_limit_args(parser)
     parser.set_defaults(func=run)
 
 
@@ -60,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-batch, --max-tokens, --max-queue and --max-media must be at least 1")
     if args.media_root is not None and not args.media_root.is_dir():
         raise UsageError(f"--media-root {args.media_root}: no such directory")
+    if args.decode_budget_mb < args.max_decoded_mb:
+        raise UsageError(f"--decode-budget-mb {args.decode_budget_mb:g} is below --max-decoded-mb "
+                         f"{args.max_decoded_mb:g}: one request could never be decoded")
     sampling = frame_sampling(args)
     target = resolve_target(args.target, args.stage)
     model = mmbind.load_pretrained(target.model_dir).eval()
@@ -73,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
         max_body_bytes=int(args.max_body_mb * 2**20), max_media_bytes=int(args.max_media_mb * 2**20),
         max_media=args.max_media, max_tokens=args.max_tokens, default_max_tokens=min(128, args.max_tokens),
         max_batch=args.max_batch, max_queue=args.max_queue, frames=video_sampling(target, model, sampling),
+        max_decoded_bytes=int(args.max_decoded_mb * 2**20),
+        decode_budget_bytes=int(args.decode_budget_mb * 2**20),
+        media_limits=media_limits(args),
     )
     app = create_app(model, settings, name, template)
     if args.host not in ("127.0.0.1", "localhost", "::1") and key is None:

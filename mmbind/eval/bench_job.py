@@ -94,7 +94,7 @@ def prepare_benchmark(
     target_path: str | Path, name: str, data: str | Path, settings: BenchSettings, *,
     stage: str | None = None, template: str | None = None, frames: int | dict[str, Any] | None = None,
     output: str | Path | None = None, judge: JudgeConfig | None = None, restart: bool = False,
-    load_options: Mapping[str, str] | None = None,
+    load_options: Mapping[str, str] | None = None, limits: Mapping[str, Any] | None = None,
 ) -> BenchJob:
     """Read the benchmark first (a bad file fails before the model loads), then load the model once."""
     import mmbind
@@ -111,7 +111,7 @@ def prepare_benchmark(
                          f"{', '.join(model.encoders) or 'none'}")
     chosen = get_template(template) if template else default_template(model)
     sampling = {"frames": frames} if isinstance(frames, int) else frames
-    generator = Generator(model, chosen, video_sampling(target, model, sampling))
+    generator = Generator(model, chosen, video_sampling(target, model, sampling), limits=limits)
     out = Path(output) if output else target.results_dir / eval_set.name
     return BenchJob(target, eval_set, Path(data), generator, settings, out,
                     Judge(judge) if judge and eval_set.kind == "qa" else None, restart)

@@ -59,7 +59,8 @@ class Generator:
 
     def __init__(self, model: Any, template: Conversation | None = None,
                  frames: int | Mapping[str, Any] | None = None, video_backend: str = "auto",
-                 media_options: dict[str, dict[str, Any]] | None = None) -> None:
+                 media_options: dict[str, dict[str, Any]] | None = None,
+                 limits: Mapping[str, Any] | None = None) -> None:
         if model.llm.tokenizer is None:
             raise CheckpointError("the model has no tokenizer (its LLM was built without one)")
         self.model = model
@@ -71,7 +72,8 @@ class Generator:
         self.sampling = dict(frames) if isinstance(frames, Mapping) else {"frames": frames}
         # recorded with results: the count when fixed, else the sampling options
         self.frames = self.sampling["frames"] if list(self.sampling) == ["frames"] else self.sampling
-        self._reading = (media_options, {"backend": video_backend}, self.sampling)
+        # decoding limits (`mmbind.media.limits`: max_pixels, ...) set on every loader that has them
+        self._reading = (media_options, {"backend": video_backend}, {**self.sampling, **(limits or {})})
         self.readers: dict[str, MediaReader] = {}  # built on a modality's first item
         self.device = next(model.parameters()).device
         self._cache: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()

@@ -43,6 +43,7 @@ class EvalJob:
 def prepare_eval(
     run: str | Path, names: Sequence[str] | None, settings: EvalSettings, *, data: str | Path | None = None,
     stage: str | None = None, template: str = "vicuna_v1", frames: int | dict[str, Any] | None = None,
+    limits: dict[str, Any] | None = None,
 ) -> EvalJob:
     """Resolve ``run`` (a run or checkpoint directory), its data and sets, and load the model once."""
     import mmbind
@@ -53,7 +54,7 @@ def prepare_eval(
     model = mmbind.load_pretrained(target.model_dir)
     sets, skipped = usable_sets(select_sets(data_dir, names), list(model.encoders), bool(names))
     sampling = video_sampling(target, model, {"frames": frames} if isinstance(frames, int) else frames)
-    generator = Generator(model, get_template(template), sampling)
+    generator = Generator(model, get_template(template), sampling, limits=limits)
     extra = {"data": str(data_dir), "template": template, "frames": generator.frames,
              "visual_tokens": visual_tokens(model, generator)}
     job_settings = EvalSettings(settings.batch_size, settings.max_new_tokens, settings.limit, extra)

@@ -9,55 +9,39 @@ transforms with their normalisation constants; decoding is bounded against decom
     clip = VideoTransform()(load_video("clip.mp4", num_frames=8))          # (8, 3, 224, 224)
 
 Video backends (``pyav``, optional ``decord`` and ``torchcodec``) sit behind `FrameReader` and are imported
-lazily."""
+lazily. So are this package's own modules: ``from mmbind.media.limits import ...`` (the command line's
+flags) imports neither PIL nor torch; a name below is imported from its module on first use.
+"""
 
-from mmbind.media.image import image_size, load_image, open_image
-from mmbind.media.limits import MediaTooLarge
-from mmbind.media.reader import FrameReader, IncompleteVideoError
-from mmbind.media.sampling import FramePolicy, frame_indices
-from mmbind.media.suffixes import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from mmbind.media.transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    OPENAI_CLIP_MEAN,
-    OPENAI_CLIP_STD,
-    ImageTransform,
-    VideoTransform,
-    expand_to_square,
-)
-from mmbind.media.video import (
-    AUTO_BACKEND,
-    BACKENDS,
-    count_frames,
-    decoded_bytes,
-    load_video,
-    open_reader,
-    read_frames,
-)
+from __future__ import annotations
 
-__all__ = [
-    "AUTO_BACKEND",
-    "BACKENDS",
-    "IMAGENET_MEAN",
-    "IMAGE_SUFFIXES",
-    "IMAGENET_STD",
-    "OPENAI_CLIP_MEAN",
-    "OPENAI_CLIP_STD",
-    "VIDEO_SUFFIXES",
-    "FramePolicy",
-    "FrameReader",
-    "ImageTransform",
-    "IncompleteVideoError",
-    "MediaTooLarge",
-    "VideoTransform",
-    "count_frames",
-    "decoded_bytes",
-    "expand_to_square",
-    "frame_indices",
-    "image_size",
-    "load_image",
-    "load_video",
-    "open_image",
-    "open_reader",
-    "read_frames",
-]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "image": ("image_size", "load_image", "open_image"),
+    "limits": ("MediaTooLarge",),
+    "reader": ("FrameReader", "IncompleteVideoError"),
+    "sampling": ("FramePolicy", "frame_indices"),
+    "suffixes": ("IMAGE_SUFFIXES", "VIDEO_SUFFIXES"),
+    "transforms": ("IMAGENET_MEAN", "IMAGENET_STD", "OPENAI_CLIP_MEAN", "OPENAI_CLIP_STD", "ImageTransform",
+                   "VideoTransform", "expand_to_square"),
+    "video": ("AUTO_BACKEND", "BACKENDS", "count_frames", "decoded_bytes", "load_video", "open_reader",
+              "read_frames"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mmbind.media' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"mmbind.media.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -276,7 +276,9 @@ def frame_size(path: Path) -> tuple[int, int] | None:
             stream = next((s for s in container.streams.video
                            if not s.disposition & av.stream.Disposition.attached_pic), None)
             context = stream.codec_context if stream is not None else None
-            return (int(context.width), int(context.height)) if context is not None and context.width else None
+            if context is None or not context.width:
+                return None
+            return int(context.width), int(context.height)
     except (av.error.FFmpegError, OSError, UnicodeDecodeError):
         return None
 

@@ -27,7 +27,9 @@ Videos (`VideoTransform`, ``(T, H, W, 3)`` uint8 -> ``(T, 3, size, size)`` float
 ``/255`` -> normalise -> shortest side to ``size`` (pytorchvideo ``ShortSideScale``: bilinear,
 ``align_corners=False``, no antialias, long side ``floor(long / short * size)``) -> centre crop
 (``round((H - size) / 2)`` as ``CenterCropVideo``) -> random horizontal flip only if ``train_flip`` (the
-original flips with p=0.5 even at inference; off by default here).
+original flips with p=0.5 even at inference; off by default here). Frames go through in groups of at most
+``_GROUP_BYTES`` of float input, so the float copies of large frames never exist for the whole clip at
+once (the same values as one pass: every step works frame by frame).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ CropOffset = Literal["floor", "round"]
 _PIL_FILTERS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
 _MAX_ASPECT = 64  # longer/shorter side above which only the kept window is resampled
 _MAX_PAD_SIDE = 8192  # largest square canvas built by pad_to_square
+_GROUP_BYTES = 64 * 2**20  # float32 input of the frames transformed together
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,18 @@ class VideoTransform:
     crop_offset: CropOffset = "round"  # centre-crop offset: CenterCropVideo's round, or HF's floor
 
     def __call__(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-        video = torch.as_tensor(np.asarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+        frames = torch.as_tensor(np.asarray(frames))
+        per_frame = max(1, frames[0].numel() * 4) if len(frames) else 1
+        group = max(1, _GROUP_BYTES // per_frame)
+        video = torch.cat([self._resize_crop(frames[start:start + group])
+                           for start in range(0, len(frames), group)]) if len(frames) > group \
+            else self._resize_crop(frames)
+        if self.train_flip and bool(torch.rand(()) < 0.5):
+            video = video.flip(-1)
+        return video.contiguous()
+
+    def _resize_crop(self, frames: torch.Tensor) -> torch.Tensor:
+        video = frames.permute(0, 3, 1, 2).float() / 255.0
         video = _normalize(video, self.mean, self.std, channel_dim=1)
         height, width = video.shape[-2:]
         short = _scale_size(self.size, self.crop_pct)
@@ -108,10 +122,7 @@ class VideoTransform:
         video = F.interpolate(video, size=new_size, mode=self.interpolation, align_corners=False)
         top = _offset(new_size[0] - self.size, self.crop_offset)
         left = _offset(new_size[1] - self.size, self.crop_offset)
-        video = video[..., top : top + self.size, left : left + self.size]
-        if self.train_flip and bool(torch.rand(()) < 0.5):
-            video = video.flip(-1)
-        return video.contiguous()
+        return video[..., top : top + self.size, left : left + self.size]
 
 
 def resize_center_crop(

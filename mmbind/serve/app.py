@@ -11,7 +11,8 @@
 
 Everything a client can get wrong is answered with a 4xx and an OpenAI-style error whose message is one
 line: the body is read with a size cap (413), must be JSON (415 / 400), is checked field by field
-(`parse_chat_request`), media are read under limits (`RequestMedia`). ``/v1/*`` needs ``Authorization:
+(`parse_chat_request`), media are read under limits (`RequestMedia`: encoded and decoded sizes, 413; a
+decoding budget shared by all requests, `DecodeBudget`). ``/v1/*`` needs ``Authorization:
 Bearer KEY`` when the server has a key (compared in constant time; 401 otherwise).
 """
 
@@ -36,6 +37,7 @@ from mmbind.prompting import Conversation
 from mmbind.registry.modalities import loader_entry
 from mmbind.serve.batcher import BatchWorker, Pending
 from mmbind.serve.chat_request import ChatJob, parse_chat_request
+from mmbind.serve.decode_budget import DecodeBudget
 from mmbind.serve.media_input import RequestMedia, media_types
 from mmbind.serve.request_error import RequestError
 from mmbind.serve.settings import ServeSettings
@@ -83,25 +85,29 @@ def page_html() -> str:
 
 
 def served_readers(
-    modalities: list[str], frames: int | dict[str, Any], backend: str
+    modalities: list[str], frames: int | dict[str, Any], backend: str, limits: dict[str, Any] | None = None
 ) -> dict[str, MediaReader]:
     """The media readers of the model's modalities that a loader reads (the others take no media);
-    ``frames``: a fixed count per video, or sampling options ({"fps": 1.0, "max_frames": 32})."""
+    ``frames``: a fixed count per video, or sampling options ({"fps": 1.0, "max_frames": 32}); ``limits``:
+    decoding limits set on every loader that has them (``max_pixels`` ...)."""
     sampling = frames if isinstance(frames, dict) else {"frames": frames}
     readers = {}
     for modality in modalities:
         if loader_entry(modality) is not None:
-            readers.update(media_readers([modality], None, {"backend": backend}, sampling))
+            overrides = {**sampling, **(limits or {})}
+            readers.update(media_readers([modality], None, {"backend": backend}, overrides))
     return readers
 
 
 def create_app(model: Any, settings: ServeSettings, model_name: str, template: Conversation) -> FastAPI:
     """The application; its worker thread starts and stops with the app's lifespan."""
     worker = BatchWorker(model, settings.max_batch, settings.max_queue, settings.batch_wait_s)
-    readers = served_readers(list(model.encoders), settings.frames, settings.video_backend)
+    readers = served_readers(list(model.encoders), settings.frames, settings.video_backend,
+                             settings.media_limits)
     types = {m: media_types(entry.suffixes) for m in readers if (entry := loader_entry(m)) is not None}
+    budget = DecodeBudget(max(settings.decode_budget_bytes, settings.max_decoded_bytes))
     reader = RequestMedia({m: enc.media_transform() for m, enc in model.encoders.items()}, readers, types,
-                          settings.media_root, settings.max_media_bytes)
+                          settings.media_root, settings.max_media_bytes, settings.max_decoded_bytes, budget)
     tokenizer = model.llm.tokenizer
     placeholders = dict(model.config.placeholder_ids)
     created = int(time.time())
@@ -119,6 +125,7 @@ def create_app(model: Any, settings: ServeSettings, model_name: str, template: C
 
     app = FastAPI(title="mmbind", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.worker = worker
+    app.state.decode_budget = budget
 
     @app.exception_handler(RequestError)
     async def request_error(request: Request, exc: RequestError) -> JSONResponse:
@@ -144,7 +151,7 @@ def create_app(model: Any, settings: ServeSettings, model_name: str, template: C
         _check_key(request, settings.api_key)
         body = await _read_body(request, settings.max_body_bytes)
         job = await run_in_threadpool(parse_chat_request, body, settings, model_name, template, tokenizer,
-                                      placeholders, reader.read, tokens_per_item)
+                                      placeholders, reader.read_all, tokens_per_item)
         pending = Pending(job, asyncio.get_running_loop())
         worker.submit(pending)
         ident = f"chatcmpl-{uuid.uuid4().hex}"

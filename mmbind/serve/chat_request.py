@@ -107,7 +107,7 @@ def _media_url(part: dict[str, Any], kind: str, index: int) -> str:
 
 def parse_chat_request(body: Any, settings: ServeSettings, model_name: str, template: Conversation,
                        tokenizer: Any, placeholders: dict[str, int],
-                       read_media: Callable[[str, str], torch.Tensor],
+                       read_media: Callable[[list[tuple[str, str]]], list[torch.Tensor]],
                        tokens_per_item: Callable[[str], int]) -> ChatJob:
     """Check ``body`` and build its job (RequestError with a one-line reason when anything is off)."""
     if not isinstance(body, dict):
@@ -190,6 +190,7 @@ def parse_chat_request(body: Any, settings: ServeSettings, model_name: str, temp
     options = body.get("stream_options") or {}
     if not isinstance(stream, bool) or not isinstance(options, dict):
         raise RequestError(400, "stream must be true or false and stream_options an object", "invalid_value")
-    media = [(modality, read_media(modality, url)) for modality, url, _ in media_refs]
+    refs = [(modality, url) for modality, url, _ in media_refs]
+    media = list(zip([m for m, _ in refs], read_media(refs))) if refs else []
     return ChatJob(ids, media, int(max_tokens), sampling, stops, stream, bool(options.get("include_usage")),
                    sum(tokens_per_item(m) for m, _ in media))

@@ -4,10 +4,17 @@ Media in a chat request, read safely: a ``data:`` URI (base64; its MIME type mus
 types of the file suffixes its modality's loader claims, e.g. ``image/*`` for ``image_url``, ``video/*``
 for ``video_url``; any type for a loader that claims no suffix, such as ``depth``) or a local path
 (``file://`` or plain) that must resolve, symlinks followed, to a regular file inside ``--media-root``.
-Remote URLs are never fetched. Sizes are checked before anything is decoded; the file is read by the
+Remote URLs are never fetched.
+
+Memory is bounded before anything is decoded. The encoded size is checked against ``--max-media-mb``; then
+the decoded size of every item of the request is told from its header (`MediaLoader.decoded_bytes`; the
+loaders' own limits, ``--max-pixels`` ..., answer 413 here), their sum is checked against
+``--max-decoded-mb`` (413), and reserved from the server's `DecodeBudget` (``--decode-budget-mb``) while the
+items are decoded, so concurrent requests wait rather than decode past it. Each file is then read by its
 modality's media loader (`mmbind.data.media_readers`: PIL / PyAV / ..., nothing is unpickled or executed)
-and preprocessed with the encoder's ``media_transform()``. A small LRU cache keyed
-by content hash (data URIs) or path, size and mtime (files) keeps repeated media cheap.
+and preprocessed with the encoder's ``media_transform()``. An LRU cache of preprocessed items, bounded in
+bytes (``CACHE_BYTES``) and keyed by content hash (data URIs) or path, size and mtime (files), keeps
+repeated media cheap.
 """
 
 from __future__ import annotations
@@ -21,15 +28,19 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mmbind.data.media_readers import MediaReader
+from mmbind.media.limits import MediaTooLarge
+from mmbind.serve.decode_budget import DecodeBudget
 from mmbind.serve.request_error import RequestError
 
-CACHE_ITEMS = 64
+CACHE_BYTES = 256 * 2**20  # preprocessed items kept for repeated media
 DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?"
                       r"(?P<params>(;[\w.+-]+=[\w.+-]+)*)(?P<b64>;base64)?,",
                       re.ASCII)
@@ -45,38 +56,76 @@ def media_types(suffixes: tuple[str, ...]) -> frozenset[str]:
     return frozenset(t.split("/")[0] for t in types if t)
 
 
+@dataclass(frozen=True)
+class _Source:
+    """One media item of a request, located: a local file, or a data: URI's bytes written to a temp file."""
+
+    modality: str
+    key: tuple[str, ...]  # the cache key
+    path: Path  # the file the loader reads
+    name: str  # how messages name it ("the data: URI", or the file's name)
+
+
 class RequestMedia:
-    """Turns a media reference from a request into the encoder's input tensor."""
+    """Turns the media references of a request into the encoders' input tensors, within the limits."""
 
     def __init__(self, transforms: dict[str, Callable[[Any], torch.Tensor]], readers: dict[str, MediaReader],
-                 types: dict[str, frozenset[str]], media_root: Path | None, max_bytes: int) -> None:
+                 types: dict[str, frozenset[str]], media_root: Path | None, max_bytes: int,
+                 max_decoded_bytes: int, budget: DecodeBudget) -> None:
         self.transforms = {m: t for m, t in transforms.items() if m in readers}  # modalities a loader reads
         self.readers = readers
         self.types = types  # per modality: MIME major types accepted in data: URIs (empty: any)
         self.root = media_root.resolve() if media_root is not None else None
-        self.max_bytes = max_bytes
-        self._cache: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
+        self.max_bytes = max_bytes  # one item, encoded
+        self.max_decoded_bytes = max_decoded_bytes  # all items of a request, decoded
+        self.budget = budget  # decoded bytes of all requests at once
+        self._cache: OrderedDict[tuple[str, ...], tuple[torch.Tensor, int]] = OrderedDict()  # item, bytes
+        self._cached_bytes = 0
         self._lock = threading.Lock()
 
     def read(self, modality: str, url: str) -> torch.Tensor:
         """The preprocessed item behind ``url`` (a RequestError naming the problem otherwise)."""
+        return self.read_all([(modality, url)])[0]
+
+    def read_all(self, refs: list[tuple[str, str]]) -> list[torch.Tensor]:
+        """The preprocessed items behind ``refs`` ((modality, url) each): located and sized first, decoded
+        only if the request's decoded total fits ``max_decoded_bytes`` and then the shared budget."""
+        with ExitStack() as temporary:
+            sources = [self._source(modality, url, temporary) for modality, url in refs]
+            done = {s.key: item for s in sources if (item := self._cache_get(s.key)) is not None}
+            todo = list({s.key: s for s in sources if s.key not in done}.values())
+            sizes = [self._decoded_size(s) for s in todo]
+            total = sum(sizes)
+            if total > self.max_decoded_bytes:
+                limit = f"{self.max_decoded_bytes:,} (--max-decoded-mb)"
+                raise RequestError(413, f"the media of this request decode to {total:,} bytes, over the "
+                                   f"limit of {limit}", "media_too_large")
+            with self.budget.reserve(total):
+                for source in todo:
+                    done[source.key] = self._cache_put(source.key, self._load(source))
+        return [done[s.key] for s in sources]
+
+    # ------------------------------------------------------------------ sources
+    def _source(self, modality: str, url: str, temporary: ExitStack) -> _Source:
         if modality not in self.transforms:
             known = ", ".join(f"{m}_url" for m in self.transforms)
             raise RequestError(400, f"this model takes no {modality} (content types it takes: text, {known})",
                                "unsupported_content_type")
         if url.startswith("data:"):
             data = self._decode_data_uri(modality, url)
-            key = (modality, hashlib.sha256(data).hexdigest())
-            return self._cached(key, lambda: self._load_bytes(modality, data, _mime(url)))
+            mime = _mime(url)
+            folder = Path(temporary.enter_context(tempfile.TemporaryDirectory(prefix="mmbind-serve-")))
+            path = folder / ("media" + (SUFFIX.get(mime) or mimetypes.guess_extension(mime) or ".bin"))
+            path.write_bytes(data)
+            return _Source(modality, (modality, hashlib.sha256(data).hexdigest()), path, "the data: URI")
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url) and not url.startswith("file://"):
             raise RequestError(400, f"{modality}_url: only data: URIs and local paths are accepted, not "
                                f"{url.split(':', 1)[0]}: URLs", "unsupported_url")
         path = self._local_path(modality, url)
         stat = path.stat()
         key = (modality, str(path), str(stat.st_size), str(stat.st_mtime_ns))
-        return self._cached(key, lambda: self._load_file(modality, path, path.name))
+        return _Source(modality, key, path, path.name)
 
-    # ------------------------------------------------------------------ sources
     def _decode_data_uri(self, modality: str, url: str) -> bytes:
         head = DATA_URI.match(url)
         if head is None or not head.group("b64"):
@@ -121,32 +170,46 @@ class RequestMedia:
                                "bytes", "media_too_large")
         return real
 
-    # ------------------------------------------------------------------ loading
-    def _cached(self, key: tuple[str, ...], load: Callable[[], torch.Tensor]) -> torch.Tensor:
+    # ------------------------------------------------------------------ sizing and loading
+    def _decoded_size(self, source: _Source) -> int:
+        """Bytes ``source`` decodes to, from its header; a loader that cannot tell counts as the whole
+        per-request limit."""
+        try:
+            size = self.readers[source.modality].decoded_bytes(source.path)
+        except Exception as exc:  # untrusted bytes: any failure to read the header is the request's fault
+            raise self._unreadable(source, exc) from None
+        return self.max_decoded_bytes if size is None else int(size)
+
+    def _load(self, source: _Source) -> torch.Tensor:
+        try:
+            return self.transforms[source.modality](self.readers[source.modality].load(source.path))
+        except Exception as exc:  # untrusted bytes: any decoder failure is the request's fault
+            raise self._unreadable(source, exc) from None
+
+    def _unreadable(self, source: _Source, exc: Exception) -> RequestError:
+        text = str(exc)
+        reason = text.replace(str(source.path), source.name).splitlines()[0] if text else type(exc).__name__
+        if isinstance(exc, MediaTooLarge):
+            return RequestError(413, f"{source.modality}_url: {reason}", "media_too_large")
+        return RequestError(400, f"{source.modality}_url: cannot read {source.name} as {source.modality}: "
+                            f"{reason}", "invalid_media")
+
+    def _cache_get(self, key: tuple[str, ...]) -> torch.Tensor | None:
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
-                return self._cache[key]
-        pixels = load()
+                return self._cache[key][0]
+        return None
+
+    def _cache_put(self, key: tuple[str, ...], item: torch.Tensor) -> torch.Tensor:
+        size = item.numel() * item.element_size() if isinstance(item, torch.Tensor) else 0
         with self._lock:
-            self._cache[key] = pixels
-            if len(self._cache) > CACHE_ITEMS:
-                self._cache.popitem(last=False)
-        return pixels
-
-    def _load_bytes(self, modality: str, data: bytes, mime: str) -> torch.Tensor:
-        with tempfile.TemporaryDirectory(prefix="mmbind-serve-") as folder:
-            path = Path(folder) / ("media" + (SUFFIX.get(mime) or mimetypes.guess_extension(mime) or ".bin"))
-            path.write_bytes(data)
-            return self._load_file(modality, path, "the data: URI")
-
-    def _load_file(self, modality: str, path: Path, name: str) -> torch.Tensor:
-        try:
-            return self.transforms[modality](self.readers[modality].load(path))
-        except Exception as exc:  # untrusted bytes: any decoder failure is the request's fault
-            reason = str(exc).replace(str(path), name).splitlines()[0] if str(exc) else type(exc).__name__
-            raise RequestError(400, f"{modality}_url: cannot read {name} as {modality}: {reason}",
-                               "invalid_media") from None
+            if key not in self._cache and size <= CACHE_BYTES:
+                self._cache[key] = (item, size)
+                self._cached_bytes += size
+                while self._cached_bytes > CACHE_BYTES:
+                    self._cached_bytes -= self._cache.popitem(last=False)[1][1]
+        return item
 
 
 def _mime(url: str) -> str:

@@ -1,13 +1,14 @@
 """settings.py
 
 `ServeSettings`: every knob of `mmbind serve` with its default -- where it listens, the API key, the media
-root, the request and media size limits, and the batching policy (batch size, new-token cap, queue size).
+root, the request and media size limits (encoded, decoded per request and per item, and the decoding
+budget shared by concurrent requests), and the batching policy (batch size, new-token cap, queue size).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,10 @@ class ServeSettings:
     api_key: str | None = None  # None: no authentication
     media_root: Path | None = None  # local media paths are allowed only below this folder
     max_body_bytes: int = 64 * 1024 * 1024  # a request body (JSON, media inlined as data: URIs)
-    max_media_bytes: int = 32 * 1024 * 1024  # one media file, decoded
+    max_media_bytes: int = 32 * 1024 * 1024  # one media file, encoded (as sent)
+    max_decoded_bytes: int = 512 * 1024 * 1024  # a request's media once decoded (413 past it)
+    decode_budget_bytes: int = 1024 * 1024 * 1024  # media being decoded at once, all requests together
+    media_limits: dict[str, Any] = field(default_factory=dict)  # loader limits (max_pixels, ...) set
     max_media: int = 1  # media items per conversation (Video-LLaVA: one)
     max_messages: int = 64  # messages per request
     max_prompt_tokens: int = 2048  # text tokens of the rendered prompt
