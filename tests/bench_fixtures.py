@@ -2,7 +2,8 @@
 
 Tiny benchmark folders in the published local layouts, built from the micro synthetic dataset's media
 (nothing downloaded), and a fake OpenAI-compatible judge: a real HTTP server (FastAPI + uvicorn in a
-thread, ephemeral port on 127.0.0.1) answering ``/v1/chat/completions`` with the paper's verdict dict.
+thread, ephemeral port on 127.0.0.1) answering ``/v1/chat/completions`` with the paper's verdict dict (or,
+as told, 503s or unparsable replies for a while).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def pope_folder(micro: Path, root: Path, per_split: int = 4) -> Path:
     return root
 
 
+GARBAGE = "I think it is fine."  # the fake judge's unparsable reply
+
+
 @dataclass
 class FakeJudge:
     """The running fake judge: its base URL, the requests it got, what it does."""
@@ -67,6 +71,7 @@ class FakeJudge:
     requests: list[dict[str, Any]] = field(default_factory=list)
     mode: str = "ok"  # ok | down (HTTP 503) | garbage (unparsable verdicts)
     fail_first: int = 0  # answer 503 to this many requests first (retries)
+    garbage_first: int = 0  # answer unparsable verdicts to this many requests first, then recover
 
 
 def _verdict(body: dict[str, Any]) -> str:
@@ -93,7 +98,10 @@ def fake_judge() -> Iterator[FakeJudge]:
         if state.mode == "down" or state.fail_first > 0:
             state.fail_first -= 1
             return JSONResponse({"error": {"message": "overloaded"}}, status_code=503)
-        content = "I think it is fine." if state.mode == "garbage" else _verdict(body)
+        garbage = state.mode == "garbage" or state.garbage_first > 0
+        if state.garbage_first > 0:
+            state.garbage_first -= 1
+        content = GARBAGE if garbage else _verdict(body)
         return {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                 "choices": [{"index": 0, "finish_reason": "stop",
                              "message": {"role": "assistant", "content": content}}],

@@ -6,6 +6,7 @@ so), POPE scored as eval_pope.py, every score with a 95% interval; bad input is 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from bench_fixtures import fake_judge, pope_folder, videoqa_folder
@@ -39,6 +40,7 @@ def test_videoqa_judged_resumed_and_missing_media(run, micro, tmp_path, capsys, 
         acc = result["metrics"]["accuracy"]
         assert acc["n"] == 5 and acc["ci95"][0] <= acc["value"] <= acc["ci95"][1]
         assert len(server.requests) == 5
+        assert result["scorer"]["verdicts"] == {"from_cache": 0, "asked": 5, "invalid": 0}
         generation = json.loads((out / "generation.json").read_text())
         assert generation["do_sample"] is False and generation["max_new_tokens"] == 4
         assert generation["padding"] == "left" and generation["use_cache"] is True
@@ -53,8 +55,40 @@ def test_videoqa_judged_resumed_and_missing_media(run, micro, tmp_path, capsys, 
         assert read_predictions(out / "predictions.jsonl").answers == first  # greedy: the same answers
         assert len(server.requests) == 5  # every verdict from the cache
         assert again["metrics"] == result["metrics"]
+        assert again["scorer"]["verdicts"] == {"from_cache": 5, "asked": 0, "invalid": 0}
         code, _, err = cli(capsys, *args[:-6], "--max-new-tokens", 5)  # other settings: refused
         assert code == 2 and "generated with max_new_tokens=4, this run asks max_new_tokens=5" in err
+
+
+def test_judge_recovering_from_garbage_reported_per_run(run, micro, tmp_path, capsys, monkeypatch):
+    """A judge whose first replies do not parse: the invalid verdicts are asked again by the next run, and
+    each run's results and printed line say how many verdicts came from the cache or were asked."""
+    data = videoqa_folder(micro, tmp_path / "msvd", n=4)
+    monkeypatch.setenv("MMBIND_JUDGE_API_KEY", "sk-test")
+    lines, results, asked = [], [], []
+    with fake_judge() as server:
+        server.garbage_first = 2
+        for _ in range(3):
+            before = len(server.requests)
+            code, stdout, err = cli(capsys, "eval", run, "--benchmark", "msvd_qa", "--data", data, "--output",
+                                    tmp_path / "out", "--max-new-tokens", 4, "--judge-model", "judge-1",
+                                    "--judge-base-url", server.base_url, "--judge-cache", tmp_path / "cache")
+            assert code == 0, err
+            lines += [line for line in stdout.splitlines() if line.startswith("judge verdicts:")]
+            results.append(json.loads((tmp_path / "out" / "results.json").read_text()))
+            asked.append(sorted(re.search(r"Question: (.*)\n", r["messages"][-1]["content"]).group(1)
+                                for r in server.requests[before:]))
+    assert lines == [
+        "judge verdicts: 0 from the cache, 4 asked now, 2 invalid (not cached: the next run asks again)",
+        "judge verdicts: 2 from the cache, 2 asked now, 0 invalid",
+        "judge verdicts: 4 from the cache, 0 asked now, 0 invalid"]
+    assert [r["scorer"]["verdicts"] for r in results] == [{"from_cache": 0, "asked": 4, "invalid": 2},
+                                                          {"from_cache": 2, "asked": 2, "invalid": 0},
+                                                          {"from_cache": 4, "asked": 0, "invalid": 0}]
+    assert [len(questions) for questions in asked] == [4, 2, 0]
+    assert results[0]["metrics"]["invalid"] == 2 and results[0]["metrics"]["accuracy"]["n"] == 2
+    assert results[1]["metrics"]["invalid"] == 0 and results[2]["metrics"] == results[1]["metrics"]
+    assert asked[1] == sorted(r["question"] for r in results[0]["predictions"] if not r["valid"])
 
 
 def test_offline_score_is_labelled(run, micro, tmp_path, capsys):

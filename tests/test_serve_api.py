@@ -1,11 +1,13 @@
 """The `mmbind serve` API over real HTTP on loopback: answers equal a direct ``model.generate``, streaming
-through the ``openai`` client, usage, stop strings, seeds, the API key, and every kind of bad request
-answered with a 4xx and a one-line reason while the server stays healthy."""
+through the ``openai`` client, usage, stop strings, seeds, the API key, every kind of bad request
+answered with a 4xx and a one-line reason while the server stays healthy, and one answer (404) for every
+local path a client may not read, so answers reveal nothing of the server's files."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import httpx
@@ -20,7 +22,9 @@ LIMIT = 300_000  # media bytes allowed by the test server
 
 @pytest.fixture(scope="module")
 def media(micro, tmp_path_factory) -> Path:
-    """A media root: an image, a video, an oversized file, a symlink out of it; a secret file outside."""
+    """A media root: an image, a video, an oversized file, a symlink out of it; a secret file and an
+    oversized one outside; inside, what a client may not read either: a folder, a fifo, a symlink to a
+    device, a dangling symlink, a symlink loop, and (as root) a device or (otherwise) an unreadable file."""
     root = tmp_path_factory.mktemp("media")
     shutil.copy(sorted((micro / "eval" / "images").glob("*.png"))[0], root / "a.png")
     shutil.copy(sorted((micro / "eval" / "videos").glob("*.mp4"))[0], root / "a.mp4")
@@ -28,7 +32,21 @@ def media(micro, tmp_path_factory) -> Path:
     (root / "junk.mp4").write_bytes(b"not a video at all" * 10)
     secret = root.parent / "secret.png"
     shutil.copy(root / "a.png", secret)
+    shutil.copy(root / "big.png", root.parent / "big-outside.png")
     os.symlink(secret, root / "link.png")
+    (root / "folder.png").mkdir()
+    os.mkfifo(root / "pipe.png")
+    os.symlink("/dev/null", root / "null.png")
+    os.symlink(root / "deleted.png", root / "dangling.png")
+    os.symlink("loop.png", root / "loop.png")
+    if os.geteuid() == 0:  # root reads any file, but may make a device
+        try:
+            os.mknod(root / "device.png", stat.S_IFCHR | 0o644, os.makedev(1, 3))
+        except OSError:
+            pass  # no CAP_MKNOD here: the symlink to /dev/null stands in
+    else:
+        shutil.copy(root / "a.png", root / "locked.png")
+        (root / "locked.png").chmod(0)
     return root
 
 
@@ -165,6 +183,51 @@ def test_bad_requests_get_a_4xx_with_one_line(server, media):
         assert http.get(server + "/health").json()["status"] == "ok"
         ok = http.post(server + "/v1/chat/completions", json={"messages": _text(), "max_tokens": 2})
         assert ok.status_code == 200
+
+
+def unreadable_refs(media: Path) -> list[str]:
+    """Local media references a client of a server with ``--media-root media`` may not read."""
+    outside = media.parent
+    refs = ["nope.png", "sub/nope.png", "../secret.png", "../nothing.png", "folder.png/../../secret.png",
+            "../big-outside.png", str(outside / "secret.png"), str(outside / "nothing.png"),
+            "file://" + str(outside / "secret.png"), "/etc/passwd", "/dev/null", "link.png", "null.png",
+            "dangling.png", "loop.png", "folder.png", ".", str(media), "pipe.png"]
+    return refs + [name for name in ("device.png", "locked.png") if os.path.lexists(media / name)]
+
+
+def test_unreadable_local_paths_get_one_answer(server, media):
+    """Missing, outside the root (existing or not), not a regular file, unreadable: the same 404, whose
+    message names only the client's own reference; the server still serves files inside the root."""
+    with httpx.Client(timeout=60) as http:
+        def post(url: str) -> httpx.Response:
+            return http.post(server + "/v1/chat/completions", json={"max_tokens": 2, "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "?"},
+                                             {"type": "image_url", "image_url": {"url": url}}]}]})
+
+        for url in unreadable_refs(media):
+            ref = url.removeprefix("file://")
+            response = post(url)
+            assert response.status_code == 404, (url, response.text[:300])
+            assert response.json() == {"error": {
+                "message": f"image_url: no media file {ref!r} under the media root",
+                "type": "invalid_request_error", "code": "media_not_found", "param": None}}, url
+        big = post("big.png")  # inside the root: its size is the client's business
+        assert big.status_code == 413 and big.json()["error"]["code"] == "media_too_large"
+        assert post("a.png").status_code == 200 and post("file://" + str(media / "a.png")).status_code == 200
+        assert http.get(server + "/health").json()["status"] == "ok"
+
+
+def test_local_paths_refused_without_media_root(run, media):
+    """Without --media-root every local path is refused alike (403), whether its file exists or not."""
+    with start_server(run) as url, httpx.Client(timeout=60) as http:
+        for ref in ("a.png", str(media / "a.png"), "nope.png", "../secret.png"):
+            response = http.post(url + "/v1/chat/completions", json={"messages": [
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": ref}}]}]})
+            assert response.status_code == 403, (ref, response.text[:300])
+            assert response.json()["error"] == {
+                "message": "image_url: local paths are not accepted (the server was started without "
+                           "--media-root); send a data: URI",
+                "type": "invalid_request_error", "code": "local_media_disabled", "param": None}
 
 
 def test_page_is_served_without_external_resources(server):

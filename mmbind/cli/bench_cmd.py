@@ -2,7 +2,8 @@
 
 The ``--benchmark`` path of ``mmbind eval``: read the benchmark, load the model, generate with a progress
 bar and ETA (answers kept as they come), judge (a second bar), then a table of the scores with their 95%
-intervals -- or, with ``--json``, the result object. Missing media are counted and named, never fatal.
+intervals and, judged, where the verdicts came from (cache / asked now / invalid) -- or, with ``--json``,
+the result object. Missing media are counted and named, never fatal.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ def result_table(result: dict[str, Any]) -> Any:
     return table
 
 
+def verdicts_line(counts: dict[str, int]) -> str:
+    """Where this run's verdicts came from, as printed under the table."""
+    line = (f"judge verdicts: {counts['from_cache']} from the cache, {counts['asked']} asked now, "
+            f"{counts['invalid']} invalid")
+    return line + (" (not cached: the next run asks again)" if counts["invalid"] else "")
+
+
 def run_benchmark(args: argparse.Namespace) -> int:
     """``mmbind eval TARGET --benchmark NAME --data DIR ...``."""
     from rich.progress import (
@@ -113,6 +121,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
         print(json.dumps({k: v for k, v in result.items() if k != "predictions"}, indent=1))
         return 0
     stdout.print(result_table(result))
+    if "verdicts" in result["scorer"]:
+        stdout.print(verdicts_line(result["scorer"]["verdicts"]), highlight=False, soft_wrap=True)
     if not result["scorer"].get("comparable_with_paper", True):
         stdout.print(f"[yellow]note:[/] {result['scorer']['label']}", highlight=False)
     stdout.print(f"results: {result['path']}", highlight=False)

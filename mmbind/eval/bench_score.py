@@ -3,8 +3,9 @@
 Scores of a benchmark's predictions, each with its 95% bootstrap interval over questions (`stats`):
 
 - ``qa`` (open answers): with a judge, the paper's protocol -- accuracy = yes / (yes + no) over valid
-  verdicts and the mean 0-5 score, invalid verdicts counted apart; without one, the offline normalised
-  match, labelled as not comparable with the paper.
+  verdicts and the mean 0-5 score, invalid verdicts counted apart; the scorer records where this run's
+  verdicts came from (``verdicts``: ``from_cache``, ``asked``, ``invalid``). Without a judge, the offline
+  normalised match, labelled as not comparable with the paper.
 - ``pope``: POPE's accuracy, precision, recall, F1 and yes-ratio per split (`pope_metrics`, exactly as
   ``eval_pope.py``), intervals on accuracy and F1, and the mean over the splits.
 - ``open``: normalised exact-match accuracy, overall and per group.
@@ -71,7 +72,8 @@ def judge_rows(rows: list[dict[str, Any]], judge: Judge | None,
         row.update(correct=verdict.correct, score=verdict.score, valid=verdict.valid)
     record = judge.config.record()
     label = f"GPT judge {record['model']} (Video-ChatGPT protocol, prompt {record['prompt_version']})"
-    return {"name": "judge", **record, "comparable_with_paper": True, "label": label}
+    return {"name": "judge", **record, "comparable_with_paper": True, "label": label,
+            "verdicts": judge.counts.record()}
 
 
 def score_qa(rows: list[dict[str, Any]], judged: bool) -> dict[str, Any]:

@@ -3,8 +3,14 @@
 Media in a chat request, read safely: a ``data:`` URI (base64; its MIME type must fit the part: one of the
 types of the file suffixes its modality's loader claims, e.g. ``image/*`` for ``image_url``, ``video/*``
 for ``video_url``; any type for a loader that claims no suffix, such as ``depth``) or a local path
-(``file://`` or plain) that must resolve, symlinks followed, to a regular file inside ``--media-root``.
-Remote URLs are never fetched.
+(``file://`` or plain, relative to ``--media-root``) that must resolve, symlinks followed, to a readable
+regular file inside ``--media-root``. Every local path a client may not read -- missing, outside the root
+(by ``..``, an absolute path or a symlink pointing out; existing or not), not a regular file (a folder, a
+device, a fifo) or unreadable -- gets one answer, 404 ``media_not_found`` echoing only the client's own
+reference, so answers reveal nothing about the server's file system. A path is judged outside the root
+lexically (normalised, before the file system is touched), then again with its symlinks resolved. A
+server without ``--media-root`` refuses every local path (403 ``local_media_disabled``); a file inside the
+root over the size limit is 413. Remote URLs are never fetched.
 
 Memory is bounded before anything is decoded. The encoded size is checked against ``--max-media-mb``; then
 the decoded size of every item of the request is told from its header (`MediaLoader.decoded_bytes`; the
@@ -23,7 +29,9 @@ import base64
 import binascii
 import hashlib
 import mimetypes
+import os
 import re
+import stat
 import tempfile
 import threading
 from collections import OrderedDict
@@ -121,9 +129,8 @@ class RequestMedia:
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url) and not url.startswith("file://"):
             raise RequestError(400, f"{modality}_url: only data: URIs and local paths are accepted, not "
                                f"{url.split(':', 1)[0]}: URLs", "unsupported_url")
-        path = self._local_path(modality, url)
-        stat = path.stat()
-        key = (modality, str(path), str(stat.st_size), str(stat.st_mtime_ns))
+        path, info = self._local_path(modality, url)
+        key = (modality, str(path), str(info.st_size), str(info.st_mtime_ns))
         return _Source(modality, key, path, path.name)
 
     def _decode_data_uri(self, modality: str, url: str) -> bytes:
@@ -147,28 +154,34 @@ class RequestMedia:
             raise RequestError(400, f"{modality}_url: the data: URI is not valid base64",
                                "invalid_media") from None
 
-    def _local_path(self, modality: str, url: str) -> Path:
+    def _local_path(self, modality: str, url: str) -> tuple[Path, os.stat_result]:
+        """The readable regular file under the media root that ``url`` names, and its stat."""
         if self.root is None:
             raise RequestError(403, f"{modality}_url: local paths are not accepted (the server was started "
                                "without --media-root); send a data: URI", "local_media_disabled")
         ref = url[len("file://"):] if url.startswith("file://") else url
         if not ref or "\x00" in ref:
             raise RequestError(400, f"{modality}_url: empty or malformed path", "invalid_media")
-        given = Path(ref)
-        candidate = given if given.is_absolute() else self.root / given
+        hidden = RequestError(404, f"{modality}_url: no media file {ref!r} under the media root",
+                              "media_not_found")  # the one answer for every path the client may not read
+        lexical = Path(os.path.normpath(self.root / ref))  # an absolute ref replaces the root
+        if not lexical.is_relative_to(self.root):
+            raise hidden  # decided without touching the file system
         try:
-            real = candidate.resolve(strict=True)  # follows every symlink
-        except (OSError, RuntimeError):
-            raise RequestError(404, f"{modality}_url: no such media file {ref!r} under the media root",
-                               "media_not_found") from None
-        if not real.is_relative_to(self.root):
-            raise RequestError(403, f"{modality}_url: {ref!r} lies outside the media root", "media_forbidden")
-        if not real.is_file():
-            raise RequestError(400, f"{modality}_url: {ref!r} is not a regular file", "invalid_media")
-        if real.stat().st_size > self.max_bytes:
+            real = lexical.resolve(strict=True)  # follows every symlink
+            if not real.is_relative_to(self.root):
+                raise hidden
+            info = real.stat()
+            if not stat.S_ISREG(info.st_mode):
+                raise hidden  # a folder, device, fifo, socket: never opened
+            with real.open("rb"):
+                pass  # readable by this process
+        except (OSError, RuntimeError):  # missing, a symlink loop, no permission, a name too long ...
+            raise hidden from None
+        if info.st_size > self.max_bytes:
             raise RequestError(413, f"{modality}_url: {ref!r} is larger than the limit of {self.max_bytes} "
                                "bytes", "media_too_large")
-        return real
+        return real, info
 
     # ------------------------------------------------------------------ sizing and loading
     def _decoded_size(self, source: _Source) -> int:

@@ -1,9 +1,14 @@
 """cache.py
 
-`VerdictCache`: every verdict the judge gave, on disk, keyed by the SHA-256 of (question, answer,
+`VerdictCache`: every valid verdict the judge gave, on disk, keyed by the SHA-256 of (question, answer,
 prediction, judge model, prompt version), so re-running an evaluation asks the endpoint nothing and
-reproduces its scores exactly. One JSON line per verdict, appended and flushed as each arrives (an
-interrupted run keeps what it was told; a torn last line is ignored); safe to share between threads.
+reproduces its scores exactly. One JSON line per verdict in ``verdicts.jsonl``, appended and flushed as
+each arrives (an interrupted run keeps what it was told; a torn last line is ignored); safe to share
+between threads.
+
+Only valid verdicts are reused. A reply that did not parse (an invalid verdict: the judge failing for a
+while) is appended to ``invalid.jsonl`` for diagnosis and never read back, so the next run asks the judge
+again; invalid rows an older version wrote into ``verdicts.jsonl`` are ignored when it is read.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import hashlib
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 from mmbind.eval.judge.verdict import Verdict
 
 CACHE_FILE = "verdicts.jsonl"
+INVALID_FILE = "invalid.jsonl"  # invalid replies, for diagnosis only: never read
 
 
 def verdict_key(question: str, answer: str, prediction: str, model: str, prompt_version: str) -> str:
@@ -25,17 +32,20 @@ def verdict_key(question: str, answer: str, prediction: str, model: str, prompt_
 
 
 class VerdictCache:
-    """Verdicts in ``folder/verdicts.jsonl``."""
+    """Valid verdicts in ``folder/verdicts.jsonl``; invalid ones appended to ``folder/invalid.jsonl``."""
 
     def __init__(self, folder: Path) -> None:
         self.path = Path(folder) / CACHE_FILE
+        self.invalid_path = Path(folder) / INVALID_FILE
         self._lock = threading.Lock()
         self._verdicts: dict[str, Verdict] = {}
         if self.path.is_file():
             for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
                     row = json.loads(line)
-                    self._verdicts[row["key"]] = Verdict.from_json(row)
+                    verdict = Verdict.from_json(row)
+                    if verdict.valid:  # an invalid row (an older cache) is never reused
+                        self._verdicts[row["key"]] = verdict
                 except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                     continue
 
@@ -43,15 +53,24 @@ class VerdictCache:
         return len(self._verdicts)
 
     def get(self, key: str) -> Verdict | None:
-        """The cached verdict, if any."""
+        """The cached verdict, if any (always a valid one)."""
         return self._verdicts.get(key)
 
     def put(self, key: str, verdict: Verdict) -> None:
-        """Store and append ``verdict`` at once."""
+        """Store and append a valid ``verdict`` at once; an invalid one only goes to ``invalid.jsonl``."""
         with self._lock:
-            self._verdicts[key] = verdict
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            torn = self.path.is_file() and self.path.stat().st_size and \
-                not self.path.read_bytes()[-1:] == b"\n"
-            with self.path.open("a", encoding="utf-8") as out:
-                out.write(("\n" if torn else "") + json.dumps({"key": key, **verdict.to_json()}) + "\n")
+            if verdict.valid:
+                self._verdicts[key] = verdict
+            _append(self.path if verdict.valid else self.invalid_path, {"key": key, **verdict.to_json()})
+
+
+def _append(path: Path, row: dict[str, Any]) -> None:
+    """Append ``row`` as one JSON line, after a newline if the file's last line was torn."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as out:  # reads anywhere, writes at the end
+        size = out.seek(0, 2)
+        torn = False
+        if size:
+            out.seek(size - 1)
+            torn = out.read(1) != b"\n"
+        out.write((b"\n" if torn else b"") + json.dumps(row).encode("utf-8") + b"\n")

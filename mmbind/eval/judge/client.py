@@ -1,10 +1,12 @@
 """client.py
 
 `Judge`: verdicts from any OpenAI-compatible chat-completions endpoint through the ``openai`` client --
-temperature 0, the versioned prompt of `prompt.py` -- with every verdict cached on disk (`VerdictCache`),
-at most ``concurrency`` requests in flight, and each request retried with exponential backoff on
-connection errors, timeouts, rate limits and server errors. When a request still fails, `JudgeError`
-says so (the verdicts received until then are cached; the run can be resumed later for nothing).
+temperature 0, the versioned prompt of `prompt.py` -- with every valid verdict cached on disk
+(`VerdictCache`; an invalid one is asked again by the next run), at most ``concurrency`` requests in
+flight, and each request retried with exponential backoff on connection errors, timeouts, rate limits and
+server errors. When a request still fails, `JudgeError` says so (the verdicts received until then are
+cached; the run can be resumed later for nothing). After each call, `Judge.counts` (`VerdictCounts`) says
+how many verdicts came from the cache, how many were asked of the judge, and how many were invalid.
 
 Settings come from the command line or the environment: ``MMBIND_JUDGE_BASE_URL`` (else
 ``OPENAI_BASE_URL``), ``MMBIND_JUDGE_MODEL``, key ``MMBIND_JUDGE_API_KEY`` (else ``OPENAI_API_KEY``).
@@ -16,7 +18,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,19 @@ class JudgeConfig:
                 "temperature": 0.0, "max_tokens": self.max_tokens}
 
 
+@dataclass(frozen=True)
+class VerdictCounts:
+    """Where the verdicts of one `Judge.judge` call came from, one count per row."""
+
+    from_cache: int = 0  # valid verdicts an earlier run left in the cache: the judge was not asked
+    asked: int = 0  # verdicts the judge was asked for by this call (identical rows share one request)
+    invalid: int = 0  # replies that did not parse (all among ``asked``: invalid verdicts are never cached)
+
+    def record(self) -> dict[str, int]:
+        """As the results record it."""
+        return asdict(self)
+
+
 def config_from_env(model: str | None = None, base_url: str | None = None, **kwargs: Any) -> JudgeConfig:
     """A `JudgeConfig` from arguments, falling back to the environment."""
     env = os.environ
@@ -68,6 +83,7 @@ class Judge:
         self.config = config
         self.cache = VerdictCache(config.cache_dir)
         self.asked = 0  # requests that reached the endpoint and were answered
+        self.counts = VerdictCounts()  # of the latest `judge` call
         if client is None:
             import openai
 
@@ -106,15 +122,20 @@ class Judge:
 
     def judge(self, rows: Sequence[tuple[str, str, str]],
               on_done: Callable[[int], None] | None = None) -> list[Verdict]:
-        """Verdicts of (question, answer, prediction) rows, in order; cached ones are not asked again."""
+        """Verdicts of (question, answer, prediction) rows, in order; cached (valid) ones are not asked
+        again. Sets `counts`."""
         keys = [self.key(*row) for row in rows]
-        todo = {k: row for k, row in zip(keys, rows) if self.cache.get(k) is None}
+        got = {k: verdict for k in keys if (verdict := self.cache.get(k)) is not None}
+        from_cache = sum(k in got for k in keys)
+        todo = {k: row for k, row in zip(keys, rows) if k not in got}
         if on_done is not None and len(rows) - len(todo):
-            on_done(len(rows) - len(todo))
+            on_done(len(rows) - len(todo))  # identical rows count once asked
 
         def work(item: tuple[str, tuple[str, str, str]]) -> None:
             key, row = item
-            self.cache.put(key, self._ask(*row))
+            verdict = self._ask(*row)
+            self.cache.put(key, verdict)
+            got[key] = verdict  # each worker its own key
             if on_done is not None:
                 on_done(1)
 
@@ -125,7 +146,9 @@ class Judge:
             first = next((e for e in errors if e is not None), None)
             if first is not None:
                 raise first
-        return [self.cache.get(k) for k in keys]  # type: ignore[misc]
+        verdicts = [got[k] for k in keys]
+        self.counts = VerdictCounts(from_cache, len(keys) - from_cache, sum(not v.valid for v in verdicts))
+        return verdicts
 
 
 def _short(exc: BaseException | None) -> str:
