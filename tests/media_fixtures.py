@@ -1,7 +1,8 @@
 """media_fixtures.py
 
 Tiny generated media for the ``test_media_*`` tests: H.264 videos written with PyAV (a few kB each, cached
-per session) whose frames can be identified after lossy coding, plus helpers to damage files.
+per session) whose frames can be identified after lossy coding, plus helpers to damage files, and
+`flat_png`: a large flat PNG written row by row (a decompression bomb when its size is large).
 
 Frame ``i`` is a flat grey of level ``LEVEL0 + STEP * i`` with a small moving texture (so the encoder
 produces real P/B-frames); `frame_id` recovers ``i`` from a decoded frame's mean.
@@ -9,6 +10,8 @@ produces real P/B-frames); `frame_id` recovers ``i`` from a decoded frame's mean
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,21 @@ def _mux_silence(container: Any) -> None:
     samples.sample_rate = 8000
     container.mux(audio.encode(samples))
     container.mux(audio.encode())
+
+
+def flat_png(path: Path, width: int, height: int, rgb: bool = False, level: int = 0) -> Path:
+    """A valid PNG of ``width`` x ``height`` pixels of one grey ``level``, compressed row by row without
+    ever holding its pixels (12000 x 12000: ~140 kB on disk, 432 MB once decoded as RGB)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" + bytes([level]) * (width * (3 if rgb else 1))
+    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2 if rgb else 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body)
+                     + chunk(b"IEND", b""))
+    return path
 
 
 def write_zero_frame_video(path: Path) -> Path:

@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from mmbind.eval import default_template, resolve_target, video_sampling
     from mmbind.prompting import get_template
     from mmbind.serve import ServeSettings, api_key_from_env, create_app
+    from mmbind.serve.decode_budget import release_large_blocks
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         decode_budget_bytes=int(args.decode_budget_mb * 2**20),
         media_limits=media_limits(args),
     )
+    release_large_blocks()
     app = create_app(model, settings, name, template)
     if args.host not in ("127.0.0.1", "localhost", "::1") and key is None:
         print(

@@ -54,12 +54,12 @@ class DecordReader(FrameReader):
                  max_frames: int = DEFAULT_VIDEO_FRAMES) -> None:
         super().__init__(path, max_pixels, max_frames)
         self._decord = decord = import_decord()
+        check_frame_size(path, max_pixels)  # before anything decodes a frame
         high_bit = source_bit_depth(path) > 8  # see the module doc
         self._high_bit = PyAVReader(path, max_pixels, max_frames) if high_bit else None
         if self._high_bit is not None:
             self._count = self._high_bit.frame_count
             return
-        check_frame_size(path, max_pixels)
         try:
             self._reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=0)
             self._count = len(self._reader)

@@ -50,6 +50,10 @@ from mmbind.media.reader import FrameReader, IncompleteVideoError
 _NOT_VIDEO_FORMATS = {"tty", "bin", "xbin", "adf", "idf", "image2", "lavfi"}  # text / still-image demuxers
 _MAX_BAD_PACKETS = 64  # consecutive undecodable packets before a run is abandoned
 _SEEK_TRIES = 3  # keyframes tried (latest first) when a seek lands after the wanted frame
+# Opening a file probes its streams (avformat_find_stream_info), which decodes frames to learn the codec's
+# parameters: a 4800 x 4800 frame is 35 MB before any size check. Skipping every frame in that probe keeps
+# the sizes (from the headers) and decodes nothing; the decoder that reads frames later is not affected.
+PROBE_OPTIONS = {"skip_frame": "all"}
 
 
 class PyAVReader(FrameReader):
@@ -61,7 +65,7 @@ class PyAVReader(FrameReader):
                  max_frames: int = DEFAULT_VIDEO_FRAMES) -> None:
         super().__init__(path, max_pixels, max_frames)
         try:
-            self._container = av.open(str(path), mode="r")
+            self._container = open_container(path)
         except (av.error.FFmpegError, OSError, UnicodeDecodeError) as error:
             raise MediaError(f"cannot open video {path}: {_reason(error)}") from None
         try:
@@ -220,7 +224,7 @@ class PyAVReader(FrameReader):
         except av.error.FFmpegError:
             index = self._stream.index
             self._container.close()
-            self._container = av.open(str(self.path), mode="r")
+            self._container = open_container(self.path)
             self._stream = self._container.streams.video[index]
             self._configure_stream()
 
@@ -248,6 +252,11 @@ class PyAVReader(FrameReader):
         return self._keyframe_at_or_before(target)
 
 
+def open_container(path: Path) -> av.container.InputContainer:
+    """``av.open(path)`` for reading, probing its streams without decoding a frame (`PROBE_OPTIONS`)."""
+    return av.open(str(path), mode="r", options=PROBE_OPTIONS)
+
+
 def _reason(error: BaseException) -> str:
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
 
@@ -261,7 +270,7 @@ def check_video_container(path: Path) -> None:
     """`MediaError` when FFmpeg reads ``path`` as text or a still image (other backends happily "decode"
     those as one-frame videos); other problems are left to the backend."""
     try:
-        with av.open(str(path)) as container:
+        with open_container(path) as container:
             name = container.format.name
     except (av.error.FFmpegError, OSError, UnicodeDecodeError):
         return
@@ -272,7 +281,7 @@ def check_video_container(path: Path) -> None:
 def frame_size(path: Path) -> tuple[int, int] | None:
     """``(width, height)`` of the first video stream from its header (None when FFmpeg cannot tell)."""
     try:
-        with av.open(str(path)) as container:
+        with open_container(path) as container:
             stream = next((s for s in container.streams.video
                            if not s.disposition & av.stream.Disposition.attached_pic), None)
             context = stream.codec_context if stream is not None else None
@@ -292,7 +301,8 @@ def check_frame_size(path: Path, max_pixels: int) -> None:
 
 
 def source_bit_depth(path: Path) -> int:
-    """Bits per sample of the first video stream's pixel format (8 when it cannot be told)."""
+    """Bits per sample of the first video stream's pixel format (8 when it cannot be told); the probe
+    decodes a frame to learn the format: check the frame size first (`check_frame_size`)."""
     try:
         with av.open(str(path)) as container:
             stream = next(iter(container.streams.video), None)

@@ -23,7 +23,7 @@ from PIL import Image
 from mmbind import MediaError, MediaLoaderEntry, hookimpl
 from mmbind.interfaces import MediaLoader
 from mmbind.media import image_size, open_image
-from mmbind.media.limits import DEFAULT_IMAGE_PIXELS
+from mmbind.media.limits import DEFAULT_IMAGE_PIXELS, check_pixels
 from mmbind.media.reader import require_file
 from plugins.media.image_files import ImageFileOptions
 
@@ -60,6 +60,7 @@ class DepthFiles(MediaLoader):
 
     def decoded_bytes(self, path: Path) -> int:
         width, height = image_size(path)
+        check_pixels(path, width, height, self.max_pixels, "depth map")
         return width * height * 4
 
     def load(self, path: Path) -> np.ndarray:

@@ -15,7 +15,7 @@ from pydantic import Field
 from mmbind import MediaLoaderEntry, hookimpl
 from mmbind.interfaces import MediaLoader
 from mmbind.media import IMAGE_SUFFIXES, image_size, load_image
-from mmbind.media.limits import DEFAULT_IMAGE_PIXELS
+from mmbind.media.limits import DEFAULT_IMAGE_PIXELS, check_pixels
 from mmbind.recipe.strict import StrictModel
 
 
@@ -34,6 +34,7 @@ class ImageFiles(MediaLoader):
 
     def decoded_bytes(self, path: Path) -> int:
         width, height = image_size(path)
+        check_pixels(path, width, height, self.max_pixels, "image")
         return width * height * 3
 
     def load(self, path: Path) -> Image.Image:
