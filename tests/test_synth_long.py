@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 
-from mmbind.errors import DataError, UsageError
+from mmbind.errors import OutputFolderError, UsageError
 from mmbind.media import frame_indices, read_frames
 from mmbind.synth import generate_dataset
 from mmbind.synth.concepts import CELLS, COLOURS
@@ -43,7 +43,7 @@ def test_deterministic_and_disjoint(long_micro, tmp_path):
     held_out = json.loads((out / "eval" / "long_open.json").read_text())
     assert [r["type"] for r in held_out[:4]] == ["flash_colour", "flashes", "end_direction", "mover_colour"]
     assert len(held_out) == 4 * 6 and manifest["eval_sets"]["long_open"]["samples"] == 24
-    with pytest.raises(DataError, match="directory is not empty"):
+    with pytest.raises(OutputFolderError, match="directory is not empty"):
         generate_dataset(out, size="micro", world="long")
     with pytest.raises(UsageError, match="unknown synthetic world 'short'"):
         generate_dataset(tmp_path / "x", world="short")
