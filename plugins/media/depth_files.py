@@ -25,7 +25,7 @@ from mmbind.interfaces import MediaLoader
 from mmbind.media import image_size, open_image
 from mmbind.media.limits import DEFAULT_IMAGE_PIXELS, check_pixels
 from mmbind.media.reader import require_file
-from plugins.media.image_files import ImageFileOptions
+from mmbind_plugins.media.image_files import ImageFileOptions
 
 DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F", "L", "1")  # PIL modes of one-channel maps
 

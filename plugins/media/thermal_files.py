@@ -11,7 +11,7 @@ image files, so this loader claims no file suffix: name the modality (``thermal=
 from __future__ import annotations
 
 from mmbind import MediaLoaderEntry, hookimpl
-from plugins.media.image_files import ImageFileOptions, ImageFiles
+from mmbind_plugins.media.image_files import ImageFileOptions, ImageFiles
 
 
 class ThermalFileOptions(ImageFileOptions):
