@@ -75,6 +75,10 @@ class UsageError(MmbindError):
     exit_code = 2
 
 
+class OutputFolderError(UsageError):
+    """A command would write over a folder or file holding something it did not write (pass --overwrite)."""
+
+
 class SweepError(MmbindError):
     """An ablation sweep file, one of its variants or its results are invalid."""
 

@@ -40,8 +40,10 @@ def test_non_empty_destination_needs_overwrite_and_is_replaced_whole(converted, 
     out = tmp_path / "out"
     out.mkdir()
     (out / "model-00002-of-00002.safetensors").write_bytes(b"stale shard")
-    assert main(["export", "hf", str(mm), str(out)]) == 1
-    assert capsys.readouterr().err.strip().endswith("directory is not empty (pass --overwrite to replace it)")
+    assert main(["export", "hf", str(mm), str(out)]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"{out}: directory is not empty, it holds a model checkpoint (model-00002-of-00002.safetensors); "
+        "pass --overwrite to replace it")
     assert tree(out) == {"model-00002-of-00002.safetensors": b"stale shard"}
     assert main(["export", "hf", str(mm), str(out), "--overwrite"]) == 0
     assert "model-00002-of-00002.safetensors" not in tree(out) and (out / "config.json").is_file()

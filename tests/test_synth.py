@@ -19,7 +19,7 @@ from synth_fixtures import make_micro, tiny_model, tree_hashes
 from mmbind.cli.main import main
 from mmbind.data.build import build_stage_data
 from mmbind.data.example import BadSample
-from mmbind.errors import DataError
+from mmbind.errors import DataError, OutputFolderError
 from mmbind.recipe.training_schema import DataSpec, StageSpec
 from mmbind.synth import generate_dataset, read_manifest
 from mmbind.synth.concepts import object_classes
@@ -208,24 +208,32 @@ def test_cli_synth_refuses_foreign_and_non_empty_dirs(tmp_path, capsys):
     assert main(["data", "synth", str(out), "--size", "micro", "--seed", "3"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "eval set video_pope" in text and "tokenizer" in text and "manifest.json" in text
-    assert main(["data", "synth", str(out), "--size", "micro"]) == 1
-    assert "directory is not empty (pass --force to replace a generated dataset)" in capsys.readouterr().err
+    assert main(["data", "synth", str(out), "--size", "micro"]) == 2
+    assert f"{out}: directory is not empty (pass --overwrite to replace a generated dataset)" in \
+        capsys.readouterr().err
     before = tree_hashes(out)
-    assert main(["data", "synth", str(out), "--size", "micro", "--seed", "3", "--force"]) == 0
+    assert main(["data", "synth", str(out), "--size", "micro", "--seed", "3", "--overwrite"]) == 0
+    assert tree_hashes(out) == before
+    assert main(["data", "synth", str(out), "--size", "micro", "--seed", "3", "--force"]) == 0  # old name
+    assert capsys.readouterr().err.strip() == "warning: --force is deprecated; use --overwrite"
     assert tree_hashes(out) == before
     (out / "notes.txt").write_text("mine")
     with pytest.raises(DataError,
                        match=r"holds files the generator did not write \(notes.txt\); not replacing it"):
-        generate_dataset(out, size="micro", force=True)
+        generate_dataset(out, size="micro", overwrite=True)
     (out / "notes.txt").unlink()
     (out / "images" / "holiday.jpg").write_bytes(b"a user's photo")  # inside a folder the generator writes
     (out / "finetune_extra.json").write_text("[]")
     with pytest.raises(DataError, match=r"\(finetune_extra.json, images/holiday.jpg\); not replacing it"):
-        generate_dataset(out, size="micro", force=True)
+        generate_dataset(out, size="micro", overwrite=True)
     assert (out / "images" / "holiday.jpg").read_bytes() == b"a user's photo" and tree_hashes(out) != before
     (out / "images" / "holiday.jpg").unlink()
     (out / "finetune_extra.json").unlink()
-    (out / "manifest.json").unlink()  # no manifest: nothing says what the generator wrote
-    with pytest.raises(DataError, match="not a generated dataset"):
-        generate_dataset(out, size="micro", force=True)
-    assert (out / "pretrain.json").is_file()
+    (out / "manifest.json").unlink()  # no manifest: not a dataset any more, so only replaced whole
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputFolderError, match="it holds other files .*; pass --overwrite to replace it"):
+        generate_dataset(out, size="micro", seed=3)
+    assert (out / "notes.txt").is_file() and (out / "pretrain.json").is_file()
+    with pytest.warns(DeprecationWarning, match="use overwrite"):
+        generate_dataset(out, size="micro", seed=3, force=True)
+    assert tree_hashes(out) == before  # replaced whole: the user's file is gone with the rest

@@ -299,7 +299,7 @@ def test_train_and_eval_stay_disjoint_with_depth(micro):
     assert not {hashes[p] for p in train_maps} & {hashes[p] for p in eval_maps}
 
 
-def test_manifest_lists_the_depth_files_and_force_regenerates_them(micro, tmp_path):
+def test_manifest_lists_the_depth_files_and_overwrite_regenerates_them(micro, tmp_path):
     manifest = read_manifest(micro)
     listed = {f["path"]: f["sha256"] for f in manifest["files"]}
     hashes = tree_hashes(micro)
@@ -314,7 +314,7 @@ def test_manifest_lists_the_depth_files_and_force_regenerates_them(micro, tmp_pa
     assert (counts["train_depth"], counts["eval_depth"]) == (16, 6)
     copy = tmp_path / "copy"
     shutil.copytree(micro, copy)
-    generate_dataset(copy, seed=0, size="micro", force=True)  # replaces the depth files it listed
+    generate_dataset(copy, seed=0, size="micro", overwrite=True)  # replaces the depth files it listed
     assert tree_hashes(copy) == hashes
 
 

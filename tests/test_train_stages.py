@@ -145,7 +145,7 @@ def test_two_stage_run_through_the_cli(data, tmp_path, capsys):
                        stage2["projectors.shared.layers.0.weight"])
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "done" and summary["stages"]["finetune"]["steps"] == 1
-    assert main(["train", str(TRAIN_RECIPE), *data_overrides(data), "--output", str(run)]) == 1  # run exists
+    assert main(["train", str(TRAIN_RECIPE), *data_overrides(data), "--output", str(run)]) == 2  # run exists
 
 
 @pytest.mark.slow

@@ -84,9 +84,10 @@ def _variant_recipes(
 
 def plan_sweep(
     sweep: Sweep, source: str | Path, output: str | Path | None = None, overrides: Iterable[str] = (),
-    registry: Registry | None = None,
+    registry: Registry | None = None, fresh: bool = False,
 ) -> SweepPlan:
-    """Resolve every (variant, seed); ``overrides`` (from the command line) apply to every variant."""
+    """Resolve every (variant, seed); ``overrides`` (from the command line) apply to every variant;
+    ``fresh``: every run is new, its folder unread."""
     source = Path(source)
     out = Path(output) if output is not None else sweep.output_dir()
     runs, request = [], sweep.eval.model_dump(mode="json")
@@ -97,7 +98,7 @@ def plan_sweep(
             raise SweepError(f"{source}: variant {name!r}: {exc}") from None
         for seed, recipe in zip(sweep.seeds, recipes):
             run_dir = out / name / f"seed{seed}"
-            status = run_status(run_dir, recipe, request, f"variant {name!r} seed {seed}")
+            status = "new" if fresh else run_status(run_dir, recipe, request, f"variant {name!r} seed {seed}")
             runs.append(RunPlan(name, seed, recipe, run_dir, status))
     labels = {name: spec.label or name for name, spec in sweep.variants.items()}
     return SweepPlan(sweep, source, out, labels, runs, sweep.metrics)

@@ -38,16 +38,17 @@ class SweepReport:
 
 def load_plan(
     path: str | Path, output: str | Path | None = None, overrides: Iterable[str] = (),
-    registry: Registry | None = None, seeds: Sequence[int] | None = None,
+    registry: Registry | None = None, seeds: Sequence[int] | None = None, fresh: bool = False,
 ) -> SweepPlan:
-    """Read the sweep file and resolve every (variant, seed); ``seeds`` replaces the file's seeds."""
+    """Read the sweep file and resolve every (variant, seed); ``seeds`` replaces the file's seeds;
+    ``fresh``: every run is new (the sweep folder is about to be replaced; nothing in it is read)."""
     sweep = load_sweep(path)
     if seeds is not None:
         try:
             sweep = Sweep.model_validate({**sweep.model_dump(), "seeds": list(seeds)})
         except ValidationError as exc:
             raise SweepError(f"--seeds: {format_validation_error(exc)}") from None
-    return plan_sweep(sweep, path, output, overrides, registry)
+    return plan_sweep(sweep, path, output, overrides, registry, fresh)
 
 
 def tabulate(plan: SweepPlan) -> tuple[ResultTable, dict[str, Path]]:

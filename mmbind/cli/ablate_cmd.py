@@ -4,7 +4,9 @@
 ablation sweep (see `mmbind.ablate`): every (variant, seed) trained in ``OUTPUT/<variant>/seed<K>/`` and
 evaluated, finished runs skipped, interrupted ones resumed; then mean ± std over seeds in the terminal and
 in ``OUTPUT/results.{md,csv,json,png}``. A missing recipe or bad override in any variant is reported before
-anything runs. Ctrl-C saves a checkpoint and exits 130; the same command resumes.
+anything runs. Ctrl-C saves a checkpoint and exits 130; the same command resumes. The sweep folder must be
+new or empty or a sweep folder (`mmbind.output_folder.ABLATE`); one holding anything else is refused unless
+``--overwrite``, which replaces it whole (and makes a sweep folder start over).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmbind.cli.console import stderr, stdout
+from mmbind.output_folder import ABLATE, replace_folder
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -31,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="resolve and show the runs; run nothing")
     mode.add_argument("--report-only", action="store_true", help="only tabulate the runs evaluated so far")
+    mode.add_argument("--overwrite", action="store_true",
+                      help="replace an output folder holding something else (or start a sweep over)")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bars")
     parser.set_defaults(func=run, output_folders=("output",))
 
@@ -62,10 +67,12 @@ def run(args: argparse.Namespace) -> int:
     from mmbind.recipe.paths import resolve_recipe_path
 
     sweep_path = resolve_recipe_path(args.sweep)
-    plan = load_plan(sweep_path, args.output, args.overrides, seeds=args.seeds)
+    plan = load_plan(sweep_path, args.output, args.overrides, seeds=args.seeds, fresh=args.overwrite)
     if args.dry_run:
         stdout.print(plan_table(plan))
         return 0
+    if ABLATE.claim(plan.output, args.overwrite, [sweep_path]) == "replace":
+        replace_folder(plan.output)  # only now: a bad sweep or variant has failed in load_plan
     outcome = None
     if not args.report_only:
         runner = LocalRunner(stderr, progress=not args.no_progress)

@@ -15,6 +15,7 @@ from typing import Any
 from mmbind.cli.argtypes import frame_sampling, media_limits
 from mmbind.cli.console import stderr, stdout
 from mmbind.errors import UsageError
+from mmbind.output_folder import BENCH, replace_folder
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
@@ -99,10 +100,14 @@ def run_benchmark(args: argparse.Namespace) -> int:
         judge = config_from_env(args.judge_model, args.judge_base_url, **extra)
     options = _options(args.bench_option)
     settings = BenchSettings(args.batch_size or 16, args.max_new_tokens, args.limit, options)
+    inputs = [args.run, args.data]
+    state = BENCH.claim(args.output, args.overwrite, inputs) if args.output is not None else None  # fail fast
     job = prepare_benchmark(args.run, args.benchmark, args.data, settings, stage=args.stage,
                             template=args.template, frames=frame_sampling(args) or None, output=args.output,
                             judge=judge, limits=media_limits(args),
                             restart=args.restart)
+    if (state or BENCH.claim(job.output, args.overwrite, inputs)) == "replace":
+        replace_folder(job.output)  # only once the benchmark and the model have loaded
     if not args.json:
         stdout.print(f"evaluating {job.target.model_dir} on {args.benchmark} ({len(job.items)} questions "
                      f"from {args.data}) -> {job.output}", highlight=False)

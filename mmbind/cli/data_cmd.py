@@ -1,9 +1,10 @@
 """data_cmd.py
 
-``mmbind data synth OUT [--seed S] [--size micro|small|default] [--world default|long] [--force]``:
+``mmbind data synth OUT [--seed S] [--size micro|small|default] [--world default|long] [--overwrite]``:
 generate the synthetic image + video benchmark with a depth map per image scene (`mmbind.synth`), or with
 ``--world long`` the long-video benchmark (`mmbind.synth.long_dataset`), into OUT and print what was
-written.
+written. OUT must be new or empty; ``--overwrite`` replaces what is there (`mmbind.output_folder`).
+``--force``, its former name, still works with a deprecation warning.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
-from mmbind.cli.console import stdout
+from mmbind.cli.console import stderr, stdout
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,14 +22,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="data_command", metavar="COMMAND")
     commands.required = True
     synth = commands.add_parser("synth", help="generate images, videos, conversations and eval sets")
-    synth.add_argument("out", type=Path, help="output directory (must be empty, or a dataset with --force)")
+    synth.add_argument("out", type=Path, help="output directory (new or empty, else --overwrite)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     synth.add_argument(
         "--size", default="default", help="preset: micro, small or default (default: %(default)s)"
     )
     synth.add_argument("--world", default="default", choices=("default", "long"),
                        help="default: images, videos, depth; long: long clips with flash counts and turns")
-    synth.add_argument("--force", action="store_true", help="replace a dataset generated earlier in OUT")
+    synth.add_argument("--overwrite", action="store_true",
+                       help="replace what OUT holds (a dataset generated earlier, or anything else) whole")
+    synth.add_argument("--force", action="store_true", help=argparse.SUPPRESS)  # deprecated: --overwrite
     synth.set_defaults(func=run_synth, output_folders=("out",))
 
 
@@ -38,8 +41,11 @@ def run_synth(args: argparse.Namespace) -> int:
 
     from mmbind.synth import generate_dataset
 
+    if args.force:
+        stderr.print("warning: --force is deprecated; use --overwrite", highlight=False, soft_wrap=True)
     start = time.perf_counter()
-    manifest = generate_dataset(args.out, seed=args.seed, size=args.size, force=args.force, world=args.world)
+    manifest = generate_dataset(args.out, seed=args.seed, size=args.size, world=args.world,
+                                overwrite=args.overwrite or args.force)
     elapsed = time.perf_counter() - start
     table = Table(title=f"{args.out} (seed {args.seed}, size {args.size})", title_justify="left")
     table.add_column("part")

@@ -5,7 +5,12 @@ benchmark, align the toy encoders, run stage 1 and stage 2, evaluate, and show a
 videos next to the ground truth, then how to chat with the result. Everything goes to ``--out``; a second
 call reuses what is finished (an interrupted run resumes).
 
-``mmbind demo --compose-only``: just compose the tiny recipe and run it once (seconds).
+``mmbind demo --compose-only``: just compose the tiny recipe and run it once (seconds), saving the model
+into ``--out``.
+
+``--out`` must be new or empty or a demo folder (`mmbind.output_folder.DEMO_OUT`): a folder holding anything
+else (a trained run, a checkpoint, a user's files) is refused unless ``--overwrite``, which replaces it
+whole (and makes a demo folder start over).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import time
 from pathlib import Path
 
 from mmbind.cli.console import stdout
+from mmbind.output_folder import DEMO, DEMO_OUT, replace_folder
 
 DEFAULT_RECIPE = "tiny/study"
 
@@ -33,33 +39,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="data seed (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bars")
     parser.add_argument("--compose-only", action="store_true", help="only compose the tiny model and run it")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a --out folder holding something else (or start a demo folder over)")
     parser.set_defaults(func=run, output_folders=("out",))
 
 
 def run(args: argparse.Namespace) -> int:
+    state = DEMO_OUT.claim(args.out, args.overwrite, [Path(args.recipe)] if args.recipe else [])
     if args.compose_only:
         from mmbind.demo.compose import compose_demo
 
-        return 0 if compose_demo(args.recipe or "tiny/video_llava", args.out) else 1
-    return _study(args)
+        same = compose_demo(args.recipe or "tiny/video_llava", args.out, replace=state == "replace")
+        return 0 if same else 1
+    return _study(args, replace=state == "replace")
 
 
-def _study(args: argparse.Namespace) -> int:
+def _study(args: argparse.Namespace, replace: bool) -> int:
     from rich.table import Table
 
     import mmbind
     from mmbind.cli.main import main as cli_main
     from mmbind.demo.study import StudyPaths, ensure_data, sample_answers, study_recipe
     from mmbind.eval.metrics import open_correct
+    from mmbind.synth import get_size
     from mmbind.train.run import RECIPE_FILE, run_finished, train
 
     start = time.perf_counter()
     paths = StudyPaths(args.out)
+    recipe = study_recipe(args.recipe or DEFAULT_RECIPE, paths, args.overrides)  # bad options fail first
+    get_size(args.size)
+    if replace:
+        replace_folder(args.out)
+    DEMO.write_stamp(args.out, "mmbind demo")
     stdout.rule("[bold]1. synthetic image + video benchmark")
     manifest = ensure_data(paths, args.size, args.seed)
     stdout.print(f"{paths.data}: {json.dumps(manifest.get('counts', {}))}", highlight=False)
 
-    recipe = study_recipe(args.recipe or DEFAULT_RECIPE, paths, args.overrides)
     stdout.rule(f"[bold]2. training {recipe.name}: {' -> '.join(recipe.stages or {})}")
     if run_finished(paths.run):
         stdout.print(f"{paths.run} is already trained (delete it to train again)")

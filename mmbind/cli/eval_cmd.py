@@ -9,7 +9,9 @@ metrics. Sets whose modality the model has no encoder for are skipped (an error 
 ``mmbind eval TARGET --benchmark NAME --data DIR [--judge-model M]``: a published benchmark from its local
 files (`mmbind.eval.benchmarks`; plugins add more), predictions kept in ``<results>/<NAME>/`` and resumed,
 open answers judged through an OpenAI-compatible endpoint (or scored offline), every score with its 95%
-bootstrap interval.
+bootstrap interval. An ``--output`` folder must be new or empty or hold that benchmark's results
+(`mmbind.output_folder.BENCH`); one holding anything else is refused unless ``--overwrite``, which replaces
+it whole.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="loader option, e.g. videos=DIR, images=DIR, answers=FILE (repeatable)")
     bench.add_argument("--output", type=Path, help="results folder (default: <results>/<benchmark>)")
     bench.add_argument("--restart", action="store_true", help="discard earlier predictions and start over")
+    bench.add_argument("--overwrite", action="store_true",
+                       help="replace an --output folder holding something else (or a results folder) whole")
     bench.add_argument("--judge-model", help="judge open answers with this model (or MMBIND_JUDGE_MODEL); "
                                              "without one the offline normalised match is used")
     bench.add_argument("--judge-base-url", help="OpenAI-compatible endpoint (or MMBIND_JUDGE_BASE_URL, "
@@ -78,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         return run_benchmark(args)
     if args.sets is None and getattr(args, "bench_option", None):
         stderr.print("--bench-option applies to --benchmark only", highlight=False)
+    if args.output is not None or args.overwrite:
+        stderr.print("--output / --overwrite apply to --benchmark only", highlight=False)
     settings = EvalSettings(args.batch_size or 64, args.max_new_tokens or 10, args.limit)
     sampling = frame_sampling(args)
     job = prepare_eval(args.run, args.sets, settings,

@@ -5,6 +5,8 @@ row of the input (id, question, optional image / video) with a run's last finish
 in length-sorted batches, with a progress bar showing answers per second. Answers are appended as each
 batch finishes; rerunning skips ids already in the output. Bad rows are listed by id and skipped (exit
 status 0 when at least one row could be answered or none were left, 1 when every remaining row was bad).
+The output must be new or empty or an answers file (`mmbind.output_folder.INFER`); any other file is refused
+unless ``--overwrite``, which replaces it (answering every row again).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from mmbind.cli.argtypes import add_frame_args, add_media_limit_args, frame_sampling, media_limits
 from mmbind.errors import UsageError
+from mmbind.output_folder import INFER
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="questions: JSON lines with id, question, image / video / media",
     )
     parser.add_argument("--output", "-o", type=Path, required=True, help="answers: JSON lines, appended")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the output file (another file, or earlier answers); do not append")
     parser.add_argument("--batch-size", type=int, default=16, help="questions per batch (default: 16)")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="tokens per answer (default: 64)")
     parser.add_argument("--stage", help="use this stage's output instead of the last one")
@@ -54,13 +59,16 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.max_new_tokens < 1:
         raise UsageError("--batch-size and --max-new-tokens must be at least 1")
     sampling = frame_sampling(args)
+    replace = INFER.claim(args.output, args.overwrite, [args.input]) == "replace"
     rows, bad = read_rows(args.input)
-    done = answered_ids(args.output)
+    done = set() if replace else answered_ids(args.output)
     target = resolve_target(args.target, args.stage)
     model = mmbind.load_pretrained(target.model_dir).eval()
     template = get_template(args.template) if args.template else None
     generator = Generator(model, template, video_sampling(target, model, sampling), limits=media_limits(args))
     todo = sum(1 for r in rows if r.id not in done)
+    if replace:
+        args.output.unlink()  # only once the rows and the model have loaded
     start = time.perf_counter()
     with Progress(TextColumn("[bold]infer"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[rate]:.1f} answers/s"), TimeRemainingColumn(),

@@ -5,6 +5,10 @@
 command (``torchrun --nproc-per-node N -m mmbind train ...``). Ctrl-C saves a checkpoint and exits 130;
 SIGTERM (a scheduler's preemption) does the same and exits 143. ``--allow-recipe-change PATH[,PATH]``
 (repeatable) accepts the named result-altering edits of the run's recipe on ``--resume``.
+
+``--output`` must be new or empty (`mmbind.output_folder.TRAIN`): a run already there is resumed with
+``--resume``, and a folder holding anything else is refused unless ``--overwrite``, which replaces it whole
+with the new run.
 """
 
 from __future__ import annotations
@@ -13,9 +17,14 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mmbind.cli.console import stderr, stdout
-from mmbind.errors import RecipeError
+from mmbind.errors import RecipeError, UsageError
+from mmbind.output_folder import TRAIN
+
+if TYPE_CHECKING:
+    from mmbind.recipe import Recipe
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="recipe overrides, e.g. stages.finetune.lr=1e-5")
     parser.add_argument("--output", "-o", type=Path, help="run directory (default: runs/<name>-<time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace what --output holds (an earlier run, or anything else) whole")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
     parser.add_argument("--allow-recipe-change", action="append", default=[], metavar="FIELD[,FIELD]",
                         help="with --resume: accept these changed recipe fields, e.g. stages.finetune.lr")
@@ -44,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     allow = [path.strip() for item in args.allow_recipe_change for path in item.split(",") if path.strip()]
     if allow and args.resume is None:
         raise RecipeError("--allow-recipe-change applies to --resume only")
+    if args.overwrite and args.resume is not None:
+        raise UsageError("--overwrite starts a new run over whatever --output holds; it cannot resume one")
     if args.resume is not None:
         if args.recipe or args.overrides:
             raise RecipeError("--resume continues a run with its stored recipe; give no RECIPE or overrides")
@@ -54,9 +67,11 @@ def run(args: argparse.Namespace) -> int:
             raise RecipeError("give a RECIPE to train, or --resume RUN_DIR")
         recipe = load_recipe(resolve_recipe_path(args.recipe), args.overrides)
         run_dir = args.output or Path("runs") / f"{recipe.name or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    # every rank checks before any rank can write (they meet in train's rendezvous); rank 0 replaces
+    replace = args.resume is None and TRAIN.claim(run_dir, args.overwrite, _inputs(recipe)) == "replace"
     try:
         summary = train(recipe, run_dir, resume=args.resume is not None, progress=not args.no_progress,
-                        allow_recipe_change=allow)
+                        allow_recipe_change=allow, overwrite=replace)
     finally:
         shutdown()
     stopped = 143 if summary.get("signal") == "SIGTERM" else 130
@@ -72,3 +87,9 @@ def run(args: argparse.Namespace) -> int:
                      f"{stage['output']}", highlight=False)
     stdout.print(f"run directory: {run_dir}", highlight=False)
     return 0
+
+
+def _inputs(recipe: Recipe) -> list[Path]:
+    """What a new run reads (data files, stage starting points), never to be replaced by ``--overwrite``."""
+    files = [Path(f.path) for d in (recipe.data.datasets.values() if recipe.data else ()) for f in d.files]
+    return files + [Path(s.init_from) for s in (recipe.stages or {}).values() if s.init_from]

@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import json
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
 from mmbind.errors import DataError, UsageError
+from mmbind.output_folder import DATASET, SYNTH, files_in, staged_folder
 from mmbind.synth.depth import BACKGROUND_MM, DepthItem, depth_items, render_depth, write_depth
 from mmbind.synth.depth_text import depth_caption_record, depth_instruction_record, depth_open_records
 from mmbind.synth.draw import render_frame, render_video
@@ -55,33 +57,17 @@ def _rng(seed: int, purpose: str) -> random.Random:
     return random.Random(f"mmbind-synth:{seed}:{purpose}")
 
 
-def _prepare(out: Path, force: bool) -> None:
-    """Make ``out`` ready: new or empty; with ``force``, a dataset generated earlier whose files (as its
-    manifest lists them) are removed, and only if nothing else lives there."""
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise DataError(f"{out}: directory is not empty (pass --force to replace a generated dataset)")
-        try:
-            listed = {entry["path"] for entry in read_manifest(out)["files"]} | {MANIFEST}
-        except (KeyError, TypeError):
-            raise DataError(
-                f"{out / MANIFEST}: its file list is unreadable; not replacing the dataset"
-            ) from None
-        present = sorted(p for p in out.rglob("*") if not p.is_dir() or p.is_symlink())
-        foreign = [p.relative_to(out).as_posix() for p in present
-                   if p.relative_to(out).as_posix() not in listed]
-        if foreign:
-            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-            raise DataError(f"{out}: holds files the generator did not write ({shown}); not replacing it")
-        for path in present:
-            path.unlink()
-        for folder in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
-                             reverse=True):
-            if not any(folder.iterdir()):
-                folder.rmdir()
-    out.mkdir(parents=True, exist_ok=True)
+def _check_only_generated(out: Path) -> None:
+    """`DataError` unless every file in the dataset ``out`` is one its manifest lists (a user's file in a
+    generated dataset is never replaced with it)."""
+    try:
+        listed = {entry["path"] for entry in read_manifest(out)["files"]} | {MANIFEST}
+    except (KeyError, TypeError):
+        raise DataError(f"{out / MANIFEST}: its file list is unreadable; not replacing the dataset") from None
+    foreign = [name for name in files_in(out) if name not in listed]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise DataError(f"{out}: holds files the generator did not write ({shown}); not replacing it")
 
 
 def _items(seed: int, size: SynthSize) -> dict[str, list[GeneratedMedia]]:
@@ -141,20 +127,42 @@ WORLDS = ("default", "long")  # what ``world`` may name
 
 
 def generate_dataset(
-    out: str | Path, seed: int = 0, size: str = "default", force: bool = False, world: str = "default"
+    out: str | Path, seed: int = 0, size: str = "default", overwrite: bool = False, world: str = "default",
+    *, force: bool | None = None,
 ) -> dict[str, Any]:
     """Generate the dataset into ``out``; returns the manifest. ``world="long"``: the long-video dataset
-    instead (`mmbind.synth.long_dataset`)."""
+    instead (`mmbind.synth.long_dataset`). ``out`` must be new or empty (`mmbind.output_folder.SYNTH`); with
+    ``overwrite`` anything there is replaced whole once the new dataset is complete, except a generated
+    dataset holding files it did not list (a `DataError`). ``force``: the deprecated name of ``overwrite``."""
+    if force is not None:
+        warnings.warn("generate_dataset(force=...) is deprecated; use overwrite=...", DeprecationWarning,
+                      stacklevel=2)
+        overwrite = overwrite or force
     if world not in WORLDS:
         raise UsageError(f"unknown synthetic world {world!r} (choose from: {', '.join(WORLDS)})")
     if world == "long":
-        from mmbind.synth.long_dataset import check_size, generate_long_dataset
+        from mmbind.synth.long_dataset import check_size
 
         check_size(size)
-        _prepare(Path(out), force)
+    else:
+        get_size(size)
+    out = Path(out)
+    if SYNTH.claim(out, overwrite) == "new":
+        out.mkdir(parents=True, exist_ok=True)
+        return _generate(out, seed, size, world)
+    if DATASET.found(out):
+        _check_only_generated(out)
+    with staged_folder(out) as staging:
+        return _generate(staging, seed, size, world)
+
+
+def _generate(out: Path, seed: int, size: str, world: str) -> dict[str, Any]:
+    """Write the dataset of ``world`` into the empty folder ``out``."""
+    if world == "long":
+        from mmbind.synth.long_dataset import generate_long_dataset
+
         return generate_long_dataset(out, seed, size)
-    out, preset = Path(out), get_size(size)
-    _prepare(out, force)
+    preset = get_size(size)
     items = _items(seed, preset)
     train = items["train_image"] + items["train_video"]
     _render(out, train + items["eval_image"] + items["eval_video"], preset)

@@ -33,6 +33,7 @@ import torch
 import yaml
 
 from mmbind.errors import CheckpointError, MmbindError, RecipeError
+from mmbind.output_folder import TRAIN, replace_folder
 from mmbind.recipe.loader import read_yaml_mapping
 from mmbind.recipe.schema import Recipe
 from mmbind.registry import Registry
@@ -76,9 +77,12 @@ def read_run_recipe(run_dir: Path) -> dict[str, Any]:
 def train(
     recipe: Recipe, run_dir: str | Path, *, resume: bool = False, callbacks: Iterable[Callback] = (),
     progress: bool = True, registry: Registry | None = None, allow_recipe_change: Sequence[str] = (),
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run (or resume) every stage of ``recipe``; returns the run summary. On resume, result-altering
-    recipe changes must be named in ``allow_recipe_change`` (field paths, e.g. ``stages.finetune.lr``)."""
+    recipe changes must be named in ``allow_recipe_change`` (field paths, e.g. ``stages.finetune.lr``).
+    ``overwrite``: a new run replaces whatever ``run_dir`` holds (`mmbind.output_folder.replace_folder`);
+    without it a run already there is refused."""
     run_dir = Path(run_dir)
     if recipe.data is None or not recipe.stages:
         raise RecipeError("training needs the recipe's 'data:' and 'stages:' sections")
@@ -86,7 +90,8 @@ def train(
     display = ProgressDisplay(progress and info.main)
     previous_handlers = _install_stop_handlers()
     try:
-        return _train(recipe, run_dir, resume, list(callbacks), registry, allow_recipe_change, info, display)
+        return _train(recipe, run_dir, resume, list(callbacks), registry, allow_recipe_change, info, display,
+                      overwrite)
     except MmbindError:
         raise
     except Exception as exc:
@@ -100,9 +105,9 @@ def train(
 
 def _train(
     recipe: Recipe, run_dir: Path, resume: bool, callbacks: list[Callback], registry: Registry | None,
-    allow: Sequence[str], info: DistInfo, display: ProgressDisplay,
+    allow: Sequence[str], info: DistInfo, display: ProgressDisplay, overwrite: bool = False,
 ) -> dict[str, Any]:
-    _prepare_run_dir(recipe, run_dir, resume, info, allow, display)
+    _prepare_run_dir(recipe, run_dir, resume, info, allow, display, overwrite)
     metrics = MetricsLog(run_dir, enabled=info.main)
     latest = resume_checkpoint(run_dir, info, display.note) if resume else None
     saved = read_state(latest) if latest else None
@@ -171,7 +176,7 @@ def build_objective(ctx: StageContext) -> Objective:
 
 def _prepare_run_dir(
     recipe: Recipe, run_dir: Path, resume: bool, info: DistInfo, allow: Sequence[str],
-    display: ProgressDisplay,
+    display: ProgressDisplay, overwrite: bool = False,
 ) -> None:
     if resume:
         if not (run_dir / RECIPE_FILE).is_file():
@@ -189,8 +194,10 @@ def _prepare_run_dir(
         barrier()
         return
     if info.main:
-        if (run_dir / RECIPE_FILE).is_file():
-            raise CheckpointError(f"{run_dir}: a run already lives here; resume it with --resume {run_dir}")
+        if overwrite:
+            replace_folder(run_dir)
+        elif (run_dir / RECIPE_FILE).is_file():
+            raise CheckpointError(TRAIN.refusal(run_dir))
         run_dir.mkdir(parents=True, exist_ok=True)
         write_lock(run_dir, recipe)
         resolved = yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)
