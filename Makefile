@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench install browser ffmpeg lmms clean
+.PHONY: demo test test-fast lint bench install browser ffmpeg lmms docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,10 +44,15 @@ $(LMMS_STAMP): $(STAMP)
 
 lmms: $(LMMS_STAMP)
 
+# The documentation site (mkdocs.yml, pages in docs/), built strictly: a broken link, anchor or include fails.
+# `make test` builds it first, so CI fails on a broken docs build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
+
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/mmbind demo
 
-test: $(STAMP) browser ffmpeg lmms
+test: $(STAMP) browser ffmpeg lmms docs
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -60,4 +65,4 @@ bench: $(STAMP)
 	for f in benchmarks/*.py; do HF_HUB_OFFLINE=1 $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(LMMS_VENV) build *.egg-info
+	rm -rf $(VENV) $(LMMS_VENV) build site *.egg-info

@@ -1,5 +1,6 @@
 """Every hook of `mmbind.hookspecs` is documented (as datasette checks its hooks): a docstring that says
-what it returns, and a row in the README's hook table; and the table names no hook that does not exist."""
+what it returns, and a row in the hook tables of the README and of docs/plugins.md; and neither table names
+a hook that does not exist."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 
 from mmbind import hookspecs
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PLUGINS_PAGE = ROOT / "docs" / "plugins.md"
 
 
 def hooks() -> dict[str, object]:
@@ -26,4 +29,9 @@ def test_every_hook_has_a_docstring_naming_what_it_returns():
 
 def test_the_readme_table_lists_exactly_the_hooks():
     rows = set(re.findall(r"^\| `(mmbind_\w+)` \|", README.read_text(encoding="utf-8"), re.M))
+    assert rows == set(hooks())
+
+
+def test_the_plugins_page_table_lists_exactly_the_hooks():
+    rows = set(re.findall(r"^\| `(mmbind_\w+)` \|", PLUGINS_PAGE.read_text(encoding="utf-8"), re.M))
     assert rows == set(hooks())

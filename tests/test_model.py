@@ -153,6 +153,12 @@ def test_save_and_load_round_trip(model, media, tmp_path):
     with torch.no_grad():
         assert torch.equal(model(ids, mask, images=images, videos=videos).logits,
                            loaded(ids, mask, images=images, videos=videos).logits)
+    # the transformers-style classmethod delegates to mmbind.load_pretrained, arguments included
+    doubled = mmbind.MultimodalLM.from_pretrained(tmp_path / "ckpt", dtype=torch.float64)
+    assert not doubled.training
+    for (k, a), (k2, b) in zip(loaded.state_dict().items(), doubled.state_dict().items()):
+        assert k == k2 and torch.equal(a.double(), b.double())
+        assert b.dtype == (torch.float64 if a.is_floating_point() else a.dtype)
 
 
 def test_missing_or_incomplete_checkpoints(model, tmp_path):

@@ -155,6 +155,61 @@ def test_missing_file_and_base_cycle(tmp_path):
         mmbind.load_recipe(tmp_path / "a.yaml")
 
 
+def test_a_user_recipe_anywhere_inherits_a_bundled_recipe_by_name(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    mine = write(tmp_path / "elsewhere" / "my.yaml", """
+        base: tiny/train
+        name: mine
+        stages:
+          pretrain:
+            lr: 0.5
+    """)
+    bundled = mmbind.load_recipe("tiny/train")
+    recipe = mmbind.load_recipe(mine)
+    assert recipe.name == "mine" and bundled.name != "mine"
+    assert recipe.stages["pretrain"].lr == 0.5 != bundled.stages["pretrain"].lr
+    assert recipe == bundled.model_copy(update={"name": "mine", "stages": {
+        **bundled.stages, "pretrain": bundled.stages["pretrain"].model_copy(update={"lr": 0.5})}})
+    # the ``.yaml`` suffix is optional; the chain goes on inside the bundled recipes (tiny/long -> train.yaml
+    # -> video_llava.yaml)
+    write(tmp_path / "long.yaml", "base: tiny/long.yaml\n")
+    assert mmbind.load_recipe(tmp_path / "long.yaml") == mmbind.load_recipe("tiny/long")
+
+
+def test_an_unknown_base_names_the_file_and_the_closest_bundled_recipes(tmp_path):
+    typo = write(tmp_path / "my.yaml", "base: tiny/trian\n")
+    with pytest.raises(mmbind.RecipeError) as info:
+        mmbind.load_recipe(typo)
+    assert str(info.value) == (f"{typo}: base: 'tiny/trian' is neither a file (relative to this recipe) nor "
+                               "a bundled recipe; did you mean 'tiny/train'?")
+    far = write(tmp_path / "far.yaml", "base: zzz\n")
+    listed = r"far.yaml: base: 'zzz' is neither .* bundled recipes: ablations/alignment, .*tiny/train, .*"
+    with pytest.raises(mmbind.RecipeError, match=listed):
+        mmbind.load_recipe(far)
+
+
+def test_a_local_file_shadows_a_bundled_recipe_of_the_same_name(tmp_path, tiny_recipe_path):
+    local = tmp_path / "tiny" / "train"  # the path ``base: tiny/train`` names, relative to the recipe
+    local.parent.mkdir()
+    write(local, f"""
+        base: {tiny_recipe_path}
+        name: local train
+    """)
+    write(tmp_path / "my.yaml", "base: tiny/train\n")
+    recipe = mmbind.load_recipe(tmp_path / "my.yaml")
+    assert recipe.name == "local train"
+    assert recipe.stages is None and mmbind.load_recipe("tiny/train").stages  # not the bundled one's
+
+
+def test_a_cycle_names_every_file_in_it(tmp_path):
+    write(tmp_path / "a.yaml", "base: b.yaml\n")
+    write(tmp_path / "b.yaml", f"base: {tmp_path / 'a.yaml'}\n")
+    with pytest.raises(mmbind.RecipeError) as info:
+        mmbind.load_recipe(tmp_path / "a.yaml")
+    a, b = (tmp_path / "a.yaml").resolve(), (tmp_path / "b.yaml").resolve()
+    assert str(info.value) == f"{tmp_path / 'a.yaml'}: base recipes form a cycle: {a} -> {b} -> {a}"
+
+
 def test_resolved_recipe_round_trips(tiny_recipe_path):
     recipe = mmbind.load_recipe(tiny_recipe_path)
     dumped = yaml.safe_load(yaml.safe_dump(recipe.model_dump(mode="json")))

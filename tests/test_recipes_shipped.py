@@ -100,8 +100,8 @@ def test_long_recipes_pool_more_frames_into_as_many_tokens():
     assert long["data"]["video_frames"] == 32
     assert long["model"]["encoders"]["video"]["options"]["chunk_frames"] == 8
     entry = default_registry().get("projector", "spatial_pool")
-    projector = entry.construct(entry.options.model_validate(long["model"]["projector"]["options"]), 8, 8,
-                                BuildContext(modality="video", temporal=True))
+    projector = entry.build(entry.options.model_validate(long["model"]["projector"]["options"]), 8, 8,
+                            BuildContext(modality="video", temporal=True))
     assert projector.output_tokens(32 * 257, TokenLayout(32, 1, 16, 16)) == 2048 <= 8 * 257
     tiny = mmbind.build_model(mmbind.load_recipe(resolve_recipe_path("tiny/long"))).eval()
     short = mmbind.build_model(mmbind.load_recipe(resolve_recipe_path("tiny/train"))).eval()

@@ -73,7 +73,10 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(tmp_path, capsys):
     watcher = threading.Thread(target=interrupt_after_second_finetune_checkpoint, daemon=True)
     watcher.start()
     assert main(["train", str(TRAIN_RECIPE), *args, "--output", str(run), "--no-progress"]) == 130
-    assert f"continue with: mmbind train --resume {run}" in " ".join(capsys.readouterr().err.split())
+    err = capsys.readouterr().err
+    assert f"continue with: mmbind train --resume {run}" in " ".join(err.split())
+    # the stop step's checkpoint (compared without whitespace: rich folds the long path)
+    assert f"interrupted:checkpoint{list_checkpoints(run)[-1]};" in "".join(err.split())
     kept = [read_state(p)["step"] for p in list_checkpoints(run)]
     # the stop step's, and pruned to the last 2
     assert len(kept) == 2 and kept[0] % 2 == 0 and 4 < kept[1] < 20

@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") != "0":
         return stopped if summary["status"] == "interrupted" else 0
     if summary["status"] == "interrupted":
-        saved = summary["checkpoint"] or "none (an align / mae stage restarts from its beginning)"
-        stderr.print(f"interrupted: checkpoint {saved}; continue with: "
+        # every stage kind saves a checkpoint when it stops on a signal, so there always is one
+        stderr.print(f"interrupted: checkpoint {summary['checkpoint']}; continue with: "
                      f"mmbind train --resume {run_dir}", highlight=False)
         return stopped
     for name, stage in summary["stages"].items():

@@ -7,7 +7,7 @@ from mmbind.model.build import build_model
 from mmbind.model.config import MultimodalConfig
 from mmbind.model.multimodal_lm import MultimodalLM
 from mmbind.model.outputs import MultimodalOutput
-from mmbind.model.persist import load_model as load_pretrained
+from mmbind.model.persist import load_pretrained
 from mmbind.model.summary import PartSummary, summarize
 
 __all__ = [

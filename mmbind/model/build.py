@@ -86,9 +86,9 @@ def _build_projectors(
                 f"({shown}); set shared: false"
             )
         width = next(iter(widths.values()))
-        return {SHARED: entry.construct(options, width, out_dim, BuildContext())}  # type: ignore[union-attr]
+        return {SHARED: entry.build(options, width, out_dim, BuildContext())}  # type: ignore[call-arg,arg-type]
     contexts = {m: BuildContext(modality=m, temporal=encoders[m].temporal) for m in widths}
-    return {m: entry.construct(options, w, out_dim, contexts[m]) for m, w in widths.items()}  # type: ignore[union-attr]
+    return {m: entry.build(options, w, out_dim, contexts[m]) for m, w in widths.items()}  # type: ignore[call-arg,arg-type]
 
 
 def _default_placeholders(modalities: list[str], llm: LLMBackend) -> dict[str, int]:

@@ -19,7 +19,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import nn
@@ -31,6 +31,9 @@ from mmbind.model.loss import next_token_loss, supervised_count, supervised_posi
 from mmbind.model.media_items import MediaItems, item_count, item_groups, stack_items, unstack
 from mmbind.model.outputs import MultimodalOutput
 from mmbind.model.splice import Spliced, splice
+
+if TYPE_CHECKING:
+    from mmbind.registry import Registry
 
 SHARED = "shared"  # key of the single projector when ``projector.shared`` is true
 
@@ -249,11 +252,14 @@ class MultimodalLM(nn.Module):
         return save_model(self, Path(directory))
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, **kwargs: Any) -> MultimodalLM:
-        """Load a model written by `save_pretrained` (same as `mmbind.load_pretrained`)."""
-        from mmbind.model.persist import load_model
+    def from_pretrained(
+        cls, directory: str | Path, registry: Registry | None = None, dtype: torch.dtype | None = None
+    ) -> MultimodalLM:
+        """Load a model written by `save_pretrained`. The canonical name is `mmbind.load_pretrained`; this
+        transformers-style classmethod only delegates to it, with the same arguments."""
+        from mmbind.model.persist import load_pretrained
 
-        return load_model(Path(directory), **kwargs)
+        return load_pretrained(directory, registry=registry, dtype=dtype)
 
     # ------------------------------------------------------------------ checks
     def _collect_media(

@@ -34,10 +34,11 @@ def save_model(model: MultimodalLM, directory: Path, state: dict[str, torch.Tens
     return directory
 
 
-def load_model(
+def load_pretrained(
     directory: str | Path, registry: Registry | None = None, dtype: torch.dtype | None = None
 ) -> MultimodalLM:
-    """Rebuild the model saved in ``directory`` and load its weights strictly."""
+    """Rebuild the model saved in ``directory`` and load its weights strictly. This is the one loader:
+    public as ``mmbind.load_pretrained``; `MultimodalLM.from_pretrained` only delegates to it."""
     directory = Path(directory)
     config = MultimodalConfig.load(directory)
     recipe = recipe_from_dict(

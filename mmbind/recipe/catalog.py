@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import yaml
 
-from mmbind.recipe.paths import RECIPE_SUFFIX, bundled_recipes_dir
+from mmbind.recipe.paths import RECIPE_SUFFIX, bundled_recipe_names, bundled_recipes_dir
 
 SWEEP_KEY = "variants"  # a top-level key only ablation sweeps have
 
@@ -34,12 +34,12 @@ def bundled_recipes() -> list[RecipeInfo]:
     """Every bundled recipe, sorted by name."""
     root = bundled_recipes_dir()
     infos = []
-    for path in sorted(root.rglob(f"*{RECIPE_SUFFIX}")):
-        text = path.read_text(encoding="utf-8")
+    for recipe in bundled_recipe_names():
+        text = (root / f"{recipe}{RECIPE_SUFFIX}").read_text(encoding="utf-8")
         data = yaml.safe_load(text)
         data = data if isinstance(data, dict) else {}
         infos.append(RecipeInfo(
-            recipe=path.relative_to(root).with_suffix("").as_posix(),
+            recipe=recipe,
             kind="sweep" if SWEEP_KEY in data else "recipe",
             name=str(data.get("name") or ""),
             description=_first_comment_line(text),

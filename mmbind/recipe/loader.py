@@ -1,12 +1,14 @@
 """loader.py
 
-Loading recipes: safe YAML, ``base:`` inheritance resolved relative to the file, dotted overrides,
+Loading recipes: safe YAML, ``base:`` inheritance (a file relative to the recipe, else a bundled recipe's
+name such as ``tiny/train``), dotted overrides,
 pydantic validation of the recipe and of each part's plugin options. Every failure is a `RecipeError`
 (or a `PluginError`) whose message names the file, the field path and what was expected.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from pydantic import ValidationError
 
 from mmbind.errors import MmbindError, PluginError, RecipeError
 from mmbind.recipe.merge import apply_override, deep_merge
-from mmbind.recipe.paths import resolve_recipe_path
+from mmbind.recipe.paths import RECIPE_SUFFIX, bundled_recipe_names, bundled_recipe_path, resolve_recipe_path
 from mmbind.recipe.schema import Recipe
 from mmbind.recipe.stage_options import check_stage_kinds
 from mmbind.recipe.unique_yaml import safe_load_unique
@@ -119,10 +121,29 @@ def _read_with_bases(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     base = data.pop("base", None)
     if base is None:
         return data
-    if not isinstance(base, str):
-        raise RecipeError(f"{path}: base: expected a path to another recipe, got {base!r}")
-    base_path = (path.parent / base) if not Path(base).is_absolute() else Path(base)
-    return deep_merge(_read_with_bases(base_path, (*chain, resolved)), data)
+    if not isinstance(base, str) or not base.strip():
+        raise RecipeError(f"{path}: base: expected a path to another recipe or a bundled recipe's name, "
+                          f"got {base!r}")
+    return deep_merge(_read_with_bases(_resolve_base(path, base), (*chain, resolved)), data)
+
+
+def _resolve_base(recipe: Path, base: str) -> Path:
+    """The file that ``base:`` in ``recipe`` names: a path relative to ``recipe``'s folder (or absolute)
+    that exists wins, else the bundled recipe of that name (``tiny/train``, ``.yaml`` optional). Neither
+    raises a `RecipeError` naming ``recipe`` and ``base`` with the bundled names closest to it."""
+    local = Path(base) if Path(base).is_absolute() else recipe.parent / base
+    if local.is_file():
+        return local
+    bundled = bundled_recipe_path(base)
+    if bundled is not None:
+        return bundled
+    names = bundled_recipe_names()
+    wanted = base.removesuffix(RECIPE_SUFFIX)
+    close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.8)
+    hint = ("did you mean " + " or ".join(f"'{c}'" for c in close) + "?") if close else \
+        f"bundled recipes: {', '.join(names)}"
+    raise RecipeError(f"{recipe}: base: '{base}' is neither a file (relative to this recipe) nor a bundled "
+                      f"recipe; {hint}")
 
 
 def read_yaml_mapping(

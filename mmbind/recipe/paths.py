@@ -4,7 +4,8 @@ Finding recipe files: a path as given, else a recipe bundled with the package (`
 data read through `importlib.resources`): ``tiny/video_llava`` -> ``<mmbind>/recipes/tiny/video_llava.yaml``.
 
 Bundled recipes are plain files of the installed package, so ``base:`` paths inside them resolve next to
-them as in any other recipe; data paths inside a recipe stay relative to the working directory.
+them as in any other recipe, and a ``base:`` with no such file names a bundled recipe (see `loader.py`);
+data paths inside a recipe stay relative to the working directory.
 """
 
 from __future__ import annotations
@@ -26,9 +27,22 @@ def bundled_recipes_dir() -> Path:
 
 
 def bundled_recipe_names() -> list[str]:
-    """Names of the bundled recipes (``tiny/train``, ``video_llava_7b``...), sorted."""
+    """Names of the bundled recipes (``tiny/train``, ``video_llava_7b``...), in the order of their sorted
+    paths; ``bundled_recipes_dir() / f"{name}{RECIPE_SUFFIX}"`` is each one's file."""
     root = bundled_recipes_dir()
-    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob(f"*{RECIPE_SUFFIX}"))
+    return [p.relative_to(root).with_suffix("").as_posix() for p in sorted(root.rglob(f"*{RECIPE_SUFFIX}"))]
+
+
+def bundled_recipe_path(name: str | Path) -> Path | None:
+    """The bundled recipe called ``name`` (with or without ``.yaml``), or None when there is none."""
+    path = Path(name)
+    if not path.name:  # "", ".", "/": no recipe's name
+        return None
+    root = bundled_recipes_dir()
+    for candidate in (root / path, root / path.with_suffix(RECIPE_SUFFIX)):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def resolve_recipe_path(name: str | Path) -> Path:
@@ -37,8 +51,4 @@ def resolve_recipe_path(name: str | Path) -> Path:
     path = Path(name)
     if path.is_file():
         return path
-    root = bundled_recipes_dir()
-    for candidate in (root / path, root / path.with_suffix(RECIPE_SUFFIX)):
-        if candidate.is_file():
-            return candidate
-    return path
+    return bundled_recipe_path(path) or path

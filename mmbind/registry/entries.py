@@ -6,7 +6,6 @@ What one plugin contributes for one named part: its kind, name, pydantic ``Optio
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,36 +38,14 @@ class EncoderEntry:
 class ProjectorEntry:
     """A projector contribution. ``build(options, in_dim, out_dim, context) -> Projector``.
 
-    ``context.modality`` is the recipe key the projector serves, None for the shared projector. A ``build``
-    of three parameters (written before the context existed) is still called without it.
+    ``context.modality`` is the recipe key the projector serves, None for the shared projector.
     """
 
     name: str  # unique among projectors
     options: type[BaseModel]  # validates the recipe's ``options``
-    build: Callable[..., Projector]  # constructs the projector
+    build: Callable[[BaseModel, int, int, BuildContext], Projector]  # constructs the projector
     description: str = ""  # one line for `mmbind plugins`
     kind: PartKind = field(default="projector", init=False)
-
-    def construct(
-        self, options: BaseModel, in_dim: int, out_dim: int, context: BuildContext
-    ) -> Projector:
-        """Call ``build`` with the context unless it takes only ``(options, in_dim, out_dim)``."""
-        if _positional_count(self.build) < 4:
-            return self.build(options, in_dim, out_dim)
-        return self.build(options, in_dim, out_dim, context)
-
-
-def _positional_count(function: Callable[..., object]) -> int:
-    """How many positional arguments ``function`` accepts (a large number for ``*args``)."""
-    try:
-        params = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return 4
-    kinds = [p.kind for p in params]
-    if inspect.Parameter.VAR_POSITIONAL in kinds:
-        return 1 << 16
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return sum(k in positional for k in kinds)
 
 
 @dataclass(frozen=True)

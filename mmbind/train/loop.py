@@ -73,8 +73,8 @@ class StageRunner:
     """Runs one stage's steps; `run` returns "done" or "interrupted"."""
 
     def __init__(self, ctx: StageContext, objective: Objective) -> None:
-        self.c = ctx
-        self.o = objective
+        self.ctx = ctx
+        self.objective = objective
         self.total_steps: int = objective.total_steps  # type: ignore[attr-defined]
         self.state = StageState()
         self.last_checkpoint: Path | None = None
@@ -82,155 +82,157 @@ class StageRunner:
 
     # ------------------------------------------------------------------ loop
     def run(self) -> str:
-        c, o, total = self.c, self.o, self.total_steps
-        spe = o.order.steps_per_epoch
-        c.display.start(c.name, total, self.state.step)
+        ctx, objective, total = self.ctx, self.objective, self.total_steps
+        steps_per_epoch = objective.order.steps_per_epoch
+        ctx.display.start(ctx.name, total, self.state.step)
         self._mark = time.perf_counter()
         try:
             while self.state.step < total:
-                epoch, first = divmod(self.state.step, spe)
-                last = min(spe, first + total - self.state.step)
+                epoch, first = divmod(self.state.step, steps_per_epoch)
+                last = min(steps_per_epoch, first + total - self.state.step)
                 batches = iter(self._loader(epoch, first, last))
                 for _ in range(first, last):
-                    micro = [next(batches) for _ in range(o.accum)]
+                    micro = [next(batches) for _ in range(objective.accum)]
                     stop, loss = self._step(micro, epoch)
-                    if self.state.step % spe == 0:
+                    if self.state.step % steps_per_epoch == 0:
                         self._end_of_epoch(epoch)
-                    every = c.stage.save_every_steps
+                    every = ctx.stage.save_every_steps
                     periodic = bool(every) and self.state.step % every == 0 and self.state.step < total
-                    ckpt = self._checkpoint() if stop or periodic else None
-                    for callback in c.callbacks:
-                        callback(StepInfo(c.name, c.index, self.state.step, total, loss, ckpt))
+                    checkpoint = self._checkpoint() if stop or periodic else None
+                    for callback in ctx.callbacks:
+                        callback(StepInfo(ctx.name, ctx.index, self.state.step, total, loss, checkpoint))
                     if stop:
                         return "interrupted"
-            if self.state.step % spe:
-                self._end_of_epoch(self.state.step // spe)
+            if self.state.step % steps_per_epoch:
+                self._end_of_epoch(self.state.step // steps_per_epoch)
         finally:
-            c.display.stop()
+            ctx.display.stop()
         return "done"
 
     def _loader(self, epoch: int, first: int, last: int) -> DataLoader:
-        c, o = self.c, self.o
-        o.dataset.set_epoch(epoch)  # type: ignore[attr-defined]
-        sampler = RankBatches(o.order.order(epoch), first, last, o.accum, c.info.rank, c.info.world,
-                              o.per_device, c.stage.global_batch)
-        workers = o.workers
+        ctx, objective = self.ctx, self.objective
+        objective.dataset.set_epoch(epoch)  # type: ignore[attr-defined]
+        sampler = RankBatches(objective.order.order(epoch), first, last, objective.accum, ctx.info.rank,
+                              ctx.info.world, objective.per_device, ctx.stage.global_batch)
+        workers = objective.workers
         return DataLoader(
-            o.dataset, batch_sampler=sampler, collate_fn=o.collator, num_workers=workers,
+            objective.dataset, batch_sampler=sampler, collate_fn=objective.collator, num_workers=workers,
             generator=torch.Generator(), worker_init_fn=_quiet_worker if workers else None,
             persistent_workers=False, prefetch_factor=4 if workers else None,
         )
 
     # ------------------------------------------------------------------ step
     def _step(self, micro: list[Any], epoch: int) -> tuple[bool, float]:
-        c, o, p = self.c, self.o, self.o.prepared
+        ctx, objective, prepared = self.ctx, self.objective, self.objective.prepared
         started = time.perf_counter()
         bad = [b for batch in micro for b in batch.bad]
-        local = [float(sum(o.count(b) for b in micro)), float(len(bad))]
-        n_count, n_bad = sum_all(local, c.info.device)
+        local = [float(sum(objective.count(b) for b in micro)), float(len(bad))]
+        n_count, n_bad = sum_all(local, ctx.info.device)
         self._record_bad(bad, n_bad)
-        scale = c.info.world / max(n_count, 1.0)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=c.info.device)
+        scale = ctx.info.world / max(n_count, 1.0)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=ctx.info.device)
         extras: dict[str, float] = {}
         for i, batch in enumerate(micro):
-            batch = batch.to(c.info.device)
-            with maybe_no_sync(p.module, sync=i == len(micro) - 1):
-                with autocast_for(p.precision, c.info.device):
-                    out = p.module(batch)
+            batch = batch.to(ctx.info.device)
+            with maybe_no_sync(prepared.module, sync=i == len(micro) - 1):
+                with autocast_for(prepared.precision, ctx.info.device):
+                    out = prepared.module(batch)
                 part, extra = out if isinstance(out, tuple) else (out, {})
                 (part * scale).backward()
             loss_sum += part.detach().double()
             for key, value in extra.items():
                 extras[key] = extras.get(key, 0.0) + value
-        tokens = [o.tokens(b) for b in micro]
+        tokens = [objective.tokens(b) for b in micro]
         names = sorted(extras)
         totals = sum_all([loss_sum.item(), sum(t[0] for t in tokens), sum(t[1] for t in tokens),
                           sum(len(b.ids) for b in micro), float(Interrupt.requested),
-                          *(extras[k] for k in names)], c.info.device)
-        update = n_count >= o.min_count
+                          *(extras[k] for k in names)], ctx.info.device)
+        update = n_count >= objective.min_count
         loss = totals[0] / n_count if update else float("nan")
-        lr = p.optimizer.param_groups[0]["lr"]
+        lr = prepared.optimizer.param_groups[0]["lr"]
         if update and not math.isfinite(loss):
             self._diverged("loss", loss)
-        norm = float(torch.nn.utils.clip_grad_norm_(p.params, c.stage.max_grad_norm or float("inf")))
+        norm = float(torch.nn.utils.clip_grad_norm_(prepared.params, ctx.stage.max_grad_norm or float("inf")))
         if update and not math.isfinite(norm):
             self._diverged("gradient norm", norm)
         if update:
-            p.optimizer.step()
-        p.scheduler.step()
-        p.optimizer.zero_grad(set_to_none=True)
+            prepared.optimizer.step()
+        prepared.scheduler.step()
+        prepared.optimizer.zero_grad(set_to_none=True)
         if update:
-            o.after_step()
+            objective.after_step()
         self.state.truncated += sum(getattr(b, "truncated", 0) for b in micro)
         self.state.step += 1
         now = time.perf_counter()
         elapsed, wall, self._mark = now - started, now - self._mark, now
         record = {
-            "stage": c.name, "stage_index": c.index, "kind": o.kind, "step": self.state.step, "epoch": epoch,
+            "stage": ctx.name, "stage_index": ctx.index, "kind": objective.kind, "step": self.state.step,
+            "epoch": epoch,
             "loss": loss if update else None, "lr": lr, "grad_norm": norm, "samples": int(totals[3]),
             "tokens": int(totals[1]), "pad_fraction": 1 - totals[1] / max(totals[2], 1),
             "tokens_per_s": totals[1] / wall, "step_time_s": elapsed, "wall_time_s": wall,
             "skipped_samples": int(n_bad),
-            **{k: v / (len(micro) * c.info.world) for k, v in zip(names, totals[5:])},
+            **{k: v / (len(micro) * ctx.info.world) for k, v in zip(names, totals[5:])},
         }
-        if c.info.main and self.state.step % c.stage.log_every_steps == 0:
-            c.metrics.write(record)
-        c.display.update(self.state.step, loss, lr, record["tokens_per_s"])
+        if ctx.info.main and self.state.step % ctx.stage.log_every_steps == 0:
+            ctx.metrics.write(record)
+        ctx.display.update(self.state.step, loss, lr, record["tokens_per_s"])
         return totals[4] > 0, loss
 
     # -------------------------------------------------------------- helpers
     def _record_bad(self, bad: list[BadSample], n_bad: float) -> None:
-        c = self.c
-        if n_bad and c.data.on_bad_sample == "fail":
+        ctx = self.ctx
+        if n_bad and ctx.data.on_bad_sample == "fail":
             first = bad[0].reason if bad else "on another rank"
             raise DataError(
-                f"stage {c.name}: bad sample ({first}); set data.on_bad_sample: skip to skip such samples"
+                f"stage {ctx.name}: bad sample ({first}); set data.on_bad_sample: skip to skip such samples"
             )
         self.state.bad += [[b.id, b.reason] for b in bad]
         self.state.bad_total += int(n_bad)
 
     def _end_of_epoch(self, epoch: int) -> None:
-        c = self.c
+        ctx = self.ctx
         bad = [item for rank in gather_objects(self.state.bad) for item in rank]
-        truncated = int(sum_all([float(self.state.truncated)], c.info.device)[0])
-        if c.info.main:
-            with (c.run_dir / "bad_samples.jsonl").open("a", encoding="utf-8") as handle:
+        truncated = int(sum_all([float(self.state.truncated)], ctx.info.device)[0])
+        if ctx.info.main:
+            with (ctx.run_dir / "bad_samples.jsonl").open("a", encoding="utf-8") as handle:
                 for sid, reason in bad:
-                    row = {"stage": c.name, "epoch": epoch, "id": sid, "reason": reason}
+                    row = {"stage": ctx.name, "epoch": epoch, "id": sid, "reason": reason}
                     handle.write(json.dumps(row) + "\n")
             ids = ", ".join(sid for sid, _ in bad[:10]) + (" ..." if len(bad) > 10 else "")
-            line = f"{c.name} epoch {epoch}: {len(bad)} sample(s) skipped" + (f" ({ids})" if bad else "")
-            c.display.note(line + f", {truncated} truncated to max_length {c.stage.max_length}")
+            line = f"{ctx.name} epoch {epoch}: {len(bad)} sample(s) skipped" + (f" ({ids})" if bad else "")
+            ctx.display.note(line + f", {truncated} truncated to max_length {ctx.stage.max_length}")
         self.state.bad, self.state.truncated = [], 0
 
     def _diverged(self, what: str, value: float) -> None:
-        c = self.c
-        self.o.prepared.optimizer.zero_grad(set_to_none=True)
+        ctx = self.ctx
+        self.objective.prepared.optimizer.zero_grad(set_to_none=True)
         last = self.last_checkpoint
         kept = f"; last good checkpoint: {last}" if last else "; no checkpoint yet"
         raise NonFiniteLossError(
-            f"stage {c.name} step {self.state.step + 1}: {what} is {value} "
+            f"stage {ctx.name} step {self.state.step + 1}: {what} is {value} "
             "(check the learning rate and the data)"
             + kept
         )
 
     def _checkpoint(self) -> Path:
-        c = self.c
+        ctx = self.ctx
         state = {
-            "stage": c.name, "stage_index": c.index, "kind": self.o.kind, "step": self.state.step,
-            "total_steps": self.total_steps, "epoch": self.state.step // self.o.order.steps_per_epoch,
-            "world_size": c.info.world,
+            "stage": ctx.name, "stage_index": ctx.index, "kind": self.objective.kind, "step": self.state.step,
+            "total_steps": self.total_steps, "epoch": self.state.step // self.objective.order.steps_per_epoch,
+            "world_size": ctx.info.world,
             "bad": self.state.bad, "truncated": self.state.truncated, "bad_total": self.state.bad_total,
         }
-        p = self.o.prepared
+        prepared = self.objective.prepared
         self.last_checkpoint = save_checkpoint(
-            c.run_dir, state, p.module, p.optimizer, p.scheduler, c.info, p.fsdp, c.stage.keep_last
+            ctx.run_dir, state, prepared.module, prepared.optimizer, prepared.scheduler, ctx.info,
+            prepared.fsdp, ctx.stage.keep_last,
         )
         return self.last_checkpoint
 
     def restore_state(self, saved: dict[str, Any], checkpoint: Path) -> None:
         """Continue from a checkpoint's position and counters."""
-        main = self.c.info.main
+        main = self.ctx.info.main
         self.state = StageState(saved["step"], saved.get("bad", []) if main else [],
                                 saved.get("truncated", 0) if main else 0, saved.get("bad_total", 0))
         self.last_checkpoint = checkpoint
