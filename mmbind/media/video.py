@@ -11,18 +11,8 @@ install mmbind[decord]``, x86_64 only) and ``"torchcodec"`` (optional, ``pip ins
 the system's FFmpeg libraries); selecting a missing one raises `MediaError` saying how to install it. All
 return bit-identical frames for MP4 / MKV files (tested). Every backend seeks, so reading costs grow with the
 frames sampled, not with the video's length. ``"auto"`` means ``"pyav"``, the fastest in
-``benchmarks/frame_reading.py`` (``.venv/bin/python benchmarks/frame_reading.py``; 2 CPU cores, H.264 yuv420p,
-GOP 250, 2 B-frames, 8 uniform frames per call incl. open + index, best of 12 calls; commit 5da0e97, the
-study's training paused; frames/s, pyav / decord 0.6.0 / torchcodec 0.17.0 on Debian's FFmpeg 5.1):
-
-    320x240:   60 frames 753 / 535 / 625    300 frames 209 / 140 / 166    900 frames 114 / 63 / 63
-    640x360:   60 frames 329 / 205 / 237    300 frames 131 /  59 /  71    900 frames  51 / 29 / 33
-    overall (all frames / all time): pyav 132, decord 74, torchcodec 83 frames/s -> pyav 1.6x torchcodec
-
-(Absolute figures vary by 15-30 % between runs on this shared machine. In this run pyav led in every case; in
-another of the same commit torchcodec led on the 60- and 900-frame 320x240 clips, and overall pyav was first
-again, by 1.25x: pyav 114, torchcodec 92, decord 69 frames/s.)
-Sampling by rate costs what it reads: 30 frames (1 frame/s of the 900-frame clips) take 1.4-1.9x the time
+``benchmarks/frame_reading.py`` (figures, with the commit they were measured at: docs/performance.md).
+Sampling by rate costs what it reads: 30 frames (1 frame/s of the 900-frame clips) take about 1.5x the time
 of 8.
 
 Part of PyAV's lead is skipping the unrequested non-reference frames (without that it takes 20-25 %
