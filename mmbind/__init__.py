@@ -33,6 +33,7 @@ from mmbind.hookspecs import hookimpl
 if TYPE_CHECKING:
     from mmbind.model import MultimodalLM, MultimodalOutput, build_model, load_pretrained, summarize
     from mmbind.recipe import Recipe, load_recipe, recipe_from_dict
+    from mmbind.recipe.merge import deep_merge
     from mmbind.registry import (
         EncoderEntry,
         LLMEntry,
@@ -54,6 +55,7 @@ _LAZY = {
     "Recipe": "mmbind.recipe",
     "load_recipe": "mmbind.recipe",
     "recipe_from_dict": "mmbind.recipe",
+    "deep_merge": "mmbind.recipe.merge",
     "EncoderEntry": "mmbind.registry",
     "LLMEntry": "mmbind.registry",
     "MediaLoaderEntry": "mmbind.registry",
@@ -100,6 +102,7 @@ __all__ = [
     "Registry",
     "UnknownPluginError",
     "build_model",
+    "deep_merge",
     "default_registry",
     "hookimpl",
     "load_pretrained",

@@ -7,50 +7,31 @@ transformers' Video-LLaVA does) and the frames' tokens are concatenated frame-ma
 ``(N, T, 3, H, W) -> (N, T * (P + 1), D)``. ``keep_cls`` defaults to Video-LLaVA's choice: dropped for
 images, kept for videos. Weights come from a local directory only. ``chunk_frames: k`` encodes at most k
 frames (or images) per tower call and joins the results (same output, bounded memory for long videos;
-None or 0: all at once).
+None or 0: all at once). The shared options and the frame loop: `frame_encoder`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import field_validator, model_validator
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from mmbind import CheckpointError, EncoderEntry, hookimpl
-from mmbind.interfaces import BuildContext, Encoder, TokenLayout
-from mmbind.interfaces.encoder_helpers import (
-    CHUNK_FRAMES_DOC,
-    drop_cls,
-    flatten_frames,
-    frame_major,
-    in_chunks,
-    is_temporal,
-    layer_list,
-    pixel_shape,
-    pixel_transform,
-    token_count,
-)
-from mmbind.recipe.strict import StrictModel
+from mmbind.interfaces import BuildContext
+from mmbind.interfaces.encoder_helpers import drop_cls, is_temporal, layer_list
+from mmbind_plugins.encoders.frame_encoder import FrameEncoder, FrameOptions
 from mmbind_plugins.hf_config import checked_config
 
 
-class ClipVisionOptions(StrictModel):
+class ClipVisionOptions(FrameOptions):
     """Options of the ``clip_vision`` encoder."""
 
     path: str | None = None  # local CLIPVisionModel / CLIPModel directory; never downloaded
     config: dict[str, Any] | None = None  # CLIPVisionConfig fields for a randomly initialised tower
-    select_layer: int | list[int] = -2  # hidden_states index; a list concatenates those layers' features
-    keep_cls: bool | None = None  # keep the CLS token; None: drop for images, keep for videos
     attn_implementation: Literal["eager", "sdpa"] = "sdpa"  # attention kernel
-    frozen: bool = True  # requires_grad=False, as Video-LLaVA's towers
-    temporal: bool | None = None  # items are frame sequences (T, 3, H, W); None: the modality's default
-    pad_to_square: bool = False  # image preprocessing: pad with the mean colour first
-    # frames per tower call (joined after; same output, bounded memory); None or 0: all at once
-    chunk_frames: int | None = Field(default=None, ge=0, description=CHUNK_FRAMES_DOC)
 
     @model_validator(mode="after")
     def _one_source(self) -> ClipVisionOptions:
@@ -67,53 +48,29 @@ class ClipVisionOptions(StrictModel):
         return config
 
 
-class ClipVisionEncoder(Encoder):
+class ClipVisionEncoder(FrameEncoder):
     """A CLIP ViT tower for images, or applied frame by frame for videos."""
+
+    tower: CLIPVisionModel
 
     def __init__(
         self, tower: CLIPVisionModel, options: ClipVisionOptions, modality: str, temporal: bool = False
     ) -> None:
-        super().__init__()
-        self.tower = tower
-        self.modality = modality
-        self.video = temporal
-        self.layers = layer_list(options.select_layer)
-        self.keep_cls = self.video if options.keep_cls is None else options.keep_cls
-        self.pad_to_square = options.pad_to_square
-        self.chunk_frames = options.chunk_frames or None
-        if options.frozen:
-            self.requires_grad_(False)
+        super().__init__(options, modality, temporal, layer_list(options.select_layer), tower=tower)
 
     @property
-    def output_dim(self) -> int:
-        return self.tower.config.hidden_size * len(self.layers)
+    def image_size(self) -> int:
+        return int(self.tower.config.image_size)
 
     @property
-    def item_shape(self) -> tuple[int | None, ...]:
-        return pixel_shape(self.tower.config.image_size, self.video)
-
-    def tokens_per_item(self, num_frames: int | None = None) -> int:
-        rows, cols = self.patch_grid()
-        per_frame = rows * cols + int(self.keep_cls)
-        return token_count(per_frame, self.video, num_frames)
-
-    def token_layout(self, num_tokens: int) -> TokenLayout | None:
-        """Frames (1 for an image) of the CLS token if kept, then the `patch_grid` row-major; features of
-        several ``select_layer`` layers are concatenated along the width, which leaves the layout as is."""
-        return TokenLayout.of(num_tokens, int(self.keep_cls), *self.patch_grid())
+    def layer_width(self) -> int:
+        return int(self.tower.config.hidden_size)
 
     def patch_grid(self) -> tuple[int, int]:
         """Patch rows and columns of one image / frame (``image_size // patch_size`` each)."""
         config = self.tower.config
         side = config.image_size // config.patch_size
         return side, side
-
-    def media_transform(self) -> Callable[[Any], torch.Tensor]:
-        return pixel_transform(self.video, self.pad_to_square, size=self.tower.config.image_size)
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        tokens = in_chunks(self.encode_frames, flatten_frames(pixels, self.video), self.chunk_frames)
-        return frame_major(tokens, len(pixels)) if self.video else tokens
 
     def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """``(F, 3, H, W)`` images / frames to their tokens ``(F, P[+1], D * len(select_layer))``."""

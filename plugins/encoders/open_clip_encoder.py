@@ -10,71 +10,58 @@ tokens taken from one transformer block (``forward_intermediates``).
   frame-major: ``(N, T, 3, S, S) -> (N, T * (P[+1]), D)``. ``keep_cls`` None: dropped for images, kept for
   videos (Video-LLaVA's choice).
 - ``chunk_frames: k`` encodes at most k frames (or images) per tower call and joins the results (same
-  output, bounded memory for long videos); None or 0: all at once.
+  output, bounded memory for long videos); None or 0: all at once. These options and the frame loop come
+  from `frame_encoder`.
 - Weights come from a local file only (safetensors or a torch state dict of the full CLIP model or of its
   visual tower), loaded strictly; ``weights: null`` builds random weights offline. Nothing is downloaded.
 - Only the visual tower is built for real: the text tower is replaced by a one-layer placeholder and
   dropped, so ``text_cfg`` in ``config`` has no effect.
-- ``config`` is deep-merged into the named model's config. A tiny tower for tests:
+- ``config`` is deep-merged into the named model's config by the recipes' rules (`mmbind.deep_merge`:
+  mappings key by key, ``null`` over a mapping removes it). A tiny tower for tests:
   ``{model: ViT-L-14, config: {embed_dim: 32, vision_cfg: {image_size: 28, layers: 3, width: 64,
   head_width: 32, patch_size: 14}}}``.
 """
 
 from __future__ import annotations
 
-import copy
 import difflib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import open_clip
 import torch
 from open_clip.transformer import VisionTransformer
-from pydantic import Field
 
-from mmbind import EncoderEntry, PluginOptionsError, hookimpl
-from mmbind.interfaces import BuildContext, Encoder, TokenLayout
+from mmbind import EncoderEntry, PluginOptionsError, deep_merge, hookimpl
+from mmbind.interfaces import BuildContext
 from mmbind.interfaces.encoder_helpers import (
-    CHUNK_FRAMES_DOC,
     block_index,
-    flatten_frames,
-    frame_major,
-    in_chunks,
     is_temporal,
     layer_list,
-    pixel_shape,
-    pixel_transform,
     read_json_artifact,
-    token_count,
     write_json_artifact,
 )
 from mmbind.media import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
-from mmbind.recipe.strict import StrictModel
 from mmbind.weightfiles import load_strict, read_state_dict, strip_ddp_prefix, strip_prefix
+from mmbind_plugins.encoders.frame_encoder import FrameEncoder, FrameOptions
 
 ARTIFACT = "open_clip_encoder.json"
 # The text tower is discarded, so it is built as small as OpenCLIP allows (and never from the hub).
 _PLACEHOLDER_TEXT = {"context_length": 2, "vocab_size": 2, "width": 8, "heads": 1, "layers": 1}
 
 
-class OpenClipOptions(StrictModel):
+class OpenClipOptions(FrameOptions):
     """Options of the ``clip`` encoder."""
 
     model: str = "ViT-L-14"  # built-in OpenCLIP model name (open_clip.list_models()); no hf-hub:/local-dir:
     config: dict[str, Any] = {}  # deep-merged into the model's config (embed_dim, vision_cfg, ...)
     weights: str | None = None  # local state-dict file (full CLIP or visual tower); None: random init
-    select_layer: int | list[int] = -2  # hidden_states-style block index; a list concatenates blocks
-    keep_cls: bool | None = None  # keep the CLS token; None: drop for images, keep for videos
-    frozen: bool = True  # requires_grad=False
-    temporal: bool | None = None  # items are frame sequences (T, 3, H, W); None: the modality's default
-    pad_to_square: bool = False  # image preprocessing: pad with the mean colour first
-    # frames per tower call (joined after; same output, bounded memory); None or 0: all at once
-    chunk_frames: int | None = Field(default=None, ge=0, description=CHUNK_FRAMES_DOC)
 
 
-class OpenClipEncoder(Encoder):
+class OpenClipEncoder(FrameEncoder):
     """An OpenCLIP ViT tower for images, or applied frame by frame for videos."""
+
+    visual: VisionTransformer
 
     def __init__(
         self,
@@ -85,51 +72,34 @@ class OpenClipEncoder(Encoder):
         modality: str,
         temporal: bool = False,
     ) -> None:
-        super().__init__()
-        self.visual = visual
+        num_blocks = len(visual.transformer.resblocks)
+        blocks = [_block_index(layer, num_blocks) for layer in layer_list(options.select_layer)]
+        super().__init__(options, modality, temporal, blocks, visual=visual)
         self.model_name = name
         self.model_cfg = cfg  # the resolved config (text_cfg excluded), saved as an artifact
-        self.modality = modality
-        self.video = temporal
-        num_blocks = len(visual.transformer.resblocks)
-        self.blocks = [_block_index(layer, num_blocks) for layer in layer_list(options.select_layer)]
-        self.keep_cls = self.video if options.keep_cls is None else options.keep_cls
-        self.pad_to_square = options.pad_to_square
-        self.chunk_frames = options.chunk_frames or None
-        if options.frozen:
-            self.requires_grad_(False)
 
     @property
-    def output_dim(self) -> int:
-        return self.visual.transformer.width * len(self.blocks)
+    def image_size(self) -> int:
+        return int(self.visual.image_size[0])
 
     @property
-    def item_shape(self) -> tuple[int | None, ...]:
-        return pixel_shape(self.visual.image_size[0], self.video)
+    def layer_width(self) -> int:
+        return int(self.visual.transformer.width)
 
-    def tokens_per_item(self, num_frames: int | None = None) -> int:
+    def patch_grid(self) -> tuple[int, int]:
         rows, cols = self.visual.grid_size
-        return token_count(rows * cols + int(self.keep_cls), self.video, num_frames)
+        return int(rows), int(cols)
 
-    def token_layout(self, num_tokens: int) -> TokenLayout | None:
-        """Frames (1 for an image) of the CLS token if kept, then the tower's patch grid row-major; the
-        features of several ``select_layer`` layers are concatenated along the width: the same layout."""
-        return TokenLayout.of(num_tokens, int(self.keep_cls), *map(int, self.visual.grid_size))
-
-    def media_transform(self) -> Callable[[Any], torch.Tensor]:
-        return pixel_transform(
-            self.video, self.pad_to_square, size=self.visual.image_size[0], interpolation="bicubic",
+    def transform_fields(self) -> dict[str, Any]:
+        return dict(
+            interpolation="bicubic",
             mean=tuple(getattr(self.visual, "image_mean", None) or OPENAI_CLIP_MEAN),
             std=tuple(getattr(self.visual, "image_std", None) or OPENAI_CLIP_STD),
         )
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        tokens = in_chunks(self.encode_frames, flatten_frames(pixels, self.video), self.chunk_frames)
-        return frame_major(tokens, len(pixels)) if self.video else tokens
-
     def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """``(F, 3, S, S)`` images / frames to their tokens ``(F, P[+1], D * len(select_layer))``."""
-        taken = sorted(set(self.blocks))
+        taken = sorted(set(self.layers))
         out = self.visual.forward_intermediates(
             frames.to(self.visual.conv1.weight.dtype), indices=taken, stop_early=True,
             intermediates_only=True, output_fmt="NLC", output_extra_tokens=self.keep_cls,
@@ -138,7 +108,7 @@ class OpenClipEncoder(Encoder):
         if self.keep_cls:
             prefixes = out["image_intermediates_prefix"]
             feats = [torch.cat([cls, patches], dim=1) for cls, patches in zip(prefixes, feats)]
-        return torch.cat([feats[taken.index(block)] for block in self.blocks], dim=-1)
+        return torch.cat([feats[taken.index(block)] for block in self.layers], dim=-1)
 
     def save_artifacts(self, directory: Path) -> None:
         spec = {"model": self.model_name, "model_cfg": self.model_cfg}
@@ -162,7 +132,7 @@ def resolve_config(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
         close = difflib.get_close_matches(name, open_clip.list_models(), n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(close)}?" if close else "; see open_clip.list_models()"
         raise PluginOptionsError(f"clip: options.model '{name}' is not an OpenCLIP model{hint}")
-    cfg = _deep_merge(base, overrides)
+    cfg = deep_merge(base, overrides)
     for key in ("text_cfg", "custom_text"):
         cfg.pop(key, None)
     return cfg
@@ -208,16 +178,6 @@ def build(options: OpenClipOptions, context: BuildContext) -> OpenClipEncoder:
         load_visual_weights(visual, options.weights)
     temporal = is_temporal(options.temporal, context)
     return OpenClipEncoder(visual, name, cfg, options, context.modality or "image", temporal)
-
-
-def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 @hookimpl

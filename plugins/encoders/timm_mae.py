@@ -10,7 +10,8 @@ The ``mae`` encoder: a timm ViT, by default a masked-autoencoder encoder (``vit_
 - Images: ``(N, 3, S, S) -> (N, P[+1], D)``; videos frame by frame, frame-major:
   ``(N, T, 3, S, S) -> (N, T * (P[+1]), D)``. ``keep_cls`` prepends the CLS token of each frame.
 - ``chunk_frames: k`` encodes at most k frames (or images) per forward call and joins the results (same
-  output, bounded memory for long videos); None or 0: all at once. Masked encoding is not chunked.
+  output, bounded memory for long videos); None or 0: all at once. Masked encoding is not chunked. These
+  options and the frame loop come from `frame_encoder`.
 - Preprocessing from the model's pretrained config: ImageNet mean/std, bicubic, resize to
   ``int(S / crop_pct)`` (``crop_pct`` 0.9) then centre crop ``S``.
 - Weights from a local file only (timm state dict, or the original MAE ``.pth`` with its ``"model"``
@@ -24,34 +25,25 @@ The ``mae`` encoder: a timm ViT, by default a masked-autoencoder encoder (``vit_
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import timm
 import torch
-from pydantic import Field
 from timm.models.vision_transformer import VisionTransformer
 
 from mmbind import EncoderEntry, PluginOptionsError, RecipeError, hookimpl
-from mmbind.interfaces import BuildContext, Encoder, PatchGrid, TokenLayout
+from mmbind.interfaces import BuildContext, PatchGrid
 from mmbind.interfaces.encoder_helpers import (
-    CHUNK_FRAMES_DOC,
     block_index,
-    flatten_frames,
-    frame_major,
-    in_chunks,
     is_temporal,
     layer_list,
-    pixel_shape,
-    pixel_transform,
     read_json_artifact,
-    token_count,
     write_json_artifact,
 )
 from mmbind.media import IMAGENET_MEAN, IMAGENET_STD
-from mmbind.recipe.strict import StrictModel
 from mmbind.weightfiles import load_strict, read_state_dict, strip_ddp_prefix
+from mmbind_plugins.encoders.frame_encoder import FrameEncoder, FrameOptions
 
 from .timm_masked import encode_visible
 
@@ -60,84 +52,62 @@ DECODER_PREFIXES = ("decoder_", "mask_token")  # MAE pretraining-only parameters
 _WEIGHT_KEYS = ("pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "checkpoint_path", "cache_dir")
 
 
-class MaeOptions(StrictModel):
+class MaeOptions(FrameOptions):
     """Options of the ``mae`` encoder."""
 
     model: str = "vit_large_patch16_224.mae"  # timm model name (with its pretrained tag)
     config: dict[str, Any] = {}  # keyword overrides for timm.create_model (img_size, embed_dim, depth, ...)
     weights: str | None = None  # local state-dict file (timm or original MAE .pth); None: random init
-    select_layer: int | list[int] = -2  # hidden_states-style block index; a list concatenates blocks
     keep_cls: bool = False  # prepend each frame's CLS token
-    frozen: bool = True  # requires_grad=False
-    temporal: bool | None = None  # items are frame sequences (T, 3, H, W); None: the modality's default
-    pad_to_square: bool = False  # image preprocessing: pad with the mean colour first
-    # frames per forward call (joined after; same output, bounded memory); None or 0: all at once
-    chunk_frames: int | None = Field(default=None, ge=0, description=CHUNK_FRAMES_DOC)
 
 
-class MaeEncoder(Encoder):
+class MaeEncoder(FrameEncoder):
     """A timm ViT for images, or applied frame by frame for videos."""
+
+    vit: VisionTransformer
 
     def __init__(
         self, vit: VisionTransformer, name: str, overrides: dict[str, Any], options: MaeOptions,
         modality: str, temporal: bool = False,
     ) -> None:
-        super().__init__()
-        self.vit = vit
-        self.model_name = name
-        self.overrides = overrides  # timm.create_model keyword overrides, saved as an artifact
-        self.modality = modality
-        self.video = temporal
         layers = layer_list(options.select_layer)
-        self.blocks = [block_index("mae", layer, len(vit.blocks), holder="model") for layer in layers]
+        blocks = [block_index("mae", layer, len(vit.blocks), holder="model") for layer in layers]
         if options.keep_cls and not vit.has_class_token:
             raise PluginOptionsError(f"mae: options.keep_cls: '{name}' has no class token")
-        self.keep_cls = options.keep_cls
-        self.pad_to_square = options.pad_to_square
-        self.chunk_frames = options.chunk_frames or None
-        if options.frozen:
-            self.requires_grad_(False)
+        super().__init__(options, modality, temporal, blocks, vit=vit)
+        self.model_name = name
+        self.overrides = overrides  # timm.create_model keyword overrides, saved as an artifact
 
     @property
-    def output_dim(self) -> int:
-        return self.vit.embed_dim * len(self.blocks)
+    def image_size(self) -> int:
+        return int(self.vit.patch_embed.img_size[0])
 
     @property
-    def item_shape(self) -> tuple[int | None, ...]:
-        return pixel_shape(self.vit.patch_embed.img_size[0], self.video)
+    def layer_width(self) -> int:
+        return int(self.vit.embed_dim)
 
-    def tokens_per_item(self, num_frames: int | None = None) -> int:
+    def patch_grid(self) -> tuple[int, int]:
         rows, cols = self.vit.patch_embed.grid_size
-        return token_count(rows * cols + int(self.keep_cls), self.video, num_frames)
+        return int(rows), int(cols)
 
-    def token_layout(self, num_tokens: int) -> TokenLayout | None:
-        """Frames (1 for an image) of the CLS token if kept, then the model's patch grid row-major; the
-        features of several ``select_layer`` layers are concatenated along the width: the same layout."""
-        return TokenLayout.of(num_tokens, int(self.keep_cls), *map(int, self.vit.patch_embed.grid_size))
-
-    def media_transform(self) -> Callable[[Any], torch.Tensor]:
+    def transform_fields(self) -> dict[str, Any]:
         cfg = self.vit.pretrained_cfg or {}
-        return pixel_transform(
-            self.video, self.pad_to_square, size=self.vit.patch_embed.img_size[0],
+        return dict(
             mean=tuple(cfg.get("mean", IMAGENET_MEAN)), std=tuple(cfg.get("std", IMAGENET_STD)),
             interpolation=cfg.get("interpolation", "bicubic"), crop_pct=float(cfg.get("crop_pct") or 1.0),
             crop_offset="round",  # timm / torchvision centre the crop with round(), HF with floor()
         )
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        tokens = in_chunks(self.encode_frames, flatten_frames(pixels, self.video), self.chunk_frames)
-        return frame_major(tokens, len(pixels)) if self.video else tokens
-
     def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """``(F, 3, S, S)`` images / frames to their tokens ``(F, P[+1], D * len(select_layer))``."""
-        taken = sorted(set(self.blocks))
+        taken = sorted(set(self.layers))
         out = self.vit.forward_intermediates(
             frames.to(self.vit.patch_embed.proj.weight.dtype), indices=taken,
             return_prefix_tokens=self.keep_cls, stop_early=True, output_fmt="NLC", intermediates_only=True,
         )
         if self.keep_cls:  # (patches, prefix) pairs; the class token is the first prefix token
             out = [torch.cat([prefix[:, :1], patches], dim=1) for patches, prefix in out]
-        return torch.cat([out[taken.index(block)] for block in self.blocks], dim=-1)
+        return torch.cat([out[taken.index(block)] for block in self.layers], dim=-1)
 
     def masked_patch_grid(self) -> PatchGrid:
         if self.video:
