@@ -1,4 +1,4 @@
-"""videollava_projector.py
+"""projector_only.py
 
 `load_projector_only`: the stage-1 projector-only checkpoint of Video-LLaVA (``mm_projector.bin``, e.g.
 ``LanguageBind/Video-LLaVA-Pretrain-7B``; keys ``model.mm_projector.0.weight``, ...) into an mmbind
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmbind.convert.videollava_keys import projector_target
+from mmbind.convert.videollava.source_keys import projector_target
 from mmbind.errors import ConversionError
 from mmbind.model import MultimodalLM
 from mmbind.model.multimodal_lm import SHARED

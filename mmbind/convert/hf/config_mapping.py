@@ -1,4 +1,4 @@
-"""hf_config.py
+"""config_mapping.py
 
 Configuration mapping between transformers' `VideoLlavaConfig` and an mmbind recipe: two ``clip_vision``
 encoders (image, video), one shared ``mlp2x_gelu`` projector, an ``hf_causal`` LLM, and back.
@@ -11,6 +11,8 @@ from typing import Any
 
 from transformers import PreTrainedConfig, VideoLlavaConfig
 
+from mmbind.convert.architecture import architecture_fields
+from mmbind.convert.model_recipe import recipe_dict
 from mmbind.errors import ConversionError
 
 # transformers activation names (ACT2FN) -> the mlp2x_gelu projector's `act` values, and back
@@ -31,19 +33,8 @@ ACT_TO_HF = {
 }
 DEFAULT_NUM_FRAMES = 8  # Video-LLaVA's frame count, for video_seq_length when exporting
 
-# generic PreTrainedConfig fields (bookkeeping, not architecture); model_type is handled per part
-_BOOKKEEPING = frozenset(PreTrainedConfig().to_dict()) - {"model_type"}
 
-
-def architecture_fields(config: PreTrainedConfig, keep_model_type: bool) -> dict[str, Any]:
-    """``config`` as a plain dict of its architecture fields (bookkeeping keys dropped)."""
-    fields = {k: v for k, v in config.to_dict().items() if k not in _BOOKKEEPING}
-    if not keep_model_type:
-        fields.pop("model_type", None)
-    return fields
-
-
-def recipe_dict(config: VideoLlavaConfig, tokenizer_dir: Path | None, name: str) -> dict[str, Any]:
+def port_recipe(config: VideoLlavaConfig, tokenizer_dir: Path | None, name: str) -> dict[str, Any]:
     """The mmbind recipe mapping equivalent to a `VideoLlavaConfig`."""
     act = ACT_FROM_HF.get(config.projector_hidden_act)
     if act is None:
@@ -62,25 +53,13 @@ def recipe_dict(config: VideoLlavaConfig, tokenizer_dir: Path | None, name: str)
         options = {"config": dict(vision), "select_layer": layer, "keep_cls": keep_cls}
         return {"plugin": "clip_vision", "options": options}
 
-    llm_options: dict[str, Any] = {"config": text}
-    if tokenizer_dir is not None:
-        llm_options["tokenizer"] = str(tokenizer_dir)
-    return {
-        "name": name,
-        "model": {
-            "encoders": {
-                "image": encoder(config.vision_feature_select_strategy == "full"),
-                "video": encoder(True),  # transformers keeps CLS for video frames whatever the strategy
-            },
-            "projector": {
-                "plugin": "mlp2x_gelu",
-                "shared": True,
-                "options": {"act": act, "bias": bool(config.multimodal_projector_bias)},
-            },
-            "llm": {"plugin": "hf_causal", "options": llm_options},
-            "placeholder_ids": {"image": config.image_token_index, "video": config.video_token_index},
-        },
+    encoders = {
+        "image": encoder(config.vision_feature_select_strategy == "full"),
+        "video": encoder(True),  # transformers keeps CLS for video frames whatever the strategy
     }
+    projector = ("mlp2x_gelu", {"act": act, "bias": bool(config.multimodal_projector_bias)})
+    placeholder_ids = {"image": config.image_token_index, "video": config.video_token_index}
+    return recipe_dict(name, encoders, projector, {"config": text}, tokenizer_dir, placeholder_ids)
 
 
 def video_llava_config(

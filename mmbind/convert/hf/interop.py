@@ -1,4 +1,4 @@
-"""hf_video_llava.py
+"""interop.py
 
 Interop with transformers' `VideoLlavaForConditionalGeneration`:
 
@@ -16,10 +16,12 @@ from typing import Any
 import torch
 from transformers import VideoLlavaForConditionalGeneration
 
+from mmbind.convert.architecture import architecture_fields
 from mmbind.convert.destination import check_destination, staged_destination
-from mmbind.convert.hf_config import ACT_TO_HF, architecture_fields, recipe_dict, video_llava_config
-from mmbind.convert.hf_io import has_tokenizer, read_config
-from mmbind.convert.hf_weights import hf_state, load_hf_weights
+from mmbind.convert.hf.config_mapping import ACT_TO_HF, port_recipe, video_llava_config
+from mmbind.convert.hf.port_reader import read_config
+from mmbind.convert.hf.weight_transfer import hf_state, load_hf_weights
+from mmbind.convert.tokenizer_files import has_tokenizer
 from mmbind.errors import ConversionError, MmbindError
 from mmbind.model import MultimodalLM, build_model, load_pretrained
 from mmbind.model.weights import save_state_dict
@@ -39,7 +41,7 @@ def convert_hf(src: str | Path, dst: str | Path, *, overwrite: bool = False) -> 
     tokenizer_dir = src if has_tokenizer(src) else None
     try:
         recipe = recipe_from_dict(
-            recipe_dict(config, tokenizer_dir, name=src.name), source=str(src / "config.json")
+            port_recipe(config, tokenizer_dir, name=src.name), source=str(src / "config.json")
         )
         model = build_model(recipe)
     except ConversionError as exc:

@@ -1,4 +1,4 @@
-"""videollava_towers.py
+"""tower_geometry.py
 
 Geometry of Video-LLaVA's two LanguageBind towers. The original ``config.json`` names the towers only
 (``mm_image_tower: LanguageBind/LanguageBind_Image``), so the geometry comes from a tower config the user

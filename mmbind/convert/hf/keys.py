@@ -1,4 +1,4 @@
-"""hf_keys.py
+"""keys.py
 
 Parameter-name mapping between transformers' Video-LLaVA and mmbind.
 
@@ -14,8 +14,6 @@ dropped on both sides, since transformers versions differ on whether `CLIPVision
 from __future__ import annotations
 
 import re
-
-import torch
 
 _HF_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^(?:model\.)?(image|video)_tower\.(?:vision_model\.)?(.+)$"), r"\1_tower.\2"),
@@ -69,11 +67,3 @@ def mmbind_to_canonical(key: str, llm_base_prefix: str) -> str | None:
         return "lm_head." + key[len(_MM_HEAD) :]
     return None
 
-
-def tied_groups(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:
-    """For every key, the other keys of ``state`` that share its storage (tied embeddings)."""
-    by_storage: dict[tuple[int, int, tuple[int, ...]], list[str]] = {}
-    for key, tensor in state.items():
-        ident = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
-        by_storage.setdefault(ident, []).append(key)
-    return {key: [k for k in keys if k != key] for keys in by_storage.values() for key in keys}

@@ -1,4 +1,4 @@
-"""videollava_keys.py
+"""source_keys.py
 
 Parameter names of an original Video-LLaVA checkpoint and where each lands in an mmbind model.
 

@@ -1,7 +1,7 @@
-"""videollava_weights.py
+"""source_weights.py
 
 Strict transfer of an original Video-LLaVA checkpoint's weights into an mmbind model, one weight file in
-memory at a time (names mapped by `videollava_keys`). Every source key must land on a parameter of the
+memory at a time (names mapped by `source_keys`). Every source key must land on a parameter of the
 same shape and every parameter must be provided; leftovers on either side are one `ConversionError`
 naming the first keys in the source's own names. Tied embeddings (one tensor under two names) count once;
 when the checkpoint stores both names, they must agree.
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from mmbind.convert.hf_keys import tied_groups
-from mmbind.convert.videollava_keys import mmbind_to_source, skip_source_key, source_to_mmbind
+from mmbind.convert.videollava.source_keys import mmbind_to_source, skip_source_key, source_to_mmbind
+from mmbind.convert.weight_matching import first_keys, tied_groups
 from mmbind.errors import ConversionError
 from mmbind.model import MultimodalLM
 from mmbind.weightfiles import CONVERSION, read_weight_file
@@ -62,12 +62,7 @@ def load_source_weights(
         if key not in loaded and not any(other in loaded for other in tied[key])
     ]
     if missing or unexpected:
-        parts = [_first(missing, "missing"), _first(unexpected, "unexpected")]
+        parts = [first_keys(missing, "missing"), first_keys(unexpected, "unexpected")]
         detail = "; ".join(p for p in parts if p)
         raise ConversionError(f"{where}: weights do not match the Video-LLaVA layout: {detail}")
 
-
-def _first(keys: list[str], label: str, n: int = 3) -> str:
-    if not keys:
-        return ""
-    return f"{len(keys)} {label} (first: {', '.join(keys[:n])})"

@@ -1,7 +1,7 @@
-"""hf_weights.py
+"""weight_transfer.py
 
 Strict weight transfer between transformers' Video-LLaVA and an mmbind model, joined on canonical names
-(see `hf_keys`). Anything left over on either side is an error that names the first keys; tied embeddings
+(see `keys`). Anything left over on either side is an error that names the first keys; tied embeddings
 (one tensor under two names) count once.
 """
 
@@ -11,21 +11,12 @@ from collections.abc import Iterable
 
 import torch
 
-from mmbind.convert.hf_keys import (
-    canonical_to_hf,
-    hf_to_canonical,
-    mmbind_to_canonical,
-    skip_hf_key,
-    tied_groups,
-)
+from mmbind.convert.hf.keys import canonical_to_hf, hf_to_canonical, mmbind_to_canonical, skip_hf_key
+from mmbind.convert.weight_matching import first_keys, tied_groups
 from mmbind.errors import ConversionError
 from mmbind.model import MultimodalLM
 
 ORPHANS = "mmbind weights without a counterpart"  # message wording for leftovers on the mmbind side
-
-
-def _first(keys: list[str], what: str, n: int = 3) -> str:
-    return f"{len(keys)} {what} (first: {', '.join(keys[:n])})"
 
 
 def mmbind_names(model: MultimodalLM) -> tuple[dict[str, str], list[str]]:
@@ -75,10 +66,7 @@ def load_hf_weights(model: MultimodalLM, weights: Iterable[tuple[str, torch.Tens
         if key in by_target and key not in loaded and not any(t in loaded for t in tied[key])
     ]
     if unmapped or missing:
-        parts = [
-            _first(unmapped, "unmapped") if unmapped else "",
-            _first(missing, "missing") if missing else "",
-        ]
+        parts = [first_keys(unmapped, "unmapped"), first_keys(missing, "missing")]
         detail = "; ".join(p for p in parts if p)
         raise ConversionError(f"{where}: weights do not match the Video-LLaVA layout: {detail}")
     with torch.no_grad():
@@ -97,7 +85,7 @@ def hf_state(model: MultimodalLM, hf_keys: list[str]) -> dict[str, torch.Tensor]
     """The mmbind weights under the names ``hf_keys`` of a Video-LLaVA model; leftovers raise."""
     names, orphans = mmbind_names(model)
     if orphans:
-        raise ConversionError(f"weights not expressible in Video-LLaVA: {_first(orphans, ORPHANS)}")
+        raise ConversionError(f"weights not expressible in Video-LLaVA: {first_keys(orphans, ORPHANS)}")
     source = model.state_dict()
     state, missing, used = {}, [], set()
     for key in hf_keys:
@@ -110,10 +98,10 @@ def hf_state(model: MultimodalLM, hf_keys: list[str]) -> dict[str, torch.Tensor]
             used.add(target)
     if missing:
         raise ConversionError(
-            f"Video-LLaVA weights the mmbind model cannot provide: {_first(missing, 'missing')}"
+            f"Video-LLaVA weights the mmbind model cannot provide: {first_keys(missing, 'missing')}"
         )
     tied = tied_groups(source)
     unused = [k for k in names.values() if k not in used and not any(t in used for t in tied[k])]
     if unused:
-        raise ConversionError(f"weights not expressible in Video-LLaVA: {_first(unused, ORPHANS)}")
+        raise ConversionError(f"weights not expressible in Video-LLaVA: {first_keys(unused, ORPHANS)}")
     return state
