@@ -21,7 +21,7 @@ from pydantic import Field, field_validator, model_validator
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from mmbind import CheckpointError, EncoderEntry, hookimpl
-from mmbind.interfaces import BuildContext, Encoder, TokenLayout
+from mmbind.interfaces import BuildContext, Encoder, OriginalTower, TokenLayout
 from mmbind.interfaces.encoder_helpers import (
     CHUNK_FRAMES_DOC,
     drop_cls,
@@ -77,6 +77,7 @@ class ClipVisionEncoder(Encoder):
         self.tower = tower
         self.modality = modality
         self.video = temporal
+        self.select_layer = options.select_layer
         self.layers = layer_list(options.select_layer)
         self.keep_cls = self.video if options.keep_cls is None else options.keep_cls
         self.pad_to_square = options.pad_to_square
@@ -122,6 +123,12 @@ class ClipVisionEncoder(Encoder):
 
     def save_artifacts(self, directory: Path) -> None:
         self.tower.config.save_pretrained(directory)
+
+    def original_tower(self) -> OriginalTower:
+        """The CLIP vision transformer under its own names (without the ``vision_model.`` level that some
+        transformers versions add), its config, ``select_layer`` and the CLS choice."""
+        state = {k.removeprefix("vision_model."): v for k, v in self.tower.state_dict().items()}
+        return OriginalTower(self.tower.config, self.select_layer, self.keep_cls, state)
 
 
 def build(options: ClipVisionOptions, context: BuildContext) -> ClipVisionEncoder:

@@ -14,8 +14,10 @@ from transformers import PreTrainedConfig, VideoLlavaConfig
 from mmbind.convert.architecture import architecture_fields
 from mmbind.convert.model_recipe import recipe_dict
 from mmbind.errors import ConversionError
+from mmbind.interfaces import OriginalProjector, OriginalTower
 
-# transformers activation names (ACT2FN) -> the mlp2x_gelu projector's `act` values, and back
+# transformers activation names (ACT2FN) -> the mlp2x_gelu projector's `act` values (the projector names
+# its own in transformers' terms: `OriginalProjector.act`)
 ACT_FROM_HF = {
     "gelu": "gelu",
     "gelu_pytorch_tanh": "gelu_tanh",
@@ -23,13 +25,6 @@ ACT_FROM_HF = {
     "relu": "relu",
     "silu": "silu",
     "swish": "silu",
-}
-ACT_TO_HF = {
-    "gelu": "gelu",
-    "gelu_tanh": "gelu_pytorch_tanh",
-    "quick_gelu": "quick_gelu",
-    "relu": "relu",
-    "silu": "silu",
 }
 DEFAULT_NUM_FRAMES = 8  # Video-LLaVA's frame count, for video_seq_length when exporting
 
@@ -63,17 +58,15 @@ def port_recipe(config: VideoLlavaConfig, tokenizer_dir: Path | None, name: str)
 
 
 def video_llava_config(
-    vision: PreTrainedConfig,
+    tower: OriginalTower,
+    projector: OriginalProjector,
     text: PreTrainedConfig,
-    spec: dict[str, Any],
     placeholder_ids: dict[str, int],
     extra: dict[str, Any],
 ) -> VideoLlavaConfig:
-    """The `VideoLlavaConfig` of an (already checked) mmbind model section ``spec``."""
-    image_options = spec["encoders"]["image"]["options"]
-    projector_options = spec["projector"]["options"]
-    layer = image_options["select_layer"]
-    full = bool(image_options.get("keep_cls"))
+    """The `VideoLlavaConfig` of an (already checked) mmbind model: its image ``tower``, its ``projector``
+    and its LLM's config ``text``."""
+    vision = tower.config
     patches = (vision.image_size // vision.patch_size) ** 2
     config = VideoLlavaConfig(
         vision_config={
@@ -83,12 +76,12 @@ def video_llava_config(
         text_config=architecture_fields(text, keep_model_type=True),
         image_token_index=placeholder_ids["image"],
         video_token_index=placeholder_ids["video"],
-        projector_hidden_act=ACT_TO_HF[projector_options["act"]],
-        vision_feature_select_strategy="full" if full else "default",
-        vision_feature_layer=layer,
-        image_seq_length=patches + int(full),
+        projector_hidden_act=projector.act,
+        vision_feature_select_strategy="full" if tower.keep_cls else "default",
+        vision_feature_layer=tower.feature_layer,
+        image_seq_length=patches + int(tower.keep_cls),
         video_seq_length=int(extra.get("video_seq_length", (patches + 1) * DEFAULT_NUM_FRAMES)),
-        multimodal_projector_bias=bool(projector_options["bias"]),
+        multimodal_projector_bias="0.bias" in projector.state,
         tie_word_embeddings=bool(getattr(text, "tie_word_embeddings", False)),
     )
     config.architectures = ["VideoLlavaForConditionalGeneration"]

@@ -8,7 +8,8 @@ Steps: read ``config.json`` (`source_config`); find the weights and their shapes
 resolve each tower's geometry from a given tower config or the released one and check it against the
 weights (`tower_geometry`); build the mmbind model from the equivalent recipe; load every weight
 strictly (`source_weights`); save. Tower weights come from the checkpoint (the released one holds
-copies) or, when it has none, from the given LanguageBind directories. `projector_only` loads the
+copies) or, when it has none, from the given LanguageBind directories (through the encoder's
+`Encoder.load_original_state`, which knows LanguageBind's layout). `projector_only` loads the
 stage-1 ``mm_projector.bin``.
 """
 
@@ -26,11 +27,11 @@ from mmbind.convert.videollava.source_config import SourceConfig, parse_source_c
 from mmbind.convert.videollava.source_keys import TOWER_PREFIXES
 from mmbind.convert.videollava.source_reader import read_source_config
 from mmbind.convert.videollava.source_weights import load_source_weights
-from mmbind.convert.videollava.tower_geometry import resolve_geometry, tower_spec
+from mmbind.convert.videollava.tower_geometry import bare_tower_shapes, resolve_geometry, tower_spec
 from mmbind.errors import ConversionError, MmbindError
 from mmbind.model import build_model
 from mmbind.recipe import recipe_from_dict
-from mmbind.weightfiles import CONVERSION, read_shapes, read_state_dict, standard_weight_files, tower_state
+from mmbind.weightfiles import CONVERSION, read_shapes, read_state_dict, standard_weight_files
 
 SOURCE_TAG = "videollava"  # value of extra["converted_from"]
 TEMPLATE = "llava_v1"  # the original's inference conversation template (mmbind.prompting)
@@ -78,9 +79,8 @@ def convert_videollava(
     except MmbindError as exc:
         raise ConversionError(f"{src}: cannot be expressed as an mmbind model: {exc}") from None
     for modality, (state, where) in external.items():
-        model.encoders[modality].load_tower_state(state, where=where)  # type: ignore[operator]
-    loaded_elsewhere = tuple(f"encoders.{m}." for m in external)
-    load_source_weights(model, files, where=str(src), loaded_elsewhere=loaded_elsewhere)
+        model.encoders[modality].load_original_state(state, where=where)  # LanguageBind's own layout
+    load_source_weights(model, files, where=str(src), loaded_elsewhere=tuple(external))
     model.config.extra = _provenance(src, source, geometry, external)
     with staged_destination(src, dst, overwrite) as staging:
         model.save_pretrained(staging)
@@ -109,7 +109,7 @@ def _tower(
         state = None
     elif path is not None and path.is_dir():
         state = read_state_dict(path)
-        own = {key: tuple(value.shape) for key, value in tower_state(state).items()}
+        own = bare_tower_shapes({key: tuple(value.shape) for key, value in state.items()})
         fields = resolve_geometry(spec, own, modality, str(path))
     else:
         raise ConversionError(

@@ -1,10 +1,11 @@
 """source_weights.py
 
 Strict transfer of an original Video-LLaVA checkpoint's weights into an mmbind model, one weight file in
-memory at a time (names mapped by `source_keys`). Every source key must land on a parameter of the
-same shape and every parameter must be provided; leftovers on either side are one `ConversionError`
-naming the first keys in the source's own names. Tied embeddings (one tensor under two names) count once;
-when the checkpoint stores both names, they must agree.
+memory at a time, into the tensors the model's parts declare under the source's names
+(`source_keys.source_targets`). Every source key must land on a weight of the same shape and every weight
+of the model must be provided; leftovers on either side are one `ConversionError` naming the first keys in
+the source's own names (a model weight that no part declares, by its mmbind name). Tied embeddings (one
+tensor under two names) count once; when the checkpoint stores both names, they must agree.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from mmbind.convert.videollava.source_keys import mmbind_to_source, skip_source_key, source_to_mmbind
-from mmbind.convert.weight_matching import first_keys, tied_groups
+from mmbind.convert.videollava.source_keys import skip_source_key, source_targets
+from mmbind.convert.weight_matching import first_keys, storage_key, tied_groups
 from mmbind.errors import ConversionError
 from mmbind.model import MultimodalLM
 from mmbind.weightfiles import CONVERSION, read_weight_file
@@ -25,10 +26,10 @@ def load_source_weights(
 ) -> None:
     """Copy the weights in ``files`` into ``model``.
 
-    ``loaded_elsewhere``: mmbind name prefixes already loaded from another source (a tower read from its
-    own LanguageBind directory); the checkpoint must not provide them.
+    ``loaded_elsewhere``: modalities whose encoder was already loaded from another source (a tower read
+    from its own LanguageBind directory); the checkpoint must not provide them.
     """
-    expected = {k: v for k, v in model.state_dict().items() if not k.startswith(loaded_elsewhere)}
+    expected = source_targets(model, loaded_elsewhere)
     tied = tied_groups(expected)
     loaded: set[str] = set()
     unexpected: list[str] = []
@@ -37,32 +38,38 @@ def load_source_weights(
             for key, tensor in read_weight_file(file, CONVERSION).items():
                 if skip_source_key(key):
                     continue
-                target = source_to_mmbind(key)
-                if target not in expected:
+                if key not in expected:
                     unexpected.append(key)
                     continue
-                if tuple(tensor.shape) != tuple(expected[target].shape):
+                if tuple(tensor.shape) != tuple(expected[key].shape):
                     raise ConversionError(
                         f"{file}: {key} has shape {tuple(tensor.shape)}, the model that config.json "
-                        f"describes expects {tuple(expected[target].shape)}"
+                        f"describes expects {tuple(expected[key].shape)}"
                     )
-                partner = next((o for o in tied[target] if o in loaded), None)
-                if partner is not None and not torch.equal(
-                    expected[target], tensor.to(expected[target].dtype)
-                ):
+                partner = next((o for o in tied[key] if o in loaded), None)
+                if partner is not None and not torch.equal(expected[key], tensor.to(expected[key].dtype)):
                     raise ConversionError(
-                        f"{where}: {key} and {mmbind_to_source(partner)} differ but tie_word_embeddings ties "
+                        f"{where}: {key} and {partner} differ but tie_word_embeddings ties "
                         "them; set tie_word_embeddings to false in config.json"
                     )
-                expected[target].copy_(tensor)
-                loaded.add(target)
-    missing = [
-        mmbind_to_source(key)
-        for key in expected
-        if key not in loaded and not any(other in loaded for other in tied[key])
-    ]
+                expected[key].copy_(tensor)
+                loaded.add(key)
+    missing = [key for key in expected if key not in loaded and not any(o in loaded for o in tied[key])]
+    missing += _undeclared(model, expected, loaded_elsewhere)
     if missing or unexpected:
         parts = [first_keys(missing, "missing"), first_keys(unexpected, "unexpected")]
         detail = "; ".join(p for p in parts if p)
         raise ConversionError(f"{where}: weights do not match the Video-LLaVA layout: {detail}")
 
+
+def _undeclared(
+    model: MultimodalLM, targets: dict[str, torch.Tensor], loaded_elsewhere: tuple[str, ...]
+) -> list[str]:
+    """The model's weights (mmbind names) that no part declares under a source name: none is left unloaded."""
+    declared = {storage_key(tensor) for tensor in targets.values()}
+    elsewhere = tuple(f"encoders.{modality}." for modality in loaded_elsewhere)
+    return [
+        key
+        for key, tensor in model.state_dict().items()
+        if not key.startswith(elsewhere) and storage_key(tensor) not in declared
+    ]
