@@ -22,6 +22,7 @@ import re
 import torch
 
 from mmbind.model import MultimodalLM
+from mmbind.model.multimodal_lm import SHARED
 
 IMAGE_PREFIX = "model.image_tower.image_tower."  # the image tower's copy inside Video-LLaVA
 VIDEO_PREFIX = "model.video_tower.video_tower."  # the video tower's copy (with temporal attention)
@@ -43,6 +44,6 @@ def source_targets(model: MultimodalLM, skipped: tuple[str, ...] = ()) -> dict[s
         if modality not in skipped:
             state = encoder.original_tower().state
             targets |= {TOWER_PREFIXES[modality] + name: tensor for name, tensor in state.items()}
-    projector = model.projector_for(next(iter(model.encoders))).original_projector()
+    projector = model.projector_for(SHARED).original_projector()  # Video-LLaVA's one projector
     targets |= {PROJECTOR_PREFIX + name: tensor for name, tensor in projector.state.items()}
     return targets | model.llm.hf_model().state_dict()
