@@ -18,7 +18,7 @@ from mmbind.errors import UsageError
 
 # format -> (module, convert function, export function or None)
 CONVERTERS = {
-    "hf": ("mmbind.convert.hf_video_llava", "convert_hf", "export_hf"),
+    "hf": ("mmbind.convert.hf", "convert_hf", "export_hf"),
     "videollava": ("mmbind.convert.videollava", "convert_videollava", None),
 }
 TOWER_OPTIONS = ("image_tower", "video_tower")  # convert_videollava keywords (--image-tower, --video-tower)

@@ -2,13 +2,15 @@
 
 The public interfaces a plugin implements: `Encoder`, `Projector`, `LLMBackend` (with the `DecodeState` its
 ``start_decoding`` returns), `MediaLoader`, and the `BuildContext` handed to every ``build`` function
-(`PatchGrid`: what an encoder that supports masked encoding declares). They declare everything the host and
+(`PatchGrid`: what an encoder that supports masked encoding declares; `OriginalTower` / `OriginalProjector`:
+what an encoder / projector that can be converted declares). They declare everything the host and
 the trainer use of a part: nothing reaches past them. `encoder_helpers` (imported as
 ``mmbind.interfaces.encoder_helpers``) holds what image / video encoder plugins share: frame flattening,
 frame-major joining, CLS dropping, ...
 """
 
 from mmbind.interfaces.context import BuildContext
+from mmbind.interfaces.conversion import OriginalProjector, OriginalTower
 from mmbind.interfaces.decode_state import DecodeState
 from mmbind.interfaces.encoder import Encoder
 from mmbind.interfaces.llm import LLMBackend
@@ -18,6 +20,6 @@ from mmbind.interfaces.projector import Projector
 from mmbind.interfaces.token_layout import TokenLayout
 
 __all__ = [
-    "BuildContext", "DecodeState", "Encoder", "LLMBackend", "MediaLoader", "PatchGrid", "Projector",
-    "TokenLayout",
+    "BuildContext", "DecodeState", "Encoder", "LLMBackend", "MediaLoader", "OriginalProjector",
+    "OriginalTower", "PatchGrid", "Projector", "TokenLayout",
 ]

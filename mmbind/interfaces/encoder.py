@@ -11,7 +11,9 @@ An encoder may declare how its tokens are arranged (`token_layout`: frames, CLS,
 compressing projectors need. What training needs from an encoder is declared here too: whether its items
 have a time axis (`temporal`), how its parameters are initialised from an aligned encoder
 (`init_source_name`), and the optional masked encoding of MAE pre-training (`masked_patch_grid`,
-`masked_encode`; by default they raise a `RecipeError` saying the encoder does not support them).
+`masked_encode`; by default they raise a `RecipeError` saying the encoder does not support them). What the
+checkpoint converters need is declared too (`original_tower`, `load_original_state`; by default a
+`ConversionError` saying the encoder cannot be converted).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from mmbind.interfaces.capability import unsupported
+from mmbind.interfaces.capability import not_convertible, unsupported
+from mmbind.interfaces.conversion import OriginalTower
 from mmbind.interfaces.patch_grid import PatchGrid
 from mmbind.interfaces.token_layout import TokenLayout
 
@@ -86,3 +89,14 @@ class Encoder(nn.Module, ABC):
         """Encode ``(N, 3, H, W)`` images keeping only the patches ``keep_ids`` ``(N, K)`` (row-major patch
         ids, after position embedding): ``(N, prefix + K, width)`` tokens (see `masked_patch_grid`)."""
         raise unsupported(self, "masked encoding (kind mae)", "encoder")
+
+    def original_tower(self) -> OriginalTower:
+        """This encoder as the upstream vision tower it runs: its transformers config, the hidden layer it
+        reads, whether it keeps CLS tokens, and its weights under the tower's own names (sharing storage
+        with its parameters), for the checkpoint converters. Default: it cannot be converted."""
+        raise not_convertible(self, "original_tower", "encoder")
+
+    def load_original_state(self, state: dict[str, torch.Tensor], where: str) -> None:
+        """Load the tower's weights strictly from ``state`` as its upstream project saves them (e.g. a
+        LanguageBind checkpoint), errors naming ``where``. Default: it cannot be converted."""
+        raise not_convertible(self, "load_original_state", "encoder")

@@ -12,7 +12,8 @@ It also declares what training needs, so the trainer never reaches inside it: it
 (`block_modules`: the FSDP units and the gradient-checkpointing units), `enable_gradient_checkpointing`, and
 LoRA (`apply_lora`, `merge_lora`). The defaults work on any backend built from plain torch modules:
 checkpointing wraps the declared blocks with ``torch.utils.checkpoint``, LoRA injects peft adapters into the
-backend's own Linear layers.
+backend's own Linear layers. The checkpoint converters need `hf_model` (by default a `ConversionError`
+saying the backend cannot be converted).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ import torch
 from torch import nn
 
 from mmbind.interfaces.block_checkpointing import checkpoint_blocks
-from mmbind.interfaces.capability import unsupported
+from mmbind.interfaces.capability import not_convertible, unsupported
 from mmbind.interfaces.decode_state import DecodeState
 from mmbind.interfaces.lora_layers import inject_lora, merge_lora_layers
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
     from mmbind.recipe.training_schema import LoraSpec
 
 
@@ -114,3 +117,9 @@ class LLMBackend(nn.Module, ABC):
     def merge_lora(self) -> None:
         """Fold the adapters into the base weights so the backend is a plain model again (no-op without)."""
         merge_lora_layers(self)
+
+    def hf_model(self) -> PreTrainedModel:
+        """The transformers causal LM this backend runs (its weights under transformers' names, its config and
+        generation config), for the checkpoint converters, whose layouts hold one. Default: it cannot be
+        converted."""
+        raise not_convertible(self, "hf_model", "LLM backend")

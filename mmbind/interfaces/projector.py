@@ -4,7 +4,9 @@
 ``L' < L`` is allowed (token compression): the host asks ``output_tokens(L, layout)`` for the count it plans
 sequences with (splicing, packing, ``max_length``, the feature cache, length grouping) and calls
 ``project(tokens, layout)``, where ``layout`` is the encoder's `TokenLayout` of the item (None when the
-encoder declares none). A projector that does not compress implements only ``forward``.
+encoder declares none). A projector that does not compress implements only ``forward``. What the checkpoint
+converters need is declared too (`original_projector`, `load_original_state`; by default a
+`ConversionError` saying the projector cannot be converted).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
+from mmbind.interfaces.capability import not_convertible
+from mmbind.interfaces.conversion import OriginalProjector
 from mmbind.interfaces.token_layout import TokenLayout
 
 
@@ -36,3 +40,15 @@ class Projector(nn.Module, ABC):
     @abstractmethod
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Project ``(N, L, D_in)`` to ``(N, L', D_out)``."""
+
+    def original_projector(self) -> OriginalProjector:
+        """This projector as LLaVA's ``mm_projector``: its kind, activation and weights under mm_projector's
+        names (sharing storage with its parameters), for the checkpoint converters. Default: it cannot be
+        converted."""
+        raise not_convertible(self, "original_projector", "projector")
+
+    def load_original_state(self, state: dict[str, torch.Tensor], where: str) -> None:
+        """Load the weights strictly from ``state`` under mm_projector's names (a stage-1
+        ``mm_projector.bin``), errors naming ``where`` and the projector's own parameters. Default: it cannot
+        be converted."""
+        raise not_convertible(self, "load_original_state", "projector")

@@ -20,7 +20,7 @@ from pydantic import field_validator, model_validator
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from mmbind import CheckpointError, EncoderEntry, hookimpl
-from mmbind.interfaces import BuildContext
+from mmbind.interfaces import BuildContext, OriginalTower
 from mmbind.interfaces.encoder_helpers import drop_cls, is_temporal, layer_list
 from mmbind_plugins.encoders.frame_encoder import FrameEncoder, FrameOptions
 from mmbind_plugins.hf_config import checked_config
@@ -57,6 +57,7 @@ class ClipVisionEncoder(FrameEncoder):
         self, tower: CLIPVisionModel, options: ClipVisionOptions, modality: str, temporal: bool = False
     ) -> None:
         super().__init__(options, modality, temporal, layer_list(options.select_layer), tower=tower)
+        self.select_layer = options.select_layer  # as the original checkpoint names it (conversion)
 
     @property
     def image_size(self) -> int:
@@ -79,6 +80,12 @@ class ClipVisionEncoder(FrameEncoder):
 
     def save_artifacts(self, directory: Path) -> None:
         self.tower.config.save_pretrained(directory)
+
+    def original_tower(self) -> OriginalTower:
+        """The CLIP vision transformer under its own names (without the ``vision_model.`` level that some
+        transformers versions add), its config, ``select_layer`` and the CLS choice."""
+        state = {k.removeprefix("vision_model."): v for k, v in self.tower.state_dict().items()}
+        return OriginalTower(self.tower.config, self.select_layer, self.keep_cls, state)
 
 
 def build(options: ClipVisionOptions, context: BuildContext) -> ClipVisionEncoder:

@@ -7,8 +7,8 @@ and inconsistent attention geometry are recipe errors, not tracebacks when the s
 
 Training hooks: the blocks are transformers' ``_no_split_modules`` layers, gradient checkpointing is
 transformers' own, LoRA wraps the transformers model in a peft ``PeftModel`` (merged and unloaded after).
-The transformers model itself is `HFCausalLM.model` (the converters of `mmbind.convert` map its weight
-names); it is specific to this backend, not part of `LLMBackend`. Step-by-step decoding (the server's
+The transformers model itself is `HFCausalLM.model`; the converters of `mmbind.convert` get it through
+`LLMBackend.hf_model`. Step-by-step decoding (the server's
 continuous batching) runs on transformers' KV cache (`KVCacheDecoding`).
 """
 
@@ -76,6 +76,10 @@ class HFCausalLM(LLMBackend):
     def base_model(self) -> PreTrainedModel:
         """The transformers model, without peft's wrapper."""
         return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+
+    def hf_model(self) -> PreTrainedModel:
+        """The transformers model (`base_model`): the converters map its weight names and write its config."""
+        return self.base_model()
 
     def block_modules(self) -> list[nn.Module]:
         names: set[str] = set()

@@ -1,6 +1,7 @@
 """linear.py
 
-The ``linear`` projector: one Linear layer from encoder width to LLM width (LLaVA-1's projector).
+The ``linear`` projector: one Linear layer from encoder width to LLM width (LLaVA-1's projector; its
+``proj.*`` are the original ``mm_projector``'s ``weight`` and ``bias``).
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ import torch
 from torch import nn
 
 from mmbind import ProjectorEntry, hookimpl
-from mmbind.interfaces import BuildContext, Projector
+from mmbind.interfaces import BuildContext, OriginalProjector, Projector
 from mmbind.recipe.strict import StrictModel
+from mmbind.weightfiles import load_strict
 
 
 class LinearOptions(StrictModel):
@@ -29,6 +31,12 @@ class LinearProjector(Projector):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.proj(tokens)
+
+    def original_projector(self) -> OriginalProjector:
+        return OriginalProjector("linear", None, self.proj.state_dict())
+
+    def load_original_state(self, state: dict[str, torch.Tensor], where: str) -> None:
+        load_strict(self, {f"proj.{key}": value for key, value in state.items()}, where)
 
 
 def build(options: LinearOptions, in_dim: int, out_dim: int, context: BuildContext) -> LinearProjector:

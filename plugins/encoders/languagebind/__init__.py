@@ -4,6 +4,7 @@ towers LanguageBind binds to language besides: ``languagebind_depth`` (`depth`),
 (`thermal`) and ``languagebind_audio`` (`audio`, log-mel filterbanks by `audio_features`).
 
 Each is its own entry point; `base` holds their shared encoder class, `presets` the shared options and
-geometries, `weights` the checkpoint layouts, `float_image` the float-tensor resize / crop / normalise of
-depth and thermal. Weights are read from local files only.
+geometries, `checkpoint_layout` the checkpoint layouts, `weights` the strict loading from them,
+`float_image` the float-tensor resize / crop / normalise of depth and thermal. Weights are read from local
+files only.
 """

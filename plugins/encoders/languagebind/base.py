@@ -4,7 +4,8 @@
 CLIP vision config (``tower.config``) returns the tokens of one ``hidden_states`` layer, with or without
 each frame's CLS token (`token_layout`: per frame the CLS token if kept, then its patch grid row-major); it
 is frozen by default, its weights load strictly from LanguageBind's checkpoint layouts
-(`weights.load_tower_state`), and its config is the artifact saved with a model.
+(`weights.load_tower_state`; for the converters `load_original_state`, and `original_tower` gives the tower
+as it is), and its config is the artifact saved with a model.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mmbind.interfaces import BuildContext, Encoder, TokenLayout
+from mmbind.interfaces import BuildContext, Encoder, OriginalTower, TokenLayout
 from mmbind.weightfiles import read_state_dict
 
 from .presets import TowerOptions, hidden_index
@@ -62,6 +63,14 @@ class TowerEncoder(Encoder):
         """Load the tower from ``state``: prefix None detects ``vision_model.`` or bare names; for a copy
         inside a bigger checkpoint (Video-LLaVA-7B) pass its prefix and ``ignore_others=True``."""
         load_tower_state(self.tower, state, prefix, where, ignore_others)
+
+    def original_tower(self) -> OriginalTower:
+        """The tower under its own (CLIP ViT) names, its config, the hidden layer read and the CLS choice."""
+        return OriginalTower(self.tower.config, self.layer, self.keep_cls, self.tower.state_dict())
+
+    def load_original_state(self, state: dict[str, torch.Tensor], where: str) -> None:
+        """`load_tower_state` from a LanguageBind checkpoint or a bare tower (the prefix detected)."""
+        self.load_tower_state(state, where=where)
 
     def load_option_weights(self, options: TowerOptions, context: BuildContext) -> None:
         """Load ``options.weights`` on a fresh build that wants weights (a restored model has its own)."""

@@ -2,7 +2,7 @@
 
 Loading a LanguageBind tower's weights out of the checkpoints that carry them, strictly. The layouts
 understood (a LanguageBind model, a bare tower, a sub-tree such as Video-LLaVA-7B's
-``model.video_tower.video_tower.``) are described in `mmbind.weightfiles.languagebind_layout`.
+``model.video_tower.video_tower.``) are described in `checkpoint_layout`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import torch
 from torch import nn
 
 from mmbind import CheckpointError
-from mmbind.weightfiles import detect_prefix, load_strict, tower_state
+from mmbind.weightfiles import load_strict
+
+from .checkpoint_layout import detect_prefix, tower_state
 
 LORA_MARKERS = ("lora_", "base_model.model.", "base_layer.")
 

@@ -1,20 +1,19 @@
-"""videollava_projector.py
+"""projector_only.py
 
 `load_projector_only`: the stage-1 projector-only checkpoint of Video-LLaVA (``mm_projector.bin``, e.g.
 ``LanguageBind/Video-LLaVA-Pretrain-7B``; keys ``model.mm_projector.0.weight``, ...) into an mmbind
-model's shared projector, strictly. As the original's loader, any prefix before ``mm_projector.`` is
-accepted; every other key is an error.
+model's shared projector, strictly (`Projector.load_original_state`). As the original's loader, any
+prefix before ``mm_projector.`` is accepted; every other key is an error.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from mmbind.convert.videollava_keys import projector_target
 from mmbind.errors import ConversionError
 from mmbind.model import MultimodalLM
 from mmbind.model.multimodal_lm import SHARED
-from mmbind.weightfiles import load_strict, read_state_dict
+from mmbind.weightfiles import read_state_dict
 
 KEYWORD = "mm_projector."
 
@@ -34,6 +33,7 @@ def load_projector_only(model: MultimodalLM, path: str | Path) -> MultimodalLM:
             f"{path}: not a projector-only checkpoint: {len(others)} key(s) outside mm_projector "
             f"(first: {', '.join(others[:3])})"
         )
-    renamed = {projector_target(key.split(KEYWORD, 1)[1]): value for key, value in state.items()}
-    load_strict(model.projectors[SHARED], renamed, where=f"{path} (mm_projector.* as projectors.shared)")
+    renamed = {key.split(KEYWORD, 1)[1]: value for key, value in state.items()}
+    projector = model.projector_for(SHARED)
+    projector.load_original_state(renamed, where=f"{path} (mm_projector.* as projectors.shared)")
     return model

@@ -1,4 +1,4 @@
-"""hf_config.py
+"""config_mapping.py
 
 Configuration mapping between transformers' `VideoLlavaConfig` and an mmbind recipe: two ``clip_vision``
 encoders (image, video), one shared ``mlp2x_gelu`` projector, an ``hf_causal`` LLM, and back.
@@ -11,9 +11,13 @@ from typing import Any
 
 from transformers import PreTrainedConfig, VideoLlavaConfig
 
+from mmbind.convert.architecture import architecture_fields
+from mmbind.convert.model_recipe import recipe_dict
 from mmbind.errors import ConversionError
+from mmbind.interfaces import OriginalProjector, OriginalTower
 
-# transformers activation names (ACT2FN) -> the mlp2x_gelu projector's `act` values, and back
+# transformers activation names (ACT2FN) -> the mlp2x_gelu projector's `act` values (the projector names
+# its own in transformers' terms: `OriginalProjector.act`)
 ACT_FROM_HF = {
     "gelu": "gelu",
     "gelu_pytorch_tanh": "gelu_tanh",
@@ -22,28 +26,10 @@ ACT_FROM_HF = {
     "silu": "silu",
     "swish": "silu",
 }
-ACT_TO_HF = {
-    "gelu": "gelu",
-    "gelu_tanh": "gelu_pytorch_tanh",
-    "quick_gelu": "quick_gelu",
-    "relu": "relu",
-    "silu": "silu",
-}
 DEFAULT_NUM_FRAMES = 8  # Video-LLaVA's frame count, for video_seq_length when exporting
 
-# generic PreTrainedConfig fields (bookkeeping, not architecture); model_type is handled per part
-_BOOKKEEPING = frozenset(PreTrainedConfig().to_dict()) - {"model_type"}
 
-
-def architecture_fields(config: PreTrainedConfig, keep_model_type: bool) -> dict[str, Any]:
-    """``config`` as a plain dict of its architecture fields (bookkeeping keys dropped)."""
-    fields = {k: v for k, v in config.to_dict().items() if k not in _BOOKKEEPING}
-    if not keep_model_type:
-        fields.pop("model_type", None)
-    return fields
-
-
-def recipe_dict(config: VideoLlavaConfig, tokenizer_dir: Path | None, name: str) -> dict[str, Any]:
+def port_recipe(config: VideoLlavaConfig, tokenizer_dir: Path | None, name: str) -> dict[str, Any]:
     """The mmbind recipe mapping equivalent to a `VideoLlavaConfig`."""
     act = ACT_FROM_HF.get(config.projector_hidden_act)
     if act is None:
@@ -62,39 +48,25 @@ def recipe_dict(config: VideoLlavaConfig, tokenizer_dir: Path | None, name: str)
         options = {"config": dict(vision), "select_layer": layer, "keep_cls": keep_cls}
         return {"plugin": "clip_vision", "options": options}
 
-    llm_options: dict[str, Any] = {"config": text}
-    if tokenizer_dir is not None:
-        llm_options["tokenizer"] = str(tokenizer_dir)
-    return {
-        "name": name,
-        "model": {
-            "encoders": {
-                "image": encoder(config.vision_feature_select_strategy == "full"),
-                "video": encoder(True),  # transformers keeps CLS for video frames whatever the strategy
-            },
-            "projector": {
-                "plugin": "mlp2x_gelu",
-                "shared": True,
-                "options": {"act": act, "bias": bool(config.multimodal_projector_bias)},
-            },
-            "llm": {"plugin": "hf_causal", "options": llm_options},
-            "placeholder_ids": {"image": config.image_token_index, "video": config.video_token_index},
-        },
+    encoders = {
+        "image": encoder(config.vision_feature_select_strategy == "full"),
+        "video": encoder(True),  # transformers keeps CLS for video frames whatever the strategy
     }
+    projector = ("mlp2x_gelu", {"act": act, "bias": bool(config.multimodal_projector_bias)})
+    placeholder_ids = {"image": config.image_token_index, "video": config.video_token_index}
+    return recipe_dict(name, encoders, projector, {"config": text}, tokenizer_dir, placeholder_ids)
 
 
 def video_llava_config(
-    vision: PreTrainedConfig,
+    tower: OriginalTower,
+    projector: OriginalProjector,
     text: PreTrainedConfig,
-    spec: dict[str, Any],
     placeholder_ids: dict[str, int],
     extra: dict[str, Any],
 ) -> VideoLlavaConfig:
-    """The `VideoLlavaConfig` of an (already checked) mmbind model section ``spec``."""
-    image_options = spec["encoders"]["image"]["options"]
-    projector_options = spec["projector"]["options"]
-    layer = image_options["select_layer"]
-    full = bool(image_options.get("keep_cls"))
+    """The `VideoLlavaConfig` of an (already checked) mmbind model: its image ``tower``, its ``projector``
+    and its LLM's config ``text``."""
+    vision = tower.config
     patches = (vision.image_size // vision.patch_size) ** 2
     config = VideoLlavaConfig(
         vision_config={
@@ -104,12 +76,12 @@ def video_llava_config(
         text_config=architecture_fields(text, keep_model_type=True),
         image_token_index=placeholder_ids["image"],
         video_token_index=placeholder_ids["video"],
-        projector_hidden_act=ACT_TO_HF[projector_options["act"]],
-        vision_feature_select_strategy="full" if full else "default",
-        vision_feature_layer=layer,
-        image_seq_length=patches + int(full),
+        projector_hidden_act=projector.act,
+        vision_feature_select_strategy="full" if tower.keep_cls else "default",
+        vision_feature_layer=tower.feature_layer,
+        image_seq_length=patches + int(tower.keep_cls),
         video_seq_length=int(extra.get("video_seq_length", (patches + 1) * DEFAULT_NUM_FRAMES)),
-        multimodal_projector_bias=bool(projector_options["bias"]),
+        multimodal_projector_bias="0.bias" in projector.state,
         tie_word_embeddings=bool(getattr(text, "tie_word_embeddings", False)),
     )
     config.architectures = ["VideoLlavaForConditionalGeneration"]

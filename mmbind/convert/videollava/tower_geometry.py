@@ -1,4 +1,4 @@
-"""videollava_towers.py
+"""tower_geometry.py
 
 Geometry of Video-LLaVA's two LanguageBind towers. The original ``config.json`` names the towers only
 (``mm_image_tower: LanguageBind/LanguageBind_Image``), so the geometry comes from a tower config the user
@@ -6,6 +6,8 @@ points at (a LanguageBind directory whose ``config.json`` has a ``vision_config`
 CLIPVisionConfig json) or, by default, from the released towers' (`RELEASED`). Either way it is checked
 against the weights' shapes, which fix width, depth, MLP width, channels, patch, image size (position
 count) and, for the video tower, the frame count (temporal embedding length); heads must divide the width.
+In a tower's own checkpoint (a LanguageBind model, a bare tower) the tower is found by its patch embedding
+(`bare_tower_shapes`), whatever prefix that checkpoint puts before it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ RELEASED: dict[str, Any] = {
     "num_frames": 8,
 }
 GEOMETRY_FIELDS = tuple(RELEASED)  # the CLIPVisionConfig fields a tower config contributes
+FRAMED = frozenset({"video"})  # Video-LLaVA's towers with a temporal embedding (num_frames)
+PATCH_KEY = "embeddings.patch_embedding.weight"  # a CLIP ViT's patch embedding: where a tower starts
 _LAYER = re.compile(r"^encoder\.layers\.(\d+)\.")
 
 
@@ -42,7 +46,7 @@ class TowerSpec:
 def tower_spec(path: Path | None, modality: str) -> TowerSpec:
     """The geometry in ``path`` (LanguageBind directory or json file), else the released towers'."""
     fields = dict(RELEASED)
-    if modality != "video":
+    if modality not in FRAMED:
         fields.pop("num_frames")
     if path is None:
         source = "the released LanguageBind towers' geometry (ViT-L/14, 224 px)"
@@ -60,6 +64,17 @@ def tower_spec(path: Path | None, modality: str) -> TowerSpec:
         )
     stated = {k: vision[k] for k in GEOMETRY_FIELDS if k in vision and k in fields}
     return TowerSpec({**fields, **stated}, str(file), frozenset(stated), given=True)
+
+
+def bare_tower_shapes(shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """The shapes of the one CLIP ViT tower among a checkpoint's ``shapes``, renamed without the prefix the
+    checkpoint puts before it (``vision_model.`` in a LanguageBind model, none in a bare tower); unchanged
+    when no single tower is found (the geometry check then names what is missing)."""
+    prefixes = {key[: -len(PATCH_KEY)] for key in shapes if key.endswith(PATCH_KEY)}
+    if len(prefixes) != 1:
+        return shapes
+    prefix = prefixes.pop()
+    return {key[len(prefix) :]: shape for key, shape in shapes.items() if key.startswith(prefix)}
 
 
 def resolve_geometry(
@@ -100,7 +115,7 @@ def _from_shapes(
             )
         return shapes[key]
 
-    patch_key, pos_key = "embeddings.patch_embedding.weight", "embeddings.position_embedding.weight"
+    patch_key, pos_key = PATCH_KEY, "embeddings.position_embedding.weight"
     width, channels, patch, _ = shape(patch_key)
     positions = shape(pos_key)[0] - 1
     grid = math.isqrt(positions)
@@ -118,6 +133,6 @@ def _from_shapes(
         "intermediate_size": (shape("encoder.layers.0.mlp.fc1.weight")[0], "encoder.layers.0.mlp.fc1.weight"),
     }
     temporal = "encoder.layers.0.temporal_embedding"
-    if modality == "video" and temporal in shapes:
+    if modality in FRAMED and temporal in shapes:
         found["num_frames"] = (shapes[temporal][1], temporal)
     return found

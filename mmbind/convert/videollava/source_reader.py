@@ -1,4 +1,4 @@
-"""videollava_io.py
+"""source_reader.py
 
 Reading an original Video-LLaVA checkpoint directory (PKU-YuanGroup's ``LlavaLlamaForCausalLM``):
 ``config.json`` (``model_type: "llava"``). Its weights (``model.safetensors`` / ``pytorch_model.bin``, either

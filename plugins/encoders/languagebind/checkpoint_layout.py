@@ -1,7 +1,7 @@
-"""languagebind_layout.py
+"""checkpoint_layout.py
 
-Where a LanguageBind vision tower sits in the checkpoints that carry it, shared by the LanguageBind
-encoder plugins (loading) and the Video-LLaVA converter (reading the tower's geometry from its shapes):
+Where a LanguageBind vision tower sits in the checkpoints that carry it (`weights.load_tower_state` loads
+it; the Video-LLaVA converter reaches it through `Encoder.load_original_state`):
 
 - a LanguageBind model (``LanguageBind_Image``, ``LanguageBind_Video_merge``): the tower under
   ``vision_model.``, next to ``text_model.*``, ``text_projection``, ``visual_projection`` and

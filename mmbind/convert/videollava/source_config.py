@@ -1,4 +1,4 @@
-"""videollava_config.py
+"""source_config.py
 
 The original Video-LLaVA ``config.json`` (a ``LlavaConfig``: Llama fields plus ``mm_*`` fields) read into
 `SourceConfig`, and the mmbind recipe equivalent to it: ``languagebind_image`` / ``languagebind_video``
@@ -19,7 +19,8 @@ from typing import Any
 
 from transformers import LlamaConfig
 
-from mmbind.convert.hf_config import architecture_fields
+from mmbind.convert.architecture import architecture_fields
+from mmbind.convert.model_recipe import recipe_dict
 from mmbind.errors import ConversionError
 
 PROJECTORS = ("linear", "mlp2x_gelu")  # supported mm_projector_type values
@@ -93,7 +94,7 @@ def _llama_fields(data: dict[str, Any], path: Path) -> dict[str, Any]:
     return architecture_fields(config, keep_model_type=True)
 
 
-def recipe_dict(
+def source_recipe(
     source: SourceConfig,
     geometry: dict[str, dict[str, Any]],
     tokenizer_dir: Path | None,
@@ -114,13 +115,10 @@ def recipe_dict(
         encoders[modality] = {"plugin": ENCODER_PLUGINS[modality], "options": options}
     projector_options = {"bias": True} | ({"act": "gelu"} if source.projector == "mlp2x_gelu" else {})
     llm_options: dict[str, Any] = {"config": dict(source.llama), "dtype": llm_dtype}
-    model: dict[str, Any] = {
-        "encoders": encoders,
-        "projector": {"plugin": source.projector, "shared": True, "options": projector_options},
-        "llm": {"plugin": "hf_causal", "options": llm_options},
+    # without a tokenizer the placeholders follow the vocabulary; with one, build_model adds them
+    placeholder_ids = None if tokenizer_dir is not None else {
+        m: source.vocab_size + i for i, m in enumerate(geometry)
     }
-    if tokenizer_dir is not None:
-        llm_options["tokenizer"] = str(tokenizer_dir)  # build_model adds <image>/<video> after its vocab
-    else:
-        model["placeholder_ids"] = {m: source.vocab_size + i for i, m in enumerate(geometry)}
-    return {"name": name, "model": model}
+    return recipe_dict(
+        name, encoders, (source.projector, projector_options), llm_options, tokenizer_dir, placeholder_ids
+    )

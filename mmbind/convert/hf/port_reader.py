@@ -1,8 +1,8 @@
-"""hf_io.py
+"""port_reader.py
 
-Reading a transformers Video-LLaVA checkpoint directory: ``config.json`` (must be ``video_llava``) and
-whether it holds tokenizer files (its weights are found and read by `mmbind.weightfiles.weight_files`).
-Every problem is a `ConversionError` naming the file.
+Reading the ``config.json`` of a transformers Video-LLaVA checkpoint directory (must be ``video_llava``;
+its weights are found and read by `mmbind.weightfiles.weight_files`, its tokenizer files told by
+`mmbind.convert.tokenizer_files`). Every problem is a `ConversionError` naming the file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from mmbind.convert.config_json import read_config_json
 from mmbind.errors import ConversionError
 
 MODEL_TYPE = "video_llava"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
 def read_config(src: Path) -> VideoLlavaConfig:
@@ -32,7 +31,3 @@ def read_config(src: Path) -> VideoLlavaConfig:
     except (TypeError, ValueError, KeyError) as exc:
         raise ConversionError(f"{path}: invalid VideoLlavaConfig ({exc})") from None
 
-
-def has_tokenizer(src: Path) -> bool:
-    """True when ``src`` holds tokenizer files."""
-    return any((src / name).is_file() for name in TOKENIZER_FILES)

@@ -1,14 +1,15 @@
-"""videollava.py
+"""converter.py
 
 `convert_videollava`: an original Video-LLaVA checkpoint (PKU-YuanGroup's ``LlavaLlamaForCausalLM``,
 e.g. ``LanguageBind/Video-LLaVA-7B``) -> an mmbind checkpoint with the same outputs. Unlike transformers'
 port, the video tower keeps its temporal attention (``languagebind_video``).
 
-Steps: read ``config.json`` (`videollava_config`); find the weights and their shapes (`mmbind.weightfiles`);
+Steps: read ``config.json`` (`source_config`); find the weights and their shapes (`mmbind.weightfiles`);
 resolve each tower's geometry from a given tower config or the released one and check it against the
-weights (`videollava_towers`); build the mmbind model from the equivalent recipe; load every weight
-strictly (`videollava_weights`); save. Tower weights come from the checkpoint (the released one holds
-copies) or, when it has none, from the given LanguageBind directories. `load_projector_only` loads the
+weights (`tower_geometry`); build the mmbind model from the equivalent recipe; load every weight
+strictly (`source_weights`); save. Tower weights come from the checkpoint (the released one holds
+copies) or, when it has none, from the given LanguageBind directories (through the encoder's
+`Encoder.load_original_state`, which knows LanguageBind's layout). `projector_only` loads the
 stage-1 ``mm_projector.bin``.
 """
 
@@ -21,22 +22,19 @@ import torch
 from transformers import AutoTokenizer
 
 from mmbind.convert.destination import check_destination, staged_destination
-from mmbind.convert.hf_io import has_tokenizer
-from mmbind.convert.videollava_config import SourceConfig, parse_source_config, recipe_dict
-from mmbind.convert.videollava_io import read_source_config
-from mmbind.convert.videollava_keys import TOWER_PREFIXES
-from mmbind.convert.videollava_projector import load_projector_only
-from mmbind.convert.videollava_towers import resolve_geometry, tower_spec
-from mmbind.convert.videollava_weights import load_source_weights
+from mmbind.convert.tokenizer_files import has_tokenizer
+from mmbind.convert.videollava.source_config import SourceConfig, parse_source_config, source_recipe
+from mmbind.convert.videollava.source_keys import TOWER_PREFIXES
+from mmbind.convert.videollava.source_reader import read_source_config
+from mmbind.convert.videollava.source_weights import load_source_weights
+from mmbind.convert.videollava.tower_geometry import bare_tower_shapes, resolve_geometry, tower_spec
 from mmbind.errors import ConversionError, MmbindError
 from mmbind.model import build_model
 from mmbind.recipe import recipe_from_dict
-from mmbind.weightfiles import CONVERSION, read_shapes, read_state_dict, standard_weight_files, tower_state
+from mmbind.weightfiles import CONVERSION, read_shapes, read_state_dict, standard_weight_files
 
 SOURCE_TAG = "videollava"  # value of extra["converted_from"]
 TEMPLATE = "llava_v1"  # the original's inference conversation template (mmbind.prompting)
-
-__all__ = ["convert_videollava", "load_projector_only"]
 
 
 def convert_videollava(
@@ -81,9 +79,8 @@ def convert_videollava(
     except MmbindError as exc:
         raise ConversionError(f"{src}: cannot be expressed as an mmbind model: {exc}") from None
     for modality, (state, where) in external.items():
-        model.encoders[modality].load_tower_state(state, where=where)  # type: ignore[operator]
-    loaded_elsewhere = tuple(f"encoders.{m}." for m in external)
-    load_source_weights(model, files, where=str(src), loaded_elsewhere=loaded_elsewhere)
+        model.encoders[modality].load_original_state(state, where=where)  # LanguageBind's own layout
+    load_source_weights(model, files, where=str(src), loaded_elsewhere=tuple(external))
     model.config.extra = _provenance(src, source, geometry, external)
     with staged_destination(src, dst, overwrite) as staging:
         model.save_pretrained(staging)
@@ -112,7 +109,7 @@ def _tower(
         state = None
     elif path is not None and path.is_dir():
         state = read_state_dict(path)
-        own = {key: tuple(value.shape) for key, value in tower_state(state).items()}
+        own = bare_tower_shapes({key: tuple(value.shape) for key, value in state.items()})
         fields = resolve_geometry(spec, own, modality, str(path))
     else:
         raise ConversionError(
@@ -131,7 +128,7 @@ def _recipe(src: Path, source: SourceConfig, geometry: dict[str, dict[str, Any]]
     tokenizer_dir = src if has_tokenizer(src) else None
     if tokenizer_dir is not None:
         _check_tokenizer(src)
-    data = recipe_dict(source, geometry, tokenizer_dir, name=src.resolve().name, llm_dtype=llm_dtype)
+    data = source_recipe(source, geometry, tokenizer_dir, name=src.resolve().name, llm_dtype=llm_dtype)
     try:
         return recipe_from_dict(data, source=str(src / "config.json"))
     except MmbindError as exc:

@@ -1,4 +1,4 @@
-"""hf_keys.py
+"""keys.py
 
 Parameter-name mapping between transformers' Video-LLaVA and mmbind.
 
@@ -8,14 +8,14 @@ every layout seen in the wild is accepted: the current one (``model.language_mod
 ``model.image_tower[.vision_model].*``, ``model.multi_modal_projector.*``, ``lm_head.*``) and the legacy
 hub one (``language_model.model.*``, ``language_model.lm_head.*``, ``image_tower[.vision_model].*``,
 ``video_tower.*``, ``multi_modal_projector.*``). The optional ``vision_model.`` segment of a CLIP tower is
-dropped on both sides, since transformers versions differ on whether `CLIPVisionModel` has it.
+dropped, since transformers versions differ on whether `CLIPVisionModel` has it. On the mmbind side the
+parts give their weights under their upstream names (`Encoder.original_tower`, `Projector.original_projector`,
+`LLMBackend.hf_model`), which `tower_canonical`, `projector_canonical` and `lm_canonical` name canonically.
 """
 
 from __future__ import annotations
 
 import re
-
-import torch
 
 _HF_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^(?:model\.)?(image|video)_tower\.(?:vision_model\.)?(.+)$"), r"\1_tower.\2"),
@@ -24,9 +24,7 @@ _HF_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^(?:language_model\.)?lm_head\.(.+)$"), r"lm_head.\1"),
 )
 _HF_SKIP = re.compile(r"\.rotary_emb\.inv_freq$")  # buffers old checkpoints saved; recomputed on load
-_MM_TOWER = re.compile(r"^encoders\.(image|video)\.tower\.(?:vision_model\.)?(.+)$")
-_MM_PROJECTOR = re.compile(r"^projectors\.shared\.layers\.([02])\.(.+)$")
-_MM_HEAD = "llm.model.lm_head."
+_MM_PROJECTOR = re.compile(r"^([02])\.(.+)$")  # mm_projector's Sequential: linear_1 is 0, linear_2 is 2
 
 
 def skip_hf_key(key: str) -> bool:
@@ -54,26 +52,24 @@ def canonical_to_hf(name: str) -> str:
     return f"model.{name}"
 
 
-def mmbind_to_canonical(key: str, llm_base_prefix: str) -> str | None:
-    """Canonical name of an mmbind parameter, or None when Video-LLaVA has no place for it."""
-    match = _MM_TOWER.match(key)
-    if match:
-        return f"{match.group(1)}_tower.{match.group(2)}"
-    match = _MM_PROJECTOR.match(key)
-    if match:
-        return f"projector.linear_{1 if match.group(1) == '0' else 2}.{match.group(2)}"
-    base = f"llm.model.{llm_base_prefix}."
-    if key.startswith(base):
-        return "lm." + key[len(base) :]
-    if key.startswith(_MM_HEAD):
-        return "lm_head." + key[len(_MM_HEAD) :]
+def tower_canonical(modality: str, name: str) -> str:
+    """Canonical name of weight ``name`` of the ``modality`` encoder's tower (`OriginalTower.state`)."""
+    return f"{modality}_tower.{name}"
+
+
+def projector_canonical(name: str) -> str | None:
+    """Canonical name of an ``mm_projector`` weight (`OriginalProjector.state`), or None outside the MLP."""
+    match = _MM_PROJECTOR.match(name)
+    if match is None:
+        return None
+    return f"projector.linear_{1 if match.group(1) == '0' else 2}.{match.group(2)}"
+
+
+def lm_canonical(name: str, base_prefix: str) -> str | None:
+    """Canonical name of a weight of the LLM's transformers model (`LLMBackend.hf_model`: its base model
+    under ``base_prefix``, its head under ``lm_head``), or None when Video-LLaVA has no place for it."""
+    if name.startswith(f"{base_prefix}."):
+        return "lm." + name[len(base_prefix) + 1 :]
+    if name.startswith("lm_head."):
+        return name
     return None
-
-
-def tied_groups(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:
-    """For every key, the other keys of ``state`` that share its storage (tied embeddings)."""
-    by_storage: dict[tuple[int, int, tuple[int, ...]], list[str]] = {}
-    for key, tensor in state.items():
-        ident = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
-        by_storage.setdefault(ident, []).append(key)
-    return {key: [k for k in keys if k != key] for keys in by_storage.values() for key in keys}
