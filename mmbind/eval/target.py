@@ -16,8 +16,8 @@ from typing import Any
 from mmbind.data.media_readers import TEMPORAL_FIELDS
 from mmbind.errors import CheckpointError, DataError
 from mmbind.model.config import CONFIG_NAME
+from mmbind.run_folder import RECIPE_FILE, read_run_recipe
 from mmbind.synth.manifest import MANIFEST, dataset_dir
-from mmbind.train.run import RECIPE_FILE, read_run_recipe
 
 DEFAULT_FRAMES = 8  # Video-LLaVA's frame count, when nothing else says
 
