@@ -24,9 +24,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common.tiny_vlm import tiny_checkpoint  # noqa: E402
 
-from mmbind.eval import Query  # noqa: E402
 from mmbind.eval.bench_job import BenchSettings, prepare_benchmark  # noqa: E402
 from mmbind.eval.predictions import read_predictions  # noqa: E402
+from mmbind.inference import Query  # noqa: E402
 
 QUESTIONS = ("What colour is the square?", "How many objects are there?", "Which way does it move?",
              "Describe what you see in detail.")

@@ -21,7 +21,7 @@ from mmbind.data.collate import Collator
 from mmbind.data.example import BadSample, Example
 from mmbind.data.media_readers import guess_modality, media_readers
 from mmbind.errors import DataError, DuplicatePluginError, InputError, RecipeError
-from mmbind.eval import Generator, Query
+from mmbind.inference import Generator, Query
 from mmbind.registry import MediaLoaderEntry, load_registry
 from mmbind.synth.manifest import read_manifest
 from mmbind.train.feature_cache import encoder_identity

@@ -14,16 +14,14 @@ from mmbind.cli.main import main
 from mmbind.errors import CheckpointError, DataError, InputError
 from mmbind.eval import (
     EvalSettings,
-    Query,
-    Target,
     load_set,
     open_metrics,
     pope_metrics,
-    resolve_target,
     run_set,
     usable_sets,
 )
-from mmbind.eval.target import find_data_dir
+from mmbind.eval.sets import find_data_dir
+from mmbind.inference import Query, Target, resolve_target
 
 SETS = ["image_open", "image_pope", "video_open", "video_pope"]
 ALL_SETS = [*SETS, "depth_open"]  # depth_open: questions about an image and its depth map

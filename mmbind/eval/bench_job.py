@@ -19,11 +19,11 @@ from typing import Any
 from mmbind.errors import InputError
 from mmbind.eval.bench_score import prediction_rows, score
 from mmbind.eval.benchmarks.catalog import load_benchmark
-from mmbind.eval.generation import Generator
 from mmbind.eval.judge.client import Judge, JudgeConfig
 from mmbind.eval.predictions import generate_predictions, generation_record, pin_generation
 from mmbind.eval.sets import EvalSet
-from mmbind.eval.target import Target, resolve_target, video_sampling
+from mmbind.inference.generation import Generator
+from mmbind.inference.target import Target, resolve_target, video_sampling
 
 RESULTS = "results.json"
 DEFAULT_TOKENS = {"qa": 64, "pope": 16, "open": 16}  # answers the paper's judge reads are short sentences
@@ -98,7 +98,7 @@ def prepare_benchmark(
 ) -> BenchJob:
     """Read the benchmark first (a bad file fails before the model loads), then load the model once."""
     import mmbind
-    from mmbind.eval.generation import default_template
+    from mmbind.inference.generation import default_template
     from mmbind.prompting import get_template
 
     target = resolve_target(target_path, stage)

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import MmbindError
-from mmbind.eval.generation import Generator
 from mmbind.eval.runner import EvalSettings, evaluate, prompt_count, usable_sets
-from mmbind.eval.sets import EvalSet, select_sets
-from mmbind.eval.target import Target, find_data_dir, resolve_target, video_sampling
+from mmbind.eval.sets import EvalSet, find_data_dir, select_sets
+from mmbind.inference.generation import Generator
+from mmbind.inference.target import Target, resolve_target, video_sampling
 
 
 @dataclass

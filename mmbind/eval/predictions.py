@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import UsageError
-from mmbind.eval.generation import Generator
 from mmbind.eval.runner import item_query, prompt_key
 from mmbind.eval.sets import EvalItem
+from mmbind.inference.generation import Generator
 
 PREDICTIONS = "predictions.jsonl"
 GENERATION = "generation.json"

@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
-from mmbind.eval.target import Target
+from mmbind.inference.target import Target
 
 
 def _pct(value: float) -> str:

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import InputError
-from mmbind.eval.generation import Generator, Query
 from mmbind.eval.metrics import open_correct, open_metrics, pope_metrics
 from mmbind.eval.normalize import pope_answer
 from mmbind.eval.sets import EvalItem, EvalSet
-from mmbind.eval.target import Target
+from mmbind.inference.generation import Generator, Query
+from mmbind.inference.target import Target
 
 
 @dataclass

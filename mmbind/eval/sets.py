@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import DataError
+from mmbind.inference.target import Target
 from mmbind.json_file import read_json
 from mmbind.registry import default_registry
-from mmbind.synth.manifest import read_manifest
+from mmbind.synth.manifest import MANIFEST, dataset_dir, read_manifest
 
 _TAG = re.compile(r"<(\w+)>\n?")
 
@@ -98,3 +99,22 @@ def select_sets(data_dir: Path, names: Sequence[str] | None) -> list[EvalSet]:
         if name not in known:
             raise DataError(f"unknown eval set {name!r} in {data_dir} (known: {', '.join(known) or 'none'})")
     return [_load_entry(data_dir, name, known[name]) for name in (names or list(known))]
+
+
+def find_data_dir(target: Target, explicit: str | Path | None = None) -> Path:
+    """The synthetic dataset: ``explicit``, else the folder of the run's data files holding the manifest."""
+    if explicit is not None:
+        data = Path(explicit)
+        if not (data / MANIFEST).is_file():
+            raise DataError(
+                f"{data}: not a generated dataset ({MANIFEST} is missing; see `mmbind data synth`)"
+            )
+        return data
+    datasets = ((target.recipe or {}).get("data") or {}).get("datasets") or {}
+    found = dataset_dir(file["path"] for dataset in datasets.values() for file in dataset.get("files") or [])
+    if found is not None:
+        return found
+    where = "its run's recipe names" if target.recipe else "it belongs to no run and"
+    raise DataError(
+        f"{target.model_dir}: no evaluation data found ({where} no generated dataset); pass --data DIR"
+    )
