@@ -86,9 +86,10 @@ def video_sampling(target: Target, model: Any, given: dict[str, Any] | None = No
 
 
 def video_frames(target: Target, model: Any) -> int:
-    """Frames per video: the run's ``data.video_frames``, else the video encoder's ``num_frames`` option."""
+    """Frames per video: the run's ``data.video_frames``, else the count the model's temporal encoder is
+    built for (`Encoder.default_frames`: a lone checkpoint), else `DEFAULT_FRAMES`."""
     data = (target.recipe or {}).get("data") or {}
     if data.get("video_frames"):
         return int(data["video_frames"])
-    options = (model.config.model.get("encoders", {}).get("video") or {}).get("options") or {}
-    return int(options.get("num_frames") or DEFAULT_FRAMES)
+    declared = [e.default_frames for e in model.encoders.values() if e.temporal and e.default_frames]
+    return int(declared[0]) if declared else DEFAULT_FRAMES
