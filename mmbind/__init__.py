@@ -31,9 +31,11 @@ from mmbind.errors import (
 from mmbind.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from mmbind.data.media_readers import row_media
     from mmbind.model import MultimodalLM, MultimodalOutput, build_model, load_pretrained, summarize
     from mmbind.recipe import Recipe, load_recipe, recipe_from_dict
     from mmbind.registry import (
+        BenchmarkEntry,
         EncoderEntry,
         LLMEntry,
         MediaLoaderEntry,
@@ -54,6 +56,7 @@ _LAZY = {
     "Recipe": "mmbind.recipe",
     "load_recipe": "mmbind.recipe",
     "recipe_from_dict": "mmbind.recipe",
+    "BenchmarkEntry": "mmbind.registry",
     "EncoderEntry": "mmbind.registry",
     "LLMEntry": "mmbind.registry",
     "MediaLoaderEntry": "mmbind.registry",
@@ -61,6 +64,7 @@ _LAZY = {
     "Registry": "mmbind.registry",
     "default_registry": "mmbind.registry",
     "load_registry": "mmbind.registry",
+    "row_media": "mmbind.data.media_readers",  # a question row's media item, as the installed loaders read it
 }
 
 
@@ -80,6 +84,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "BenchmarkEntry",
     "CheckpointError",
     "ConversionError",
     "DataError",
@@ -106,5 +111,6 @@ __all__ = [
     "load_recipe",
     "load_registry",
     "recipe_from_dict",
+    "row_media",
     "summarize",
 ]

@@ -7,11 +7,11 @@ lone checkpoint); the terminal gets a table per set, or with ``--json`` one JSON
 metrics. Sets whose modality the model has no encoder for are skipped (an error when named by --set).
 
 ``mmbind eval TARGET --benchmark NAME --data DIR [--judge-model M]``: a published benchmark from its local
-files (`mmbind.eval.benchmarks`; plugins add more), predictions kept in ``<results>/<NAME>/`` and resumed,
-open answers judged through an OpenAI-compatible endpoint (or scored offline), every score with its 95%
-bootstrap interval. An ``--output`` folder must be new or empty or hold that benchmark's results
-(`mmbind.output_folder.BENCH`); one holding anything else is refused unless ``--overwrite``, which replaces
-it whole.
+files (a plugin's, mmbind's own included: `mmbind_plugins.benchmarks`), predictions kept in
+``<results>/<NAME>/`` and resumed, open answers judged through an OpenAI-compatible endpoint (or scored
+offline), every score with its 95% bootstrap interval. An ``--output`` folder must be new or empty or hold
+that benchmark's results (`mmbind.output_folder.BENCH`); one holding anything else is refused unless
+``--overwrite``, which replaces it whole.
 """
 
 from __future__ import annotations

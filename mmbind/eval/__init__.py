@@ -11,8 +11,9 @@ videos, with the batched greedy generation of `mmbind.inference`.
 from mmbind.eval.job import EvalJob, prepare_eval
 from mmbind.eval.metrics import binary_scores, open_metrics, pope_metrics
 from mmbind.eval.normalize import normalize_answer, pope_answer
-from mmbind.eval.runner import EvalSettings, evaluate, run_set, usable_sets
-from mmbind.eval.sets import EvalItem, EvalSet, find_data_dir, load_set, select_sets
+from mmbind.eval.runner import EvalSettings, evaluate, run_set
+from mmbind.eval.sets import find_data_dir, load_set, select_sets, usable_sets
+from mmbind.interfaces.benchmark import EvalItem, EvalSet
 
 __all__ = [
     "EvalItem", "EvalJob", "EvalSet", "EvalSettings", "binary_scores", "evaluate", "find_data_dir",

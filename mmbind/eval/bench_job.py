@@ -18,12 +18,12 @@ from typing import Any
 
 from mmbind.errors import InputError
 from mmbind.eval.bench_score import prediction_rows, score
-from mmbind.eval.benchmarks.catalog import load_benchmark
+from mmbind.eval.catalog import load_benchmark
 from mmbind.eval.judge.client import Judge, JudgeConfig
 from mmbind.eval.predictions import generate_predictions, generation_record, pin_generation
-from mmbind.eval.sets import EvalSet
 from mmbind.inference.generation import Generator
 from mmbind.inference.target import Target, resolve_target, video_sampling
+from mmbind.interfaces.benchmark import EvalSet
 
 RESULTS = "results.json"
 DEFAULT_TOKENS = {"qa": 64, "pope": 16, "open": 16}  # answers the paper's judge reads are short sentences

@@ -24,8 +24,8 @@ from mmbind.eval.judge.client import Judge
 from mmbind.eval.judge.offline import OFFLINE_LABEL, offline_match
 from mmbind.eval.metrics import binary_scores, open_correct, pope_metrics
 from mmbind.eval.normalize import pope_answer
-from mmbind.eval.sets import EvalItem
 from mmbind.eval.stats import bootstrap_ci
+from mmbind.interfaces.benchmark import EvalItem
 
 
 def _with_ci(values: Sequence[float]) -> dict[str, Any]:

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import MmbindError
-from mmbind.eval.runner import EvalSettings, evaluate, prompt_count, usable_sets
-from mmbind.eval.sets import EvalSet, find_data_dir, select_sets
+from mmbind.eval.runner import EvalSettings, evaluate, prompt_count
+from mmbind.eval.sets import find_data_dir, select_sets, usable_sets
 from mmbind.inference.generation import Generator
 from mmbind.inference.target import Target, resolve_target, video_sampling
+from mmbind.interfaces.benchmark import EvalSet
 
 
 @dataclass

@@ -18,8 +18,8 @@ from typing import Any
 
 from mmbind.errors import UsageError
 from mmbind.eval.runner import item_query, prompt_key
-from mmbind.eval.sets import EvalItem
 from mmbind.inference.generation import Generator
+from mmbind.interfaces.benchmark import EvalItem
 
 PREDICTIONS = "predictions.jsonl"
 GENERATION = "generation.json"

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmbind.errors import InputError
 from mmbind.eval.metrics import open_correct, open_metrics, pope_metrics
 from mmbind.eval.normalize import pope_answer
-from mmbind.eval.sets import EvalItem, EvalSet
 from mmbind.inference.generation import Generator, Query
 from mmbind.inference.target import Target
+from mmbind.interfaces.benchmark import EvalItem, EvalSet
 
 
 @dataclass
@@ -30,30 +29,6 @@ class EvalSettings:
     max_new_tokens: int = 10  # tokens generated per answer (short answers: a word or two and eos)
     limit: int | None = None  # first N questions of each set only
     extra: dict[str, Any] = field(default_factory=dict)  # recorded in the results (template, frames, ...)
-
-
-def usable_sets(
-    sets: Sequence[EvalSet], modalities: Sequence[str], explicit: bool
-) -> tuple[list[EvalSet], list[EvalSet]]:
-    """(sets the model can answer, sets skipped because it has no encoder for their modality). A set named
-    explicitly whose modality the model lacks is still answered from the media it has an encoder for (an
-    image-only model on questions about an image and its depth map: the baseline), if any; otherwise
-    `InputError`."""
-
-    def answerable(s: EvalSet) -> bool:
-        if s.modality in modalities:
-            return True
-        return explicit and any(m in modalities for item in s.items for m, _ in item.items())
-
-    usable = [s for s in sets if answerable(s)]
-    skipped = [s for s in sets if not answerable(s)]
-    if explicit and skipped:
-        first = skipped[0]
-        raise InputError(
-            f"eval set {first.name!r} needs a {first.modality} encoder; "
-            f"this model has: {', '.join(modalities)}"
-        )
-    return usable, skipped
 
 
 def score(eval_set: EvalSet, rows: list[dict[str, Any]]) -> dict[str, Any]:
