@@ -156,7 +156,7 @@ def test_each_command_continues_its_own_kind_of_folder_and_refuses_every_other(t
 def test_the_markers_are_the_files_the_commands_write():
     from mmbind.ablate.state import MARKER
     from mmbind.dataset_manifest import MANIFEST
-    from mmbind.eval.predictions import GENERATION, PREDICTIONS
+    from mmbind.eval.predict import GENERATION, PREDICTIONS
     from mmbind.model.config import CONFIG_NAME
     from mmbind.run_folder import RECIPE_FILE, SUMMARY_FILE
     from mmbind.train.recipe_lock import LOCK_FILE
