@@ -1,6 +1,6 @@
 """eval_throughput.py
 
-Benchmark: questions per second of ``mmbind eval --benchmark`` (`prepare_benchmark` + `BenchJob.run`:
+Benchmark: questions per second of ``mmbind eval --benchmark`` (`prepare_benchmark` + `EvalJob.run`:
 batched greedy generation with left padding and the KV cache, predictions written incrementally, then
 scored) against answering the same questions one at a time with transformers' ``generate`` (batch 1,
 through the same model and prompts), on the tiny model and the micro dataset's images and videos, in one
@@ -24,9 +24,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common.tiny_vlm import tiny_checkpoint  # noqa: E402
 
-from mmbind.eval import Query  # noqa: E402
-from mmbind.eval.bench_job import BenchSettings, prepare_benchmark  # noqa: E402
-from mmbind.eval.predictions import read_predictions  # noqa: E402
+from mmbind.eval.job import EvalSettings  # noqa: E402
+from mmbind.eval.predict import read_predictions  # noqa: E402
+from mmbind.eval.prepare import prepare_benchmark  # noqa: E402
+from mmbind.inference import Query  # noqa: E402
 
 QUESTIONS = ("What colour is the square?", "How many objects are there?", "Which way does it move?",
              "Describe what you see in detail.")
@@ -54,9 +55,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model_dir, data = tiny_checkpoint(Path(tmp))
         questions = question_file(data, Path(tmp) / "questions.jsonl", args.questions)
-        settings = BenchSettings(args.batch_size, args.max_new_tokens, None, {"kind": "open"})
+        settings = EvalSettings(args.batch_size, args.max_new_tokens, None)
         job = prepare_benchmark(model_dir, "llava_qa", questions, settings, frames=4,
-                                output=Path(tmp) / "out")
+                                output=Path(tmp) / "out", options={"kind": "open"})
         generator = job.generator
         for item in job.items:  # warm the media cache for both passes alike
             generator.pixels(item.modality, item.media)
@@ -68,7 +69,7 @@ def main() -> int:
         start = time.perf_counter()
         job.run()
         eval_s = time.perf_counter() - start
-        batched = read_predictions(job.output / "predictions.jsonl").answers
+        batched = read_predictions(job.files.folder / "predictions.jsonl").answers
     same = alone == batched
     n = args.questions
     result = {"benchmark": "eval_throughput", "questions": n, "batch_size": args.batch_size,

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common.tiny_vlm import tiny_checkpoint  # noqa: E402
 
 import mmbind  # noqa: E402
-from mmbind.eval import Generator, Query  # noqa: E402
 from mmbind.infer import InferRow, run_inference  # noqa: E402
+from mmbind.inference import Generator, Query  # noqa: E402
 
 QUESTIONS = ("What colour is the square?", "How many objects are there?", "Which way does it move?",
              "Describe what you see in detail.")

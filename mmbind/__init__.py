@@ -31,10 +31,12 @@ from mmbind.errors import (
 from mmbind.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from mmbind.data.media_readers import row_media
     from mmbind.model import MultimodalLM, MultimodalOutput, build_model, load_pretrained, summarize
     from mmbind.recipe import Recipe, load_recipe, recipe_from_dict
     from mmbind.recipe.merge import deep_merge
     from mmbind.registry import (
+        BenchmarkEntry,
         EncoderEntry,
         LLMEntry,
         MediaLoaderEntry,
@@ -56,6 +58,7 @@ _LAZY = {
     "load_recipe": "mmbind.recipe",
     "recipe_from_dict": "mmbind.recipe",
     "deep_merge": "mmbind.recipe.merge",
+    "BenchmarkEntry": "mmbind.registry",
     "EncoderEntry": "mmbind.registry",
     "LLMEntry": "mmbind.registry",
     "MediaLoaderEntry": "mmbind.registry",
@@ -63,6 +66,7 @@ _LAZY = {
     "Registry": "mmbind.registry",
     "default_registry": "mmbind.registry",
     "load_registry": "mmbind.registry",
+    "row_media": "mmbind.data.media_readers",  # a question row's media item, as the installed loaders read it
 }
 
 
@@ -82,6 +86,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "BenchmarkEntry",
     "CheckpointError",
     "ConversionError",
     "DataError",
@@ -109,5 +114,6 @@ __all__ = [
     "load_recipe",
     "load_registry",
     "recipe_from_dict",
+    "row_media",
     "summarize",
 ]

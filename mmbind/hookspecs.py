@@ -75,8 +75,9 @@ def mmbind_llms() -> list[LLMEntry]:
 def mmbind_benchmarks() -> list[BenchmarkEntry]:
     """Contribute evaluation benchmarks read from local files (``mmbind eval --benchmark NAME``).
 
-    Returns a list of `BenchmarkEntry`; ``load(data, options)`` returns a `mmbind.eval.EvalSet`. Name the
-    entry point after the benchmark so that looking it up imports only this module.
+    Returns a list of `BenchmarkEntry`; ``load(data, options)`` returns a
+    `mmbind.interfaces.benchmark.EvalSet`. Name the entry point after the benchmark so that looking it up
+    imports only this module (mmbind's own benchmarks are plugins too: ``mmbind_plugins.benchmarks``).
     """
 
 

@@ -44,7 +44,7 @@ def generator(run):
     """The `run`'s model behind a `Generator` (default template, the run's 4 frames); it keeps only a
     deterministic pixel cache, so tests can share it."""
     import mmbind
-    from mmbind.eval import Generator, resolve_target, video_frames
+    from mmbind.inference import Generator, resolve_target, video_frames
 
     target = resolve_target(run)
     model = mmbind.load_pretrained(target.model_dir)

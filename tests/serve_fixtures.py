@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import mmbind
-from mmbind.eval import Generator, Query, default_template, resolve_target
+from mmbind.inference import Generator, Query, default_template, resolve_target
 from mmbind.serve import BackgroundServer, ServeSettings, create_app
 
 MODEL_NAME = "tiny"

@@ -20,10 +20,10 @@ from mmbind.data.build import build_stage_data, run_readers
 from mmbind.data.collate import Collator
 from mmbind.data.example import BadSample, Example
 from mmbind.data.media_readers import guess_modality, media_readers
+from mmbind.dataset_manifest import read_manifest
 from mmbind.errors import DataError, DuplicatePluginError, InputError, RecipeError
-from mmbind.eval import Generator, Query
+from mmbind.inference import Generator, Query
 from mmbind.registry import MediaLoaderEntry, load_registry
-from mmbind.synth.manifest import read_manifest
 from mmbind.train.feature_cache import encoder_identity
 
 DEPTH = "model.encoders.depth={plugin: languagebind_depth, options: {preset: tiny}}"

@@ -13,7 +13,7 @@ from bench_fixtures import fake_judge, pope_folder, videoqa_folder
 
 from mmbind.cli.main import main
 from mmbind.eval.metrics import pope_metrics
-from mmbind.eval.predictions import read_predictions
+from mmbind.eval.predict import read_predictions
 
 
 def cli(capsys, *argv):

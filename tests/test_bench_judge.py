@@ -13,9 +13,9 @@ import pytest
 from bench_fixtures import GARBAGE, fake_judge
 
 from mmbind.errors import JudgeError
-from mmbind.eval.bench_score import score
 from mmbind.eval.judge import PROMPT_VERSION, Judge, JudgeConfig, Verdict, parse_verdict, verdict_key
 from mmbind.eval.judge.cache import CACHE_FILE, INVALID_FILE
+from mmbind.eval.scoring import score
 
 ROWS = [("what colour?", "red", "it is red"), ("which way?", "left", "right"), ("how many?", "two", "2 two")]
 MORE = [*ROWS, ("what shape?", "circle", "a circle"), ("who is there?", "a cat", "nobody")]

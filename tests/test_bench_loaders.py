@@ -12,9 +12,10 @@ from bench_fixtures import pope_folder, videoqa_folder
 
 import mmbind
 from mmbind.errors import DataError, UnknownPluginError
-from mmbind.eval.benchmarks import get_benchmark, load_benchmark
-from mmbind.eval.sets import EvalItem, EvalSet
+from mmbind.eval.catalog import get_benchmark, load_benchmark
+from mmbind.interfaces.benchmark import EvalItem, EvalSet
 from mmbind.registry import BenchmarkEntry, load_registry
+from mmbind_plugins.benchmarks import videoqa
 
 
 def test_videoqa_split_files(micro, tmp_path):
@@ -108,7 +109,7 @@ def test_llava_question_file(micro, tmp_path):
 
 
 def test_unknown_benchmark_suggests():
-    registry = load_registry([])
+    registry = load_registry([videoqa])
     with pytest.raises(UnknownPluginError, match=r"unknown benchmark 'msvd'; did you mean 'msvd_qa'"):
         get_benchmark("msvd", registry)
 
@@ -128,3 +129,14 @@ def test_plugin_benchmark(tmp_path):
     registry = load_registry([plugin])
     assert load_benchmark("mine", tmp_path, registry=registry).items[0].answer == "yes"
     assert "mine" in registry.names("benchmark")
+
+
+def test_builtin_benchmarks_come_through_entry_points():
+    """The core holds no list of benchmarks: mmbind's own are plugins registered like a third party's."""
+    registry = load_registry()
+    found = {r.name: r.module for r in registry.records if r.kind == "benchmark" and r.status == "ok"}
+    builtin = {"msvd_qa", "msrvtt_qa", "tgif_qa", "activitynet_qa", "videochatgpt_qa", "pope", "llava_qa",
+               "synth_set"}
+    assert builtin <= set(found)
+    assert all(found[name].startswith("mmbind_plugins.benchmarks.") for name in builtin)
+    assert {"msvd_qa", "pope", "synth_set"} <= set(registry.source_names())  # named after the benchmark

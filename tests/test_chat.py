@@ -15,7 +15,7 @@ import mmbind
 from mmbind.chat import ChatSession, ConsoleStreamer
 from mmbind.cli.main import main
 from mmbind.errors import CheckpointError
-from mmbind.eval import Generator, Query, default_template
+from mmbind.inference import Generator, Query, default_template
 
 
 class Collect(ConsoleStreamer):

@@ -11,7 +11,7 @@ from transformers import VideoLlavaForConditionalGeneration
 import mmbind
 from mmbind.cli.main import main
 from mmbind.convert.hf import convert_hf
-from mmbind.eval import Generator, Query
+from mmbind.inference import Generator, Query
 from mmbind.prompting import tokenize_prompt
 from mmbind.synth.concepts import Scene, Thing
 from mmbind.synth.draw import render_video

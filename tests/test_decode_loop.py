@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmbind.eval import Query
-from mmbind.eval.decode_loop import ContinuousBatch
+from mmbind.inference import Query
+from mmbind.inference.decode_loop import ContinuousBatch
 from mmbind.interfaces import LLMBackend
 
 

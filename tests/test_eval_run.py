@@ -14,16 +14,14 @@ from mmbind.cli.main import main
 from mmbind.errors import CheckpointError, DataError, InputError
 from mmbind.eval import (
     EvalSettings,
-    Query,
-    Target,
     load_set,
     open_metrics,
     pope_metrics,
-    resolve_target,
     run_set,
     usable_sets,
 )
-from mmbind.eval.target import find_data_dir
+from mmbind.eval.sets import find_data_dir
+from mmbind.inference import Query, Target, resolve_target
 
 SETS = ["image_open", "image_pope", "video_open", "video_pope"]
 ALL_SETS = [*SETS, "depth_open"]  # depth_open: questions about an image and its depth map
@@ -169,7 +167,7 @@ def test_sets_without_an_encoder_are_skipped_unless_named(micro):
 def test_a_set_of_a_missing_modality_named_explicitly_uses_the_media_the_model_has(micro):
     """depth_open asks about an image and its depth map: an image-only model (the baseline) answers from the
     image; a model with both encoders gets both; a model with neither cannot take the set."""
-    from mmbind.eval.runner import item_query
+    from mmbind.eval.predict import item_query
 
     depth = load_set(micro, "depth_open")
     item = depth.items[0]
@@ -186,7 +184,7 @@ def test_a_set_of_a_missing_modality_named_explicitly_uses_the_media_the_model_h
 
 
 def test_progress_totals_count_what_run_set_generates(run, micro):
-    from mmbind.eval.runner import prompt_count
+    from mmbind.eval.predict import prompt_count
 
     job = mmbind.eval.prepare_eval(run, ["image_pope"], EvalSettings(limit=0))
     pope = job.sets[0]

@@ -225,7 +225,7 @@ def test_training_by_rate_caches_each_videos_own_length(tmp_path):
     from safetensors import safe_open
     from train_fixtures import make_data, tiny_train_recipe
 
-    from mmbind.eval import Generator, Query
+    from mmbind.inference import Generator, Query
     from mmbind.train import train
 
     data = make_data(tmp_path / "data", images=2, videos=4, text_only=1)

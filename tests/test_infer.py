@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mmbind.cli.main import main
-from mmbind.eval import Query
+from mmbind.inference import Query
 
 
 def write_questions(micro: Path, path: Path) -> list[dict]:

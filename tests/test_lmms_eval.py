@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from mmbind.errors import InputError
-from mmbind.eval import Query
+from mmbind.inference import Query
 from mmbind.prompting import tokenize_prompt
 
 ROOT = Path(__file__).resolve().parents[1]

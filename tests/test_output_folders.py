@@ -155,11 +155,11 @@ def test_each_command_continues_its_own_kind_of_folder_and_refuses_every_other(t
 
 def test_the_markers_are_the_files_the_commands_write():
     from mmbind.ablate.state import MARKER
-    from mmbind.eval.predictions import GENERATION, PREDICTIONS
+    from mmbind.dataset_manifest import MANIFEST
+    from mmbind.eval.predict import GENERATION, PREDICTIONS
     from mmbind.model.config import CONFIG_NAME
-    from mmbind.synth.manifest import MANIFEST
+    from mmbind.run_folder import RECIPE_FILE, SUMMARY_FILE
     from mmbind.train.recipe_lock import LOCK_FILE
-    from mmbind.train.run import RECIPE_FILE, SUMMARY_FILE
 
     assert set(RUN.markers) == {RECIPE_FILE, LOCK_FILE, SUMMARY_FILE}
     assert {f"*/seed*/{MARKER}", *(f"*/seed*/{m}" for m in RUN.markers)} <= set(SWEEP.markers)

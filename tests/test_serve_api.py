@@ -97,7 +97,7 @@ def test_local_path_under_media_root_and_history(client, generator, media):
                 {"role": "assistant", "content": "a square"},
                 {"role": "user", "content": "Which colour?"}]
     out = client.chat.completions.create(model=MODEL_NAME, messages=messages, max_tokens=5)
-    from mmbind.eval import Query
+    from mmbind.inference import Query
 
     want = generator.answer([Query("Which colour?", "image", media / "a.png",
                                    (("Describe it.", "a square"),))],

@@ -35,7 +35,7 @@ def test_chat_page_streams_an_answer_about_a_video(run, generator, tmp_path):
         pytest.skip("no Chromium found on PATH (`make test` installs it: apt-get install -y chromium)")
     video = write_video(tmp_path / "clip.mp4", 12, width=64, height=48)
     question = "What is moving in the video?"
-    from mmbind.eval import Query
+    from mmbind.inference import Query
 
     want = generator.answer([Query(question, "video", video)], max_new_tokens=128, batch_size=1)[0]
     assert want

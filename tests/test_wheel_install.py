@@ -82,8 +82,8 @@ def test_recipes_and_plugins_work_from_the_wheel(installed):
     assert shown["data"]["datasets"]["pretrain"]["files"][0]["path"] == "data/tiny/pretrain.json"
     plugins = json.loads(run([mmbind, "plugins", "--json"], cwd, env).stdout)
     first_party = [p for p in plugins if p["source"] == "mmbind"]
-    assert {"clip_vision", "clip", "mae", "hf_causal", "mlp2x_gelu", "languagebind_video"} <= {
-        p["name"] for p in first_party}
+    assert {"clip_vision", "clip", "mae", "hf_causal", "mlp2x_gelu", "languagebind_video", "msvd_qa", "pope",
+            "synth_set"} <= {p["name"] for p in first_party}
     assert all(p["status"] == "ok" for p in first_party), first_party
 
 

@@ -18,7 +18,7 @@ from mmbind.ablate.plan import RunPlan, SweepPlan, check_data
 from mmbind.ablate.runner import LocalRunner, Runner
 from mmbind.ablate.shared import adopt, find_shared, register, store_dir
 from mmbind.ablate.state import write_marker
-from mmbind.synth.manifest import MANIFEST
+from mmbind.dataset_manifest import MANIFEST
 
 
 @dataclass

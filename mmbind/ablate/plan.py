@@ -17,12 +17,11 @@ from pathlib import Path
 
 from mmbind.ablate.schema import MetricSpec, Sweep
 from mmbind.ablate.state import run_status
+from mmbind.dataset_manifest import MANIFEST, dataset_dir, eval_set_entries
 from mmbind.errors import MmbindError, RecipeError, SweepError
-from mmbind.eval.sets import available_sets
 from mmbind.recipe.loader import load_recipe
 from mmbind.recipe.schema import Recipe
 from mmbind.registry import Registry
-from mmbind.synth.manifest import MANIFEST, dataset_dir
 
 _OPEN_SCORES = ("accuracy", "correct", "n")
 _POPE_SCORES = ("accuracy", "precision", "recall", "f1", "yes_ratio", "tp", "fp", "tn", "fn", "n")
@@ -122,7 +121,7 @@ def check_data(plan: SweepPlan) -> None:
         if folder is None:
             raise SweepError(f"{who}: its data files are in no generated dataset (no {MANIFEST} above them), "
                              "so there is nothing to evaluate on; see `mmbind data synth`")
-        known = available_sets(folder)
+        known = eval_set_entries(folder)
         for name in (n for n in (names if names != "all" else []) if n not in known):
             raise SweepError(f"{plan.source}: eval.sets: unknown eval set {name!r} in {folder} "
                              f"(known: {', '.join(known) or 'none'})")

@@ -63,7 +63,8 @@ class LocalRunner:
 
     def evaluate(self, run_dir: Path, spec: EvalSpec) -> EvalOutcome:
         """As ``mmbind eval RUN [--set ...]`` does, without the tables."""
-        from mmbind.eval import EvalSettings, prepare_eval
+        from mmbind.eval.job import EvalSettings
+        from mmbind.eval.prepare import prepare_eval
 
         names = None if spec.sets == "all" else list(spec.sets)
         settings = EvalSettings(spec.batch_size, spec.max_new_tokens, spec.limit)

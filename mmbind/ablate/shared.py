@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mmbind.ablate.state import recipe_dump
 from mmbind.recipe.schema import Recipe
-from mmbind.train.run import RECIPE_FILE, SUMMARY_FILE, run_finished
+from mmbind.run_folder import RECIPE_FILE, SUMMARY_FILE, run_finished
 
 STORE_ENV = "MMBIND_RUN_STORE"
 COPIED = (RECIPE_FILE, SUMMARY_FILE, "metrics.jsonl")

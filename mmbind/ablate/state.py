@@ -23,7 +23,7 @@ import yaml
 
 from mmbind.errors import SweepError
 from mmbind.recipe.schema import Recipe
-from mmbind.train.run import RECIPE_FILE, run_finished
+from mmbind.run_folder import RECIPE_FILE, run_finished
 
 MARKER = "ablate.json"  # RUN/ablate.json: what was evaluated, with which settings, where the results are
 STATUSES = ("new", "resume", "evaluate", "done")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mmbind.eval.generation import Generator, Query
+from mmbind.inference.generation import Generator, Query
 
 
 class ChatSession:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from mmbind.cli.argtypes import frame_sampling, media_limits
 from mmbind.cli.console import stderr, stdout
@@ -28,53 +27,6 @@ def _options(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _pct(value: Any) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
-def _ci(ci: Any) -> str:
-    return "-" if not ci else f"[{_pct(ci[0])}, {_pct(ci[1])}]"
-
-
-def result_table(result: dict[str, Any]) -> Any:
-    """The scores as a rich table."""
-    from rich.table import Table
-
-    scorer = result["scorer"]
-    title = (f"{result['benchmark']}: {result['answered']}/{result['questions']} answered; "
-             f"scored by {scorer['label']}")
-    table = Table(title=title, title_justify="left")
-    for name in ("score", "value", "95% CI", "n"):
-        table.add_column(name, justify="left" if name == "score" else "right")
-    metrics = result["metrics"]
-    if result["kind"] == "pope":
-        for split, row in metrics["splits"].items():
-            n = str(row["n"])
-            table.add_row(f"{split} accuracy %", _pct(row["accuracy"]), _ci(row["accuracy_ci95"]), n)
-            table.add_row(f"{split} F1 %", _pct(row["f1"]), _ci(row["f1_ci95"]), "")
-            rates = f"{_pct(row['precision'])} / {_pct(row['recall'])} / {_pct(row['yes_ratio'])}"
-            table.add_row(f"{split} precision / recall / yes %", rates, "", "")
-        return table
-    acc = metrics["accuracy"]
-    table.add_row("accuracy %", _pct(acc["value"]), _ci(acc["ci95"]), str(acc["n"]))
-    if "score" in metrics:
-        score = metrics["score"]
-        ci = "-" if not score["ci95"] else f"[{score['ci95'][0]:.2f}, {score['ci95'][1]:.2f}]"
-        table.add_row("score (0-5)", "-" if score["value"] is None else f"{score['value']:.2f}", ci,
-                      str(score["n"]))
-        table.add_row("invalid verdicts", str(metrics["invalid"]), "", "")
-    for group, row in (metrics.get("by_group") or {}).items():
-        table.add_row(f"  {group} %", _pct(row["value"]), _ci(row["ci95"]), str(row["n"]))
-    return table
-
-
-def verdicts_line(counts: dict[str, int]) -> str:
-    """Where this run's verdicts came from, as printed under the table."""
-    line = (f"judge verdicts: {counts['from_cache']} from the cache, {counts['asked']} asked now, "
-            f"{counts['invalid']} invalid")
-    return line + (" (not cached: the next run asks again)" if counts["invalid"] else "")
-
-
 def run_benchmark(args: argparse.Namespace) -> int:
     """``mmbind eval TARGET --benchmark NAME --data DIR ...``."""
     from rich.progress import (
@@ -86,8 +38,10 @@ def run_benchmark(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from mmbind.eval.bench_job import BenchSettings, prepare_benchmark
+    from mmbind.eval.job import EvalSettings
     from mmbind.eval.judge.client import config_from_env
+    from mmbind.eval.prepare import prepare_benchmark
+    from mmbind.eval.report import result_table, verdicts_line
 
     if args.data is None:
         raise UsageError("--benchmark needs --data DIR (the benchmark's folder or question file)")
@@ -99,24 +53,26 @@ def run_benchmark(args: argparse.Namespace) -> int:
                  "cache_dir": args.judge_cache}
         judge = config_from_env(args.judge_model, args.judge_base_url, **extra)
     options = _options(args.bench_option)
-    settings = BenchSettings(args.batch_size or 16, args.max_new_tokens, args.limit, options)
+    settings = EvalSettings(args.batch_size or 16, args.max_new_tokens, args.limit)
     inputs = [args.run, args.data]
     state = BENCH.claim(args.output, args.overwrite, inputs) if args.output is not None else None  # fail fast
     job = prepare_benchmark(args.run, args.benchmark, args.data, settings, stage=args.stage,
                             template=args.template, frames=frame_sampling(args) or None, output=args.output,
-                            judge=judge, limits=media_limits(args),
-                            restart=args.restart)
-    if (state or BENCH.claim(job.output, args.overwrite, inputs)) == "replace":
-        replace_folder(job.output)  # only once the benchmark and the model have loaded
+                            judge=judge, limits=media_limits(args), restart=args.restart,
+                            options=options)
+    output = job.files.folder
+    if (state or BENCH.claim(output, args.overwrite, inputs)) == "replace":
+        replace_folder(output)  # only once the benchmark and the model have loaded
     if not args.json:
         stdout.print(f"evaluating {job.target.model_dir} on {args.benchmark} ({len(job.items)} questions "
-                     f"from {args.data}) -> {job.output}", highlight=False)
+                     f"from {args.data}) -> {output}", highlight=False)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
         gen = progress.add_task("generating", total=len(job.items))
         judged = progress.add_task("judging", total=len(job.items), visible=job.judge is not None)
-        result = job.run(lambda n: progress.advance(gen, n), lambda n: progress.advance(judged, n))
+        results = job.run(lambda _, n: progress.advance(gen, n), lambda n: progress.advance(judged, n))
+    result = next(iter(results.values()))
     missing = result["missing_media"]
     if missing["count"]:
         first = next(iter(missing["examples"].items()))

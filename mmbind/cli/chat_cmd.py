@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     """Open the session, then answer --prompt or chat interactively."""
     import mmbind
     from mmbind.chat import ChatSession, ConsoleStreamer, chat_loop
-    from mmbind.eval import Generator, resolve_target, video_sampling
+    from mmbind.inference import Generator, resolve_target, video_sampling
     from mmbind.prompting import get_template
 
     sampling = frame_sampling(args)

@@ -61,8 +61,9 @@ def _study(args: argparse.Namespace, replace: bool) -> int:
     from mmbind.cli.main import main as cli_main
     from mmbind.demo.study import StudyPaths, ensure_data, sample_answers, study_recipe
     from mmbind.eval.metrics import open_correct
+    from mmbind.run_folder import RECIPE_FILE, run_finished
     from mmbind.synth import get_size
-    from mmbind.train.run import RECIPE_FILE, run_finished, train
+    from mmbind.train import train
 
     start = time.perf_counter()
     paths = StudyPaths(args.out)

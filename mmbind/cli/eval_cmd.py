@@ -7,11 +7,11 @@ lone checkpoint); the terminal gets a table per set, or with ``--json`` one JSON
 metrics. Sets whose modality the model has no encoder for are skipped (an error when named by --set).
 
 ``mmbind eval TARGET --benchmark NAME --data DIR [--judge-model M]``: a published benchmark from its local
-files (`mmbind.eval.benchmarks`; plugins add more), predictions kept in ``<results>/<NAME>/`` and resumed,
-open answers judged through an OpenAI-compatible endpoint (or scored offline), every score with its 95%
-bootstrap interval. An ``--output`` folder must be new or empty or hold that benchmark's results
-(`mmbind.output_folder.BENCH`); one holding anything else is refused unless ``--overwrite``, which replaces
-it whole.
+files (a plugin's, mmbind's own included: `mmbind_plugins.benchmarks`), predictions kept in
+``<results>/<NAME>/`` and resumed, open answers judged through an OpenAI-compatible endpoint (or scored
+offline), every score with its 95% bootstrap interval. An ``--output`` folder must be new or empty or hold
+that benchmark's results (`mmbind.output_folder.BENCH`); one holding anything else is refused unless
+``--overwrite``, which replaces it whole.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and report."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from mmbind.eval import EvalSettings, prepare_eval
+    from mmbind.eval.job import EvalSettings
+    from mmbind.eval.prepare import prepare_eval
     from mmbind.eval.report import result_table, summary
 
     if args.benchmark:
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     job = prepare_eval(args.run, args.sets, settings,
                        data=args.data, stage=args.stage, template=args.template or "vicuna_v1",
                        frames=sampling or None, limits=media_limits(args))
-    target, data_dir, skipped = job.target, job.data_dir, job.skipped
+    target, data_dir, skipped = job.target, job.data, job.skipped
     if not args.json:
         stdout.print(f"evaluating {target.model_dir}" + (f" (stage {target.stage})" if target.stage else "")
                      + f" on {data_dir}", highlight=False)

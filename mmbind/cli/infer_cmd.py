@@ -52,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     import mmbind
     from mmbind.cli.console import stderr, stdout
-    from mmbind.eval import Generator, resolve_target, video_sampling
     from mmbind.infer import answered_ids, read_rows, run_inference
+    from mmbind.inference import Generator, resolve_target, video_sampling
     from mmbind.prompting import get_template
 
     if args.batch_size < 1 or args.max_new_tokens < 1:

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     import mmbind
-    from mmbind.eval import default_template, resolve_target, video_sampling
+    from mmbind.inference import default_template, resolve_target, video_sampling
     from mmbind.prompting import get_template
     from mmbind.serve import ServeSettings, api_key_from_env, create_app
     from mmbind.serve.decode_budget import release_large_blocks

@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     saved)."""
     from mmbind.recipe import load_recipe, recipe_from_dict
     from mmbind.recipe.paths import resolve_recipe_path
-    from mmbind.train import read_run_recipe, train
+    from mmbind.run_folder import read_run_recipe
+    from mmbind.train import train
     from mmbind.train.distributed import shutdown
 
     allow = [path.strip() for item in args.allow_recipe_change for path in item.split(",") if path.strip()]

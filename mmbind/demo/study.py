@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmbind.eval import Generator, select_sets
-from mmbind.eval.runner import item_query
+from mmbind.eval import select_sets
+from mmbind.eval.predict import item_query
+from mmbind.inference import Generator
 from mmbind.recipe import Recipe, load_recipe, recipe_from_dict
 from mmbind.recipe.paths import resolve_recipe_path
 from mmbind.synth import MANIFEST, generate_dataset

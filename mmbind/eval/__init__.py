@@ -1,26 +1,24 @@
 """mmbind.eval
 
-Evaluation on the synthetic benchmark's held-out sets: open-question accuracy by type (normalised exact
-match) and POPE accuracy / precision / recall / F1 / yes-ratio per negative-sampling split, for images and
-videos, with batched greedy generation (`Generator`, also used by chat).
+Evaluation through one pipeline (`job`: predict, score, keep the results): the synthetic benchmark's
+held-out sets (`prepare_eval`: open-question accuracy by type, POPE accuracy / precision / recall / F1 /
+yes-ratio per negative-sampling split, for every modality) and published benchmarks read from their local
+files (`prepare_benchmark`: scores with 95% intervals, open answers judged), every benchmark a plugin's
+(`catalog`). Answers come from `mmbind.inference`'s batched greedy generation.
 
-    target = resolve_target("runs/demo")
-    generator = Generator(mmbind.load_pretrained(target.model_dir), frames=video_frames(target, model))
-    results = evaluate(target, generator, select_sets(find_data_dir(target), None), EvalSettings())
+    job = prepare_eval("runs/demo", None, EvalSettings())  # every set of the run's dataset
+    results = job.run()                                   # set name -> result, written to RUN/eval/<set>.json
 """
 
-from mmbind.eval.generation import Generator, Query, default_template
-from mmbind.eval.job import EvalJob, prepare_eval
+from mmbind.eval.job import EvalJob, EvalSettings, run_set
 from mmbind.eval.metrics import binary_scores, open_metrics, pope_metrics
 from mmbind.eval.normalize import normalize_answer, pope_answer
-from mmbind.eval.runner import EvalSettings, evaluate, run_set, usable_sets
-from mmbind.eval.sets import EvalItem, EvalSet, load_set, select_sets
-from mmbind.eval.target import Target, find_data_dir, resolve_target, video_frames, video_sampling
+from mmbind.eval.prepare import prepare_benchmark, prepare_eval
+from mmbind.eval.sets import find_data_dir, load_set, select_sets, usable_sets
+from mmbind.interfaces.benchmark import EvalItem, EvalSet
 
 __all__ = [
-    "EvalItem", "EvalJob", "EvalSet", "EvalSettings", "Generator", "Query", "Target", "binary_scores",
-    "default_template", "evaluate", "find_data_dir", "load_set", "normalize_answer", "open_metrics",
-    "pope_answer", "pope_metrics", "prepare_eval", "resolve_target", "run_set", "select_sets", "usable_sets",
-    "video_frames",
-    "video_sampling",
+    "EvalItem", "EvalJob", "EvalSet", "EvalSettings", "binary_scores", "find_data_dir", "load_set",
+    "normalize_answer", "open_metrics", "pope_answer", "pope_metrics", "prepare_benchmark", "prepare_eval",
+    "run_set", "select_sets", "usable_sets",
 ]

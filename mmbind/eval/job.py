@@ -1,76 +1,114 @@
 """job.py
 
-`prepare_eval`: everything ``mmbind eval RUN`` sets up before generating — the model behind the run, the
-dataset its recipe points at, the sets the model can answer (those needing a missing encoder skipped), the
-frame count and the settings recorded with the results — as one `EvalJob` that ``mmbind eval`` and the
-ablation runner both run.
+The one evaluation pipeline, for the study's sets (``mmbind eval RUN``) and published benchmarks
+(``mmbind eval TARGET --benchmark NAME``) alike: for each set, predict (`predict.predict`: each distinct
+prompt generated once), score (`scoring.score`: the scorer of the set's kind) and keep the result where its
+`result_files` layout says (`SetFiles`: the study's ``<results>/<set>.json``; `BenchmarkFolder`: a
+benchmark's resumable folder). `prepare` sets a job up; ``mmbind eval`` and the ablation runner run it;
+`report` shows its results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmbind.errors import MmbindError
-from mmbind.eval.generation import Generator
-from mmbind.eval.runner import EvalSettings, evaluate, prompt_count, usable_sets
-from mmbind.eval.sets import EvalSet, select_sets
-from mmbind.eval.target import Target, find_data_dir, resolve_target, video_sampling
+from mmbind.eval.judge.client import Judge
+from mmbind.eval.predict import Predictions, limited, predict, prompt_count
+from mmbind.eval.result_files import BenchmarkFolder, SetFiles, study_result
+from mmbind.eval.scoring import Rows, prediction_rows, score
+from mmbind.inference.generation import Generator
+from mmbind.inference.target import Target
+from mmbind.interfaces.benchmark import EvalItem, EvalSet
+
+DEFAULT_TOKENS = {"qa": 64, "pope": 16, "open": 16}  # answers the paper's judge reads are short sentences
+
+
+@dataclass
+class EvalSettings:
+    """How questions are asked."""
+
+    batch_size: int = 64  # prompts per generate call
+    max_new_tokens: int | None = 10  # tokens generated per answer; None: by the set's kind (DEFAULT_TOKENS)
+    limit: int | None = None  # first N questions of each set only
+    extra: dict[str, Any] = field(default_factory=dict)  # recorded in the results (template, frames, ...)
+
+    def tokens_for(self, kind: str) -> int:
+        """Tokens per answer to a set of ``kind``."""
+        return self.max_new_tokens or DEFAULT_TOKENS.get(kind, 64)
+
+
+@dataclass
+class SetOutcome:
+    """One set predicted and scored."""
+
+    eval_set: EvalSet
+    items: list[EvalItem]  # the questions asked (the first ``limit``)
+    predictions: Predictions
+    rows: Rows  # one per answered question, marked
+    metrics: dict[str, Any]
+    scorer: dict[str, Any]  # how it was scored (name, label, comparability; the judge's verdict counts)
+    seconds: float  # generating
+
+
+def answer_set(
+    generator: Generator, eval_set: EvalSet, settings: EvalSettings,
+    on_batch: Callable[[int], None] | None = None, folder: Path | None = None, judge: Judge | None = None,
+    on_judged: Callable[[int], None] | None = None, intervals: bool = False,
+) -> SetOutcome:
+    """Predict (in memory, or kept in ``folder``) and score one set."""
+    items = limited(eval_set.items, settings.limit)
+    start = time.perf_counter()
+    tokens = settings.tokens_for(eval_set.kind)
+    state = predict(generator, items, settings.batch_size, tokens, on_batch, folder)
+    seconds = time.perf_counter() - start
+    rows = prediction_rows(items, state.answers)
+    metrics, scorer = score(eval_set.kind, rows, judge, on_judged, intervals)
+    return SetOutcome(eval_set, items, state, rows, metrics, scorer, seconds)
+
+
+def run_set(generator: Generator, eval_set: EvalSet, settings: EvalSettings,
+            on_batch: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """The study's result of one set (answers in memory, point scores), not written."""
+    return study_result(answer_set(generator, eval_set, settings, on_batch))
 
 
 @dataclass
 class EvalJob:
-    """A resolved evaluation, ready to run."""
+    """A resolved evaluation, ready to run: a loaded model asked every set, results kept by ``files``."""
 
     target: Target  # the model and the run it belongs to
-    data_dir: Path  # the dataset holding the eval sets
+    data: Path  # the dataset (study) or the benchmark's folder or file
     generator: Generator  # the loaded model, asking with the chosen template and frame count
     sets: list[EvalSet]  # the sets to run
-    skipped: list[EvalSet]  # sets the model has no encoder for
     settings: EvalSettings  # batch size, tokens, limit, and what the results record
+    files: SetFiles | BenchmarkFolder  # where and how results are kept
+    skipped: list[EvalSet] = field(default_factory=list)  # sets the model has no encoder for
+    judge: Judge | None = None  # judges open answers (``qa`` sets), if any
+
+    @property
+    def items(self) -> list[EvalItem]:
+        """The questions asked, over every set."""
+        return [item for s in self.sets for item in limited(s.items, self.settings.limit)]
 
     def prompt_counts(self) -> dict[str, int]:
         """Distinct prompts each set will generate for (a progress bar's total)."""
         return {s.name: prompt_count(s, self.settings.limit) for s in self.sets}
 
-    def run(self, on_batch: Callable[[str, int], None] | None = None) -> dict[str, dict[str, Any]]:
-        """Evaluate every set and write its results; returns set name -> result."""
-        return evaluate(self.target, self.generator, self.sets, self.settings, on_batch)
-
-
-def prepare_eval(
-    run: str | Path, names: Sequence[str] | None, settings: EvalSettings, *, data: str | Path | None = None,
-    stage: str | None = None, template: str = "vicuna_v1", frames: int | dict[str, Any] | None = None,
-    limits: dict[str, Any] | None = None,
-) -> EvalJob:
-    """Resolve ``run`` (a run or checkpoint directory), its data and sets, and load the model once."""
-    import mmbind
-    from mmbind.prompting import get_template
-
-    target = resolve_target(run, stage)
-    data_dir = find_data_dir(target, data)
-    model = mmbind.load_pretrained(target.model_dir)
-    sets, skipped = usable_sets(select_sets(data_dir, names), list(model.encoders), bool(names))
-    sampling = video_sampling(target, model, {"frames": frames} if isinstance(frames, int) else frames)
-    generator = Generator(model, get_template(template), sampling, limits=limits)
-    extra = {"data": str(data_dir), "template": template, "frames": generator.frames,
-             "visual_tokens": visual_tokens(model, generator)}
-    job_settings = EvalSettings(settings.batch_size, settings.max_new_tokens, settings.limit, extra)
-    return EvalJob(target, data_dir, generator, sets, skipped, job_settings)
-
-
-def visual_tokens(model: Any, generator: Generator) -> dict[str, int]:
-    """LLM tokens one item of each modality becomes under this evaluation's sampling (sampling by rate:
-    the most), recorded with the results (``mmbind ablate`` plots accuracy against it)."""
-    out = {}
-    for modality, encoder in model.encoders.items():
-        frames = None
-        if encoder.temporal:
-            try:
-                frames = generator.reader(modality).frames
-            except MmbindError:  # no loader reads this key: nothing to record
-                continue
-        out[modality] = int(model.item_tokens(modality, frames))
-    return out
+    def run(self, on_batch: Callable[[str, int], None] | None = None,
+            on_judged: Callable[[int], None] | None = None) -> dict[str, dict[str, Any]]:
+        """Evaluate every set and keep its result; returns set name -> result (with its ``path``).
+        ``on_batch(set, n)``: prompts generated (study) or questions done (benchmark)."""
+        results = {}
+        for eval_set in self.sets:
+            callback = (lambda n, name=eval_set.name: on_batch(name, n)) if on_batch else None
+            folder = self.files.prepare(self.generator, eval_set, self.settings)
+            outcome = answer_set(self.generator, eval_set, self.settings, callback, folder, self.judge,
+                                 on_judged, self.files.intervals)
+            result = self.files.result(outcome)
+            result["path"] = str(self.files.write(result))
+            results[eval_set.name] = result
+        return results

@@ -32,7 +32,7 @@ from loguru import logger  # lmms-eval's logger
 
 from mmbind.data.media_readers import guess_modality
 from mmbind.errors import InputError
-from mmbind.eval.generation import Generator, Query
+from mmbind.inference.generation import Generator, Query
 
 MODEL_ID = "mmbind"
 DEFAULT_MAX_NEW_TOKENS = 128
@@ -85,8 +85,8 @@ class MmbindLmms(lmms):
         import torch
 
         import mmbind
-        from mmbind.eval.generation import default_template
-        from mmbind.eval.target import resolve_target, video_frames
+        from mmbind.inference.generation import default_template
+        from mmbind.inference.target import resolve_target, video_frames
         from mmbind.prompting import get_template
 
         if ignored:

@@ -2,7 +2,8 @@
 
 Scores from (prediction, ground truth) rows.
 
-- `open_metrics`: accuracy by question type and overall, by normalised exact match (`normalize_answer`).
+- `open_metrics`: accuracy by question type and overall, by normalised exact match (`normalize_answer`);
+  `accuracy_by_type` the same of answers already marked correct or not.
 - `pope_metrics`: per negative-sampling split, POPE's accuracy, precision, recall, F1 and yes-ratio with
   "yes" as the positive class (predictions read with `pope_answer`); precision (recall) is 0 when nothing
   is predicted (labelled) "yes", and F1 is 0 when both are 0.
@@ -32,10 +33,16 @@ def open_correct(prediction: str, answer: str) -> bool:
 def open_metrics(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """``rows``: {"type", "answer", "prediction"}. Returns {"by_type": {type: {...}}, "overall": {...}},
     each {"accuracy", "correct", "n"}."""
+    return accuracy_by_type((str(r["type"]), open_correct(str(r["prediction"]), str(r["answer"])))
+                            for r in rows)
+
+
+def accuracy_by_type(marks: Iterable[tuple[str, bool]]) -> dict[str, Any]:
+    """(type, correct) pairs -> {"by_type": {type: {"accuracy", "correct", "n"}}, "overall": {...}}."""
     tally: dict[str, list[int]] = {}
-    for row in rows:
-        counts = tally.setdefault(str(row["type"]), [0, 0])
-        counts[0] += open_correct(str(row["prediction"]), str(row["answer"]))
+    for kind, correct in marks:
+        counts = tally.setdefault(kind, [0, 0])
+        counts[0] += correct
         counts[1] += 1
     by_type = {t: _accuracy(*tally[t]) for t in _ordered(tally, TYPE_ORDER)}
     overall = _accuracy(sum(c for c, _ in tally.values()), sum(n for _, n in tally.values()))

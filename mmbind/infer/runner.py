@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmbind.eval.generation import Generator, Query
 from mmbind.infer.rows import BadRow, InferRow
+from mmbind.inference.generation import Generator, Query
 from mmbind.prompting import tokenize_prompt
 
 

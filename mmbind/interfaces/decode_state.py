@@ -1,7 +1,7 @@
 """decode_state.py
 
 `DecodeState`: rows of a batch being generated one token at a time, and what the LLM backend keeps between
-steps (a KV cache). The server's continuous batching (`mmbind.eval.decode_loop.ContinuousBatch`) drives
+steps (a KV cache). The server's continuous batching (`mmbind.inference.decode_loop.ContinuousBatch`) drives
 it: after each step finished rows leave (`keep`) and newly prefilled rows join (`extend`), so a batch
 need not run as long as its longest answer.
 

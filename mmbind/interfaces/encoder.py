@@ -8,7 +8,8 @@ item (``None`` for a free dimension such as the frame count), so the host can re
 clear message before any computation, and its own preprocessing (`media_transform`).
 
 An encoder may declare how its tokens are arranged (`token_layout`: frames, CLS, patch grid), which token-
-compressing projectors need. What training needs from an encoder is declared here too: whether its items
+compressing projectors need, and how many time steps it is built for (`default_frames`, what inference
+samples for a lone checkpoint). What training needs from an encoder is declared here too: whether its items
 have a time axis (`temporal`), how its parameters are initialised from an aligned encoder
 (`init_source_name`), and the optional masked encoding of MAE pre-training (`masked_patch_grid`,
 `masked_encode`; by default they raise a `RecipeError` saying the encoder does not support them). What the
@@ -71,6 +72,13 @@ class Encoder(nn.Module, ABC):
     def temporal(self) -> bool:
         """True when items have a time axis (``(T, C, H, W)``, `item_shape` starting with a free ``T``)."""
         return self.item_shape[0] is None
+
+    @property
+    def default_frames(self) -> int | None:
+        """Time steps per item this encoder is built for, used when nothing else says how many to sample (a
+        lone checkpoint without its run's recipe): e.g. the length of its temporal embedding, the count
+        ``tokens_per_item(None)`` assumes. None (the default): no preference."""
+        return None
 
     def init_source_name(self, name: str) -> str | None:
         """The parameter of an aligned source encoder that parameter ``name`` copies when this encoder is

@@ -61,13 +61,14 @@ class LLMEntry:
 
 @dataclass(frozen=True)
 class BenchmarkEntry:
-    """An evaluation benchmark read from local files. ``load(data, options) -> EvalSet`` (`mmbind.eval`):
-    ``data`` is the folder or file given to ``mmbind eval --data``, ``options`` the ``--bench-option
-    KEY=VALUE`` pairs. The set's ``kind`` says how its answers are scored: ``qa`` (open answers: the GPT
-    judge, or the offline normalised match), ``pope`` (yes/no, POPE's scores) or ``open`` (exact match)."""
+    """An evaluation benchmark read from local files. ``load(data, options) -> EvalSet``
+    (`mmbind.interfaces.benchmark`): ``data`` is the folder or file given to ``mmbind eval --data``,
+    ``options`` the ``--bench-option KEY=VALUE`` pairs. The set's ``kind`` says how its answers are scored:
+    ``qa`` (open answers: the GPT judge, or the offline normalised match), ``pope`` (yes/no, POPE's scores)
+    or ``open`` (exact match)."""
 
     name: str  # unique among benchmarks, used as ``mmbind eval --benchmark NAME``
-    load: Callable[..., Any]  # (data: Path, options: dict[str, str]) -> mmbind.eval.EvalSet
+    load: Callable[..., Any]  # (data: Path, options: dict[str, str]) -> mmbind.interfaces.benchmark.EvalSet
     description: str = ""  # one line for `mmbind plugins`
     kind: PartKind = field(default="benchmark", init=False)
 

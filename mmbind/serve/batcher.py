@@ -4,7 +4,7 @@
 the worker takes the oldest one plus every waiting request whose sampling settings are compatible with it
 (all greedy ones together; sampled ones with equal temperature and top_p; a request with a ``seed``
 alone), up to ``max_batch`` of them, prefills them together (prompts left-padded) and generates the batch
-one token at a time with a KV cache (`mmbind.eval.decode_loop.ContinuousBatch`: continuous batching).
+one token at a time with a KV cache (`mmbind.inference.decode_loop.ContinuousBatch`: continuous batching).
 
 Each row streams its own tokens and finishes on its own: end of sequence, its ``max_tokens`` or a stop
 string -- its answer is delivered at once and the row leaves the batch (its KV cache is freed), and a
@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from mmbind.data.build import pad_id
-from mmbind.eval.decode_loop import ContinuousBatch
+from mmbind.inference.decode_loop import ContinuousBatch
 from mmbind.model.media_items import stack_items, to_device
 from mmbind.serve.chat_request import ChatJob, Sampling
 from mmbind.serve.request_error import RequestError

@@ -11,8 +11,8 @@ nearer" set. Deterministic for a seed; train and evaluation splits disjoint.
     manifest = generate_dataset("data/synth", seed=0, size="micro")
 """
 
+from mmbind.dataset_manifest import MANIFEST, read_manifest
 from mmbind.synth.generate import generate_dataset
-from mmbind.synth.manifest import MANIFEST, read_manifest
 from mmbind.synth.sizes import SIZES, SynthSize, get_size
 
 __all__ = ["MANIFEST", "SIZES", "SynthSize", "generate_dataset", "get_size", "read_manifest"]

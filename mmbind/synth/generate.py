@@ -38,6 +38,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from mmbind.dataset_manifest import MANIFEST, read_manifest
 from mmbind.errors import DataError, UsageError
 from mmbind.output_folder import DATASET, SYNTH, files_in, staged_folder
 from mmbind.synth.depth import BACKGROUND_MM, DepthItem, depth_items, render_depth, write_depth
@@ -45,7 +46,7 @@ from mmbind.synth.depth_text import depth_caption_record, depth_instruction_reco
 from mmbind.synth.draw import render_frame, render_video
 from mmbind.synth.evalsets import CooccurrenceStats, open_records, pope_records
 from mmbind.synth.items import GeneratedMedia
-from mmbind.synth.manifest import MANIFEST, read_manifest, write_manifest
+from mmbind.synth.manifest import write_manifest
 from mmbind.synth.media_io import write_image, write_video
 from mmbind.synth.sizes import SynthSize, get_size
 from mmbind.synth.tokenizer import extend_tokenizer, train_tokenizer

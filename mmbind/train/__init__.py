@@ -5,10 +5,11 @@ token-weighted gradient accumulation, checkpoints with exact resume, the frozen-
 under torchrun, LoRA through peft, metrics and the progress display. Entry point: `train`.
 """
 
+from mmbind.run_folder import read_run_recipe  # the run folder's recipe (also public here)
 from mmbind.train.feature_cache import FeatureCache, encoder_identity
 from mmbind.train.forward import TrainForward
 from mmbind.train.loop import NonFiniteLossError, StepInfo
-from mmbind.train.run import read_run_recipe, train
+from mmbind.train.run import train
 
 __all__ = ["FeatureCache", "NonFiniteLossError", "StepInfo", "TrainForward", "encoder_identity",
            "read_run_recipe", "train"]

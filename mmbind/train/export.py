@@ -21,11 +21,6 @@ from mmbind.model.weights import load_into, load_state_dict
 from mmbind.train.distributed import DistInfo, barrier
 
 
-def stage_dir(run_dir: Path, stage: str) -> Path:
-    """Where a stage's output model lives."""
-    return run_dir / "stages" / stage
-
-
 def save_stage_output(
     model: Any, module: nn.Module, directory: Path, info: DistInfo, fsdp: bool,
     extra: Callable[[Path], None] | None = None,

@@ -34,13 +34,12 @@ import yaml
 
 from mmbind.errors import CheckpointError, MmbindError, RecipeError
 from mmbind.output_folder import TRAIN, replace_folder
-from mmbind.recipe.loader import read_yaml_mapping
 from mmbind.recipe.schema import Recipe
 from mmbind.registry import Registry
+from mmbind.run_folder import RECIPE_FILE, SUMMARY_FILE, stage_dir
 from mmbind.train.align import AlignObjective
 from mmbind.train.checkpoint import load_checkpoint, read_state, resume_checkpoint
 from mmbind.train.distributed import DistInfo, barrier, init_distributed
-from mmbind.train.export import stage_dir
 from mmbind.train.jsonl_log import read_jsonl, repair_jsonl
 from mmbind.train.lm import LmObjective
 from mmbind.train.loop import Interrupt, StageRunner
@@ -51,27 +50,8 @@ from mmbind.train.progress import ProgressDisplay
 from mmbind.train.recipe_lock import check_recipe_change, write_lock
 from mmbind.train.storage import is_storage_error, storage_error, write_text_atomic
 
-RECIPE_FILE = "recipe.yaml"  # the resolved recipe of a run directory
-SUMMARY_FILE = "summary.json"  # written when train() returns: stage results and "status"
 BAD_SAMPLES = "bad_samples.jsonl"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # both stop at the next step boundary with a checkpoint
-
-
-def run_finished(run_dir: Path) -> bool:
-    """Whether every stage of the run in ``run_dir`` has finished (a missing or half-written summary: no)."""
-    try:
-        summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(summary, dict) and summary.get("status") == "done"
-
-
-def read_run_recipe(run_dir: Path) -> dict[str, Any]:
-    """The resolved recipe stored in a run directory."""
-    path = run_dir / RECIPE_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir}: not an mmbind run directory ({RECIPE_FILE} is missing)")
-    return read_yaml_mapping(path, "run recipe", CheckpointError)
 
 
 def train(

@@ -76,9 +76,12 @@ class LanguageBindVideoEncoder(TowerEncoder):
     def item_shape(self) -> tuple[int | None, ...]:
         return pixel_shape(self.tower.config.image_size, video=True)
 
+    @property
+    def default_frames(self) -> int | None:
+        return int(self.tower.config.num_frames)  # the temporal embedding's length (the checkpoint's T0)
+
     def tokens_per_item(self, num_frames: int | None = None) -> int:
-        default = self.tower.config.num_frames  # the temporal embedding's length
-        return token_count(self.tokens_per_frame(), True, num_frames, default_frames=default)
+        return token_count(self.tokens_per_frame(), True, num_frames, default_frames=self.default_frames or 1)
 
     def media_transform(self) -> Callable[[Any], torch.Tensor]:
         return VideoTransform(size=self.tower.config.image_size)

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from mmbind import BenchmarkEntry, hookimpl
 from mmbind.errors import DataError
-from mmbind.eval.benchmarks.common import (
-    IMAGE_SUFFIXES,
+from mmbind.interfaces.benchmark import EvalItem, EvalSet
+from mmbind.interfaces.benchmark_helpers import (
     bad_entry,
     entry_id,
     find_media,
@@ -25,11 +26,11 @@ from mmbind.eval.benchmarks.common import (
     read_entries,
     text_field,
 )
-from mmbind.eval.sets import EvalItem, EvalSet
 
 SPLITS = ("random", "popular", "adversarial")
 SUFFIX = "\nAnswer the question using a single word or phrase."
 IMAGE_DIRS = ("val2014", "images", "coco/val2014")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")  # tried in this order (COCO's first)
 
 
 def split_file(root: Path, split: str) -> Path | None:
@@ -76,3 +77,9 @@ def load_pope(data: Path, options: Mapping[str, str]) -> EvalSet:
             media = find_media(images, image, IMAGE_SUFFIXES)
             items.append(EvalItem(f"{split}/{ident}", "image", media, text.strip() + suffix, answer, split))
     return EvalSet("pope", "pope", "image", root, items)
+
+
+@hookimpl
+def mmbind_benchmarks() -> list[BenchmarkEntry]:
+    return [BenchmarkEntry("pope", load_pope,
+                           "POPE: the three negative-sampling splits, scored as eval_pope.py")]

@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from mmbind.data.media_readers import row_media
+from mmbind import BenchmarkEntry, hookimpl, row_media
 from mmbind.errors import DataError
-from mmbind.eval.benchmarks.common import (
+from mmbind.interfaces.benchmark import EvalItem, EvalSet
+from mmbind.interfaces.benchmark_helpers import (
     bad_entry,
     entry_id,
     options_path,
     read_entries,
     text_field,
 )
-from mmbind.eval.sets import EvalItem, EvalSet
 
 QUESTION_FILES = ("questions.jsonl", "questions.json", "question.jsonl")
 ANSWER_FILES = ("answers.jsonl", "answers.json")
@@ -88,3 +88,9 @@ def load_llava_qa(data: Path, options: Mapping[str, str], name: str | None = Non
     modalities = {i.modality for i in items if i.modality}
     modality = modalities.pop() if len(modalities) == 1 else ("mixed" if modalities else "text")
     return EvalSet(name or options.get("name") or qfile.stem, kind, modality, qfile, items)
+
+
+@hookimpl
+def mmbind_benchmarks() -> list[BenchmarkEntry]:
+    return [BenchmarkEntry("llava_qa", load_llava_qa,
+                           "a LLaVA-style question file (JSONL id / media / question)")]

@@ -18,12 +18,14 @@ naming the file and the first bad entry. Options: ``questions``, ``answers`` (fi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mmbind import BenchmarkEntry, hookimpl
 from mmbind.errors import DataError
-from mmbind.eval.benchmarks.common import (
+from mmbind.interfaces.benchmark import EvalItem, EvalSet
+from mmbind.interfaces.benchmark_helpers import (
     bad_entry,
     entry_id,
     find_media,
@@ -32,7 +34,6 @@ from mmbind.eval.benchmarks.common import (
     read_entries,
     text_field,
 )
-from mmbind.eval.sets import EvalItem, EvalSet
 from mmbind.media import VIDEO_SUFFIXES
 
 QUESTION_FILES = ("test_q.json", "test_q.jsonl", "questions.json", "questions.jsonl")
@@ -117,7 +118,7 @@ def load_videoqa(data: Path, options: Mapping[str, str], name: str = "videochatg
     return EvalSet(name, "qa", "video", qfile, items)
 
 
-def videoqa_loader(name: str) -> Any:
+def videoqa_loader(name: str) -> Callable[[Path, Mapping[str, str]], EvalSet]:
     """A loader that names its set ``name`` (msvd_qa, msrvtt_qa, ...)."""
 
     def load(data: Path, options: Mapping[str, str]) -> EvalSet:
@@ -125,3 +126,15 @@ def videoqa_loader(name: str) -> Any:
 
     load.__doc__ = f"The {name} set in Video-ChatGPT's zero-shot QA layout."
     return load
+
+
+@hookimpl
+def mmbind_benchmarks() -> list[BenchmarkEntry]:
+    layout = "Video-ChatGPT zero-shot QA layout"
+    return [
+        BenchmarkEntry("msvd_qa", videoqa_loader("msvd_qa"), f"MSVD-QA, {layout}"),
+        BenchmarkEntry("msrvtt_qa", videoqa_loader("msrvtt_qa"), f"MSRVTT-QA, {layout}"),
+        BenchmarkEntry("tgif_qa", videoqa_loader("tgif_qa"), f"TGIF-QA, {layout}"),
+        BenchmarkEntry("activitynet_qa", videoqa_loader("activitynet_qa"), f"ActivityNet-QA, {layout}"),
+        BenchmarkEntry("videochatgpt_qa", videoqa_loader("videochatgpt_qa"), f"any set in the {layout}"),
+    ]

@@ -1,11 +1,13 @@
-"""predictions.py
+"""predict.py
 
-Answers of a benchmark, generated once and kept: batched greedy generation (`Generator`: left padding,
-KV cache) whose answers are appended to ``predictions.jsonl`` batch by batch, so an interrupted evaluation
-continues where it stopped. The generation settings are pinned in ``generation.json`` next to them; a
+Answers to a set's questions. Identical prompts (POPE repeats its positive probes in every split) are
+generated once and their answer given to every question asking them. `predict` keeps the answers in memory
+(the study's sets: a file that cannot be read stops the evaluation), or in a folder: appended to
+``predictions.jsonl`` batch by batch, so an interrupted evaluation continues where it stopped, and a
+question whose media is missing or unreadable recorded with its error and counted -- never a crash -- and
+tried again by the next run. The generation settings are pinned in ``generation.json`` next to them; a
 re-run with different settings is refused (mixing them would make the predictions of two setups look like
-one) unless it restarts. A question whose media is missing or unreadable is recorded with its error and
-counted -- never a crash -- and tried again by the next run.
+one) unless it restarts.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import UsageError
-from mmbind.eval.generation import Generator
-from mmbind.eval.runner import item_query, prompt_key
-from mmbind.eval.sets import EvalItem
+from mmbind.inference.generation import Generator, Query
+from mmbind.interfaces.benchmark import EvalItem, EvalSet
 
 PREDICTIONS = "predictions.jsonl"
 GENERATION = "generation.json"
@@ -29,12 +30,36 @@ PINNED = ("model", "benchmark", "template", "frames", "max_new_tokens", "do_samp
 
 @dataclass
 class Predictions:
-    """What the predictions file holds after a run."""
+    """The answers of one set after `predict`."""
 
     answers: dict[str, str] = field(default_factory=dict)  # id -> prediction
     errors: dict[str, str] = field(default_factory=dict)  # id -> why its media could not be read
     generated: int = 0  # questions answered by this run
-    reused: int = 0  # questions answered by an earlier run
+    reused: int = 0  # questions answered by an earlier run (kept in the folder)
+    prompts: int = 0  # distinct prompts this run asked
+
+
+def limited(items: list[EvalItem], limit: int | None) -> list[EvalItem]:
+    """The first ``limit`` items (all when ``limit`` is None or 0)."""
+    return items[:limit] if limit else items
+
+
+def prompt_key(item: EvalItem) -> tuple[str, str]:
+    """Items with equal keys ask the same prompt about the same media: generated once."""
+    return repr(item.items()), item.question
+
+
+def prompt_count(eval_set: EvalSet, limit: int | None) -> int:
+    """Distinct prompts among the first ``limit`` questions of ``eval_set`` (a progress bar's total)."""
+    return len({prompt_key(item) for item in limited(eval_set.items, limit)})
+
+
+def item_query(item: EvalItem, modalities: Sequence[str]) -> Query:
+    """The question of ``item`` about those of its media that the model has an encoder for."""
+    media = [(m, path) for m, path in item.items() if m in modalities]
+    if not media:
+        return Query(item.question)
+    return Query(item.question, media[0][0], media[0][1], also=tuple(media[1:]))
 
 
 def generation_record(generator: Generator, benchmark: str, model: Path, data: Path, max_new_tokens: int,
@@ -96,37 +121,49 @@ def read_predictions(path: Path) -> Predictions:
     return out
 
 
-def generate_predictions(generator: Generator, items: Sequence[EvalItem], folder: Path, batch_size: int,
-                         max_new_tokens: int, on_batch: Callable[[int], None] | None = None) -> Predictions:
-    """Answer the ``items`` not answered yet in ``folder/predictions.jsonl``; ``on_batch(n)`` counts
-    questions done (already answered ones first). Identical prompts are generated once."""
-    path = folder / PREDICTIONS
-    state = read_predictions(path)
+def predict(generator: Generator, items: Sequence[EvalItem], batch_size: int, max_new_tokens: int,
+            on_batch: Callable[[int], None] | None = None, folder: Path | None = None) -> Predictions:
+    """Greedy answers to ``items``, each distinct prompt generated once, ``batch_size`` prompts at a time.
+
+    ``folder`` None: in memory, ``on_batch(n)`` counting prompts generated. Else the answers already in
+    ``folder/predictions.jsonl`` are reused, the others appended there, and ``on_batch(n)`` counts
+    questions done (those already answered first)."""
+    state = Predictions() if folder is None else read_predictions(folder / PREDICTIONS)
     state.errors.clear()  # missing media is tried again
     todo = [item for item in items if item.id not in state.answers]
     state.reused = len(items) - len(todo)
-    if on_batch is not None and state.reused:
-        on_batch(state.reused)
     groups: dict[tuple[str, str], list[EvalItem]] = {}
     for item in todo:
         groups.setdefault(prompt_key(item), []).append(item)
-    unique = [members[0] for members in groups.values()]
+    members = list(groups.values())
+    queries = [item_query(group[0], list(generator.transforms)) for group in members]
+    state.prompts = len(queries)
+    if folder is None:
+        for group, answer in zip(members, generator.answer(queries, max_new_tokens, batch_size, on_batch)):
+            _answered(state, group, answer)
+        return state
+    if on_batch is not None and state.reused:
+        on_batch(state.reused)
+    path = folder / PREDICTIONS
     torn = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
     with path.open("a", encoding="utf-8") as out:
         if torn:
             out.write("\n")
-        queries = [item_query(i, list(generator.transforms)) for i in unique]
         for ready, answers, bad in generator.answer_readable(queries, max_new_tokens, batch_size):
             for index, reason in bad:
-                for member in groups[prompt_key(unique[index])]:
+                for member in members[index]:
                     state.errors[member.id] = reason
                     out.write(json.dumps({"id": member.id, "error": reason}) + "\n")
             for index, answer in zip(ready, answers):
-                for member in groups[prompt_key(unique[index])]:
-                    state.answers[member.id] = answer
-                    state.generated += 1
-                    out.write(json.dumps({"id": member.id, "prediction": answer}) + "\n")
+                _answered(state, members[index], answer)
+                out.writelines(json.dumps({"id": m.id, "prediction": answer}) + "\n" for m in members[index])
             out.flush()
             if on_batch is not None:
-                on_batch(sum(len(groups[prompt_key(unique[i])]) for i in [*ready, *(i for i, _ in bad)]))
+                on_batch(sum(len(members[i]) for i in [*ready, *(i for i, _ in bad)]))
     return state
+
+
+def _answered(state: Predictions, group: list[EvalItem], answer: str) -> None:
+    for member in group:
+        state.answers[member.id] = answer
+        state.generated += 1

@@ -1,10 +1,10 @@
 """target.py
 
-What `mmbind eval` and `mmbind chat` point at: a run directory (``RUN/recipe.yaml`` + ``RUN/stages/<name>/``;
-the last stage in recipe order that has finished, or ``--stage``) or an mmbind checkpoint directory
-(``mmbind_config.json``; when it is ``RUN/stages/<name>`` its run's recipe is found too). The run's recipe
-gives the video frame count used in training and the datasets, whose synthetic-data directory (the one
-holding ``manifest.json``) holds the evaluation sets.
+What `mmbind eval`, `chat`, `serve`, `infer` and the lmms-eval adapter point at: a run directory
+(``RUN/recipe.yaml`` + ``RUN/stages/<name>/``, `mmbind.run_folder`; the last stage in recipe order that has
+finished, or ``--stage``) or an mmbind checkpoint directory (``mmbind_config.json``; when it is
+``RUN/stages/<name>`` its run's recipe is found too). The run's recipe gives how videos were sampled in
+training (and its datasets, where `mmbind.eval` finds the evaluation sets).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.data.media_readers import TEMPORAL_FIELDS
-from mmbind.errors import CheckpointError, DataError
+from mmbind.errors import CheckpointError
 from mmbind.model.config import CONFIG_NAME
-from mmbind.synth.manifest import MANIFEST, dataset_dir
-from mmbind.train.run import RECIPE_FILE, read_run_recipe
+from mmbind.run_folder import RECIPE_FILE, STAGES, read_run_recipe, stage_dir
 
 DEFAULT_FRAMES = 8  # Video-LLaVA's frame count, when nothing else says
 
@@ -51,7 +50,7 @@ def resolve_target(path: str | Path, stage: str | None = None) -> Target:
         if stage is not None:
             raise CheckpointError(f"{path}: --stage applies to run directories, this is a checkpoint")
         run = path.parent.parent
-        inside_run = path.parent.name == "stages" and (run / RECIPE_FILE).is_file()
+        inside_run = path.parent.name == STAGES and (run / RECIPE_FILE).is_file()
         return Target(path, run if inside_run else None, path.name if inside_run else None,
                       read_run_recipe(run) if inside_run else None)
     if not (path / RECIPE_FILE).is_file():
@@ -60,38 +59,19 @@ def resolve_target(path: str | Path, stage: str | None = None) -> Target:
         )
     recipe = read_run_recipe(path)
     stages = list(recipe.get("stages") or {})
-    finished = [s for s in stages if (path / "stages" / s / CONFIG_NAME).is_file()]
+    finished = [s for s in stages if (stage_dir(path, s) / CONFIG_NAME).is_file()]
     if stage is not None:
         if stage not in stages:
             known = ", ".join(stages)
             raise CheckpointError(f"{path}: no stage {stage!r} in the run's recipe (stages: {known})")
         if stage not in finished:
-            raise CheckpointError(f"{path}: stage {stage!r} has not finished (no {path / 'stages' / stage})")
-        return Target(path / "stages" / stage, path, stage, recipe)
+            raise CheckpointError(f"{path}: stage {stage!r} has not finished (no {stage_dir(path, stage)})")
+        return Target(stage_dir(path, stage), path, stage, recipe)
     if not finished:
         raise CheckpointError(
-            f"{path}: no stage of this run has finished yet (nothing under {path / 'stages'})"
+            f"{path}: no stage of this run has finished yet (nothing under {path / STAGES})"
         )
-    return Target(path / "stages" / finished[-1], path, finished[-1], recipe)
-
-
-def find_data_dir(target: Target, explicit: str | Path | None = None) -> Path:
-    """The synthetic dataset: ``explicit``, else the folder of the run's data files holding the manifest."""
-    if explicit is not None:
-        data = Path(explicit)
-        if not (data / MANIFEST).is_file():
-            raise DataError(
-                f"{data}: not a generated dataset ({MANIFEST} is missing; see `mmbind data synth`)"
-            )
-        return data
-    datasets = ((target.recipe or {}).get("data") or {}).get("datasets") or {}
-    found = dataset_dir(file["path"] for dataset in datasets.values() for file in dataset.get("files") or [])
-    if found is not None:
-        return found
-    where = "its run's recipe names" if target.recipe else "it belongs to no run and"
-    raise DataError(
-        f"{target.model_dir}: no evaluation data found ({where} no generated dataset); pass --data DIR"
-    )
+    return Target(stage_dir(path, finished[-1]), path, finished[-1], recipe)
 
 
 def video_sampling(target: Target, model: Any, given: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -106,9 +86,10 @@ def video_sampling(target: Target, model: Any, given: dict[str, Any] | None = No
 
 
 def video_frames(target: Target, model: Any) -> int:
-    """Frames per video: the run's ``data.video_frames``, else the video encoder's ``num_frames`` option."""
+    """Frames per video: the run's ``data.video_frames``, else the count the model's temporal encoder is
+    built for (`Encoder.default_frames`: a lone checkpoint), else `DEFAULT_FRAMES`."""
     data = (target.recipe or {}).get("data") or {}
     if data.get("video_frames"):
         return int(data["video_frames"])
-    options = (model.config.model.get("encoders", {}).get("video") or {}).get("options") or {}
-    return int(options.get("num_frames") or DEFAULT_FRAMES)
+    declared = [e.default_frames for e in model.encoders.values() if e.temporal and e.default_frames]
+    return int(declared[0]) if declared else DEFAULT_FRAMES

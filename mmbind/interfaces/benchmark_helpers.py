@@ -1,8 +1,10 @@
-"""common.py
+"""benchmark_helpers.py
 
-What the benchmark loaders share: reading a user's JSON or JSON-lines file into a list of entries (one
-`DataError` naming the file and line when it cannot be parsed), the typed "bad entry" error naming the
-file and the first bad entry, and finding a media file by name in a folder, with or without a suffix.
+Helpers for benchmark plugins (hook ``mmbind_benchmarks``) reading a user's local files: a JSON or
+JSON-lines file read into a list of entries (one `DataError` naming the file and line when it cannot be
+parsed), the typed "bad entry" error naming the file and the first bad entry, an entry's id and text
+fields, finding a media file by name in a folder (with or without a suffix), and options naming paths.
+Public: plugins import them from ``mmbind.interfaces.benchmark_helpers``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from typing import Any
 
 from mmbind.errors import DataError
 from mmbind.json_file import read_json
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
 def read_entries(path: Path) -> list[Any]:
