@@ -18,7 +18,7 @@ from train_fixtures import make_data, tiny_train_recipe
 
 import mmbind
 import mmbind.train.setup as stage_setup
-from mmbind.recipe.training_schema import LoraSpec
+from mmbind.interfaces import LoraSpec
 from mmbind.train import train
 from mmbind.train.distributed import fsdp_units
 from mmbind.train.metrics import MetricsLog

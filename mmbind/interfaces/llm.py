@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,9 +28,7 @@ from mmbind.interfaces.block_checkpointing import checkpoint_blocks
 from mmbind.interfaces.capability import unsupported
 from mmbind.interfaces.decode_state import DecodeState
 from mmbind.interfaces.lora_layers import inject_lora, merge_lora_layers
-
-if TYPE_CHECKING:
-    from mmbind.recipe.training_schema import LoraSpec
+from mmbind.interfaces.lora_spec import LoraSpec
 
 
 class LLMBackend(nn.Module, ABC):

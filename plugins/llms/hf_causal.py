@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import field_validator, model_validator
@@ -24,15 +24,12 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from mmbind import CheckpointError, LLMEntry, hookimpl
-from mmbind.interfaces import BuildContext, LLMBackend
+from mmbind.interfaces import BuildContext, LLMBackend, LoraSpec
 from mmbind.interfaces.decode_state import DecodeState
 from mmbind.interfaces.lora_layers import lora_config
 from mmbind.recipe.strict import StrictModel
 from mmbind_plugins.hf_config import checked_config, model_config_class
 from mmbind_plugins.llms.hf_kv_decoding import KVCacheDecoding, plain_dynamic_cache
-
-if TYPE_CHECKING:
-    from mmbind.recipe.training_schema import LoraSpec
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
