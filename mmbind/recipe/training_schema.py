@@ -19,6 +19,7 @@ from mmbind.errors import RecipeError
 from mmbind.interfaces.lora_spec import LoraSpec
 from mmbind.recipe.stage_options import KIND_OPTIONS
 from mmbind.recipe.strict import StrictModel
+from mmbind.recipe.validation_errors import format_validation_error
 
 MAX_SEED = 2**32 - 1  # numpy's and most samplers' range; torch's generators take it too
 _PART = re.compile(r"^(projector|llm|encoders|encoder:[A-Za-z_]\w*|projector:[A-Za-z_]\w*)$")
@@ -180,8 +181,6 @@ class StageSpec(StrictModel):
             # full form, as plugins'
             self.options = model.model_validate(self.options).model_dump(mode="json")
         except ValidationError as exc:
-            from mmbind.recipe.loader import format_validation_error
-
             detail = format_validation_error(exc, prefix="options").replace("Value error, ", "")
             raise ValueError(f"kind {self.kind}: {detail}") from None
         if isinstance(self.lr, dict):
