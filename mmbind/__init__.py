@@ -29,6 +29,7 @@ from mmbind.errors import (
     UnknownPluginError,
 )
 from mmbind.hookspecs import hookimpl
+from mmbind.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from mmbind.model import MultimodalLM, MultimodalOutput, build_model, load_pretrained, summarize
@@ -76,8 +77,6 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CheckpointError",

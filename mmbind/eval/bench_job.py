@@ -97,13 +97,13 @@ def prepare_benchmark(
     load_options: Mapping[str, str] | None = None, limits: Mapping[str, Any] | None = None,
 ) -> BenchJob:
     """Read the benchmark first (a bad file fails before the model loads), then load the model once."""
-    import mmbind
     from mmbind.eval.generation import default_template
+    from mmbind.model import load_pretrained
     from mmbind.prompting import get_template
 
     target = resolve_target(target_path, stage)
     eval_set = load_benchmark(name, Path(data), dict(load_options or settings.options))
-    model = mmbind.load_pretrained(target.model_dir).eval()
+    model = load_pretrained(target.model_dir).eval()
     needed = {i.modality for i in eval_set.items if i.modality}
     missing = sorted(needed - set(model.encoders))
     if missing:

@@ -46,12 +46,12 @@ def prepare_eval(
     limits: dict[str, Any] | None = None,
 ) -> EvalJob:
     """Resolve ``run`` (a run or checkpoint directory), its data and sets, and load the model once."""
-    import mmbind
+    from mmbind.model import load_pretrained
     from mmbind.prompting import get_template
 
     target = resolve_target(run, stage)
     data_dir = find_data_dir(target, data)
-    model = mmbind.load_pretrained(target.model_dir)
+    model = load_pretrained(target.model_dir)
     sets, skipped = usable_sets(select_sets(data_dir, names), list(model.encoders), bool(names))
     sampling = video_sampling(target, model, {"frames": frames} if isinstance(frames, int) else frames)
     generator = Generator(model, get_template(template), sampling, limits=limits)
