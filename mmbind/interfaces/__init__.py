@@ -6,17 +6,46 @@ The public interfaces a plugin implements: `Encoder`, `Projector`, `LLMBackend` 
 encoding declares). They declare everything the host and the trainer use of a part: nothing reaches past
 them. `encoder_helpers` (imported as ``mmbind.interfaces.encoder_helpers``) holds what image / video encoder
 plugins share: frame flattening, frame-major joining, CLS dropping, ...
+
+Each name is imported from its module on first access (PEP 562): most of them import torch, and the recipe
+schema needs only `LoraSpec`.
 """
 
-from mmbind.interfaces.context import BuildContext
-from mmbind.interfaces.decode_state import DecodeState
-from mmbind.interfaces.encoder import Encoder
-from mmbind.interfaces.llm import LLMBackend
-from mmbind.interfaces.lora_spec import LoraSpec
-from mmbind.interfaces.media_loader import MediaLoader
-from mmbind.interfaces.patch_grid import PatchGrid
-from mmbind.interfaces.projector import Projector
-from mmbind.interfaces.token_layout import TokenLayout
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mmbind.interfaces.context import BuildContext
+    from mmbind.interfaces.decode_state import DecodeState
+    from mmbind.interfaces.encoder import Encoder
+    from mmbind.interfaces.llm import LLMBackend
+    from mmbind.interfaces.lora_spec import LoraSpec
+    from mmbind.interfaces.media_loader import MediaLoader
+    from mmbind.interfaces.patch_grid import PatchGrid
+    from mmbind.interfaces.projector import Projector
+    from mmbind.interfaces.token_layout import TokenLayout
+
+_MODULES = {  # public name -> the module that defines it
+    "BuildContext": "context", "DecodeState": "decode_state", "Encoder": "encoder", "LLMBackend": "llm",
+    "LoraSpec": "lora_spec", "MediaLoader": "media_loader", "PatchGrid": "patch_grid",
+    "Projector": "projector", "TokenLayout": "token_layout",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mmbind.interfaces' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"mmbind.interfaces.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULES})
+
 
 __all__ = [
     "BuildContext", "DecodeState", "Encoder", "LLMBackend", "LoraSpec", "MediaLoader", "PatchGrid",
