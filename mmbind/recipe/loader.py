@@ -2,8 +2,9 @@
 
 Loading recipes: safe YAML, ``base:`` inheritance (a file relative to the recipe, else a bundled recipe's
 name such as ``tiny/train``), dotted overrides, pydantic validation of the recipe, then of each part's
-plugin options (`parts.py`) and of the stages against each other (`stage_checks.py`). Every failure is a
-`RecipeError` (or a `PluginError`) whose message names the file, the field path and what was expected.
+plugin options (`part_options.py`) and of the stages against each other (`stage_checks.py`). Every
+failure is a `RecipeError` (or a `PluginError`) whose message names the file, the field path and what was
+expected.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 
 from mmbind.errors import MmbindError, RecipeError
 from mmbind.recipe.merge import apply_override, deep_merge
-from mmbind.recipe.parts import validate_parts
+from mmbind.recipe.part_options import validate_parts
 from mmbind.recipe.paths import RECIPE_SUFFIX, bundled_recipe_names, bundled_recipe_path, resolve_recipe_path
 from mmbind.recipe.schema import Recipe
 from mmbind.recipe.stage_checks import check_stage_kinds

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmbind.errors import RecipeError
-from mmbind.recipe.parts import validate_part
+from mmbind.recipe.part_options import validate_part
 from mmbind.recipe.schema import Recipe
 from mmbind.recipe.stage_options import AlignOptions, MaeStageOptions, StandaloneEncoderSpec
 from mmbind.registry import Registry, default_registry

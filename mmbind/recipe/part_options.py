@@ -1,4 +1,4 @@
-"""parts.py
+"""part_options.py
 
 Checking a recipe's parts against the installed plugins: each part's plugin exists and serves its
 modality, and its ``options`` validate against the plugin's own ``Options`` model (normalised in place to
