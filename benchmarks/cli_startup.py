@@ -16,21 +16,14 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-
-def mmbind_command() -> list[str]:
-    """The ``mmbind`` script next to this interpreter, else ``python -m mmbind``."""
-    script = Path(sys.executable).with_name("mmbind")
-    if script.is_file():
-        return [str(script)]
-    found = shutil.which("mmbind")
-    return [found] if found else [sys.executable, "-m", "mmbind"]
+sys.path.insert(0, str(Path(__file__).resolve().parent / "common"))
+from mmbind_cli import command_env, mmbind_command  # noqa: E402
 
 
 def commands() -> dict[str, list[str]]:
@@ -45,7 +38,7 @@ def commands() -> dict[str, list[str]]:
 
 def median_seconds(command: list[str], runs: int) -> float:
     """Median wall time of ``runs`` calls of ``command`` (after one untimed warm-up call)."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = command_env()
     subprocess.run(command, env=env, check=True, capture_output=True)
     times = []
     for _ in range(runs):

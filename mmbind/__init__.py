@@ -29,6 +29,7 @@ from mmbind.errors import (
     UnknownPluginError,
 )
 from mmbind.hookspecs import hookimpl
+from mmbind.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from mmbind.data.media_readers import row_media
@@ -82,8 +83,6 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BenchmarkEntry",

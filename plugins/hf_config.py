@@ -8,18 +8,28 @@ by the heads, heads not divisible by the key/value heads) fails when the recipe 
 ``config.<key>``, before anything is built or trained.
 
 The errors are pydantic `ValidationError`s located under the field, so the recipe loader reports them as
-``model.llm.options.config.num_hiden_layers: ...`` like any other option.
+``model.llm.options.config.num_hiden_layers: ...`` like any other option. A config that passed once is not
+built again (`config_memo`: transformers is imported only to check what was not checked before);
+`checked_config` builds it always.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import inspect
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from transformers import CONFIG_MAPPING, PretrainedConfig
+
+from mmbind_plugins.config_memo import check_once
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
+
+_SOURCE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()  # what decides a check, with transformers
 
 
 def config_error(key: str | None, message: str, value: Any, at: tuple[str, ...] = ()) -> ValidationError:
@@ -29,8 +39,30 @@ def config_error(key: str | None, message: str, value: Any, at: tuple[str, ...] 
     return ValidationError.from_exception_data("config", [detail])
 
 
+def check_config(class_name: str, fields: dict[str, Any], at: tuple[str, ...] = ()) -> None:
+    """`checked_config` of transformers' config class ``class_name`` (e.g. ``CLIPVisionConfig``), unless
+    these fields passed before."""
+    def check() -> None:
+        import transformers
+
+        checked_config(getattr(transformers, class_name), fields, at)
+
+    check_once({"checker": _SOURCE, "class": class_name, "fields": fields, "at": list(at)}, check)
+
+
+def check_model_config(config: dict[str, Any], at: tuple[str, ...] = ()) -> None:
+    """`checked_config` of a config given with its ``model_type`` (unknown types are errors suggesting close
+    names), unless it passed before."""
+    fields = dict(config)
+    model_type = fields.pop("model_type")
+    check_once({"checker": _SOURCE, "model_type": model_type, "fields": fields, "at": list(at)},
+               lambda: checked_config(model_config_class(model_type), fields, at))
+
+
 def model_config_class(model_type: Any) -> type[PretrainedConfig]:
     """The config class of ``model_type``; an error suggesting close names when transformers has none."""
+    from transformers import CONFIG_MAPPING
+
     if isinstance(model_type, str) and model_type in CONFIG_MAPPING:
         return CONFIG_MAPPING[model_type]
     known = sorted(CONFIG_MAPPING.keys())
@@ -65,6 +97,8 @@ def checked_config(
 
 
 def _known_keys(config_class: type[PretrainedConfig]) -> set[str]:
+    from transformers import PretrainedConfig
+
     keys = set(config_class().to_dict()) | set(getattr(config_class, "attribute_map", {}) or {})
     for cls in (config_class, PretrainedConfig):
         keys |= set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}

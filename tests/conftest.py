@@ -15,6 +15,13 @@ import torch  # noqa: E402
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_folder(tmp_path_factory):
+    """mmbind's cache (transformers configs checked before) in the session's temporary folder, for the
+    commands the tests run too, never in the user's."""
+    os.environ["MMBIND_CACHE_DIR"] = str(tmp_path_factory.mktemp("mmbind-cache"))
+
+
 @pytest.fixture
 def tiny_recipe_path():
     """Path of the tiny Video-LLaVA recipe."""

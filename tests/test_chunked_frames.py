@@ -14,7 +14,7 @@ import mmbind
 from mmbind import RecipeError
 from mmbind.interfaces import BuildContext, Encoder
 from mmbind.interfaces.encoder_helpers import in_chunks
-from mmbind.recipe.loader import validate_part
+from mmbind.recipe.part_options import validate_part
 from mmbind_plugins.encoders import clip_vision, timm_mae
 from mmbind_plugins.encoders import open_clip_encoder as oc
 from mmbind_plugins.encoders.languagebind import video as lb_video

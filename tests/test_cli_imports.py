@@ -67,6 +67,14 @@ def test_recipe_show_imports_only_the_plugins_its_recipe_names():
 
 
 @pytest.mark.slow
+def test_recipe_show_imports_no_transformers_once_its_configs_were_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMBIND_CACHE_DIR", str(tmp_path))
+    assert "transformers" in imported_by("recipe", "show", "tiny/train")  # the configs checked, remembered
+    modules = imported_by("recipe", "show", "tiny/train")
+    assert not modules & {"transformers", "torchvision"}, sorted(modules & {"transformers", "torchvision"})
+
+
+@pytest.mark.slow
 def test_recipe_show_of_a_clip_recipe_imports_no_languagebind():
     modules = imported_by("recipe", "show", "tiny/hf_video_llava")
     assert "mmbind_plugins.encoders.clip_vision" in modules

@@ -16,10 +16,13 @@ from train_fixtures import make_data
 import mmbind
 from mmbind.data.build import run_readers
 from mmbind.errors import RecipeError
+from mmbind.interfaces import TokenLayout
 from mmbind.model.weights import load_state_dict
 from mmbind.recipe import recipe_from_dict
+from mmbind.recipe.stage_options import AlignOptions
+from mmbind.registry import default_registry
 from mmbind.train import StepInfo, read_run_recipe, train
-from mmbind.train.align import AlignLoss, PoolingHead, clip_loss, retrieval_accuracy
+from mmbind.train.align import AlignLoss, PoolingHead, build_align, clip_loss, retrieval_accuracy
 from mmbind.train.caption_data import MediaCaptions, PairCollator, caption_ids, stage_sources
 from mmbind.train.checkpoint import read_state
 from mmbind.train.encoder_init import init_encoder_from
@@ -145,6 +148,20 @@ def test_encoders_that_do_not_correspond_are_refused():
     message = r"test: the encoders' weights do not correspond: .*mlp\.fc1\.weight \(128, 32\) vs"
     with pytest.raises(RecipeError, match=message):
         init_encoder_from(model.encoders["video"], model.encoders["image"], "test")
+
+
+def test_cls_pooling_needs_an_encoder_whose_token_layout_keeps_a_cls_token(data, tmp_path, monkeypatch):
+    model = mmbind.build_model(recipe(data, UNITED))  # the tiny image tower drops CLS, the video one keeps it
+    assert [model.encoders[m].token_layout(model.encoders[m].tokens_per_item()).prefix
+            for m in ("image", "video")] == [0, 1]
+    registry = default_registry()
+    with pytest.raises(RecipeError, match=r"stages\.s\.options\.pool: cls needs an encoder that keeps"):
+        build_align(model, AlignOptions(modality="image", pool="cls"), tmp_path, registry, "stages.s")
+    loss, _ = build_align(model, AlignOptions(modality="video", pool="cls"), tmp_path, registry, "stages.s")
+    assert loss.embed_media(torch.randn(2, 4, 3, 28, 28)).shape == (2, loss.text.projection.out_features)
+    # the declared layout decides, not an option or attribute of the plugin
+    monkeypatch.setattr(model.encoders["image"], "token_layout", lambda tokens: TokenLayout(1, 1, 2, 2))
+    build_align(model, AlignOptions(modality="image", pool="cls"), tmp_path, registry, "stages.s")
 
 
 def test_clip_loss_is_symmetric_infonce():

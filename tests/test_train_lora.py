@@ -10,7 +10,8 @@ from train_fixtures import make_data, tiny_train_recipe
 
 import mmbind
 from mmbind.errors import RecipeError
-from mmbind.recipe.training_schema import LoraSpec, StageSpec
+from mmbind.interfaces import LoraSpec
+from mmbind.recipe.training_schema import StageSpec
 from mmbind.train import train
 from mmbind.train.checkpoint import list_checkpoints
 from mmbind.train.distributed import DistInfo

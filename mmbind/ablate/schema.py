@@ -29,8 +29,9 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 
 from mmbind.errors import SweepError
-from mmbind.recipe.loader import format_validation_error, read_yaml_mapping
+from mmbind.recipe.loader import read_yaml_mapping
 from mmbind.recipe.strict import StrictModel
+from mmbind.recipe.validation_errors import format_validation_error
 from mmbind.synth.sizes import SIZES
 
 _NAME_RULE = "use letters, digits, '_', '-', '.' (it names a folder)"

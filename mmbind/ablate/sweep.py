@@ -22,7 +22,7 @@ from mmbind.ablate.results import ResultTable, collect
 from mmbind.ablate.runner import Runner
 from mmbind.ablate.schema import Sweep, load_sweep
 from mmbind.errors import SweepError
-from mmbind.recipe.loader import format_validation_error
+from mmbind.recipe.validation_errors import format_validation_error
 from mmbind.registry import Registry
 
 

@@ -21,22 +21,10 @@ from typing import Any
 
 from mmbind.errors import DataError
 from mmbind.json_file import read_json
+from mmbind.prompting.record import Record
 
 ROLES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt"}
 NOT_MEDIA = ("id", "conversations")  # sample keys that never name media
-
-
-@dataclass(frozen=True)
-class Record:
-    """One validated sample."""
-
-    id: str  # the sample's id (or FILE#INDEX when it has none)
-    media: dict[str, tuple[Path, ...]]  # data key -> its files, in order of its <key> tags (keys with files)
-    turns: tuple[tuple[str, str], ...]  # (role "human"|"gpt", text), alternating, starting with human
-
-    def files(self, modality: str) -> tuple[Path, ...]:
-        """The files of ``modality`` (empty when the sample has none)."""
-        return self.media.get(modality, ())
 
 
 @dataclass(frozen=True)

@@ -17,41 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.eval.judge.client import Judge
-from mmbind.eval.predict import Predictions, limited, predict, prompt_count
+from mmbind.eval.outcome import EvalSettings, SetOutcome
+from mmbind.eval.predict import limited, predict, prompt_count
 from mmbind.eval.result_files import BenchmarkFolder, SetFiles, study_result
-from mmbind.eval.scoring import Rows, prediction_rows, score
+from mmbind.eval.scoring import prediction_rows, score
 from mmbind.inference.generation import Generator
 from mmbind.inference.target import Target
 from mmbind.interfaces.benchmark import EvalItem, EvalSet
-
-DEFAULT_TOKENS = {"qa": 64, "pope": 16, "open": 16}  # answers the paper's judge reads are short sentences
-
-
-@dataclass
-class EvalSettings:
-    """How questions are asked."""
-
-    batch_size: int = 64  # prompts per generate call
-    max_new_tokens: int | None = 10  # tokens generated per answer; None: by the set's kind (DEFAULT_TOKENS)
-    limit: int | None = None  # first N questions of each set only
-    extra: dict[str, Any] = field(default_factory=dict)  # recorded in the results (template, frames, ...)
-
-    def tokens_for(self, kind: str) -> int:
-        """Tokens per answer to a set of ``kind``."""
-        return self.max_new_tokens or DEFAULT_TOKENS.get(kind, 64)
-
-
-@dataclass
-class SetOutcome:
-    """One set predicted and scored."""
-
-    eval_set: EvalSet
-    items: list[EvalItem]  # the questions asked (the first ``limit``)
-    predictions: Predictions
-    rows: Rows  # one per answered question, marked
-    metrics: dict[str, Any]
-    scorer: dict[str, Any]  # how it was scored (name, label, comparability; the judge's verdict counts)
-    seconds: float  # generating
 
 
 def answer_set(

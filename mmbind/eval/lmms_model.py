@@ -84,15 +84,15 @@ class MmbindLmms(lmms):
         super().__init__()
         import torch
 
-        import mmbind
         from mmbind.inference.generation import default_template
         from mmbind.inference.target import resolve_target, video_frames
+        from mmbind.model import load_pretrained
         from mmbind.prompting import get_template
 
         if ignored:
             logger.warning(f"mmbind: model_args not used: {', '.join(sorted(ignored))}")
         target = resolve_target(pretrained, stage)
-        model = mmbind.load_pretrained(target.model_dir).eval()
+        model = load_pretrained(target.model_dir).eval()
         chosen = device or ("cuda" if torch.cuda.is_available() else "cpu")
         model = model.to(chosen)
         self.generator = Generator(model, get_template(template) if template else default_template(model),

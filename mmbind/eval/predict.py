@@ -68,14 +68,14 @@ def generation_record(generator: Generator, benchmark: str, model: Path, data: P
     import torch
     import transformers
 
-    import mmbind
+    from mmbind.version import __version__
 
     return {"model": str(model), "benchmark": benchmark, "data": str(data),
             "template": generator.template.name, "frames": generator.frames,
             "max_new_tokens": max_new_tokens, "do_sample": False, "num_beams": 1, "temperature": 0.0,
             "padding": "left", "use_cache": True, "batch_size": batch_size,
             "dtype": str(next(generator.model.parameters()).dtype), "device": str(generator.device),
-            "versions": {"mmbind": mmbind.__version__, "torch": torch.__version__,
+            "versions": {"mmbind": __version__, "torch": torch.__version__,
                          "transformers": transformers.__version__}}
 
 

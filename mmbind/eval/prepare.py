@@ -31,10 +31,10 @@ def load_generator(target: Target, template: str | None, frames: int | dict[str,
                    limits: Mapping[str, Any] | None = None) -> Generator:
     """The model behind ``target`` asking with ``template`` (None: the model's default) and sampling
     ``frames`` (None: as its run did)."""
-    import mmbind
+    from mmbind.model import load_pretrained
     from mmbind.prompting import get_template
 
-    model = mmbind.load_pretrained(target.model_dir).eval()
+    model = load_pretrained(target.model_dir).eval()
     chosen = get_template(template) if template else default_template(model)
     sampling = video_sampling(target, model, {"frames": frames} if isinstance(frames, int) else frames)
     return Generator(model, chosen, sampling, limits=limits)

@@ -23,7 +23,7 @@ from mmbind.inference.target import Target
 from mmbind.interfaces.benchmark import EvalSet
 
 if TYPE_CHECKING:
-    from mmbind.eval.job import EvalSettings, SetOutcome
+    from mmbind.eval.outcome import EvalSettings, SetOutcome
 
 RESULTS = "results.json"
 

@@ -29,11 +29,11 @@ from mmbind.interfaces.block_checkpointing import checkpoint_blocks
 from mmbind.interfaces.capability import not_convertible, unsupported
 from mmbind.interfaces.decode_state import DecodeState
 from mmbind.interfaces.lora_layers import inject_lora, merge_lora_layers
+from mmbind.interfaces.lora_spec import LoraSpec
+from mmbind.interfaces.recompute_decoding import RecomputeDecoding
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
-
-    from mmbind.recipe.training_schema import LoraSpec
 
 
 class LLMBackend(nn.Module, ABC):
@@ -81,8 +81,6 @@ class LLMBackend(nn.Module, ABC):
         next-token logits and is advanced one token at a time. Its greedy tokens must be those of
         `generate` with ``do_sample=False`` (and no logits processors). Default: `RecomputeDecoding`, a
         full ``forward`` over the sequence every step (any backend; override it with a KV cache)."""
-        from mmbind.interfaces.recompute_decoding import RecomputeDecoding
-
         return RecomputeDecoding(self, inputs_embeds, attention_mask)
 
     @abstractmethod

@@ -7,14 +7,12 @@ backend gets LoRA by naming its target modules (or ``all-linear``: every Linear 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from torch import nn
 
 from mmbind.errors import RecipeError
-
-if TYPE_CHECKING:
-    from mmbind.recipe.training_schema import LoraSpec
+from mmbind.interfaces.lora_spec import LoraSpec
 
 
 def lora_config(spec: LoraSpec, target_modules: list[str] | str, **fields: Any) -> Any:

@@ -8,20 +8,30 @@ Backends with a KV cache override `LLMBackend.start_decoding` (``hf_causal`` doe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
+from torch import nn
 
 from mmbind.interfaces.decode_state import DecodeState, leading_padding, left_pad, positions
 
-if TYPE_CHECKING:
-    from mmbind.interfaces.llm import LLMBackend
+
+class EmbeddingsLM(Protocol):
+    """What recomputing needs of a backend (every `LLMBackend` has it): logits of input embeddings at
+    chosen positions, and the token embedding table."""
+
+    def __call__(
+        self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None, logits_to_keep: torch.Tensor | None = None,
+    ) -> torch.Tensor: ...
+
+    def input_embeddings(self) -> nn.Embedding: ...
 
 
 class RecomputeDecoding(DecodeState):
     """Decoding by recomputing the whole sequence every step."""
 
-    def __init__(self, llm: LLMBackend, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> None:
+    def __init__(self, llm: EmbeddingsLM, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> None:
         self.llm = llm
         self.embeds = inputs_embeds
         self.mask = attention_mask.long()

@@ -3,11 +3,10 @@
 Model assembly: `build_model`, `MultimodalLM`, saving and loading, summaries.
 """
 
-from mmbind.model.build import build_model
+from mmbind.model.build import build_model, load_pretrained
 from mmbind.model.config import MultimodalConfig
 from mmbind.model.multimodal_lm import MultimodalLM
 from mmbind.model.outputs import MultimodalOutput
-from mmbind.model.persist import load_pretrained
 from mmbind.model.summary import PartSummary, summarize
 
 __all__ = [

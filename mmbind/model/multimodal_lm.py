@@ -19,7 +19,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -30,12 +30,10 @@ from mmbind.model.config import MultimodalConfig
 from mmbind.model.loss import next_token_loss, supervised_count, supervised_positions
 from mmbind.model.media_items import MediaItems, item_count, item_groups, stack_items, unstack
 from mmbind.model.outputs import MultimodalOutput
+from mmbind.model.parts import SHARED
+from mmbind.model.persist import load_weights_from, restore_parts, save_model
 from mmbind.model.splice import Spliced, splice
-
-if TYPE_CHECKING:
-    from mmbind.registry import Registry
-
-SHARED = "shared"  # key of the single projector when ``projector.shared`` is true
+from mmbind.registry import Registry
 
 # (modality, fresh frozen-encoder outputs (n, L, D), their slots among the pixel items) -> the outputs used
 OnEncoded = Callable[[str, torch.Tensor, list[int]], torch.Tensor]
@@ -247,19 +245,22 @@ class MultimodalLM(nn.Module):
     # -------------------------------------------------------------- persistence
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write config, safetensors weights and each part's artifacts into ``directory``."""
-        from mmbind.model.persist import save_model
-
-        return save_model(self, Path(directory))
+        encoders: dict[str, Encoder] = dict(self.encoders.items())  # type: ignore[arg-type]
+        return save_model(Path(directory), self.config, encoders, self.llm, self.state_dict())
 
     @classmethod
     def from_pretrained(
         cls, directory: str | Path, registry: Registry | None = None, dtype: torch.dtype | None = None
     ) -> MultimodalLM:
-        """Load a model written by `save_pretrained`. The canonical name is `mmbind.load_pretrained`; this
-        transformers-style classmethod only delegates to it, with the same arguments."""
-        from mmbind.model.persist import load_pretrained
-
-        return load_pretrained(directory, registry=registry, dtype=dtype)
+        """Load a model written by `save_pretrained`: its parts rebuilt from the saved config and artifacts,
+        then its weights loaded strictly (also public as `mmbind.load_pretrained`, the same arguments)."""
+        directory = Path(directory)
+        parts = restore_parts(directory, registry)
+        model = cls(parts.config, parts.encoders, parts.projectors, parts.llm)
+        load_weights_from(model, directory)
+        if dtype is not None:
+            model.to(dtype)
+        return model.eval()
 
     # ------------------------------------------------------------------ checks
     def _collect_media(

@@ -25,12 +25,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from mmbind.errors import DataError, InputError
-
-if TYPE_CHECKING:
-    from mmbind.data.records import Record
+from mmbind.prompting.record import Record
 
 VICUNA_SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. "

@@ -1,9 +1,10 @@
 """loader.py
 
 Loading recipes: safe YAML, ``base:`` inheritance (a file relative to the recipe, else a bundled recipe's
-name such as ``tiny/train``), dotted overrides,
-pydantic validation of the recipe and of each part's plugin options. Every failure is a `RecipeError`
-(or a `PluginError`) whose message names the file, the field path and what was expected.
+name such as ``tiny/train``), dotted overrides, pydantic validation of the recipe, then of each part's
+plugin options (`part_options.py`) and of the stages against each other (`stage_checks.py`). Every
+failure is a `RecipeError` (or a `PluginError`) whose message names the file, the field path and what was
+expected.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from mmbind.errors import MmbindError, PluginError, RecipeError
+from mmbind.errors import MmbindError, RecipeError
 from mmbind.recipe.merge import apply_override, deep_merge
+from mmbind.recipe.part_options import validate_parts
 from mmbind.recipe.paths import RECIPE_SUFFIX, bundled_recipe_names, bundled_recipe_path, resolve_recipe_path
 from mmbind.recipe.schema import Recipe
-from mmbind.recipe.stage_options import check_stage_kinds
+from mmbind.recipe.stage_checks import check_stage_kinds
 from mmbind.recipe.unique_yaml import safe_load_unique
+from mmbind.recipe.validation_errors import format_validation_error
 from mmbind.registry import Registry, default_registry
 
 
@@ -45,7 +48,8 @@ def recipe_from_dict(
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
         raise RecipeError(f"{source}: invalid recipe: {format_validation_error(exc)}") from None
-    _validate_parts(recipe, source, registry or default_registry())
+    registry = registry or default_registry()
+    validate_parts(recipe, source, registry)
     check_stage_kinds(recipe, source, registry)
     _check_stage_datasets(recipe, source)
     return recipe
@@ -66,50 +70,6 @@ def _check_stage_datasets(recipe: Recipe, source: str) -> None:
             if modality not in known:
                 raise RecipeError(f"{source}: data.datasets.{name}.modalities.{i}: {modality!r} is not a "
                                   f"modality of the model's encoders ({', '.join(known)})")
-
-
-def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
-    """One line per problem: ``field.path: what was expected (got VALUE)``."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
-        got = f" (got {err['input']!r})" if err["type"] not in ("missing",) and "input" in err else ""
-        if isinstance(err.get("input"), dict):
-            got = ""
-        lines.append(f"{loc or '<root>'}: {err['msg']}{got}")
-    return "; ".join(lines)
-
-
-def _validate_parts(recipe: Recipe, source: str, registry: Registry) -> None:
-    model = recipe.model
-    parts = [(f"model.encoders.{m}", "encoder", spec, m) for m, spec in model.encoders.items()]
-    parts += [("model.projector", "projector", model.projector, None), ("model.llm", "llm", model.llm, None)]
-    for field, kind, spec, modality in parts:
-        spec.options = validate_part(field, kind, spec.plugin, spec.options, modality, source, registry)
-
-
-def validate_part(
-    field: str, kind: str, plugin: str, options: dict[str, Any], modality: str | None, source: str,
-    registry: Registry,
-) -> dict[str, Any]:
-    """Look ``plugin`` up, check it serves ``modality`` and return its validated, normalised options;
-    errors name ``source`` and ``field``."""
-    try:
-        entry = registry.get(kind, plugin)  # type: ignore[arg-type]
-    except PluginError as exc:
-        raise type(exc)(f"{source}: {field}.plugin: {exc}") from None
-    if modality is not None and not entry.accepts(modality):  # type: ignore[union-attr]
-        accepted = ", ".join(entry.modalities)  # type: ignore[union-attr]
-        raise RecipeError(
-            f"{source}: {field}: encoder '{plugin}' cannot serve modality '{modality}' "
-            f"(it accepts: {accepted})"
-        )
-    try:
-        validated = entry.options.model_validate(options)
-    except ValidationError as exc:
-        detail = format_validation_error(exc, prefix=f"{field}.options")
-        raise RecipeError(f"{source}: invalid options for {kind} '{plugin}': {detail}") from None
-    return validated.model_dump(mode="json")
 
 
 def _read_with_bases(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:

@@ -16,8 +16,10 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from mmbind.errors import RecipeError
+from mmbind.interfaces.lora_spec import LoraSpec
 from mmbind.recipe.stage_options import KIND_OPTIONS
 from mmbind.recipe.strict import StrictModel
+from mmbind.recipe.validation_errors import format_validation_error
 
 MAX_SEED = 2**32 - 1  # numpy's and most samplers' range; torch's generators take it too
 _PART = re.compile(r"^(projector|llm|encoders|encoder:[A-Za-z_]\w*|projector:[A-Za-z_]\w*)$")
@@ -93,15 +95,6 @@ class DataSpec(StrictModel):
                 f"stages.{stage_name}.dataset: no dataset {name!r} in data.datasets (known: {known})"
             )
         return self.datasets[name]
-
-
-class LoraSpec(StrictModel):
-    """LoRA adapters on the LLM (peft); merged into the weights when a stage's model is saved."""
-
-    r: int = Field(128, ge=1, description="adapter rank (Video-LLaVA: 128)")
-    alpha: int = Field(256, ge=1, description="scaling numerator (Video-LLaVA: 256)")
-    dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the adapter input")
-    target_modules: list[str] | str = Field("all-linear", description="module names, or 'all-linear'")
 
 
 class StageSpec(StrictModel):
@@ -188,8 +181,6 @@ class StageSpec(StrictModel):
             # full form, as plugins'
             self.options = model.model_validate(self.options).model_dump(mode="json")
         except ValidationError as exc:
-            from mmbind.recipe.loader import format_validation_error
-
             detail = format_validation_error(exc, prefix="options").replace("Value error, ", "")
             raise ValueError(f"kind {self.kind}: {detail}") from None
         if isinstance(self.lr, dict):

@@ -83,8 +83,8 @@ class Scene:
 
     @property
     def actor(self) -> Thing | None:
-        """The moving object of a video."""
-        return self.things[0] if self.modality == "video" else None
+        """The moving object of a video (``things[0]``, the one thing with a motion); None in an image."""
+        return self.things[0] if self.things and self.things[0].motion is not None else None
 
     @property
     def classes(self) -> list[str]:

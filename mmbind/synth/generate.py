@@ -74,17 +74,18 @@ def _check_only_generated(out: Path) -> None:
 def _items(seed: int, size: SynthSize) -> dict[str, list[GeneratedMedia]]:
     """Scenes of both modalities and splits, distinct signatures throughout (eval drawn first)."""
     out: dict[str, list[GeneratedMedia]] = {}
-    for modality, sampler, counts in (
-        ("image", sample_image_scene, (("eval", size.eval_images), ("train", size.train_images))),
-        ("video", sample_video_scene, (("eval", size.eval_videos), ("train", size.train_videos))),
+    for modality, sampler, counts, suffix in (
+        ("image", sample_image_scene, (("eval", size.eval_images), ("train", size.train_images)),
+         lambda i: "jpg" if i % 3 == 2 else "png"),
+        ("video", sample_video_scene, (("eval", size.eval_videos), ("train", size.train_videos)),
+         lambda i: "mp4"),
     ):
         rng, seen = _rng(seed, f"{modality}-scenes"), set()
         for split, count in counts:
             scenes = sample_unique(sampler, rng, count, seen)
             items = []
             for i, scene in enumerate(scenes):
-                suffix = "mp4" if modality == "video" else ("jpg" if i % 3 == 2 else "png")
-                path = f"{modality}s/{i:05d}.{suffix}"
+                path = f"{modality}s/{i:05d}.{suffix(i)}"
                 items.append(GeneratedMedia(f"{split}-{modality}-{i:05d}", split, path, scene))
             out[f"{split}_{modality}"] = items
     return out

@@ -65,6 +65,13 @@ def pool_tokens(tokens: torch.Tensor, pool: str, frames: int | None) -> torch.Te
     return per_frame[:, :, 0].mean(dim=1)
 
 
+def keeps_prefix_token(encoder: Encoder) -> bool:
+    """Whether each frame of the encoder's output starts with a kept prefix token (CLS), as its
+    `Encoder.token_layout` declares (an encoder that declares no layout keeps none that CLS pooling knows)."""
+    layout = encoder.token_layout(encoder.tokens_per_item())
+    return layout is not None and layout.prefix > 0
+
+
 def gather_rows(rows: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Every rank's ``rows`` concatenated in rank order (differentiable), and where this rank's start."""
     if not dist.is_initialized() or dist.get_world_size() == 1:
@@ -178,7 +185,7 @@ def build_align(
         text = TextTower.fresh(text_config(tokenizer, options.text_encoder.config, f"{where}.options"),
                                options.embed_dim)
     embed_dim = text.projection.out_features
-    if options.pool == "cls" and not getattr(encoder, "keep_cls", False):
+    if options.pool == "cls" and not keeps_prefix_token(encoder):
         raise RecipeError(f"{where}.options.pool: cls needs an encoder that keeps its CLS token (keep_cls)")
     head = PoolingHead(encoder.output_dim, embed_dim)
     if source is not None:  # the donor's pooling head, saved by the stage that aligned it

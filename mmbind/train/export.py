@@ -17,7 +17,6 @@ from torch import nn
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
 from mmbind.model.persist import save_model
-from mmbind.model.weights import load_into, load_state_dict
 from mmbind.train.distributed import DistInfo, barrier
 
 
@@ -36,7 +35,7 @@ def save_stage_output(
         tmp = directory.parent / f".tmp-{directory.name}"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            save_model(model, tmp, state)
+            save_model(tmp, model.config, model.encoders, model.llm, state)
             if extra is not None:
                 extra(tmp)
             shutil.rmtree(directory, ignore_errors=True)
@@ -47,8 +46,3 @@ def save_stage_output(
     barrier()
     return directory
 
-
-def load_weights_from(model: nn.Module, directory: Path) -> None:
-    """Load a saved model's weights into ``model`` strictly (same architecture)."""
-    state, tied = load_state_dict(directory)
-    load_into(model, state, tied, where=str(directory))

@@ -16,7 +16,8 @@ from mmbind.data.build import build_stage_data, run_readers
 from mmbind.data.collate import Batch
 from mmbind.errors import RecipeError
 from mmbind.model.build import build_model
-from mmbind.train.export import load_weights_from, save_stage_output
+from mmbind.model.persist import load_weights_from
+from mmbind.train.export import save_stage_output
 from mmbind.train.feature_cache import FeatureCache, encoder_identity
 from mmbind.train.lora import merge_lora
 from mmbind.train.objective import StageContext, total_steps

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmbind.recipe.training_schema import LoraSpec
+from mmbind.interfaces.lora_spec import LoraSpec
 
 
 def apply_lora(model: Any, spec: LoraSpec) -> None:

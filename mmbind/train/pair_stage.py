@@ -29,9 +29,10 @@ from mmbind.errors import RecipeError
 from mmbind.interfaces import Encoder
 from mmbind.model.build import build_model
 from mmbind.model.multimodal_lm import MultimodalLM
+from mmbind.model.persist import load_weights_from
 from mmbind.train.caption_data import MediaCaptions, PairBatch, PairCollator, PairOrder, stage_sources
 from mmbind.train.distributed import wrap
-from mmbind.train.export import load_weights_from, save_stage_output
+from mmbind.train.export import save_stage_output
 from mmbind.train.objective import StageContext, total_steps
 from mmbind.train.optim import build_optimizer, build_scheduler, decay_groups
 from mmbind.train.rng import seed_all

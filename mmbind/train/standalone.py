@@ -14,10 +14,10 @@ from typing import Any
 
 from mmbind.errors import CheckpointError
 from mmbind.interfaces import BuildContext, Encoder
+from mmbind.model.persist import load_weights_from
 from mmbind.model.weights import save_state_dict
 from mmbind.registry import Registry, default_registry
 from mmbind.registry.modalities import modality_temporal
-from mmbind.train.export import load_weights_from
 
 ENCODER_DIR = "encoder"
 SPEC = "spec.json"

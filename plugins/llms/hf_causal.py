@@ -21,18 +21,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from pydantic import field_validator, model_validator
 from torch import nn
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from mmbind import CheckpointError, LLMEntry, hookimpl
-from mmbind.interfaces import BuildContext, LLMBackend
+from mmbind.interfaces import BuildContext, LLMBackend, LoraSpec
 from mmbind.interfaces.decode_state import DecodeState
 from mmbind.interfaces.lora_layers import lora_config
 from mmbind.recipe.strict import StrictModel
-from mmbind_plugins.hf_config import checked_config, model_config_class
-from mmbind_plugins.llms.hf_kv_decoding import KVCacheDecoding, plain_dynamic_cache
+from mmbind_plugins.hf_config import check_model_config
 
 if TYPE_CHECKING:
-    from mmbind.recipe.training_schema import LoraSpec
+    from transformers import PreTrainedModel
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
@@ -60,8 +58,7 @@ class HFCausalOptions(StrictModel):
     def _valid_config(cls, config: dict[str, Any] | None) -> dict[str, Any] | None:
         """The transformers config is built now, at recipe time (unknown model_type or key, bad geometry)."""
         if config is not None and "model_type" in config:
-            fields = dict(config)
-            checked_config(model_config_class(fields.pop("model_type")), fields)
+            check_model_config(config)
         return config
 
 
@@ -139,6 +136,8 @@ class HFCausalLM(LLMBackend):
     def start_decoding(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> DecodeState:
         """Step-by-step decoding with a ``DynamicCache`` (`KVCacheDecoding`); models whose cache has
         sliding-window layers use the generic (recomputing) decoding."""
+        from mmbind_plugins.llms.hf_kv_decoding import KVCacheDecoding, plain_dynamic_cache
+
         if not plain_dynamic_cache(self.model):
             return super().start_decoding(inputs_embeds, attention_mask)
         return KVCacheDecoding(self.model, inputs_embeds, attention_mask)
@@ -163,6 +162,8 @@ def _has_tokenizer(directory: Path) -> bool:
 
 
 def _load_tokenizer(directory: Path | None) -> Any | None:
+    from transformers import AutoTokenizer
+
     if directory is None or not _has_tokenizer(directory):
         return None
     return _local(
@@ -182,6 +183,8 @@ def _local(what: str, directory: Path, load: Callable[[], Any]) -> Any:
 
 def build(options: HFCausalOptions, context: BuildContext) -> HFCausalLM:
     """Factory registered as ``hf_causal``."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
     dtype = _DTYPES[options.dtype]
     attn = options.attn_implementation
     if context.artifacts_dir is not None:

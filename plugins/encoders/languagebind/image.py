@@ -11,7 +11,7 @@ skipped) or a bare CLIPVisionModel state dict; the vision keys load strictly.
 
 from __future__ import annotations
 
-from transformers import CLIPVisionModel
+from typing import TYPE_CHECKING
 
 from mmbind import EncoderEntry, hookimpl
 from mmbind.interfaces import BuildContext
@@ -19,6 +19,9 @@ from mmbind.media import ImageTransform
 
 from .presets import TowerOptions
 from .still import StillTowerEncoder, build_still
+
+if TYPE_CHECKING:
+    from transformers import CLIPVisionModel
 
 NAME = "languagebind_image"
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
-from transformers import CLIPVisionConfig
 
 from mmbind import CheckpointError, PluginOptionsError
 from mmbind.recipe.strict import StrictModel
-from mmbind_plugins.hf_config import checked_config
+from mmbind_plugins.hf_config import check_config
+
+if TYPE_CHECKING:
+    from transformers import CLIPVisionConfig
 
 PRESETS: dict[str, dict[str, Any]] = {
     "vit_l_14": {
@@ -48,7 +50,7 @@ class TowerOptions(StrictModel):
         """The tower's CLIPVisionConfig is built now, at recipe time (unknown keys, bad geometry)."""
         fields = {**PRESETS[self.preset], **self.config}
         fields.pop("num_frames", None)  # the video tower's own field, not CLIPVisionConfig's
-        checked_config(CLIPVisionConfig, fields, at=("config",))
+        check_config("CLIPVisionConfig", fields, at=("config",))
         return self
 
 
@@ -57,6 +59,8 @@ def make_config(plugin: str, options: TowerOptions, video: bool, **fields: Any) 
 
     ``num_frames`` (the length of the temporal embedding) is kept only for video towers.
     """
+    from transformers import CLIPVisionConfig
+
     unknown = sorted(set(options.config) - _known_fields())
     if unknown:
         raise PluginOptionsError(f"{plugin}: config: unknown CLIPVisionConfig field(s) {', '.join(unknown)}")
@@ -76,11 +80,15 @@ def make_config(plugin: str, options: TowerOptions, video: bool, **fields: Any) 
 
 @functools.lru_cache(maxsize=1)
 def _known_fields() -> frozenset[str]:
+    from transformers import CLIPVisionConfig
+
     return frozenset(CLIPVisionConfig().to_dict()) | {"num_frames"}
 
 
 def restored_config(directory: Path, attn_implementation: str) -> CLIPVisionConfig:
     """The config a plugin saved with `save_artifacts`."""
+    from transformers import CLIPVisionConfig
+
     if not (directory / "config.json").is_file():
         raise CheckpointError(f"{directory}: no config.json (the tower config saved with the model)")
     config = CLIPVisionConfig.from_pretrained(directory, local_files_only=True)

@@ -11,16 +11,18 @@ weights strictly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
-from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from mmbind.interfaces import BuildContext
 from mmbind.interfaces.encoder_helpers import drop_cls, pixel_shape
 
 from .base import TowerEncoder
 from .presets import TowerOptions, make_config, restored_config
+
+if TYPE_CHECKING:
+    from transformers import CLIPVisionConfig, CLIPVisionModel
 
 
 class StillTowerEncoder(TowerEncoder):
@@ -53,6 +55,8 @@ def build_still(cls: Callable[[CLIPVisionModel, Any, str], E], plugin: str, opti
                 context: BuildContext, default_modality: str) -> E:
     """``cls(tower, options, modality)`` on a tower built from ``options`` (or restored from the saved
     config), with ``options.weights`` loaded strictly."""
+    from transformers import CLIPVisionModel
+
     config: CLIPVisionConfig
     if context.artifacts_dir is not None:
         config = restored_config(context.artifacts_dir, options.attn_implementation)

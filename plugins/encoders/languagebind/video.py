@@ -24,7 +24,7 @@ None or 0: no chunking; negative values are rejected when the options are valida
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from pydantic import Field
@@ -36,7 +36,9 @@ from mmbind.media import VideoTransform
 
 from .base import TowerEncoder
 from .presets import TowerOptions, make_config, restored_config
-from .video_tower import LanguageBindVideoTower
+
+if TYPE_CHECKING:
+    from .video_tower import LanguageBindVideoTower
 
 NAME = "languagebind_video"
 VIDEO_LLAVA_PREFIX = "model.video_tower.video_tower."  # the tower's copy inside Video-LLaVA-7B
@@ -100,6 +102,8 @@ class LanguageBindVideoEncoder(TowerEncoder):
 
 def build(options: LanguageBindVideoOptions, context: BuildContext) -> LanguageBindVideoEncoder:
     """Factory registered as ``languagebind_video``."""
+    from .video_tower import LanguageBindVideoTower
+
     if context.artifacts_dir is not None:
         config = restored_config(context.artifacts_dir, options.attn_implementation)
     else:
