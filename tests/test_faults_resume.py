@@ -265,7 +265,7 @@ def _fail_metrics(monkeypatch, run: Path) -> None:
 def _fail_stage_output(monkeypatch, run: Path) -> None:
     from mmbind.train import export
 
-    def save_model(model, directory, state):
+    def save_model(directory, *parts):
         Path(directory).mkdir(parents=True)
         (Path(directory) / "model.safetensors").write_bytes(b"half")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(Path(directory) / "model.safetensors"))
