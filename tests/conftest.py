@@ -33,7 +33,7 @@ def tiny_recipe_path():
 @pytest.fixture(scope="session")
 def micro(tmp_path_factory) -> Path:
     """The micro synthetic dataset (seed 0), generated once; tests only read it."""
-    from synth_fixtures import make_micro
+    from tests.support.synth import make_micro
 
     return make_micro(tmp_path_factory.mktemp("micro"))
 
@@ -41,7 +41,7 @@ def micro(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def run(micro, tmp_path_factory) -> Path:
     """A run directory as `mmbind train` leaves it (a tiny random model) on the micro dataset."""
-    from synth_fixtures import make_run
+    from tests.support.synth import make_run
 
     return make_run(micro, tmp_path_factory.mktemp("run"))
 

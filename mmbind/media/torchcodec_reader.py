@@ -9,7 +9,7 @@ libraries (4 to 8; Debian: ``apt-get install libavcodec59 libavformat59 libavuti
 libswresample4 libavfilter8 libavdevice59``, which `make test` installs); it is imported only when this
 backend is selected, and a missing module or FFmpeg is a `MediaError` saying how to install them.
 Frames are converted to RGB by FFmpeg's swscale as with the other backends (same frames for the H.264
-files tested; see tests/test_frame_sampling.py). A truncated or damaged file raises `MediaError` (no
+files tested; see tests/media/test_frame_sampling.py). A truncated or damaged file raises `MediaError` (no
 recovery to the decodable prefix: use ``pyav`` for that).
 """
 

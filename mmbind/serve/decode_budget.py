@@ -8,7 +8,7 @@ earlier ones finish, and is answered 429 if that takes longer than ``wait_s``. W
 media at once. `release_large_blocks` makes the memory of freed decode buffers go back to the system
 (glibc otherwise keeps blocks under 32 MB in per-thread arenas, and many request threads would each hold
 one: measured, 12 concurrent 4000 x 4000 images within a 128 MB budget grew the server by 300-480 MB with
-glibc's defaults and by 175 MB with this; tests/test_serve_media_limits.py).
+glibc's defaults and by 175 MB with this; tests/serve/test_serve_media_limits.py).
 """
 
 from __future__ import annotations
