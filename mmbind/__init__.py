@@ -12,8 +12,7 @@ and a causal LLM, assembled from a YAML recipe out of plugin parts.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mmbind.errors import (
     CheckpointError,
@@ -29,6 +28,7 @@ from mmbind.errors import (
     UnknownPluginError,
 )
 from mmbind.hookspecs import hookimpl
+from mmbind.lazy_exports import lazy_exports
 from mmbind.version import __version__ as __version__
 
 if TYPE_CHECKING:
@@ -71,17 +71,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mmbind' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 
 __all__ = [

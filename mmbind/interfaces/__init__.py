@@ -14,8 +14,9 @@ schema needs only `LoraSpec`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mmbind.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from mmbind.interfaces.context import BuildContext
@@ -37,17 +38,7 @@ _MODULES = {  # public name -> the module that defines it
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mmbind.interfaces' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"mmbind.interfaces.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_MODULES})
+__getattr__, __dir__ = lazy_exports(__name__, globals(), {n: f"{__name__}.{m}" for n, m in _MODULES.items()})
 
 
 __all__ = [

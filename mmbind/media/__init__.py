@@ -15,8 +15,7 @@ flags) imports neither PIL nor torch; a name below is imported from its module o
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from mmbind.lazy_exports import lazy_exports
 
 _HOMES = {
     "image": ("image_size", "load_image", "open_image"),
@@ -29,19 +28,9 @@ _HOMES = {
     "video": ("AUTO_BACKEND", "BACKENDS", "count_frames", "decoded_bytes", "load_video", "open_reader",
               "read_frames"),
 }
-_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+_MODULE_OF = {name: f"mmbind.media.{module}" for module, names in _HOMES.items() for name in names}
 
 __all__ = sorted(_MODULE_OF)
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mmbind.media' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"mmbind.media.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _MODULE_OF)
