@@ -153,8 +153,8 @@ def mmbind_step(
     """mmbind's training forward (`TrainForward`) set up by the stage machinery, one placeholder per item; the
     model converted from the reference's config, and with ``same_weights`` from its weights too."""
     import mmbind
-    from mmbind.convert.hf_config import recipe_dict
-    from mmbind.convert.hf_weights import load_hf_weights
+    from mmbind.convert.hf.config_mapping import port_recipe
+    from mmbind.convert.hf.weight_transfer import load_hf_weights
     from mmbind.data import Collator, Example, MediaItem
     from mmbind.recipe.training_schema import StageSpec
     from mmbind.train.distributed import DistInfo
@@ -166,7 +166,7 @@ def mmbind_step(
     else:  # the config alone: no weights allocated
         with torch.device("meta"):
             reference = reference_model(shape)
-    model = mmbind.build_model(mmbind.recipe_from_dict(recipe_dict(reference.config, None, name="bench")))
+    model = mmbind.build_model(mmbind.recipe_from_dict(port_recipe(reference.config, None, name="bench")))
     if same_weights:
         load_hf_weights(model, reference.state_dict().items(), where="reference model")
     del reference
