@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from mmbind.recipe.strict import StrictModel
+from mmbind.recipe.trackers import TRACKERS, unknown_tracker_message
 from mmbind.recipe.training_schema import DataSpec, StageSpec
 
 
@@ -66,3 +67,18 @@ class Recipe(StrictModel):
     model: ModelSpec = Field(description="the model assembly")
     data: DataSpec | None = Field(None, description="training datasets (see training_schema.py)")
     stages: dict[str, StageSpec] | None = Field(None, description="training stages, run in order")
+    report_to: list[str] = Field(
+        default_factory=list,
+        description="experiment trackers that receive the run's config, metrics and loss chart (rank 0): "
+                    f"any of {', '.join(TRACKERS)}; each needs its extra, e.g. pip install 'mmbind[wandb]'",
+    )
+
+    @field_validator("report_to")
+    @classmethod
+    def _known_trackers(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in TRACKERS:
+                raise ValueError(unknown_tracker_message(name))
+        if len(set(value)) != len(value):
+            raise ValueError("a tracker is named twice")
+        return value

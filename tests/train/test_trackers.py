@@ -1,0 +1,136 @@
+"""Experiment trackers (``report_to`` / ``--report-to``): refused at load when unknown or not installed;
+a tiny two-stage run, interrupted and resumed, sends its config, every metric and the loss chart to
+TensorBoard, W&B (offline) and MLflow (a local store), read back here with each tracker's own reader."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mmbind.errors import RecipeError
+from mmbind.recipe import load_recipe
+from mmbind.train import StepInfo, train
+from mmbind.train.loop import Interrupt
+from tests.support.helpers import cli
+from tests.support.train import TRAIN_RECIPE, logged_losses, make_data, tiny_train_recipe
+
+STAGES = [
+    "stages.pretrain.global_batch=2", "stages.pretrain.per_device_batch=1", "stages.pretrain.epochs=1",
+    "stages.finetune.global_batch=2", "stages.finetune.per_device_batch=1", "stages.finetune.epochs=1",
+    "stages.finetune.save_every_steps=100", "stages.pretrain.save_every_steps=100",
+]
+
+
+def _hide(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a, **k: None if name == missing else real(name, *a, **k))
+
+
+def test_an_unknown_tracker_is_refused_with_the_closest_name():
+    with pytest.raises(RecipeError, match=r"report_to: .*unknown tracker 'tensorbord'; did you mean 'tensorboard'"):
+        load_recipe(TRAIN_RECIPE, ["report_to=[tensorbord]"])
+    with pytest.raises(RecipeError, match="known trackers: tensorboard, wandb, mlflow"):
+        load_recipe(TRAIN_RECIPE, ["report_to=[comet]"])
+
+
+def test_a_tracker_not_installed_is_refused_when_the_recipe_loads(monkeypatch):
+    _hide(monkeypatch, "wandb")
+    with pytest.raises(RecipeError, match=r"report_to.1: tracker 'wandb' is not installed "
+                                          r"\(pip install 'mmbind\[wandb\]'\)"):
+        load_recipe(TRAIN_RECIPE, ["report_to=[tensorboard,wandb]"])
+    assert load_recipe(TRAIN_RECIPE, ["report_to=[tensorboard]"]).report_to == ["tensorboard"]
+
+
+def test_report_to_option_is_checked_before_training(monkeypatch, capsys, tmp_path):
+    _hide(monkeypatch, "mlflow")
+    code, _, err = cli(capsys, "train", "tiny/train", "--output", tmp_path / "run", "--report-to", "mlflow")
+    assert code == 2
+    assert "tracker 'mlflow' is not installed (pip install 'mmbind[mlflow]')" in err
+    assert not (tmp_path / "run").exists()  # nothing trained, nothing written
+    code, _, err = cli(capsys, "train", "tiny/train", "--output", tmp_path / "run", "--report-to", "wandbb")
+    assert code == 2 and "did you mean 'wandb'" in err
+
+
+def _tensorboard(run: Path) -> tuple[dict[str, list[tuple[int, float]]], list[str], str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    events.Reload()
+    tags = events.Tags()
+    scalars = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in tags["scalars"]}
+    text = events.Tensors("recipe/text_summary")[0].tensor_proto.string_val[0].decode()
+    return scalars, tags["images"], text
+
+
+@pytest.mark.slow
+def test_trackers_receive_config_metrics_and_chart_and_a_resumed_run_continues_them(tmp_path, monkeypatch):
+    for tracker in ("wandb", "mlflow", "tensorboard"):
+        pytest.importorskip(tracker)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    for var in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
+        monkeypatch.setenv(var, str(tmp_path / var.lower()))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    data = make_data(tmp_path / "data")
+    recipe = tiny_train_recipe(data, *STAGES, "report_to=[tensorboard,wandb,mlflow]")
+    run = tmp_path / "run"
+
+    def stop(info: StepInfo) -> None:
+        if info.stage == "finetune" and info.step == 2:
+            Interrupt.requested = True  # stops after the next step with a checkpoint, as Ctrl-C does
+
+    first = train(recipe, run, callbacks=[stop], progress=False)
+    assert first["status"] == "interrupted"
+    ids = json.loads((run / "trackers.json").read_text())
+    assert set(ids) == {"tensorboard", "wandb", "mlflow"}
+    second = train(recipe, run, resume=True, progress=False)
+    assert second["status"] == "done"
+    assert json.loads((run / "trackers.json").read_text()) == ids  # the same tracker runs, continued
+
+    losses = logged_losses(run)
+    stages = [name for name, _, _ in losses]
+    assert stages.count("pretrain") > 0 and stages.count("finetune") > 3
+    offset = max(step for name, step, _ in losses if name == "pretrain")
+    expected = [(step + (offset if name == "finetune" else 0), loss) for name, step, loss in losses]
+
+    # TensorBoard: every logged loss at its step over all stages, the other metrics, the chart, the recipe
+    scalars, images, text = _tensorboard(run)
+    assert [(s, pytest.approx(v, rel=1e-6)) for s, v in expected] == scalars["loss"]
+    assert {"lr", "grad_norm", "tokens_per_s", "skipped_samples"} <= set(scalars)
+    assert "loss_chart" in images
+    assert yaml.safe_load(text.removeprefix("```yaml\n").removesuffix("```"))["report_to"] == recipe.report_to
+
+    # MLflow: the same run, its metrics, the recipe as params and artifact, the chart
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=ids["mlflow"]["tracking_uri"])
+    assert ids["mlflow"]["tracking_uri"] == f"sqlite:///{run.resolve()}/mlruns/mlflow.db"
+    mlrun = client.get_run(ids["mlflow"]["run_id"])
+    assert mlrun.info.status == "FINISHED"
+    history = sorted((m.step, m.value) for m in client.get_metric_history(mlrun.info.run_id, "loss"))
+    assert history == [(s, pytest.approx(v, rel=1e-9)) for s, v in expected]
+    params = mlrun.data.params
+    assert params["stages.finetune.global_batch"] == "2"
+    assert params["model.llm.plugin"] == recipe.model.llm.plugin
+    assert json.loads(params["report_to"]) == ["tensorboard", "wandb", "mlflow"]
+    artifacts = {a.path for a in client.list_artifacts(mlrun.info.run_id)}
+    assert {"loss.png", "recipe.yaml"} <= artifacts
+    assert len(client.search_runs([mlrun.info.experiment_id])) == 1  # resuming opened no second run
+
+    # W&B (offline): both sessions wrote to the run id kept, with the config, history and chart
+    run_id = ids["wandb"]["run_id"]
+    folders = sorted((run / "wandb").glob(f"offline-run-*-{run_id}"))
+    assert len(folders) == 2 and not list((run / "wandb").glob("offline-run-*")) != folders
+    last = folders[-1] / "files"
+    summary = json.loads((last / "wandb-summary.json").read_text())
+    assert summary["loss"] == pytest.approx(expected[-1][1], rel=1e-9)
+    assert summary["_step"] == expected[-1][0]
+    config = yaml.safe_load((last / "config.yaml").read_text())
+    assert config["stages"]["value"]["finetune"]["global_batch"] == 2
+    assert list((last / "media" / "images").glob("loss_chart_*.png"))
