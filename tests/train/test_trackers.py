@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,7 +36,8 @@ def _hide(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
 
 
 def test_an_unknown_tracker_is_refused_with_the_closest_name():
-    with pytest.raises(RecipeError, match=r"report_to: .*unknown tracker 'tensorbord'; did you mean 'tensorboard'"):
+    with pytest.raises(RecipeError, match=r"report_to: .*unknown tracker 'tensorbord'; "
+                                          r"did you mean 'tensorboard'"):
         load_recipe(TRAIN_RECIPE, ["report_to=[tensorbord]"])
     with pytest.raises(RecipeError, match="known trackers: tensorboard, wandb, mlflow"):
         load_recipe(TRAIN_RECIPE, ["report_to=[comet]"])
@@ -60,7 +64,8 @@ def test_report_to_option_is_checked_before_training(monkeypatch, capsys, tmp_pa
 def _tensorboard(run: Path) -> tuple[dict[str, list[tuple[int, float]]], list[str], str]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    every = {"scalars": 0, "images": 0, "tensors": 0}  # 0: keep every event
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance=every)
     events.Reload()
     tags = events.Tags()
     scalars = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in tags["scalars"]}
@@ -137,3 +142,22 @@ def test_trackers_receive_config_metrics_and_chart_and_a_resumed_run_continues_t
     config = wandb_config(folders[-1] / f"run-{run_id}.wandb")
     assert config["stages"]["finetune"]["global_batch"] == 2
     assert config["report_to"] == ["tensorboard", "wandb", "mlflow"]
+
+
+CHECK_IMPORTS = """
+import json, sys
+from mmbind.recipe import load_recipe
+import mmbind.train.run
+load_recipe(sys.argv[1], ["report_to=[tensorboard,wandb,mlflow]"])  # checked installed, not imported
+backends = [m for m in sys.modules if m.startswith("mmbind.train.trackers.") and m.endswith("_tracker")]
+print(json.dumps(sorted(backends + [m for m in ("tensorboard", "mlflow") if m in sys.modules])))
+"""
+
+
+@pytest.mark.slow
+def test_no_tracker_library_is_imported_by_the_trainer_or_a_recipe_naming_it():
+    # (wandb itself is left out: timm, which a plugin uses, imports it whenever it is installed)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-c", CHECK_IMPORTS, str(TRAIN_RECIPE)], capture_output=True,
+                          text=True, env=env, check=True)
+    assert json.loads(proc.stdout.splitlines()[-1]) == []

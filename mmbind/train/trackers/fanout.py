@@ -55,7 +55,9 @@ class Trackers:
         """Open (or, on resume, reopen) the trackers ``names``, record their state in ``RUN/trackers.json``
         and log ``config`` (the resolved recipe) to each."""
         path = run_dir / TRACKERS_FILE
-        kept: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if resume and path.is_file() else {}
+        kept: dict[str, Any] = {}
+        if resume and path.is_file():
+            kept = json.loads(path.read_text(encoding="utf-8"))
         opened: list[Tracker] = []
         try:
             for name in names:

@@ -73,9 +73,8 @@ class MlflowTracker(Tracker):
         return {"run_id": self.run_id, "tracking_uri": self.uri}
 
     def log_config(self, config: dict[str, Any]) -> None:
-        from mlflow.entities import Param
-
         import yaml
+        from mlflow.entities import Param
 
         held = self.client.get_run(self.run_id).data.params
         params = [Param(k, v) for k, v in flatten(config).items() if k not in held]  # a param is set once
