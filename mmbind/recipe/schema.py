@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from mmbind.recipe.strict import StrictModel
 from mmbind.recipe.trackers import TRACKERS, unknown_tracker_message
@@ -82,3 +82,12 @@ class Recipe(StrictModel):
         if len(set(value)) != len(value):
             raise ValueError("a tracker is named twice")
         return value
+
+    @model_serializer(mode="wrap")
+    def _without_empty_trackers(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An empty ``report_to`` is left out, so a recipe naming no tracker dumps (``recipe.yaml``,
+        ``recipe show``, the lock) exactly as before trackers existed."""
+        data = handler(self)
+        if not data.get("report_to"):
+            data.pop("report_to", None)
+        return data

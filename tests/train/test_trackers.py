@@ -61,6 +61,17 @@ def test_report_to_option_is_checked_before_training(monkeypatch, capsys, tmp_pa
     assert code == 2 and "did you mean 'wandb'" in err
 
 
+def test_report_to_option_replaces_the_recipes_and_none_clears_it():
+    from mmbind.cli.train_cmd import _with_trackers
+
+    recipe = load_recipe(TRAIN_RECIPE, ["report_to=[tensorboard]"])
+    assert _with_trackers(recipe, "mlflow, wandb").report_to == ["mlflow", "wandb"]
+    cleared = _with_trackers(recipe, "none")
+    assert cleared.report_to == []
+    assert "report_to" not in cleared.model_dump(mode="json")  # dumped as before trackers existed
+    assert recipe.model_dump(mode="json")["report_to"] == ["tensorboard"]
+
+
 def _tensorboard(run: Path) -> tuple[dict[str, list[tuple[int, float]]], list[str], str]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
