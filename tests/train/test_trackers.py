@@ -172,3 +172,36 @@ def test_no_tracker_library_is_imported_by_the_trainer_or_a_recipe_naming_it():
     proc = subprocess.run([sys.executable, "-c", CHECK_IMPORTS, str(TRAIN_RECIPE)], capture_output=True,
                           text=True, env=env, check=True)
     assert json.loads(proc.stdout.splitlines()[-1]) == []
+
+
+def test_a_tracker_that_cannot_open_its_run_is_one_error_before_training(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    from mmbind.errors import TrackerError
+    from mmbind.train.trackers import Trackers
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "nosuchscheme://nowhere")
+    with pytest.raises(TrackerError, match=r"report_to: mlflow could not open its run \("):
+        Trackers.open(["mlflow"], tmp_path, {"name": "x"}, "x", resume=False)
+    assert not (tmp_path / "trackers.json").exists()
+
+
+@pytest.mark.slow
+def test_mlflow_does_not_log_a_step_twice_when_a_killed_run_replays_it(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from mmbind.train.trackers.mlflow_tracker import MlflowTracker
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    first = MlflowTracker(tmp_path, None, "run")
+    for step in (1, 2, 3):
+        first.log_metrics({"lr": 0.1, "loss": float(step)}, step)
+    first.close("interrupted")  # a kill after step 3; the checkpoint was at step 1
+    again = MlflowTracker(tmp_path, first.state(), "run")
+    for step in (2, 3, 4):
+        again.log_metrics({"lr": 0.1, "loss": float(step) + 0.5}, step)
+    again.close("done")
+    client = MlflowClient(tracking_uri=first.state()["tracking_uri"])
+    history = sorted((m.step, m.value) for m in client.get_metric_history(first.run_id, "loss"))
+    assert history == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.5)]
+    assert again.run_id == first.run_id and client.get_run(first.run_id).info.status == "FINISHED"

@@ -4,7 +4,8 @@ The recipe's trackers together (`Trackers`): opened on rank 0 when a run starts 
 ``RUN/trackers.json`` kept of it, so a resumed run continues the same tracker runs), fed by `MetricsLog`
 (every record of ``metrics.jsonl``, every loss chart) and closed with the run's status. A record's numeric
 fields become metrics (``step`` is the x axis, counted over all stages as on the loss chart; a ``None`` loss
-is left out). Only the trackers named are imported.
+is left out). Only the trackers named are imported. A tracker that cannot open its run (W&B online and
+not logged in, an MLflow server down) stops the run before training with a `TrackerError`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mmbind.errors import MmbindError, TrackerError
 from mmbind.train.storage import write_text_atomic
 from mmbind.train.trackers.base import Tracker
 
@@ -61,7 +63,13 @@ class Trackers:
         opened: list[Tracker] = []
         try:
             for name in names:
-                opened.append(_open_one(name, run_dir, kept.get(name), run_name))
+                try:
+                    opened.append(_open_one(name, run_dir, kept.get(name), run_name))
+                except (MmbindError, KeyboardInterrupt):
+                    raise
+                except Exception as exc:  # the library's own error: not logged in, no server, bad URI
+                    raise TrackerError(f"report_to: {name} could not open its run "
+                                       f"({type(exc).__name__}: {exc})") from exc
         except BaseException:
             for tracker in opened:
                 tracker.close("failed")
