@@ -16,6 +16,7 @@ import yaml
 
 from mmbind.errors import RecipeError
 from mmbind.recipe import load_recipe
+from mmbind.recipe.trackers import TRACKERS
 from mmbind.train import StepInfo, train
 from mmbind.train.loop import Interrupt
 from tests.support.helpers import cli
@@ -29,10 +30,16 @@ STAGES = [
 ]
 
 
-def _hide(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+def _hide(monkeypatch: pytest.MonkeyPatch, missing: str = "") -> None:
+    """``missing`` looks uninstalled, the other trackers installed (whether they are or not)."""
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a, **k: None if name == missing else real(name, *a, **k))
+
+    def find_spec(name: str, *args: object, **kwargs: object) -> object:
+        if name in TRACKERS:
+            return None if name == missing else object()
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
 
 def test_an_unknown_tracker_is_refused_with_the_closest_name():
@@ -61,7 +68,8 @@ def test_report_to_option_is_checked_before_training(monkeypatch, capsys, tmp_pa
     assert code == 2 and "did you mean 'wandb'" in err
 
 
-def test_report_to_option_replaces_the_recipes_and_none_clears_it():
+def test_report_to_option_replaces_the_recipes_and_none_clears_it(monkeypatch):
+    _hide(monkeypatch)
     from mmbind.cli.train_cmd import _with_trackers
 
     recipe = load_recipe(TRAIN_RECIPE, ["report_to=[tensorboard]"])
@@ -158,6 +166,7 @@ def test_trackers_receive_config_metrics_and_chart_and_a_resumed_run_continues_t
 CHECK_IMPORTS = """
 import json, sys
 from mmbind.recipe import load_recipe
+from mmbind.recipe.trackers import TRACKERS
 import mmbind.train.run
 load_recipe(sys.argv[1], ["report_to=[tensorboard,wandb,mlflow]"])  # checked installed, not imported
 backends = [m for m in sys.modules if m.startswith("mmbind.train.trackers.") and m.endswith("_tracker")]
@@ -167,6 +176,8 @@ print(json.dumps(sorted(backends + [m for m in ("tensorboard", "mlflow") if m in
 
 @pytest.mark.slow
 def test_no_tracker_library_is_imported_by_the_trainer_or_a_recipe_naming_it():
+    for tracker in TRACKERS:
+        pytest.importorskip(tracker)
     # (wandb itself is left out: timm, which a plugin uses, imports it whenever it is installed)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run([sys.executable, "-c", CHECK_IMPORTS, str(TRAIN_RECIPE)], capture_output=True,
