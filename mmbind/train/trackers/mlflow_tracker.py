@@ -5,8 +5,9 @@ MLflow through ``MlflowClient`` (``pip install 'mmbind[mlflow]'``): the tracking
 ``artifacts/``: MLflow's plain-file store is in maintenance mode), experiment ``MLFLOW_EXPERIMENT_NAME``
 (default ``mmbind``). The resolved recipe is the run's params (flattened to dotted keys) and its
 ``recipe.yaml`` artifact; metrics are logged by step, the loss chart as the artifact ``loss.png``. The run
-id and tracking URI are kept so that a resumed run reopens the same MLflow run; steps it already holds
-(logged by a killed run after its last checkpoint) are not logged twice.
+id (and a tracking URI other than the run folder's own) is kept so that a resumed run reopens the same
+MLflow run; steps it already holds (logged by a killed run after its last checkpoint) are not logged
+twice.
 """
 
 from __future__ import annotations
@@ -50,8 +51,12 @@ class MlflowTracker(Tracker):
 
         saved = saved or {}
         local = run_dir.resolve() / FOLDER
-        uri = saved.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{local}/mlflow.db"
-        if uri.startswith("sqlite:///") and uri.endswith(f"{FOLDER}/mlflow.db"):
+        default = f"sqlite:///{local}/mlflow.db"  # kept as "the run folder's own" so that the folder may move
+        uri = saved.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI") or default
+        if saved and not saved.get("tracking_uri"):
+            uri = default
+        self.local = uri == default
+        if self.local:
             local.mkdir(parents=True, exist_ok=True)
         self.client, self.uri, self.seen_through = MlflowClient(tracking_uri=uri), uri, 0
         if saved.get("run_id"):
@@ -65,12 +70,12 @@ class MlflowTracker(Tracker):
             if experiment is not None:
                 experiment_id = experiment.experiment_id
             else:
-                where = (local / "artifacts").as_uri() if uri.startswith(f"sqlite:///{local}") else None
+                where = (local / "artifacts").as_uri() if self.local else None
                 experiment_id = self.client.create_experiment(name, artifact_location=where)
             self.run_id = self.client.create_run(experiment_id, run_name=run_name).info.run_id
 
     def state(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "tracking_uri": self.uri}
+        return {"run_id": self.run_id, **({} if self.local else {"tracking_uri": self.uri})}
 
     def log_config(self, config: dict[str, Any]) -> None:
         import yaml
