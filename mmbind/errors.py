@@ -89,3 +89,7 @@ class JudgeError(MmbindError):
     """The judge endpoint is unreachable or keeps answering errors (predictions and verdicts are kept)."""
 
     exit_code = 4
+
+
+class TrackerError(MmbindError):
+    """An experiment tracker named in ``report_to`` could not open its run (not logged in, server down)."""

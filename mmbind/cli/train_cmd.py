@@ -5,6 +5,8 @@
 command (``torchrun --nproc-per-node N -m mmbind train ...``). Ctrl-C saves a checkpoint and exits 130;
 SIGTERM (a scheduler's preemption) does the same and exits 143. ``--allow-recipe-change PATH[,PATH]``
 (repeatable) accepts the named result-altering edits of the run's recipe on ``--resume``.
+``--report-to NAME[,NAME]`` (``tensorboard``, ``wandb``, ``mlflow``; ``none``: no tracker) replaces the
+recipe's ``report_to``, checked as the recipe is (a tracker not installed stops before training).
 
 ``--output`` must be new or empty (`mmbind.output_folder.TRAIN`): a run already there is resumed with
 ``--resume``, and a folder holding anything else is refused unless ``--overwrite``, which replaces it whole
@@ -41,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
     parser.add_argument("--allow-recipe-change", action="append", default=[], metavar="FIELD[,FIELD]",
                         help="with --resume: accept these changed recipe fields, e.g. stages.finetune.lr")
+    parser.add_argument("--report-to", metavar="NAME[,NAME]",
+                        help="experiment trackers (tensorboard, wandb, mlflow; none: no tracker), "
+                             "replacing the recipe's report_to")
     parser.set_defaults(func=run, output_folders=("output",))
 
 
@@ -68,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
             raise RecipeError("give a RECIPE to train, or --resume RUN_DIR")
         recipe = load_recipe(resolve_recipe_path(args.recipe), args.overrides)
         run_dir = args.output or Path("runs") / f"{recipe.name or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if args.report_to is not None:
+        recipe = _with_trackers(recipe, args.report_to)
     # every rank checks before any rank can write (they meet in train's rendezvous); rank 0 replaces
     replace = args.resume is None and TRAIN.claim(run_dir, args.overwrite, _inputs(recipe)) == "replace"
     try:
@@ -88,6 +95,15 @@ def run(args: argparse.Namespace) -> int:
                      f"{stage['output']}", highlight=False)
     stdout.print(f"run directory: {run_dir}", highlight=False)
     return 0
+
+
+def _with_trackers(recipe: Recipe, option: str) -> Recipe:
+    """``recipe`` with ``report_to`` replaced by the names of ``--report-to`` (validated again)."""
+    from mmbind.recipe import recipe_from_dict
+
+    names = [name.strip() for name in option.split(",") if name.strip()]
+    names = [] if names == ["none"] else names
+    return recipe_from_dict({**recipe.model_dump(mode="json"), "report_to": names}, source="--report-to")
 
 
 def _inputs(recipe: Recipe) -> list[Path]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from mmbind.recipe.strict import StrictModel
+from mmbind.recipe.trackers import TRACKERS, unknown_tracker_message
 from mmbind.recipe.training_schema import DataSpec, StageSpec
 
 
@@ -66,3 +67,27 @@ class Recipe(StrictModel):
     model: ModelSpec = Field(description="the model assembly")
     data: DataSpec | None = Field(None, description="training datasets (see training_schema.py)")
     stages: dict[str, StageSpec] | None = Field(None, description="training stages, run in order")
+    report_to: list[str] = Field(
+        default_factory=list,
+        description="experiment trackers that receive the run's config, metrics and loss chart (rank 0): "
+                    f"any of {', '.join(TRACKERS)}; each needs its extra, e.g. pip install 'mmbind[wandb]'",
+    )
+
+    @field_validator("report_to")
+    @classmethod
+    def _known_trackers(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in TRACKERS:
+                raise ValueError(unknown_tracker_message(name))
+        if len(set(value)) != len(value):
+            raise ValueError("a tracker is named twice")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _without_empty_trackers(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An empty ``report_to`` is left out, so a recipe naming no tracker dumps (``recipe.yaml``,
+        ``recipe show``, the lock) exactly as before trackers existed."""
+        data = handler(self)
+        if not data.get("report_to"):
+            data.pop("report_to", None)
+        return data

@@ -2,17 +2,22 @@
 
 The run's metrics: one JSON object per logged step in ``metrics.jsonl`` (trimmed back to the checkpoint on
 resume, so replayed steps are not duplicated) and a loss-curve PNG drawn with matplotlib's Agg backend. A
-half-written last line (a crash mid-append) is skipped when reading (see `jsonl_log.py`).
+half-written last line (a crash mid-append) is skipped when reading (see `jsonl_log.py`). When the recipe
+names trackers (``report_to``), every record written and every chart drawn also goes to each of them
+(`mmbind.train.trackers.Trackers`), at the step counted over all stages as on the chart.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmbind.train.jsonl_log import read_jsonl
 from mmbind.train.storage import write_text_atomic
+
+if TYPE_CHECKING:
+    from mmbind.train.trackers import Trackers
 
 METRICS = "metrics.jsonl"
 PLOT = "loss.png"
@@ -21,15 +26,30 @@ PLOT = "loss.png"
 class MetricsLog:
     """Appends step records to ``RUN/metrics.jsonl``."""
 
-    def __init__(self, run_dir: Path, enabled: bool = True) -> None:
+    def __init__(self, run_dir: Path, enabled: bool = True, trackers: Trackers | None = None) -> None:
         self.path = run_dir / METRICS
         self.enabled = enabled
+        self.trackers = trackers
+        self._offsets: dict[int, int] = {}  # stage index -> steps of the stages before it (as on the chart)
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append one record."""
+        """Append one record (and send it to the trackers)."""
         if self.enabled:
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
+            if self.trackers is not None:
+                self.trackers.log_record(record, self.offset(record.get("stage_index", 0)) + record["step"])
+
+    def offset(self, stage_index: int) -> int:
+        """Steps before ``stage_index``'s first: the last logged step of each earlier stage, summed."""
+        if stage_index not in self._offsets:
+            last: dict[int, int] = {}
+            for r in self.records():
+                index = r.get("stage_index", 0)
+                if index < stage_index:
+                    last[index] = max(last.get(index, 0), r.get("step", 0))
+            self._offsets[stage_index] = sum(last.values())
+        return self._offsets[stage_index]
 
     def records(self) -> list[dict[str, Any]]:
         """All records so far."""
@@ -69,4 +89,6 @@ class MetricsLog:
         out = self.path.parent / PLOT
         fig.savefig(out, dpi=100)
         plt.close(fig)
+        if self.trackers is not None:
+            self.trackers.log_image(out, "loss_chart")
         return out

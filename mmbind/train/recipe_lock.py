@@ -6,7 +6,8 @@ the recipe given (``RUN/recipe.yaml`` as the user may have edited it, or a sweep
 with it field by field: a change to a field that alters results is refused with a `CheckpointError` naming
 each field path (``stages.finetune.lr: 2e-05 -> 3e-05``) unless ``allow`` names that path or a parent of it
 (``--allow-recipe-change stages.finetune.lr``). Fields that do not alter the trained weights (`FREE_FIELDS`:
-logging, checkpoint interval and count, data-loader workers, the cache folder, the run's name) may change.
+logging and its trackers, checkpoint interval and count, data-loader workers, the cache folder, the run's
+name) may change.
 Runs started before the lock existed are compared with their ``recipe.yaml``.
 """
 
@@ -24,7 +25,7 @@ from mmbind.train.storage import write_text_atomic
 
 LOCK_FILE = "recipe.lock.json"
 FREE_FIELDS = (
-    "name", "data.num_workers", "data.feature_cache.dir",
+    "name", "report_to", "data.num_workers", "data.feature_cache.dir",
     "stages.*.save_every_steps", "stages.*.keep_last", "stages.*.log_every_steps",
 )
 _ABSENT = object()

@@ -8,6 +8,8 @@
     RUN/checkpoints/         ckpt-s<stage>-<step>/ (last N kept)
     RUN/stages/<name>/       each stage's output model (LoRA merged); the next stage starts from it
     RUN/bad_samples.jsonl    skipped samples with the reason; RUN/summary.json at the end
+    RUN/trackers.json        the run ids of the recipe's trackers (``report_to``), reused on resume;
+                             RUN/tensorboard/, RUN/wandb/, RUN/mlruns/ where those trackers write by default
 
 Every stage builds the model from the recipe and loads the previous stage's output (or ``init_from``),
 so an uninterrupted run and a resumed one take exactly the same path. A stage's kind is an `Objective`
@@ -47,8 +49,9 @@ from mmbind.train.mae import MaeObjective
 from mmbind.train.metrics import METRICS, MetricsLog
 from mmbind.train.objective import Callback, Objective, StageContext
 from mmbind.train.progress import ProgressDisplay
-from mmbind.train.recipe_lock import check_recipe_change, write_lock
+from mmbind.train.recipe_lock import check_recipe_change, recipe_data, write_lock
 from mmbind.train.storage import is_storage_error, storage_error, write_text_atomic
+from mmbind.train.trackers import Trackers
 
 BAD_SAMPLES = "bad_samples.jsonl"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # both stop at the next step boundary with a checkpoint
@@ -88,7 +91,24 @@ def _train(
     allow: Sequence[str], info: DistInfo, display: ProgressDisplay, overwrite: bool = False,
 ) -> dict[str, Any]:
     _prepare_run_dir(recipe, run_dir, resume, info, allow, display, overwrite)
-    metrics = MetricsLog(run_dir, enabled=info.main)
+    trackers = None
+    if info.main and recipe.report_to:
+        trackers = Trackers.open(recipe.report_to, run_dir, recipe_data(recipe), recipe.name, resume)
+    status = "failed"
+    try:
+        summary = _run_stages(recipe, run_dir, resume, callbacks, registry, info, display,
+                              MetricsLog(run_dir, enabled=info.main, trackers=trackers))
+        status = summary["status"]
+        return summary
+    finally:
+        if trackers is not None:
+            trackers.close(status)
+
+
+def _run_stages(
+    recipe: Recipe, run_dir: Path, resume: bool, callbacks: list[Callback], registry: Registry | None,
+    info: DistInfo, display: ProgressDisplay, metrics: MetricsLog,
+) -> dict[str, Any]:
     latest = resume_checkpoint(run_dir, info, display.note) if resume else None
     saved = read_state(latest) if latest else None
     summary: dict[str, Any] = {"run_dir": str(run_dir), "status": "done", "stages": {}}
