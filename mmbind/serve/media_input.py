@@ -37,7 +37,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +66,15 @@ def media_types(suffixes: tuple[str, ...]) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class _Source:
-    """One media item of a request, located: a local file, or a data: URI's bytes written to a temp file."""
+    """One media item of a request, located: a local file, or a data: URI's bytes (written to a temporary
+    file only when they must be decoded: a cached item is not written)."""
 
     modality: str
     key: tuple[str, ...]  # the cache key
-    path: Path  # the file the loader reads
     name: str  # how messages name it ("the data: URI", or the file's name)
+    path: Path | None = None  # the file the loader reads
+    data: bytes | None = None  # a data: URI's bytes, until written
+    suffix: str = ""  # of the file a data: URI's bytes are written to
 
 
 class RequestMedia:
@@ -99,9 +102,9 @@ class RequestMedia:
         """The preprocessed items behind ``refs`` ((modality, url) each): located and sized first, decoded
         only if the request's decoded total fits ``max_decoded_bytes`` and then the shared budget."""
         with ExitStack() as temporary:
-            sources = [self._source(modality, url, temporary) for modality, url in refs]
+            sources = [self._source(modality, url) for modality, url in refs]
             done = {s.key: item for s in sources if (item := self._cache_get(s.key)) is not None}
-            todo = list({s.key: s for s in sources if s.key not in done}.values())
+            todo = [_on_disk(s, temporary) for s in {s.key: s for s in sources if s.key not in done}.values()]
             sizes = [self._decoded_size(s) for s in todo]
             total = sum(sizes)
             if total > self.max_decoded_bytes:
@@ -114,7 +117,7 @@ class RequestMedia:
         return [done[s.key] for s in sources]
 
     # ------------------------------------------------------------------ sources
-    def _source(self, modality: str, url: str, temporary: ExitStack) -> _Source:
+    def _source(self, modality: str, url: str) -> _Source:
         if modality not in self.transforms:
             known = ", ".join(f"{m}_url" for m in self.transforms)
             raise RequestError(400, f"this model takes no {modality} (content types it takes: text, {known})",
@@ -122,16 +125,15 @@ class RequestMedia:
         if url.startswith("data:"):
             data = self._decode_data_uri(modality, url)
             mime = _mime(url)
-            folder = Path(temporary.enter_context(tempfile.TemporaryDirectory(prefix="mmbind-serve-")))
-            path = folder / ("media" + (SUFFIX.get(mime) or mimetypes.guess_extension(mime) or ".bin"))
-            path.write_bytes(data)
-            return _Source(modality, (modality, hashlib.sha256(data).hexdigest()), path, "the data: URI")
+            suffix = SUFFIX.get(mime) or mimetypes.guess_extension(mime) or ".bin"
+            key = (modality, hashlib.sha256(data).hexdigest())
+            return _Source(modality, key, "the data: URI", data=data, suffix=suffix)
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url) and not url.startswith("file://"):
             raise RequestError(400, f"{modality}_url: only data: URIs and local paths are accepted, not "
                                f"{url.split(':', 1)[0]}: URLs", "unsupported_url")
         path, info = self._local_path(modality, url)
         key = (modality, str(path), str(info.st_size), str(info.st_mtime_ns))
-        return _Source(modality, key, path, path.name)
+        return _Source(modality, key, path.name, path=path)
 
     def _decode_data_uri(self, modality: str, url: str) -> bytes:
         head = DATA_URI.match(url)
@@ -223,6 +225,17 @@ class RequestMedia:
                 while self._cached_bytes > CACHE_BYTES:
                     self._cached_bytes -= self._cache.popitem(last=False)[1][1]
         return item
+
+
+def _on_disk(source: _Source, temporary: ExitStack) -> _Source:
+    """``source`` with a file to read: a data: URI's bytes written to a temporary folder that ``temporary``
+    removes."""
+    if source.data is None:
+        return source
+    folder = Path(temporary.enter_context(tempfile.TemporaryDirectory(prefix="mmbind-serve-")))
+    path = folder / ("media" + source.suffix)
+    path.write_bytes(source.data)
+    return replace(source, path=path, data=None)
 
 
 def _mime(url: str) -> str:
