@@ -45,7 +45,8 @@ class MediaTooLarge(MediaError):
 
     def __init__(self, path: Path | str, found: str, limit: str, allowed: float) -> None:
         flag = FLAGS.get(limit, limit)
-        super().__init__(f"{path}: {found}, over the limit of {allowed:,.0f} ({limit}; raise it with {flag} "
+        shown = f"{int(allowed):,}" if float(allowed).is_integer() else f"{allowed:g}"
+        super().__init__(f"{path}: {found}, over the limit of {shown} ({limit}; raise it with {flag} "
                          f"or the loader option data.media.<key>.{limit})")
         self.path = path
         self.limit = limit
