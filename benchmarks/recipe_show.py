@@ -6,9 +6,9 @@ schemas, the plugins the recipe names and their options) against ``python -c "im
 Each round runs, alternating, in fresh subprocesses (a machine that gets busier slows all alike): the torch
 import; the recipe check with the transformers configs it checked before remembered (``warm``: a cache
 folder of this benchmark's, filled by the untimed first call); and the same with an empty cache folder
-(``cold``: every config built by transformers, as on a first run). An untimed call of each fills the OS
-file cache first. Prints one line per round, then ONE JSON object as the last line: the median seconds of
-each and their ratios to the torch import (ratios of the medians).
+(``cold``: as on a first run; a config is proven valid from transformers' source, or built by it). An untimed
+call of each fills the OS file cache first. Prints one line per round, then ONE JSON object as the last
+line: the median seconds of each and their ratios to the torch import (ratios of the medians).
 
     .venv/bin/python benchmarks/recipe_show.py [--rounds 7] [--recipe tiny/train]
 """

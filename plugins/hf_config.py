@@ -9,8 +9,9 @@ by the heads, heads not divisible by the key/value heads) fails when the recipe 
 
 The errors are pydantic `ValidationError`s located under the field, so the recipe loader reports them as
 ``model.llm.options.config.num_hiden_layers: ...`` like any other option. A config that passed once is not
-built again (`config_memo`: transformers is imported only to check what was not checked before);
-`checked_config` builds it always.
+built again (`config_memo`), and a plain config of a reviewed class is proven valid from transformers' source
+without importing it (`config_source`): transformers is imported only to check what neither can tell, and
+its own error is the one reported. `checked_config` builds it always.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mmbind_plugins.config_memo import check_once
+from mmbind_plugins.config_source import model_type_class, proven_valid
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
@@ -42,6 +44,9 @@ def config_error(key: str | None, message: str, value: Any, at: tuple[str, ...] 
 def check_config(class_name: str, fields: dict[str, Any], at: tuple[str, ...] = ()) -> None:
     """`checked_config` of transformers' config class ``class_name`` (e.g. ``CLIPVisionConfig``), unless
     these fields passed before."""
+    if proven_valid(class_name, fields):
+        return
+
     def check() -> None:
         import transformers
 
@@ -55,6 +60,9 @@ def check_model_config(config: dict[str, Any], at: tuple[str, ...] = ()) -> None
     names), unless it passed before."""
     fields = dict(config)
     model_type = fields.pop("model_type")
+    reviewed = model_type_class(model_type)
+    if reviewed is not None and proven_valid(reviewed, fields):
+        return
     check_once({"checker": _SOURCE, "model_type": model_type, "fields": fields, "at": list(at)},
                lambda: checked_config(model_config_class(model_type), fields, at))
 
