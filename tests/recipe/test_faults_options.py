@@ -28,7 +28,8 @@ CASES = {  # id -> (recipe, override, expected message)
                         f"{VIDEO}.max_frames: max_frames applies to sampling by rate: set fps too"),
     "min-without-fps": ("tiny/train", f"{VIDEO}.min_frames=4",
                         f"{VIDEO}.min_frames: min_frames applies to sampling by rate: set fps too"),
-    "frames-zero": ("tiny/train", f"{VIDEO}.frames=0", f"{VIDEO}.frames: Input should be greater than or equal"),
+    "frames-zero": ("tiny/train", f"{VIDEO}.frames=0", f"{VIDEO}.frames: Input should be greater than or "
+                                                       "equal"),
     "video-unknown-option": ("tiny/train", f"{VIDEO}.fsp=1", f"{VIDEO}.fsp: Extra inputs are not permitted"),
     "image-max-pixels": ("tiny/train", "data.media.image.max_pixels=-1", "data.media.image.max_pixels: "),
     "audio-nan-seconds": ("tiny/train", "data.media.audio.max_audio_seconds=.nan",
