@@ -33,13 +33,15 @@ HOSTILE_SCALARS = st.one_of(
 HOSTILE_VALUES = st.recursive(HOSTILE_SCALARS, lambda inner: st.lists(inner, max_size=3)
                               | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
 YAML_VALUES = st.sampled_from([
-    ".nan", ".inf", "-.inf", "1e999", "-1", "0", "99999999999999999999999999", "true", "null", "~", "[]", "{}",
+    ".nan", ".inf", "-.inf", "1e999", "-1", "0", "99999999999999999999999999", "true", "null", "~", "[]",
+    "{}",
     "'x'", "[1, [2, [3]]]", "!!python/object/apply:os.system ['true']", "*a", "&a x", "{a: {b: {c: 1}}}",
     "{a: 1, a: 2}", "[" * 200 + "]" * 200, "!!binary AAAA", "2024-01-01", "0x10", "0o17", "1_000", ":",
     "- a\n- b", "{", "'unterminated", "\t", "%YAML 1.1", "? complex key",
 ]) | st.text(max_size=30)
 KEYS = st.sampled_from([
-    "name", "model.seed", "model.llm.options.config.hidden_size", "model.llm.options.config.num_hidden_layers",
+    "name", "model.seed", "model.llm.options.config.hidden_size",
+    "model.llm.options.config.num_hidden_layers",
     "model.llm.plugin", "model.llm.options.dtype", "model.projector.plugin", "model.projector.shared",
     "model.encoders.image.options.select_layer", "model.encoders.video.options.num_frames",
     "model.encoders.video.options.config.num_attention_heads", "model.placeholder_ids.image",
