@@ -232,7 +232,7 @@ class FileRule:
         if path.is_dir():
             raise OutputFolderError(f"{path}: is a folder, not a file")
         for other in inputs:
-            if path.resolve() == other.resolve():
+            if path.resolve() == other.resolve() or _same_file(path, other):
                 raise OutputFolderError(f"{path}: is the input {other}; choose another output")
         if not path.is_file() or path.stat().st_size == 0:
             return "new"
@@ -242,6 +242,14 @@ class FileRule:
             return "own"
         raise OutputFolderError(f"{path}: file is not empty and is not {self.own.label}; pass {FLAG} to "
                                 "replace it")
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    """Whether ``path`` and ``other`` both exist and are one file (a hard link, a bind mount...)."""
+    try:
+        return path.exists() and other.exists() and os.path.samefile(path, other)
+    except OSError:
+        return False
 
 
 # Every command that writes, and what it may write over without --overwrite.

@@ -4,7 +4,8 @@ Recipe-time checks of a transformers config given as a mapping (the ``config:`` 
 ``clip_vision`` and the LanguageBind towers): the config is built from it right in the plugin's options
 schema, so a wrong ``model_type``, a misspelt key (``num_hiden_layers``: transformers keeps unknown keys as
 plain attributes and would silently build the default) or an impossible geometry (hidden size not divisible
-by the heads, heads not divisible by the key/value heads) fails when the recipe loads, naming
+by the heads, heads not divisible by the key/value heads, a width, depth or head count that is not a positive
+integer: `mmbind.interfaces.model_sizes`) fails when the recipe loads, naming
 ``config.<key>``, before anything is built or trained.
 
 The errors are pydantic `ValidationError`s located under the field, so the recipe loader reports them as
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from mmbind.interfaces.model_sizes import first_size_problem
 from mmbind_plugins.config_memo import check_once
 from mmbind_plugins.config_source import model_type_class, proven_valid
 
@@ -44,6 +46,7 @@ def config_error(key: str | None, message: str, value: Any, at: tuple[str, ...] 
 def check_config(class_name: str, fields: dict[str, Any], at: tuple[str, ...] = ()) -> None:
     """`checked_config` of transformers' config class ``class_name`` (e.g. ``CLIPVisionConfig``), unless
     these fields passed before."""
+    check_sizes(fields, at)
     if proven_valid(class_name, fields):
         return
 
@@ -60,6 +63,7 @@ def check_model_config(config: dict[str, Any], at: tuple[str, ...] = ()) -> None
     names), unless it passed before."""
     fields = dict(config)
     model_type = fields.pop("model_type")
+    check_sizes(fields, at)
     reviewed = model_type_class(model_type)
     if reviewed is not None and proven_valid(reviewed, fields):
         return
@@ -84,6 +88,7 @@ def checked_config(
 ) -> PretrainedConfig:
     """``config_class(**fields)`` with unknown keys and inconsistent attention geometry rejected (errors
     located at ``<at>.<key>`` below the validated field or model)."""
+    check_sizes(fields, at)
     _check_heads(_effective(config_class, fields), fields, at)
     try:
         config = config_class(**fields)
@@ -102,6 +107,18 @@ def checked_config(
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise config_error(key, f"unknown key of {config_class.__name__}{hint}", value, at)
     return config
+
+
+def check_sizes(fields: dict[str, Any], at: tuple[str, ...] = ()) -> None:
+    """Widths, depths, head counts (`mmbind.interfaces.model_sizes`) are positive: else an error located at
+    ``<at>.<key>`` (checked before, and apart from, the memoised transformers check: it is cheap)."""
+    found = first_size_problem(fields)
+    if found is not None:
+        keys, problem = found
+        value: Any = fields
+        for key in keys:
+            value = value[key]
+        raise config_error(".".join(keys), problem, value, at)
 
 
 def _known_keys(config_class: type[PretrainedConfig]) -> set[str]:

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from mmbind.cli.argtypes import frame_sampling, media_limits
 from mmbind.cli.console import stderr, stdout
 from mmbind.errors import UsageError
 from mmbind.output_folder import BENCH, replace_folder
+
+if TYPE_CHECKING:
+    from mmbind.eval.judge.client import JudgeConfig
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
@@ -25,6 +29,26 @@ def _options(pairs: list[str]) -> dict[str, str]:
             raise UsageError(f"--bench-option {pair!r}: expected KEY=VALUE")
         out[key.strip()] = value
     return out
+
+
+def judge_config(args: argparse.Namespace) -> JudgeConfig | None:
+    """The judge's `JudgeConfig`, or None for the offline normalised match: the judge is on when
+    ``--judge-model`` or ``--judge-base-url`` is given or ``MMBIND_JUDGE_MODEL`` is set (as the help of
+    ``--judge-model`` says), unless ``--no-judge``."""
+    import os
+
+    from mmbind.eval.judge.client import config_from_env
+
+    wanted = args.judge_model or args.judge_base_url or os.environ.get("MMBIND_JUDGE_MODEL")
+    if args.no_judge:
+        if args.judge_model or args.judge_base_url:
+            raise UsageError("--no-judge cannot be combined with --judge-model / --judge-base-url")
+        return None
+    if not wanted:
+        return None
+    extra = {"concurrency": args.judge_concurrency, "retries": args.judge_retries,
+             "cache_dir": args.judge_cache}
+    return config_from_env(args.judge_model, args.judge_base_url, **extra)
 
 
 def run_benchmark(args: argparse.Namespace) -> int:
@@ -39,7 +63,6 @@ def run_benchmark(args: argparse.Namespace) -> int:
     )
 
     from mmbind.eval.job import EvalSettings
-    from mmbind.eval.judge.client import config_from_env
     from mmbind.eval.prepare import prepare_benchmark
     from mmbind.eval.report import result_table, verdicts_line
 
@@ -47,11 +70,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
         raise UsageError("--benchmark needs --data DIR (the benchmark's folder or question file)")
     if args.sets:
         raise UsageError("--set chooses synthetic eval sets; it cannot be combined with --benchmark")
-    judge = None
-    if args.judge_model or args.judge_base_url:
-        extra = {"concurrency": args.judge_concurrency, "retries": args.judge_retries,
-                 "cache_dir": args.judge_cache}
-        judge = config_from_env(args.judge_model, args.judge_base_url, **extra)
+    judge = judge_config(args)
     options = _options(args.bench_option)
     settings = EvalSettings(args.batch_size or 16, args.max_new_tokens, args.limit)
     inputs = [args.run, args.data]

@@ -1,10 +1,12 @@
 """data_cmd.py
 
-``mmbind data synth OUT [--seed S] [--size micro|small|default] [--world default|long] [--overwrite]``:
-generate the synthetic image + video benchmark with a depth map per image scene (`mmbind.synth`), or with
-``--world long`` the long-video benchmark (`mmbind.synth.long_dataset`), into OUT and print what was
-written. OUT must be new or empty; ``--overwrite`` replaces what is there (`mmbind.output_folder`).
-``--force``, its former name, still works with a deprecation warning.
+``mmbind data synth OUT [--seed S] [--size micro|small|default] [--world default|long] [--overwrite
+[--discard-edits]]``: generate the synthetic image + video benchmark with a depth map per image scene
+(`mmbind.synth`), or with ``--world long`` the long-video benchmark (`mmbind.synth.long_dataset`), into OUT
+and print what was written. OUT must be new or empty; ``--overwrite`` replaces what is there
+(`mmbind.output_folder`), except a generated dataset whose files were edited since (their SHA-256 differs
+from its manifest), which also needs ``--discard-edits``. ``--force``, the former name of ``--overwrite``,
+still works with a deprecation warning.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="default: images, videos, depth; long: long clips with flash counts and turns")
     synth.add_argument("--overwrite", action="store_true",
                        help="replace what OUT holds (a dataset generated earlier, or anything else) whole")
+    synth.add_argument("--discard-edits", action="store_true",
+                       help="with --overwrite: also replace generated files edited since (refused otherwise)")
     synth.add_argument("--force", action="store_true", help=argparse.SUPPRESS)  # deprecated: --overwrite
     synth.set_defaults(func=run_synth, output_folders=("out",))
 
@@ -45,7 +49,7 @@ def run_synth(args: argparse.Namespace) -> int:
         stderr.print("warning: --force is deprecated; use --overwrite", highlight=False, soft_wrap=True)
     start = time.perf_counter()
     manifest = generate_dataset(args.out, seed=args.seed, size=args.size, world=args.world,
-                                overwrite=args.overwrite or args.force)
+                                overwrite=args.overwrite or args.force, discard_edits=args.discard_edits)
     elapsed = time.perf_counter() - start
     table = Table(title=f"{args.out} (seed {args.seed}, size {args.size})", title_justify="left")
     table.add_column("part")

@@ -61,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="replace an --output folder holding something else (or a results folder) whole")
     bench.add_argument("--judge-model", help="judge open answers with this model (or MMBIND_JUDGE_MODEL); "
                                              "without one the offline normalised match is used")
+    bench.add_argument("--no-judge", action="store_true",
+                       help="score open answers offline (normalised match) even when MMBIND_JUDGE_MODEL "
+                            "is set")
     bench.add_argument("--judge-base-url", help="OpenAI-compatible endpoint (or MMBIND_JUDGE_BASE_URL, "
                                                 "OPENAI_BASE_URL); key: MMBIND_JUDGE_API_KEY, OPENAI_API_KEY")
     bench.add_argument("--judge-concurrency", type=positive_int, default=8, help="requests in flight (8)")

@@ -3,11 +3,11 @@
 `ConversationDataset`: the samples of several LLaVA-format files (one flat index over all of them),
 rendered with a template, tokenised with exact masks, its placeholder ids counted against its media files,
 truncated after media expansion, with media read and preprocessed by each encoder's transform (or taken
-from the frozen-feature cache). A sample that fails in any way (malformed conversation, text that is not
-valid Unicode, a literal media tag in an answer, missing or corrupt media, tokenisation mismatch, too long,
-or any exception a tokenizer or decoder raises) comes back as a `BadSample` naming it and the reason, so the
-run can skip and count it. Randomness in preprocessing is seeded per (seed, epoch,
-index), so the data are identical whatever the worker count and after a resume.
+from the frozen-feature cache). A sample that fails in any way (an id an earlier sample of the dataset
+has, malformed conversation, text that is not valid Unicode, a literal media tag in an answer, missing or
+corrupt media, tokenisation mismatch, too long, or any exception a tokenizer or decoder raises) comes back
+as a `BadSample` naming it and the reason, so the run can skip and count it. Randomness in preprocessing is
+seeded per (seed, epoch, index), so the data are identical whatever the worker count and after a resume.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mmbind.data.example import BadSample, Example, MediaItem, MediaSpec, bad_sample
-from mmbind.data.records import SourceFile, parse_record, sample_id
+from mmbind.data.records import DuplicateIdCheck, SourceFile, parse_record, sample_id
 from mmbind.errors import DataError, MediaError
 from mmbind.prompting.templates import render
 from mmbind.prompting.tokenize import ConversationTokenizer, check_placeholders, truncate
@@ -70,6 +70,7 @@ class ConversationDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         self.index = [(s, i) for s, source in enumerate(sources) for i in range(len(source.samples))]
+        self.unique = DuplicateIdCheck(sources)  # a repeated id is skipped and reported, the first kept
 
     def __len__(self) -> int:
         return len(self.index)
@@ -82,6 +83,7 @@ class ConversationDataset(Dataset):
         source_idx, sample_idx = self.index[index]
         source = self.sources[source_idx]
         try:
+            self.unique.check(source_idx, sample_idx)
             with sample_rng(self.seed, self.epoch, index):
                 return self._load(source, sample_idx)
         except Exception as exc:  # noqa: BLE001 -- one sample never aborts the run: any failure is reported

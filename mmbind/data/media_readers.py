@@ -24,10 +24,10 @@ from pydantic import ValidationError
 from mmbind.errors import InputError, RecipeError
 from mmbind.interfaces import MediaLoader
 from mmbind.media.reader import require_file
+from mmbind.recipe.media_options import loader_options
+from mmbind.recipe.validation_errors import format_validation_error
 from mmbind.registry import MediaLoaderEntry, Registry, default_registry
 from mmbind.registry.modalities import loader_entry
-
-TEMPORAL_FIELDS = ("frames", "fps", "max_frames", "min_frames")  # how a temporal loader samples time steps
 
 
 @dataclass(frozen=True)
@@ -85,17 +85,10 @@ def media_readers(
 
 def _reader(entry: MediaLoaderEntry, modality: str, raw: dict[str, Any], defaults: Mapping[str, Any],
             overrides: Mapping[str, Any]) -> MediaReader:
-    fields = entry.options.model_fields
-    usable = {k for k in fields if entry.temporal or k not in TEMPORAL_FIELDS}
-    raw = {**{k: v for k, v in defaults.items() if k in usable and k not in raw and v is not None}, **raw}
-    given = {k: v for k, v in overrides.items() if k in usable and v is not None}
-    if any(k in TEMPORAL_FIELDS for k in given):
-        raw = {k: v for k, v in raw.items() if k not in TEMPORAL_FIELDS}
-    raw.update(given)
     try:
-        validated = entry.options.model_validate(raw)
+        validated = loader_options(entry, raw, defaults, overrides)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = format_validation_error(exc).replace("Value error, ", "")
         raise RecipeError(f"data.media.{modality}: invalid options for loader {entry.name!r}: {problems}") \
             from None
     # unset optional fields (None) are left out, so a loader gaining an option keeps its cache identities

@@ -7,7 +7,9 @@ files in the order of the ``<key>`` tags of the text. Files are read eagerly (an
 `DataError` that stops the run); each sample is validated lazily by `parse_record`, so one malformed sample
 is skipped and counted instead of killing the run. A sample naming media that no encoder serves
 (`SourceFile.foreign_keys`: a key some installed loader reads, or whose ``<key>`` tag is in its text) is
-such a sample; `foreign_media` counts them before a run starts.
+such a sample; `foreign_media` counts them before a run starts. Sample ids are unique within a dataset
+(all its files): a sample repeating an earlier one's id is skipped and reported like any bad sample, the
+first one kept (`duplicate_ids`).
 """
 
 from __future__ import annotations
@@ -105,6 +107,43 @@ def sample_id(source: SourceFile, index: int) -> str:
     if isinstance(raw, dict) and isinstance(raw.get("id"), (str, int)):
         return str(raw["id"])
     return f"{source.path.name}#{index}"
+
+
+def duplicate_ids(sources: Sequence[SourceFile]) -> dict[tuple[int, int], str]:
+    """The samples of ``sources`` (one dataset's files, in order) whose id an earlier sample already has:
+    ``(file index, sample index) -> where that first sample is (FILE#INDEX)``. The first keeps the id;
+    each later one is skipped and reported (`DuplicateIdCheck`). Samples without an id are never
+    duplicates (they are reported as FILE#INDEX)."""
+    first: dict[str, str] = {}
+    duplicates: dict[tuple[int, int], str] = {}
+    for file_idx, source in enumerate(sources):
+        for sample_idx, raw in enumerate(source.samples):
+            if not isinstance(raw, dict) or not isinstance(raw.get("id"), (str, int)):
+                continue
+            key = str(raw["id"])
+            if key in first:
+                duplicates[file_idx, sample_idx] = first[key]
+            else:
+                first[key] = f"{source.path.name}#{sample_idx}"
+    return duplicates
+
+
+class DuplicateIdCheck:
+    """Refuses the samples of a dataset whose id an earlier sample has (`duplicate_ids`), with a
+    `DataError` the dataset turns into a skipped, reported sample (or a stopped run with
+    ``on_bad_sample: fail``)."""
+
+    def __init__(self, sources: Sequence[SourceFile]) -> None:
+        self.sources = sources
+        self.duplicates = duplicate_ids(sources)
+
+    def check(self, file_idx: int, sample_idx: int) -> None:
+        """`DataError` when the sample at ``(file_idx, sample_idx)`` repeats an earlier sample's id."""
+        first = self.duplicates.get((file_idx, sample_idx))
+        if first is not None:
+            where = f"{self.sources[file_idx].path.name}#{sample_idx}"
+            raise DataError(f"sample {sample_id(self.sources[file_idx], sample_idx)}: duplicate id ({where}; "
+                            f"the first sample with this id, {first}, is kept)")
 
 
 def foreign_media(source: SourceFile, raw: Any) -> list[str]:

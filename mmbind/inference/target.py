@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmbind.data.media_readers import TEMPORAL_FIELDS
 from mmbind.errors import CheckpointError
 from mmbind.model.config import CONFIG_NAME
+from mmbind.recipe.media_options import TEMPORAL_FIELDS
 from mmbind.run_folder import RECIPE_FILE, STAGES, read_run_recipe, stage_dir
 
 DEFAULT_FRAMES = 8  # Video-LLaVA's frame count, when nothing else says

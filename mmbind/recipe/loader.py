@@ -2,7 +2,8 @@
 
 Loading recipes: safe YAML, ``base:`` inheritance (a file relative to the recipe, else a bundled recipe's
 name such as ``tiny/train``), dotted overrides, pydantic validation of the recipe, then of each part's
-plugin options (`part_options.py`), of the stages against each other (`stage_checks.py`) and of
+plugin options (`part_options.py`), of each ``data.media`` key's media loader options
+(`media_options.py`), of the stages against each other (`stage_checks.py`) and of
 the trackers named in ``report_to`` (`trackers.py`: known, and installed). Every
 failure is a `RecipeError` (or a `PluginError`) whose message names the file, the field path and what was
 expected.
@@ -19,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from mmbind.errors import MmbindError, RecipeError
+from mmbind.recipe.media_options import check_media_options
 from mmbind.recipe.merge import apply_override, deep_merge
 from mmbind.recipe.part_options import validate_parts
 from mmbind.recipe.paths import RECIPE_SUFFIX, bundled_recipe_names, bundled_recipe_path, resolve_recipe_path
@@ -52,6 +54,7 @@ def recipe_from_dict(
         raise RecipeError(f"{source}: invalid recipe: {format_validation_error(exc)}") from None
     registry = registry or default_registry()
     validate_parts(recipe, source, registry)
+    check_media_options(recipe.data, source, registry)
     check_stage_kinds(recipe, source, registry)
     _check_stage_datasets(recipe, source)
     check_trackers_installed(recipe.report_to, source)

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from mmbind.errors import RecipeError
+from mmbind.recipe.unique_yaml import safe_load_unique
 
 
 def deep_merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def apply_override(data: dict[str, Any], override: str) -> dict[str, Any]:
     if not sep or not key.strip():
         raise RecipeError(f"override {override!r}: expected KEY=VALUE, e.g. model.seed=0")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = safe_load_unique(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
         raise RecipeError(f"override {override!r}: VALUE is not valid YAML ({_first_line(exc)})") from None
     parts = key.strip().split(".")

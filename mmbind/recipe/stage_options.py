@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from mmbind.interfaces.model_sizes import first_size_problem
 from mmbind.recipe.strict import StrictModel
 
 TEXT_DEFAULTS: dict[str, Any] = {  # the toy text tower (transformers CLIPTextConfig fields)
@@ -45,6 +46,9 @@ class TextEncoderSpec(StrictModel):
         unknown = sorted(set(value) - _text_fields())
         if unknown:
             raise ValueError(f"unknown CLIPTextConfig field(s) {', '.join(unknown)}")
+        found = first_size_problem(value)
+        if found is not None:
+            raise ValueError(f"{'.'.join(found[0])}: {found[1]} (got {value[found[0][0]]!r})")
         return value
 
     @model_validator(mode="after")
@@ -79,8 +83,12 @@ class AlignOptions(StrictModel):
     )
     embed_dim: int = Field(32, ge=1, description="width of the shared space (a loaded text encoder's own)")
     pool: Literal["mean", "cls"] = Field("mean", description="mean over tokens, or CLS (encoder keeps CLS)")
-    logit_scale: float = Field(2.6592600369327779, description="initial log logit scale: log(1/0.07)")
-    max_logit_scale: float = Field(100.0, gt=0, description="the scale exp(logit_scale) is clamped to this")
+    logit_scale: float = Field(
+        2.6592600369327779, allow_inf_nan=False, description="initial log logit scale: log(1/0.07)"
+    )
+    max_logit_scale: float = Field(
+        100.0, gt=0, allow_inf_nan=False, description="the scale exp(logit_scale) is clamped to this"
+    )
     cache_media: bool = Field(False, description="keep preprocessed pixels in RAM across epochs (small data)")
     eval_pairs: int = Field(512, ge=0, description="training pairs scored for retrieval at the end (0: none)")
 
@@ -91,7 +99,7 @@ class MaeDecoderSpec(StrictModel):
     width: int = Field(32, ge=1, description="decoder width")
     depth: int = Field(1, ge=1, le=8, description="transformer blocks")
     heads: int = Field(4, ge=1, description="attention heads (must divide width)")
-    mlp_ratio: float = Field(2.0, gt=0, description="MLP hidden width / width")
+    mlp_ratio: float = Field(2.0, gt=0, allow_inf_nan=False, description="MLP hidden width / width")
 
 
 class MaeStageOptions(StrictModel):

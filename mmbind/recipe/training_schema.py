@@ -30,7 +30,8 @@ class DataFileSpec(StrictModel):
 
     path: str = Field(description="JSON file: a list of {id, image|video|<modality>, conversations}")
     weight: float = Field(
-        1.0, ge=0, description="samples per epoch = weight x file length (fraction: subset)"
+        1.0, ge=0, allow_inf_nan=False,
+        description="samples per epoch = weight x file length (fraction: subset)",
     )
     image_root: str | None = Field(
         None, description="prefix for relative image paths (default: the file's dir)"

@@ -32,6 +32,7 @@ words appended after every earlier id (recipes with a depth encoder use it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import warnings
@@ -58,17 +59,44 @@ def _rng(seed: int, purpose: str) -> random.Random:
     return random.Random(f"mmbind-synth:{seed}:{purpose}")
 
 
-def _check_only_generated(out: Path) -> None:
+def _check_only_generated(out: Path, discard_edits: bool) -> None:
     """`DataError` unless every file in the dataset ``out`` is one its manifest lists (a user's file in a
-    generated dataset is never replaced with it)."""
+    generated dataset is never replaced with it) and, unless ``discard_edits``, still holds what the
+    generator wrote (its SHA-256 in the manifest): a file the user edited is never replaced silently."""
     try:
-        listed = {entry["path"] for entry in read_manifest(out)["files"]} | {MANIFEST}
+        entries = {entry["path"]: entry for entry in read_manifest(out)["files"]}
     except (KeyError, TypeError):
         raise DataError(f"{out / MANIFEST}: its file list is unreadable; not replacing the dataset") from None
-    foreign = [name for name in files_in(out) if name not in listed]
+    listed = set(entries) | {MANIFEST}
+    present = files_in(out)
+    foreign = [name for name in present if name not in listed]
     if foreign:
-        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-        raise DataError(f"{out}: holds files the generator did not write ({shown}); not replacing it")
+        raise DataError(f"{out}: holds files the generator did not write ({_shown(foreign)}); "
+                        "not replacing it")
+    if discard_edits:
+        return
+    edited = [name for name in present if name != MANIFEST and _edited(out / name, entries[name])]
+    if edited:
+        raise DataError(f"{out}: {len(edited)} generated file(s) were edited since (their SHA-256 differs "
+                        f"from {MANIFEST}): {_shown(edited)}; not replacing them (pass --discard-edits to "
+                        "replace them too)")
+
+
+def _edited(path: Path, entry: Any) -> bool:
+    """Whether the file at ``path`` no longer holds what its manifest ``entry`` says (size, then SHA-256)."""
+    if not isinstance(entry, dict) or path.is_symlink() or not path.is_file():
+        return True
+    if isinstance(entry.get("bytes"), int) and path.stat().st_size != entry["bytes"]:
+        return True
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest() != entry.get("sha256")
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def _items(seed: int, size: SynthSize) -> dict[str, list[GeneratedMedia]]:
@@ -130,12 +158,14 @@ WORLDS = ("default", "long")  # what ``world`` may name
 
 def generate_dataset(
     out: str | Path, seed: int = 0, size: str = "default", overwrite: bool = False, world: str = "default",
-    *, force: bool | None = None,
+    *, force: bool | None = None, discard_edits: bool = False,
 ) -> dict[str, Any]:
     """Generate the dataset into ``out``; returns the manifest. ``world="long"``: the long-video dataset
     instead (`mmbind.synth.long_dataset`). ``out`` must be new or empty (`mmbind.output_folder.SYNTH`); with
     ``overwrite`` anything there is replaced whole once the new dataset is complete, except a generated
-    dataset holding files it did not list (a `DataError`). ``force``: the deprecated name of ``overwrite``."""
+    dataset holding files it did not list, or files edited since it wrote them (their SHA-256 differs from
+    the manifest's; replaced only with ``discard_edits``): a `DataError` naming them. ``force``: the
+    deprecated name of ``overwrite``."""
     if force is not None:
         warnings.warn("generate_dataset(force=...) is deprecated; use overwrite=...", DeprecationWarning,
                       stacklevel=2)
@@ -153,7 +183,7 @@ def generate_dataset(
         out.mkdir(parents=True, exist_ok=True)
         return _generate(out, seed, size, world)
     if DATASET.found(out):
-        _check_only_generated(out)
+        _check_only_generated(out, discard_edits)
     with staged_folder(out) as staging:
         return _generate(staging, seed, size, world)
 

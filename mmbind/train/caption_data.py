@@ -25,7 +25,7 @@ from mmbind.data.build import stage_dataset
 from mmbind.data.dataset import sample_rng
 from mmbind.data.example import BadSample, bad_sample
 from mmbind.data.media_readers import MediaReader
-from mmbind.data.records import SourceFile, drop_media, parse_record, read_source, sample_id
+from mmbind.data.records import DuplicateIdCheck, SourceFile, drop_media, parse_record, read_source, sample_id
 from mmbind.errors import DataError
 from mmbind.recipe.training_schema import DataSpec
 from mmbind.registry import default_registry
@@ -68,6 +68,7 @@ class MediaCaptions(Dataset):
         self.cache: dict[int, Pair] | None = {} if cache else None
         self.index = [(s, i) for s, src in enumerate(sources) for i, raw in enumerate(src.samples)
                       if not isinstance(raw, dict) or raw.get(modality)]
+        self.unique = DuplicateIdCheck(sources)  # a repeated id is skipped and reported, the first kept
 
     def __len__(self) -> int:
         return len(self.index)
@@ -83,6 +84,7 @@ class MediaCaptions(Dataset):
         source_idx, sample_idx = self.index[index]
         source = self.sources[source_idx]
         try:
+            self.unique.check(source_idx, sample_idx)
             with sample_rng(self.seed, self.epoch, index):
                 pair = self._load(source, sample_idx)
         except Exception as exc:  # noqa: BLE001 -- one item never aborts the run: any failure is reported

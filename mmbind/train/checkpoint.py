@@ -38,6 +38,7 @@ from torch.distributed.checkpoint.state_dict import (
 from mmbind.errors import CheckpointError, StorageError
 from mmbind.train.distributed import DistInfo, barrier, gather_objects, unwrap
 from mmbind.train.manifest import MANIFEST, manifest_problem, write_manifest
+from mmbind.train.recipe_settings import reapply_recipe_settings, recipe_settings
 from mmbind.train.rng import rng_state, set_rng_state
 from mmbind.train.safe_load import safe_torch_load
 from mmbind.train.storage import storage_error
@@ -133,7 +134,9 @@ def load_checkpoint(
     path: Path, module: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, info: DistInfo,
     fsdp: bool,
 ) -> dict[str, Any]:
-    """Restore weights, optimizer, scheduler and this rank's RNG; returns the saved state."""
+    """Restore weights, optimizer, scheduler and this rank's RNG; returns the saved state. The optimizer's
+    settings (learning rates, weight decay, betas, epsilon) stay the recipe's: a change accepted on resume
+    (``--allow-recipe-change stages.NAME.lr``) applies to the remaining steps."""
     state = read_state(path)
     try:
         weights = load_file(str(path / "trainable.safetensors"))
@@ -142,11 +145,13 @@ def load_checkpoint(
     optim = safe_torch_load(path / "optimizer.pt")
     sched = safe_torch_load(path / "scheduler.pt")
     _load_trainable(module, weights, fsdp, str(path))
+    settings = recipe_settings(optimizer)  # the recipe's, which a resume that accepted changes must keep
     if fsdp:
         set_optimizer_state_dict(module, optimizer, optim, options=StateDictOptions(full_state_dict=True))
     else:  # not strict: a parameter that never received a gradient (a layer past select_layer) has no state
         set_optimizer_state_dict(unwrap(module), optimizer, optim, options=StateDictOptions(strict=False))
     scheduler.load_state_dict(sched)
+    reapply_recipe_settings(optimizer, scheduler, settings)
     rng_file = path / f"rng-rank{info.rank}.pt"
     if rng_file.is_file():  # a rank that did not exist when saving keeps its fresh seed
         set_rng_state(safe_torch_load(rng_file))

@@ -7,7 +7,9 @@ with it field by field: a change to a field that alters results is refused with 
 each field path (``stages.finetune.lr: 2e-05 -> 3e-05``) unless ``allow`` names that path or a parent of it
 (``--allow-recipe-change stages.finetune.lr``). Fields that do not alter the trained weights (`FREE_FIELDS`:
 logging and its trackers, checkpoint interval and count, data-loader workers, the cache folder, the run's
-name) may change.
+name) may change. A change that is accepted is applied to the remaining steps (the optimizer's settings
+are the recipe's after a checkpoint restore: `recipe_settings.py`), so a change to a stage that has already
+finished (which resuming skips) is refused even when named: it could not be applied.
 Runs started before the lock existed are compared with their ``recipe.yaml``.
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 
 from mmbind.errors import CheckpointError
 from mmbind.recipe.schema import Recipe
+from mmbind.run_folder import stage_dir
 from mmbind.train.storage import write_text_atomic
 
 LOCK_FILE = "recipe.lock.json"
@@ -117,4 +120,20 @@ def check_recipe_change(run_dir: Path, recipe: Recipe, allow: Iterable[str] = ()
             f"mix two settings. Restore {run_dir / 'recipe.yaml'}, or accept the change with "
             f"--allow-recipe-change {names}"
         )
+    done = [(p, a, b) for p, a, b in changes if _finished_stage(run_dir, p)]
+    if done:
+        listed = "; ".join(f"{p}: {_show(a)} -> {_show(b)}" for p, a, b in done)
+        stages = ", ".join(sorted({p.split(".")[1] for p, _, _ in done}))
+        raise CheckpointError(
+            f"{run_dir}: the recipe changes stage(s) that have already finished ({listed}); resuming skips "
+            f"finished stages ({stages}), so the change cannot be applied. Restore "
+            f"{run_dir / 'recipe.yaml'}, or train a new run (init_from: a finished stage's folder)"
+        )
     return [f"{p}: {_show(a)} -> {_show(b)}" for p, a, b in changes]
+
+
+def _finished_stage(run_dir: Path, path: str) -> bool:
+    """Whether the field ``path`` belongs to a stage whose output the run already holds (resuming skips
+    it, so a change to it would be accepted and never applied)."""
+    parts = path.split(".")
+    return len(parts) > 2 and parts[0] == "stages" and stage_dir(run_dir, parts[1]).is_dir()

@@ -31,6 +31,7 @@ from typing import Any
 import open_clip
 import torch
 from open_clip.transformer import VisionTransformer
+from pydantic import field_validator
 
 from mmbind import EncoderEntry, PluginOptionsError, deep_merge, hookimpl
 from mmbind.interfaces import BuildContext
@@ -44,6 +45,7 @@ from mmbind.interfaces.encoder_helpers import (
 from mmbind.media import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 from mmbind.weightfiles import load_strict, read_state_dict, strip_ddp_prefix, strip_prefix
 from mmbind_plugins.encoders.frame_encoder import FrameEncoder, FrameOptions
+from mmbind_plugins.hf_config import check_sizes
 
 ARTIFACT = "open_clip_encoder.json"
 # The text tower is discarded, so it is built as small as OpenCLIP allows (and never from the hub).
@@ -55,6 +57,13 @@ class OpenClipOptions(FrameOptions):
 
     model: str = "ViT-L-14"  # built-in OpenCLIP model name (open_clip.list_models()); no hf-hub:/local-dir:
     config: dict[str, Any] = {}  # deep-merged into the model's config (embed_dim, vision_cfg, ...)
+
+    @field_validator("config")
+    @classmethod
+    def _positive_sizes(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Widths, depths and head counts are positive (a recipe error naming config.<key>)."""
+        check_sizes(config)
+        return config
     weights: str | None = None  # local state-dict file (full CLIP or visual tower); None: random init
 
 

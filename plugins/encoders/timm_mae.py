@@ -30,6 +30,7 @@ from typing import Any
 
 import timm
 import torch
+from pydantic import field_validator
 from timm.models.vision_transformer import VisionTransformer
 
 from mmbind import EncoderEntry, PluginOptionsError, RecipeError, hookimpl
@@ -44,6 +45,7 @@ from mmbind.interfaces.encoder_helpers import (
 from mmbind.media import IMAGENET_MEAN, IMAGENET_STD
 from mmbind.weightfiles import load_strict, read_state_dict, strip_ddp_prefix
 from mmbind_plugins.encoders.frame_encoder import FrameEncoder, FrameOptions
+from mmbind_plugins.hf_config import check_sizes
 
 from .timm_masked import encode_visible
 
@@ -57,6 +59,13 @@ class MaeOptions(FrameOptions):
 
     model: str = "vit_large_patch16_224.mae"  # timm model name (with its pretrained tag)
     config: dict[str, Any] = {}  # keyword overrides for timm.create_model (img_size, embed_dim, depth, ...)
+
+    @field_validator("config")
+    @classmethod
+    def _positive_sizes(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Widths, depths and head counts are positive (a recipe error naming config.<key>)."""
+        check_sizes(config)
+        return config
     weights: str | None = None  # local state-dict file (timm or original MAE .pth); None: random init
     keep_cls: bool = False  # prepend each frame's CLS token
 

@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from mmbind import MediaLoaderEntry, hookimpl
 from mmbind.interfaces import MediaLoader
 from mmbind.media import VIDEO_SUFFIXES, FramePolicy, count_frames, decoded_bytes, read_frames
 from mmbind.media.limits import DEFAULT_FRAME_PIXELS, DEFAULT_VIDEO_FRAMES
+from mmbind.media.sampling import DEFAULT_MAX_FRAMES
 from mmbind.recipe.strict import StrictModel
 
 
@@ -40,7 +41,8 @@ class VideoFileOptions(StrictModel):
 
     frames: int = Field(8, ge=1, description="frames sampled uniformly per video (Video-LLaVA: 8); "
                                              "ignored when fps is set")
-    fps: float | None = Field(None, gt=0, description="sample this many frames per second of video instead")
+    fps: float | None = Field(None, gt=0, allow_inf_nan=False,
+                              description="sample this many frames per second of video instead")
     max_frames: int | None = Field(None, ge=1, description="with fps: at most this many frames (default 64)")
     min_frames: int | None = Field(None, ge=1, description="with fps: at least this many (default 1; short "
                                                            "videos repeat frames)")
@@ -50,13 +52,26 @@ class VideoFileOptions(StrictModel):
     max_video_frames: int | None = Field(None, ge=1, description=f"refuse videos of more frames (default "
                                                                 f"{DEFAULT_VIDEO_FRAMES:,})")
 
-    @model_validator(mode="after")
-    def _coherent(self) -> VideoFileOptions:
-        if self.fps is None and (self.max_frames is not None or self.min_frames is not None):
-            raise ValueError("max_frames / min_frames apply to sampling by rate: set fps too (or use frames)")
-        if self.fps is not None and self.max_frames is not None and self.max_frames < (self.min_frames or 1):
-            raise ValueError(f"max_frames {self.max_frames} is below min_frames {self.min_frames}")
-        return self
+    @field_validator("max_frames", "min_frames")
+    @classmethod
+    def _by_rate_only(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """max_frames / min_frames bound sampling by rate: without fps they would be ignored."""
+        if value is not None and "fps" in info.data and info.data["fps"] is None:
+            raise ValueError(f"{info.field_name} applies to sampling by rate: set fps too (or use frames)")
+        return value
+
+    @field_validator("min_frames")
+    @classmethod
+    def _within_cap(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """At least min_frames, at most max_frames (or its default) frames: the bounds must meet."""
+        if value is None or info.data.get("fps") is None or "max_frames" not in info.data:
+            return value
+        given = info.data["max_frames"]
+        cap = given if given is not None else DEFAULT_MAX_FRAMES
+        if value > cap:
+            name = "max_frames" if given is not None else "the default max_frames"
+            raise ValueError(f"min_frames {value} is above {name} {cap}")
+        return value
 
     def policy(self) -> FramePolicy:
         """The sampling policy these options describe."""

@@ -126,9 +126,11 @@ def test_torchcodec_without_the_module_says_how_to_install_it(tmp_path, monkeypa
 
 
 def test_loader_options_are_checked_with_the_field_named():
-    with pytest.raises(RecipeError, match=r"data.media.video: .*max_frames 4 is below min_frames 8"):
+    with pytest.raises(RecipeError, match=r"data.media.video: .*min_frames: min_frames 8 is above max_frames "
+                                          r"4"):
         media_readers(["video"], {"video": {"fps": 1.0, "max_frames": 4, "min_frames": 8}})
-    with pytest.raises(RecipeError, match=r"data.media.video: .*apply to sampling by rate: set fps"):
+    with pytest.raises(RecipeError, match=r"data.media.video: .*max_frames: max_frames applies to sampling "
+                                          r"by rate: set fps"):
         media_readers(["video"], {"video": {"max_frames": 16}})
     with pytest.raises(RecipeError, match=r"data.media.video: .*fps"):
         media_readers(["video"], {"video": {"fps": -1}})

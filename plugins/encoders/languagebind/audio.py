@@ -47,8 +47,9 @@ class LanguageBindAudioOptions(TowerOptions):
     num_mel_bins: int | None = Field(None, ge=4)  # spectrogram height; None: the preset's (112)
     target_length: int | None = Field(None, ge=1)  # frames per chunk (width); None: the preset's (1036)
     sample_rate: int = Field(SAMPLE_RATE, gt=0)  # Hz the waveform is resampled to before the filterbank
-    audio_mean: float = AUDIO_MEAN  # normalisation: (mel - audio_mean) / (2 * audio_std)
-    audio_std: float = Field(AUDIO_STD, gt=0.0)
+    # normalisation: (mel - audio_mean) / (2 * audio_std)
+    audio_mean: float = Field(AUDIO_MEAN, allow_inf_nan=False)
+    audio_std: float = Field(AUDIO_STD, gt=0.0, allow_inf_nan=False)
     chunks: Literal["fixed", "random"] = "fixed"  # long audio: each third's first start, or random (upstream)
 
 

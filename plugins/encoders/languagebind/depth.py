@@ -43,9 +43,12 @@ class LanguageBindDepthOptions(TowerOptions):
     """Options of the ``languagebind_depth`` encoder."""
 
     keep_cls: bool = False  # keep the CLS token (dropped by default, as languagebind_image: 256 tokens)
-    max_depth: float = Field(MAX_DEPTH, ge=0.0)  # metres mapped to 1.0; 0: each map's own maximum
-    min_depth: float = Field(MIN_DEPTH, ge=0.0)  # metres: smaller depths (and holes, 0) are raised to it
-    depth_scale: float = Field(DEPTH_SCALE, gt=0.0)  # raw map units per metre (1000: millimetres)
+    # metres mapped to 1.0; 0: each map's own maximum
+    max_depth: float = Field(MAX_DEPTH, ge=0.0, allow_inf_nan=False)
+    # metres: smaller depths (and holes, 0) are raised to it
+    min_depth: float = Field(MIN_DEPTH, ge=0.0, allow_inf_nan=False)
+    # raw map units per metre (1000: millimetres)
+    depth_scale: float = Field(DEPTH_SCALE, gt=0.0, allow_inf_nan=False)
     antialias: bool = False  # antialiased bicubic resize (LanguageBind's pinned torchvision: no)
 
 
