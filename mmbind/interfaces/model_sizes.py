@@ -35,7 +35,7 @@ def size_problem(key: str, value: Any) -> str | None:
     if value is None:
         return None
     if key in SIZE_KEYS:
-        if isinstance(value, (list, tuple)) and key in ("img_size", "image_size", "patch_size"):
+        if isinstance(value, (list, tuple)) and key in ("img_size", "image_size", "patch_size", "layers"):
             bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int) or v <= 0]
             return None if value and not bad else "must be positive integers"
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
