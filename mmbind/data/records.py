@@ -12,7 +12,6 @@ such a sample; `foreign_media` counts them before a run starts.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import DataError
-from mmbind.json_file import read_json
+from mmbind.json_file import read_json, read_json_lines
 from mmbind.prompting.record import Record
 
 ROLES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt"}
@@ -51,7 +50,7 @@ def read_source(
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{file}: dataset file not found")
-    samples = _read_jsonl(file) if file.suffix == ".jsonl" else read_json(file, DataError)
+    samples = read_json_lines(file, DataError) if file.suffix == ".jsonl" else read_json(file, DataError)
     if not isinstance(samples, list):
         raise DataError(f"{file}: expected a JSON list of samples, got {type(samples).__name__}")
     prefixes = {key: Path(root) for key, root in (roots or {}).items() if root}
@@ -200,19 +199,3 @@ def _check_unicode(text: str, where: str) -> None:
         raise DataError(
             f"{where}: text is not valid Unicode (lone surrogate {text[at]!r} at character {at})"
         ) from None
-
-
-def _read_jsonl(file: Path) -> list[Any]:
-    """One JSON value per non-empty line."""
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{file}: not valid JSON (not UTF-8 text: {exc.reason})") from None
-    samples = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                samples.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{file}: not valid JSON (line {number}: {exc.msg})") from None
-    return samples

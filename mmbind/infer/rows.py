@@ -14,12 +14,12 @@ Media paths are relative to the input file's folder. A row that is not a JSON ob
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from mmbind.data.media_readers import row_media
 from mmbind.errors import DataError
+from mmbind.json_file import NotJson, parse_json
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,10 @@ def read_rows(path: Path) -> tuple[list[InferRow], list[BadRow]]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                bad.append(BadRow(f"line {number}", f"malformed JSON ({exc.msg})"))
+                value = parse_json(line)
+            except NotJson as exc:
+                field = f" at {exc.field}" if exc.field else ""
+                bad.append(BadRow(f"line {number}", f"malformed JSON ({exc.reason}{field})"))
                 continue
             ident = str(value["id"]) if isinstance(value, dict) and "id" in value else f"line {number}"
             try:
@@ -94,8 +95,8 @@ def answered_ids(path: Path) -> set[str]:
     with path.open(encoding="utf-8", errors="replace") as lines:
         for line in lines:
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
+                value = parse_json(line)
+            except NotJson:
                 continue
             if isinstance(value, dict) and "id" in value:
                 done.add(str(value["id"]))

@@ -33,6 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from starlette.concurrency import run_in_threadpool
 
 from mmbind.data.media_readers import MediaReader, media_readers
+from mmbind.json_file import NotJson, parse_json
 from mmbind.prompting import Conversation
 from mmbind.registry.modalities import loader_entry
 from mmbind.serve.batcher import BatchWorker, Pending
@@ -74,9 +75,9 @@ async def _read_body(request: Request, limit: int) -> Any:
             raise RequestError(413, f"request body larger than the limit of {limit} bytes", "body_too_large")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(400, f"malformed JSON: {exc}", "invalid_json") from None
+        return parse_json(b"".join(chunks))
+    except NotJson as exc:
+        raise RequestError(400, f"malformed JSON: {exc.detail()}", "invalid_json") from None
 
 
 def page_html() -> str:
