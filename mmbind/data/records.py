@@ -21,6 +21,7 @@ from typing import Any
 from mmbind.errors import DataError
 from mmbind.json_file import read_json, read_json_lines
 from mmbind.prompting.record import Record
+from mmbind.prompting.text_guard import check_text
 
 ROLES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt"}
 NOT_MEDIA = ("id", "conversations")  # sample keys that never name media
@@ -173,7 +174,7 @@ def _turns(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     for i, turn in enumerate(value):
         if not isinstance(turn, dict) or not isinstance(turn.get("value"), str):
             raise DataError(f"{where}: conversations[{i}] needs a string 'value'")
-        _check_unicode(turn["value"], f"{where}: conversations[{i}]")
+        check_text(turn["value"], f"{where}: conversations[{i}]", DataError)
         role = ROLES.get(str(turn.get("from", "")).lower())
         if role is None:
             raise DataError(
@@ -188,14 +189,3 @@ def _turns(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     if len(turns) % 2:
         raise DataError(f"{where}: the conversation ends with a human turn (no answer to supervise)")
     return tuple(turns)
-
-
-def _check_unicode(text: str, where: str) -> None:
-    """`DataError` when ``text`` cannot be encoded (a lone surrogate such as ``"\\udfff"`` from JSON)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        at = exc.start
-        raise DataError(
-            f"{where}: text is not valid Unicode (lone surrogate {text[at]!r} at character {at})"
-        ) from None

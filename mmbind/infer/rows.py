@@ -40,6 +40,15 @@ class BadRow:
     reason: str
 
 
+def _printable(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogate), so it can be shown and written."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _row(value: object, line: int, base: Path) -> InferRow:
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
@@ -47,6 +56,8 @@ def _row(value: object, line: int, base: Path) -> InferRow:
             or value.get("id") == ""):
         raise ValueError("no id (a string or an integer)")
     ident = str(value["id"])
+    if not _printable(ident):
+        raise ValueError("the id is not valid Unicode text")
     question = value.get("question")
     if not isinstance(question, str) or not question.strip():
         raise ValueError("no question")
@@ -74,6 +85,7 @@ def read_rows(path: Path) -> tuple[list[InferRow], list[BadRow]]:
                 bad.append(BadRow(f"line {number}", f"malformed JSON ({exc.reason}{field})"))
                 continue
             ident = str(value["id"]) if isinstance(value, dict) and "id" in value else f"line {number}"
+            ident = ident if _printable(ident) else f"line {number}"
             try:
                 row = _row(value, number, path.parent)
             except ValueError as exc:

@@ -111,6 +111,7 @@ def create_app(model: Any, settings: ServeSettings, model_name: str, template: C
                           settings.media_root, settings.max_media_bytes, settings.max_decoded_bytes, budget)
     tokenizer = model.llm.tokenizer
     placeholders = dict(model.config.placeholder_ids)
+    context = model.llm.context_length
     created = int(time.time())
 
     def tokens_per_item(modality: str) -> int:
@@ -152,7 +153,7 @@ def create_app(model: Any, settings: ServeSettings, model_name: str, template: C
         _check_key(request, settings.api_key)
         body = await _read_body(request, settings.max_body_bytes)
         job = await run_in_threadpool(parse_chat_request, body, settings, model_name, template, tokenizer,
-                                      placeholders, reader.read_all, tokens_per_item)
+                                      placeholders, reader.read_all, tokens_per_item, context)
         pending = Pending(job, asyncio.get_running_loop())
         worker.submit(pending)
         ident = f"chatcmpl-{uuid.uuid4().hex}"
