@@ -18,7 +18,7 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -106,3 +106,23 @@ def write_bytes_atomic(path: Path | str, data: bytes, what: str = "") -> None:
     """Replace ``path`` with ``data`` all at once."""
     with atomic_file(path, "wb", what) as out:
         out.write(data)
+
+
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})  # a write failed, wherever it was
+ON_PATH = frozenset({errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG,
+                     errno.ELOOP})  # a write failed when the path is one of the outputs
+
+
+def as_write_error(exc: OSError, outputs: Sequence[Path]) -> WriteError | None:
+    """``exc`` as the `WriteError` of the command writing ``outputs`` when it is a failed write (the disk
+    is full anywhere, or an output's path, or a temporary sibling of it, is refused); None otherwise."""
+    named = Path(os.fsdecode(exc.filename)).absolute() if isinstance(exc.filename, (str, bytes)) else None
+    for output in outputs:
+        out = Path(output).absolute()
+        if named is not None and (named == out or out in named.parents
+                                  or (named.parent == out.parent and named.name.startswith(f".{out.name}."))):
+            if exc.errno in FULL | ON_PATH:
+                return write_error(exc, output)
+    if exc.errno in FULL and outputs:
+        return write_error(exc, named if named is not None else outputs[0])
+    return None
