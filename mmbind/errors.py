@@ -47,7 +47,13 @@ class CheckpointError(MmbindError):
     """A checkpoint directory is missing, incomplete or has mismatched weights."""
 
 
-class StorageError(CheckpointError):
+class WriteError(MmbindError):
+    """An output cannot be written (disk full, quota, permission denied, read-only file system, a folder on
+    the way missing or a file, a name too long); names the path and the reason, nothing is left half-written
+    (`mmbind.output_files`)."""
+
+
+class StorageError(CheckpointError, WriteError):
     """A run folder cannot be written (disk full, quota, permission denied); the run stays resumable."""
 
 
@@ -61,6 +67,13 @@ class MediaError(MmbindError):
 
 class DataError(MmbindError):
     """A dataset file or sample is malformed."""
+
+
+class PromptError(InputError):
+    """A question or prompt cannot be given to the model: its text is not valid Unicode, or it is longer
+    than the model's context (`mmbind.prompting.text_guard`); names the item."""
+
+    exit_code = 2
 
 
 class NoUsableDataError(DataError):

@@ -127,3 +127,9 @@ def check_outputs(args: argparse.Namespace) -> None:
         value = getattr(args, dest, None)
         if isinstance(value, Path):
             check_output_file(value, "output file")
+
+
+def output_paths(args: argparse.Namespace) -> list[Path]:
+    """The output folders and files the parsed command writes (``output_folders`` / ``output_files``)."""
+    dests = [*getattr(args, "output_folders", ()), *getattr(args, "output_files", ())]
+    return [value for dest in dests if isinstance(value := getattr(args, dest, None), Path)]

@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             help="videollava only: local LanguageBind directory (or tower config json) giving its geometry",
         )
     convert.add_argument("--overwrite", action="store_true", help="replace a non-empty DST")
-    convert.set_defaults(func=run_convert)
+    convert.set_defaults(func=run_convert, output_folders=("dst",))
     export = subparsers.add_parser("export", help="export an mmbind checkpoint to another layout")
     export.add_argument(
         "format", choices=sorted(f for f, c in CONVERTERS.items() if c[2]), help="target layout"
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("src", type=Path, help="mmbind checkpoint directory")
     export.add_argument("dst", type=Path, help="directory to write")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty DST")
-    export.set_defaults(func=run_export)
+    export.set_defaults(func=run_export, output_folders=("dst",))
 
 
 def run_convert(args: argparse.Namespace) -> int:

@@ -2,7 +2,8 @@
 
 Entry point of the ``mmbind`` command: builds the argument parser from the command modules and turns
 every `MmbindError` into one message on stderr (no traceback) and a non-zero exit status. Output folders
-are checked before a command runs (`mmbind.cli.argtypes`); a closed stdout pipe ends the command quietly.
+are checked before a command runs (`mmbind.cli.argtypes`), and a write of them that fails (a full disk, a
+name too long) is one `WriteError` (`mmbind.output_files`); a closed stdout pipe ends the command quietly.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from mmbind.cli.argtypes import check_outputs
+from mmbind.cli.argtypes import check_outputs, output_paths
 from mmbind.cli.console import print_error
 from mmbind.errors import MmbindError
+from mmbind.output_files import as_write_error
 
 # Command modules, each with register(subparsers) that sets `func` (args -> int exit status).
 COMMAND_MODULES = (
@@ -62,6 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _closed_pipe()
+    except OSError as exc:  # a write of the command's output failed: one message naming it and why
+        error = as_write_error(exc, output_paths(args))
+        if error is None:
+            raise
+        print_error(str(error))
+        return error.exit_code
 
 
 def _closed_pipe() -> int:

@@ -14,7 +14,6 @@ first one kept (`duplicate_ids`).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -22,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import DataError
-from mmbind.json_file import read_json
+from mmbind.json_file import read_json, read_json_lines
 from mmbind.prompting.record import Record
+from mmbind.prompting.text_guard import check_text
 
 ROLES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt"}
 NOT_MEDIA = ("id", "conversations")  # sample keys that never name media
@@ -53,7 +53,7 @@ def read_source(
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{file}: dataset file not found")
-    samples = _read_jsonl(file) if file.suffix == ".jsonl" else read_json(file, DataError)
+    samples = read_json_lines(file, DataError) if file.suffix == ".jsonl" else read_json(file, DataError)
     if not isinstance(samples, list):
         raise DataError(f"{file}: expected a JSON list of samples, got {type(samples).__name__}")
     prefixes = {key: Path(root) for key, root in (roots or {}).items() if root}
@@ -213,7 +213,7 @@ def _turns(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     for i, turn in enumerate(value):
         if not isinstance(turn, dict) or not isinstance(turn.get("value"), str):
             raise DataError(f"{where}: conversations[{i}] needs a string 'value'")
-        _check_unicode(turn["value"], f"{where}: conversations[{i}]")
+        check_text(turn["value"], f"{where}: conversations[{i}]", DataError)
         role = ROLES.get(str(turn.get("from", "")).lower())
         if role is None:
             raise DataError(
@@ -228,30 +228,3 @@ def _turns(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     if len(turns) % 2:
         raise DataError(f"{where}: the conversation ends with a human turn (no answer to supervise)")
     return tuple(turns)
-
-
-def _check_unicode(text: str, where: str) -> None:
-    """`DataError` when ``text`` cannot be encoded (a lone surrogate such as ``"\\udfff"`` from JSON)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        at = exc.start
-        raise DataError(
-            f"{where}: text is not valid Unicode (lone surrogate {text[at]!r} at character {at})"
-        ) from None
-
-
-def _read_jsonl(file: Path) -> list[Any]:
-    """One JSON value per non-empty line."""
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{file}: not valid JSON (not UTF-8 text: {exc.reason})") from None
-    samples = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                samples.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{file}: not valid JSON (line {number}: {exc.msg})") from None
-    return samples

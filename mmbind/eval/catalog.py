@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from mmbind.errors import DataError
 from mmbind.interfaces.benchmark import EvalSet
+from mmbind.prompting.text_guard import check_text
 from mmbind.registry import BenchmarkEntry, Registry, default_registry
 
 
@@ -29,5 +31,11 @@ def get_benchmark(name: str, registry: Registry | None = None) -> BenchmarkEntry
 
 def load_benchmark(name: str, data: Path, options: Mapping[str, str] | None = None,
                    registry: Registry | None = None) -> EvalSet:
-    """The questions of benchmark ``name`` read from ``data``."""
-    return get_benchmark(name, registry).load(Path(data), dict(options or {}))
+    """The questions of benchmark ``name`` read from ``data``; an item whose id, question or answer is not
+    valid Unicode is a `DataError` naming it (`mmbind.prompting.text_guard`)."""
+    eval_set = get_benchmark(name, registry).load(Path(data), dict(options or {}))
+    for number, item in enumerate(eval_set.items):
+        check_text(str(item.id), f"{eval_set.file}: item {number}: its id", DataError)
+        for field in ("question", "answer", "group"):
+            check_text(str(getattr(item, field)), f"{eval_set.file}: item {item.id}: its {field}", DataError)
+    return eval_set

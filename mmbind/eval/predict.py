@@ -21,6 +21,7 @@ from typing import Any
 from mmbind.errors import UsageError
 from mmbind.inference.generation import Generator, Query
 from mmbind.interfaces.benchmark import EvalItem, EvalSet
+from mmbind.output_files import make_folder, write_text_atomic, writing
 
 PREDICTIONS = "predictions.jsonl"
 GENERATION = "generation.json"
@@ -82,7 +83,7 @@ def generation_record(generator: Generator, benchmark: str, model: Path, data: P
 def pin_generation(folder: Path, record: dict[str, Any], restart: bool) -> None:
     """Write ``generation.json``; an existing one with other pinned settings is a `UsageError` (or, with
     ``restart``, the old predictions are discarded)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder, "the results folder")
     path = folder / GENERATION
     if restart:
         (folder / PREDICTIONS).unlink(missing_ok=True)
@@ -97,7 +98,7 @@ def pin_generation(folder: Path, record: dict[str, Any], restart: bool) -> None:
             raise UsageError(
                 f"{folder}: its predictions were generated with {first}={old.get(first)!r}, this run asks "
                 f"{first}={record.get(first)!r}; use --restart to discard them, or another --output")
-    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(record, indent=1) + "\n", "the generation settings")
 
 
 def read_predictions(path: Path) -> Predictions:
@@ -146,7 +147,7 @@ def predict(generator: Generator, items: Sequence[EvalItem], batch_size: int, ma
         on_batch(state.reused)
     path = folder / PREDICTIONS
     torn = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
-    with path.open("a", encoding="utf-8") as out:
+    with writing(path, "the predictions"), path.open("a", encoding="utf-8") as out:
         if torn:
             out.write("\n")
         for ready, answers, bad in generator.answer_readable(queries, max_new_tokens, batch_size):

@@ -21,6 +21,7 @@ from mmbind.eval.predict import generation_record, pin_generation
 from mmbind.inference.generation import Generator
 from mmbind.inference.target import Target
 from mmbind.interfaces.benchmark import EvalSet
+from mmbind.output_files import write_text_atomic
 
 if TYPE_CHECKING:
     from mmbind.eval.outcome import EvalSettings, SetOutcome
@@ -59,12 +60,11 @@ class SetFiles:
     def write(self, result: dict[str, Any]) -> Path:
         """Write one set's result (with the model and settings) to ``<folder>/<set>.json``."""
         out = self.folder / f"{result['set']}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
         target, settings = self.target, self.settings
         header = {"model": str(target.model_dir), "run": str(target.run_dir) if target.run_dir else None,
                   "stage": target.stage, "batch_size": settings.batch_size,
                   "max_new_tokens": settings.max_new_tokens, "limit": settings.limit, **settings.extra}
-        out.write_text(json.dumps({**header, **result}, indent=1) + "\n", encoding="utf-8")
+        write_text_atomic(out, json.dumps({**header, **result}, indent=1) + "\n", "the results")
         return out
 
 
@@ -102,5 +102,5 @@ class BenchmarkFolder:
 
     def write(self, result: dict[str, Any]) -> Path:
         """Write ``results.json``."""
-        (self.folder / RESULTS).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        write_text_atomic(self.folder / RESULTS, json.dumps(result, indent=1) + "\n", "the results")
         return self.folder / RESULTS

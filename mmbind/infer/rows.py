@@ -14,12 +14,12 @@ Media paths are relative to the input file's folder. A row that is not a JSON ob
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from mmbind.data.media_readers import row_media
 from mmbind.errors import DataError
+from mmbind.json_file import NotJson, parse_json
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,15 @@ class BadRow:
     reason: str
 
 
+def _printable(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogate), so it can be shown and written."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _row(value: object, line: int, base: Path) -> InferRow:
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
@@ -47,6 +56,8 @@ def _row(value: object, line: int, base: Path) -> InferRow:
             or value.get("id") == ""):
         raise ValueError("no id (a string or an integer)")
     ident = str(value["id"])
+    if not _printable(ident):
+        raise ValueError("the id is not valid Unicode text")
     question = value.get("question")
     if not isinstance(question, str) or not question.strip():
         raise ValueError("no question")
@@ -68,11 +79,13 @@ def read_rows(path: Path) -> tuple[list[InferRow], list[BadRow]]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                bad.append(BadRow(f"line {number}", f"malformed JSON ({exc.msg})"))
+                value = parse_json(line)
+            except NotJson as exc:
+                field = f" at {exc.field}" if exc.field else ""
+                bad.append(BadRow(f"line {number}", f"malformed JSON ({exc.reason}{field})"))
                 continue
             ident = str(value["id"]) if isinstance(value, dict) and "id" in value else f"line {number}"
+            ident = ident if _printable(ident) else f"line {number}"
             try:
                 row = _row(value, number, path.parent)
             except ValueError as exc:
@@ -94,8 +107,8 @@ def answered_ids(path: Path) -> set[str]:
     with path.open(encoding="utf-8", errors="replace") as lines:
         for line in lines:
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
+                value = parse_json(line)
+            except NotJson:
                 continue
             if isinstance(value, dict) and "id" in value:
                 done.add(str(value["id"]))

@@ -3,7 +3,8 @@
 `run_inference`: answers the rows of `mmbind infer` in batches of similar prompt length (sorted by token
 count, so little padding), appending each batch's answers to the output file as soon as it is done (one
 JSON line per row: id, question, media, answer). Ids already in the output are skipped, so an interrupted
-run continues where it stopped. A row whose media cannot be read is reported by id and skipped.
+run continues where it stopped. A row whose media cannot be read, or whose question the text guard refuses
+(not valid Unicode, longer than the model's context), is reported by id and skipped.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmbind.errors import PromptError
 from mmbind.infer.rows import BadRow, InferRow
 from mmbind.inference.generation import Generator, Query
-from mmbind.prompting import tokenize_prompt
+from mmbind.output_files import make_folder, writing
 
 
 @dataclass
@@ -27,15 +29,17 @@ class InferResult:
     bad: list[BadRow] = field(default_factory=list)
 
 
-def by_length(generator: Generator, rows: Sequence[InferRow]) -> list[InferRow]:
-    """``rows`` sorted by prompt length in tokens (stable)."""
-    placeholders = generator.model.config.placeholder_ids
-
-    def length(row: InferRow) -> int:
-        query = Query(row.question, row.modality, row.media)
-        return len(tokenize_prompt(generator.tokenizer, generator.prompt(query), placeholders))
-
-    return sorted(rows, key=length)
+def by_length(generator: Generator, rows: Sequence[InferRow]) -> tuple[list[InferRow], list[BadRow]]:
+    """``rows`` sorted by prompt length in tokens (stable), and those whose text the guard refuses (not
+    valid Unicode, longer than the model's context: `Generator.prompt_ids`)."""
+    lengths: dict[int, int] = {}
+    bad: list[BadRow] = []
+    for index, row in enumerate(rows):
+        try:
+            lengths[index] = len(generator.prompt_ids(Query(row.question, row.modality, row.media)))
+        except PromptError as exc:
+            bad.append(BadRow(row.id, str(exc)))
+    return [rows[i] for i in sorted(lengths, key=lambda i: lengths[i])], bad
 
 
 def run_inference(generator: Generator, rows: Sequence[InferRow], output: Path, done: set[str],
@@ -43,10 +47,13 @@ def run_inference(generator: Generator, rows: Sequence[InferRow], output: Path, 
                   on_rows: Callable[[int], None] | None = None) -> InferResult:
     """Answer every row whose id is not in ``done``; ``on_rows(n)`` after each batch (answered or bad)."""
     result = InferResult(skipped_done=sum(1 for r in rows if r.id in done))
-    todo = by_length(generator, [r for r in rows if r.id not in done])
-    output.parent.mkdir(parents=True, exist_ok=True)
+    todo, refused = by_length(generator, [r for r in rows if r.id not in done])
+    result.bad += refused
+    if on_rows is not None and refused:
+        on_rows(len(refused))
+    make_folder(output.parent)
     torn = output.is_file() and output.stat().st_size > 0 and not output.read_bytes().endswith(b"\n")
-    with output.open("a", encoding="utf-8") as out:
+    with writing(output), output.open("a", encoding="utf-8") as out:
         if torn:  # an interrupted run's last line: end it, so the next answer starts a line of its own
             out.write("\n")
         queries = [Query(r.question, r.modality, r.media) for r in todo]

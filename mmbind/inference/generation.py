@@ -26,6 +26,7 @@ from mmbind.errors import CheckpointError, InputError, MediaError
 from mmbind.model.media_items import stack_items, to_device
 from mmbind.model.splice import IGNORE_INDEX
 from mmbind.prompting import Conversation, get_template, tokenize_prompt
+from mmbind.prompting.text_guard import check_length, check_text, check_tokens
 
 CACHE_ITEMS = 64  # preprocessed media kept in memory
 
@@ -76,6 +77,7 @@ class Generator:
         self._reading = (media_options, {"backend": video_backend}, {**self.sampling, **(limits or {})})
         self.readers: dict[str, MediaReader] = {}  # built on a modality's first item
         self.device = next(model.parameters()).device
+        self.context = model.llm.context_length  # tokens the LLM reads at most (None: no known limit)
         self._cache: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()
 
     def pixels(self, modality: str, path: Path) -> torch.Tensor:
@@ -110,10 +112,24 @@ class Generator:
         """The full prompt text of ``query``."""
         return self.template.prompt(query.question, query.modalities(), query.history)
 
+    def prompt_ids(self, query: Query, item: str = "the question") -> list[int]:
+        """The token ids of ``query``'s prompt, through the text guard (`PromptError` naming ``item`` when
+        its text is not valid Unicode or does not fit the model's context)."""
+        check_text(query.question, item)
+        for asked, answered in query.history:
+            check_text(asked, f"{item} (an earlier question)")
+            check_text(answered, f"{item} (an earlier answer)")
+        prompt = self.prompt(query)
+        check_length(prompt, self.context, item)
+        placeholders = self.model.config.placeholder_ids
+        ids = tokenize_prompt(self.tokenizer, prompt, placeholders)
+        media = set(placeholders.values())
+        check_tokens(sum(1 for token in ids if token not in media), self.context, item)
+        return ids
+
     def inputs(self, queries: Sequence[Query]) -> dict[str, Any]:
         """Left-padded ``input_ids`` / ``attention_mask`` and the ``media`` of a batch."""
-        placeholders = self.model.config.placeholder_ids
-        rows = [tokenize_prompt(self.tokenizer, self.prompt(q), placeholders) for q in queries]
+        rows = [self.prompt_ids(q) for q in queries]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), pad_id(self.tokenizer), dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -157,12 +173,14 @@ class Generator:
     ) -> Iterator[tuple[list[int], list[str], list[tuple[int, str]]]]:
         """Greedy answers ``batch_size`` queries at a time, for batch jobs over files a user supplied: per
         batch, (indices into ``queries`` answered, their answers, (index, reason) of queries whose media
-        could not be read). A bad file never stops the job; it is reported with the first line of why."""
+        could not be read or whose text was refused). A bad file or question never stops the job; it is
+        reported with the first line of why."""
         for start in range(0, len(queries), batch_size):
             ready, bad = [], []
             for index in range(start, min(start + batch_size, len(queries))):
                 query = queries[index]
                 try:
+                    self.prompt_ids(query)
                     if query.modality is not None and query.media is not None:
                         self.pixels(query.modality, query.media)
                     for modality, path in query.also:
@@ -178,8 +196,10 @@ class Generator:
         """Log-probability of ``continuation`` as the model's answer to ``query`` (tokenised after the
         prompt, as training tokenises an answer), and whether greedy decoding would produce exactly it."""
         placeholders = self.model.config.placeholder_ids
+        check_text(continuation, "the continuation")
+        head = self.prompt_ids(query)
         prompt = self.prompt(query)
-        head = tokenize_prompt(self.tokenizer, prompt, placeholders)
+        check_length(prompt + continuation, self.context, "the question and its continuation")
         full = tokenize_prompt(self.tokenizer, prompt + continuation, placeholders)
         # the continuation's tokens are those of prompt + continuation past the prompt's (as lm-eval does)
         if len(full) <= len(head):

@@ -9,13 +9,12 @@ Public: plugins import them from ``mmbind.interfaces.benchmark_helpers``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mmbind.errors import DataError
-from mmbind.json_file import read_json
+from mmbind.json_file import NotJson, parse_json, read_json
 
 
 def read_entries(path: Path) -> list[Any]:
@@ -30,8 +29,10 @@ def read_entries(path: Path) -> list[Any]:
         return entries
     if text.startswith("{") and path.suffix != ".jsonl":
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
+            value = parse_json(text)
+        except NotJson as exc:
+            if exc.line == 0:  # parsed, but breaks a limit
+                raise DataError(f"{path}: not valid JSON ({exc.detail()})") from None
             value = None  # JSON lines
         if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
             return [{"id": key, **v} for key, v in value.items()]  # {id: entry}, as some exports have
@@ -42,9 +43,10 @@ def read_entries(path: Path) -> list[Any]:
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: line {number}: not valid JSON ({exc.msg})") from None
+            out.append(parse_json(line))
+        except NotJson as exc:
+            field = f" at {exc.field}" if exc.field else ""
+            raise DataError(f"{path}: line {number}: not valid JSON ({exc.reason}{field})") from None
     return out
 
 

@@ -19,6 +19,7 @@ import torch
 
 from mmbind.errors import CheckpointError, PluginOptionsError
 from mmbind.interfaces.context import BuildContext
+from mmbind.json_file import NotJson, parse_json
 from mmbind.media import ImageTransform, VideoTransform
 
 TEMPORAL_OPTION_DOC = "items are frame sequences (T, 3, H, W); None: the host's default for the modality"
@@ -125,11 +126,13 @@ def read_json_artifact(directory: str | Path, name: str, plugin: str) -> dict[st
     """The spec `write_json_artifact` saved; a missing or unreadable file is a `CheckpointError`."""
     path = Path(directory) / name
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
+        spec = parse_json(path.read_bytes())
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing ({plugin} saves it with the model)") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise CheckpointError(f"{path}: unreadable {plugin} artifact ({exc})") from None
+    except NotJson as exc:
+        raise CheckpointError(f"{path}: unreadable {plugin} artifact ({exc.detail()})") from None
     if not isinstance(spec, dict):
         raise CheckpointError(f"{path}: expected a JSON object, got {type(spec).__name__}")
     return spec

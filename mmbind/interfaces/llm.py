@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from mmbind.errors import MmbindError
 from mmbind.interfaces.block_checkpointing import checkpoint_blocks
 from mmbind.interfaces.capability import not_convertible, unsupported
 from mmbind.interfaces.decode_state import DecodeState
@@ -50,6 +51,18 @@ class LLMBackend(nn.Module, ABC):
     @abstractmethod
     def vocab_size(self) -> int:
         """Number of rows of the input embedding table."""
+
+    @property
+    def context_length(self) -> int | None:
+        """The most tokens the model reads (prompt and answer together); None: no known limit. Inference
+        refuses a longer prompt (`mmbind.prompting.text_guard`). Default: ``max_position_embeddings`` of
+        `hf_model`'s config, when the backend has one."""
+        try:
+            config = self.hf_model().config
+        except (MmbindError, AttributeError):
+            return None
+        value = getattr(config, "max_position_embeddings", None)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
     @abstractmethod
     def input_embeddings(self) -> nn.Embedding:

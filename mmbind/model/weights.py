@@ -14,6 +14,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mmbind.errors import CheckpointError
+from mmbind.json_file import NotJson, parse_json, read_json
 
 WEIGHTS_NAME = "model.safetensors"
 INDEX_NAME = "model.safetensors.index.json"
@@ -45,9 +46,7 @@ def load_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str,
     if single.is_file():
         files, tied = [single], _tied_from_metadata(single)
     elif index.is_file():
-        data = json.loads(index.read_text(encoding="utf-8"))
-        files = [directory / n for n in sorted(set(data["weight_map"].values()))]
-        tied = data.get("metadata", {}).get("tied", {})
+        files, tied = _index_shards(index)
     else:
         raise CheckpointError(f"{directory}: no weights ({WEIGHTS_NAME} or {INDEX_NAME}) found")
     state: dict[str, torch.Tensor] = {}
@@ -59,6 +58,23 @@ def load_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str,
         except (SafetensorError, OSError) as exc:
             raise CheckpointError(f"{file}: unreadable safetensors file ({exc})") from None
     return state, tied
+
+
+def _index_shards(index: Path) -> tuple[list[Path], dict[str, str]]:
+    """The shard files an index lists and its tied names (`CheckpointError` naming the index when it is not
+    JSON, has no ``weight_map`` object of file names, or a ``metadata.tied`` that is not an object)."""
+    data = read_json(index, CheckpointError)
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(n, str) and n for n in weight_map.values()):
+        raise CheckpointError(f"{index}: not a shard index (no 'weight_map' object of tensor names to files)")
+    names = sorted(set(weight_map.values()))
+    if any(Path(n).name != n for n in names):
+        raise CheckpointError(f"{index}: its 'weight_map' names a file outside its folder")
+    metadata = data.get("metadata")
+    tied = metadata.get("tied", {}) if isinstance(metadata, dict) else {}
+    if not isinstance(tied, dict):
+        raise CheckpointError(f"{index}: 'metadata.tied' is not an object")
+    return [index.parent / n for n in names], tied
 
 
 def load_into(
@@ -118,4 +134,10 @@ def _tied_from_metadata(file: Path) -> dict[str, str]:
             meta = handle.metadata() or {}
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{file}: unreadable safetensors file ({exc})") from None
-    return json.loads(meta.get("tied", "{}"))
+    try:
+        tied = parse_json(meta.get("tied", "{}"))
+    except NotJson as exc:
+        raise CheckpointError(f"{file}: its 'tied' metadata is not valid JSON ({exc.detail()})") from None
+    if not isinstance(tied, dict):
+        raise CheckpointError(f"{file}: its 'tied' metadata is not a JSON object")
+    return tied

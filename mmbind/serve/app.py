@@ -33,6 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from starlette.concurrency import run_in_threadpool
 
 from mmbind.data.media_readers import MediaReader, media_readers
+from mmbind.json_file import NotJson, parse_json
 from mmbind.prompting import Conversation
 from mmbind.registry.modalities import loader_entry
 from mmbind.serve.batcher import BatchWorker, Pending
@@ -74,9 +75,9 @@ async def _read_body(request: Request, limit: int) -> Any:
             raise RequestError(413, f"request body larger than the limit of {limit} bytes", "body_too_large")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(400, f"malformed JSON: {exc}", "invalid_json") from None
+        return parse_json(b"".join(chunks))
+    except NotJson as exc:
+        raise RequestError(400, f"malformed JSON: {exc.detail()}", "invalid_json") from None
 
 
 def page_html() -> str:
@@ -110,6 +111,7 @@ def create_app(model: Any, settings: ServeSettings, model_name: str, template: C
                           settings.media_root, settings.max_media_bytes, settings.max_decoded_bytes, budget)
     tokenizer = model.llm.tokenizer
     placeholders = dict(model.config.placeholder_ids)
+    context = model.llm.context_length
     created = int(time.time())
 
     def tokens_per_item(modality: str) -> int:
@@ -151,7 +153,7 @@ def create_app(model: Any, settings: ServeSettings, model_name: str, template: C
         _check_key(request, settings.api_key)
         body = await _read_body(request, settings.max_body_bytes)
         job = await run_in_threadpool(parse_chat_request, body, settings, model_name, template, tokenizer,
-                                      placeholders, reader.read_all, tokens_per_item)
+                                      placeholders, reader.read_all, tokens_per_item, context)
         pending = Pending(job, asyncio.get_running_loop())
         worker.submit(pending)
         ident = f"chatcmpl-{uuid.uuid4().hex}"

@@ -20,7 +20,9 @@ from typing import Any
 
 import torch
 
+from mmbind.errors import PromptError
 from mmbind.prompting import Conversation, tokenize_prompt
+from mmbind.prompting.text_guard import check_length, check_text, check_tokens
 from mmbind.serve.request_error import RequestError
 from mmbind.serve.settings import ServeSettings
 
@@ -85,6 +87,14 @@ def _number(body: dict[str, Any], name: str, default: float, low: float, high: f
     return value
 
 
+def _guarded(code: str, check: Callable[..., Any], *args: Any) -> Any:
+    """``check(*args)``; its `PromptError` as a 400 with ``code``."""
+    try:
+        return check(*args)
+    except PromptError as exc:
+        raise RequestError(400, str(exc), code) from None
+
+
 def _parts(content: Any, role: str, index: int) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
@@ -102,14 +112,15 @@ def _media_url(part: dict[str, Any], kind: str, index: int) -> str:
     if not isinstance(url, str) or not url:
         raise RequestError(400, f"messages[{index}]: a {kind} part needs {kind}.url (a data: URI or a path)",
                            "invalid_message")
-    return url
+    return _guarded("invalid_text", check_text, url, f"messages[{index}].{kind}.url")
 
 
 def parse_chat_request(body: Any, settings: ServeSettings, model_name: str, template: Conversation,
                        tokenizer: Any, placeholders: dict[str, int],
                        read_media: Callable[[list[tuple[str, str]]], list[torch.Tensor]],
-                       tokens_per_item: Callable[[str], int]) -> ChatJob:
-    """Check ``body`` and build its job (RequestError with a one-line reason when anything is off)."""
+                       tokens_per_item: Callable[[str], int], context: int | None = None) -> ChatJob:
+    """Check ``body`` and build its job (RequestError with a one-line reason when anything is off).
+    ``context``: the model's context in tokens (a longer prompt is refused, `mmbind.prompting.text_guard`)."""
     if not isinstance(body, dict):
         raise RequestError(400, "the request body must be a JSON object", "invalid_body")
     model = body.get("model")
@@ -138,7 +149,7 @@ def parse_chat_request(body: Any, settings: ServeSettings, model_name: str, temp
         for part in _parts(message.get("content"), role, index):
             kind = part.get("type")
             if kind == "text" and isinstance(part.get("text"), str):
-                texts.append(part["text"])
+                texts.append(_guarded("invalid_text", check_text, part["text"], f"messages[{index}]"))
             elif isinstance(kind, str) and kind.endswith("_url") and kind[:-4] in modalities:
                 if role != "user":
                     raise RequestError(400, f"messages[{index}]: media are only accepted in user messages",
@@ -163,6 +174,7 @@ def parse_chat_request(body: Any, settings: ServeSettings, model_name: str, temp
     said = ["\n".join(texts) for _, texts in turns]
     history = tuple(zip(said[0:-1:2], said[1:-1:2]))
     prompt = template.prompt(said[-1], [m for m, _, _ in media_refs], history)
+    _guarded("prompt_too_long", check_length, prompt, context, "the conversation")
     ids = tokenize_prompt(tokenizer, prompt, placeholders)
     tags = sum(ids.count(pid) for pid in placeholders.values())
     if tags != len(media_refs):
@@ -172,6 +184,7 @@ def parse_chat_request(body: Any, settings: ServeSettings, model_name: str, temp
         raise RequestError(400,
                            f"the prompt is {len(ids)} tokens long (at most {settings.max_prompt_tokens})",
                            "prompt_too_long")
+    _guarded("prompt_too_long", check_tokens, len(ids) - tags, context, "the conversation")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     max_tokens = _number({"max_tokens": max_tokens}, "max_tokens", settings.default_max_tokens, 1,
                          settings.max_tokens, integer=True)

@@ -35,12 +35,14 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
 
 from mmbind.dataset_manifest import MANIFEST, read_manifest
-from mmbind.errors import DataError, UsageError
+from mmbind.errors import DataError, UsageError, WriteError
+from mmbind.output_files import make_folder, writing
 from mmbind.output_folder import DATASET, SYNTH, files_in, staged_folder
 from mmbind.synth.depth import BACKGROUND_MM, DepthItem, depth_items, render_depth, write_depth
 from mmbind.synth.depth_text import depth_caption_record, depth_instruction_record, depth_open_records
@@ -180,12 +182,30 @@ def generate_dataset(
         get_size(size)
     out = Path(out)
     if SYNTH.claim(out, overwrite) == "new":
-        out.mkdir(parents=True, exist_ok=True)
-        return _generate(out, seed, size, world)
+        existed = out.is_dir()
+        make_folder(out, "the dataset folder")
+        try:
+            with writing(out, "the dataset"):
+                return _generate(out, seed, size, world)
+        except BaseException:  # a full disk, an interrupt: leave the folder as it was (missing or empty)
+            _empty(out, remove=not existed)
+            raise
     if DATASET.found(out):
         _check_only_generated(out, discard_edits)
-    with staged_folder(out) as staging:
+    with staged_folder(out, WriteError) as staging, writing(out, "the dataset"):
         return _generate(staging, seed, size, world)
+
+
+def _empty(folder: Path, remove: bool) -> None:
+    """Delete what ``folder`` holds (and ``folder`` itself when ``remove``); links are not followed."""
+    if remove:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def _generate(out: Path, seed: int, size: str, world: str) -> dict[str, Any]:

@@ -14,7 +14,6 @@ checkpoints) is unwrapped. Errors are raised in the caller's `Wording` (`CHECKPO
 
 from __future__ import annotations
 
-import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from mmbind.errors import CheckpointError, ConversionError, MmbindError
+from mmbind.json_file import read_json
 
 # (single file, index of shards) in order of preference
 LAYOUTS = (
@@ -129,11 +129,13 @@ def read_shapes(files: list[Path], wording: Wording = CHECKPOINT) -> dict[str, t
 
 
 def _listed_shards(index: Path, wording: Wording) -> list[Path]:
-    try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        names = sorted(set(weight_map.values()))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise wording.error(f"{index}: not a shard index with a 'weight_map' ({exc})") from None
+    data = read_json(index, wording.error)
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(n, str) and n for n in weight_map.values()):
+        raise wording.error(f"{index}: not a shard index (no 'weight_map' object of tensor names to files)")
+    names = sorted(set(weight_map.values()))
+    if any(Path(n).name != n for n in names):
+        raise wording.error(f"{index}: its 'weight_map' names a file outside its folder")
     return [index.parent / name for name in names]
 
 

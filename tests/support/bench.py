@@ -22,7 +22,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 
 def videoqa_folder(micro: Path, root: Path, n: int = 6, split: bool = True, missing: int = 0) -> Path:
@@ -72,6 +72,7 @@ class FakeJudge:
     mode: str = "ok"  # ok | down (HTTP 503) | garbage (unparsable verdicts)
     fail_first: int = 0  # answer 503 to this many requests first (retries)
     garbage_first: int = 0  # answer unparsable verdicts to this many requests first, then recover
+    body: Any = None  # when set: answer 200 with this instead of a completion (text: as text/plain)
 
 
 def _verdict(body: dict[str, Any]) -> str:
@@ -95,6 +96,10 @@ def fake_judge() -> Iterator[FakeJudge]:
     async def complete(request: Request) -> Any:
         body = await request.json()
         state.requests.append(body)
+        if state.body is not None:
+            if isinstance(state.body, str):
+                return PlainTextResponse(state.body)
+            return JSONResponse(state.body)
         if state.mode == "down" or state.fail_first > 0:
             state.fail_first -= 1
             return JSONResponse({"error": {"message": "overloaded"}}, status_code=503)

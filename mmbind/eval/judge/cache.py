@@ -9,6 +9,9 @@ between threads.
 Only valid verdicts are reused. A reply that did not parse (an invalid verdict: the judge failing for a
 while) is appended to ``invalid.jsonl`` for diagnosis and never read back, so the next run asks the judge
 again; invalid rows an older version wrote into ``verdicts.jsonl`` are ignored when it is read.
+
+A cache folder that cannot be written is one `WriteError` when the cache opens (before anything is asked),
+and a write that fails later (a full disk) is one `WriteError` too.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.eval.judge.verdict import Verdict
+from mmbind.output_files import writing
 
 CACHE_FILE = "verdicts.jsonl"
 INVALID_FILE = "invalid.jsonl"  # invalid replies, for diagnosis only: never read
@@ -28,7 +32,7 @@ INVALID_FILE = "invalid.jsonl"  # invalid replies, for diagnosis only: never rea
 def verdict_key(question: str, answer: str, prediction: str, model: str, prompt_version: str) -> str:
     """The cache key of one verdict."""
     blob = json.dumps([question, answer, prediction, model, prompt_version], ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class VerdictCache:
@@ -39,6 +43,9 @@ class VerdictCache:
         self.invalid_path = Path(folder) / INVALID_FILE
         self._lock = threading.Lock()
         self._verdicts: dict[str, Verdict] = {}
+        with writing(folder, "the judge cache"):  # a folder that cannot be written fails now, not mid-run
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            self.path.open("ab").close()
         if self.path.is_file():
             for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
@@ -66,8 +73,7 @@ class VerdictCache:
 
 def _append(path: Path, row: dict[str, Any]) -> None:
     """Append ``row`` as one JSON line, after a newline if the file's last line was torn."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+b") as out:  # reads anywhere, writes at the end
+    with writing(path, "the judge cache"), path.open("a+b") as out:  # reads anywhere, writes at the end
         size = out.seek(0, 2)
         torn = False
         if size:

@@ -4,7 +4,8 @@
 temperature 0, the versioned prompt of `prompt.py` -- with every valid verdict cached on disk
 (`VerdictCache`; an invalid one is asked again by the next run), at most ``concurrency`` requests in
 flight, and each request retried with exponential backoff on connection errors, timeouts, rate limits and
-server errors. When a request still fails, `JudgeError` says so (the verdicts received until then are
+server errors -- and on a 200 whose body is not a chat completion (`reply_text`, counted in
+`Judge.malformed`). When a request still fails, `JudgeError` says so (the verdicts received until then are
 cached; the run can be resumed later for nothing). After each call, `Judge.counts` (`VerdictCounts`) says
 how many verdicts came from the cache, how many were asked of the judge, and how many were invalid.
 
@@ -15,6 +16,7 @@ Settings come from the command line or the environment: ``MMBIND_JUDGE_BASE_URL`
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +27,7 @@ from typing import Any
 from mmbind.errors import JudgeError, UsageError
 from mmbind.eval.judge.cache import VerdictCache, verdict_key
 from mmbind.eval.judge.prompt import PROMPT_VERSION, messages
+from mmbind.eval.judge.reply import NotACompletion, reply_text
 from mmbind.eval.judge.verdict import Verdict, parse_verdict
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mmbind" / "judge"
@@ -83,6 +86,8 @@ class Judge:
         self.config = config
         self.cache = VerdictCache(config.cache_dir)
         self.asked = 0  # requests that reached the endpoint and were answered
+        self.malformed = 0  # answers that were not a chat completion (retried like a failed call)
+        self._lock = threading.Lock()
         self.counts = VerdictCounts()  # of the latest `judge` call
         if client is None:
             import openai
@@ -99,7 +104,7 @@ class Judge:
         import openai
 
         retryable = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
-                     openai.InternalServerError)
+                     openai.InternalServerError, openai.APIResponseValidationError)
         last: Exception | None = None
         for attempt in range(self.config.retries + 1):
             try:
@@ -107,7 +112,11 @@ class Judge:
                     model=self.config.model, messages=messages(question, answer, prediction), temperature=0.0,
                     max_tokens=self.config.max_tokens)
                 self.asked += 1
-                return parse_verdict(reply.choices[0].message.content if reply.choices else None)
+                return parse_verdict(reply_text(reply))
+            except NotACompletion as exc:
+                with self._lock:
+                    self.malformed += 1
+                last = exc
             except retryable as exc:
                 last = exc
             except openai.APIStatusError as exc:  # 4xx other than 429: asking again will not help
@@ -117,7 +126,7 @@ class Judge:
                 time.sleep(self.config.backoff_s * 2 ** attempt)
         raise JudgeError(
             f"judge {self.config.base_url or 'api.openai.com'} ({self.config.model}) failed after "
-            f"{self.config.retries + 1} attempts: {type(last).__name__}: {_short(last)}; the predictions and "
+            f"{self.config.retries + 1} attempts: {_failure(last)}; the predictions and "
             f"the {len(self.cache)} verdicts received are kept -- run the same command again to resume")
 
     def judge(self, rows: Sequence[tuple[str, str, str]],
@@ -149,6 +158,13 @@ class Judge:
         verdicts = [got[k] for k in keys]
         self.counts = VerdictCounts(from_cache, len(keys) - from_cache, sum(not v.valid for v in verdicts))
         return verdicts
+
+
+def _failure(exc: BaseException | None) -> str:
+    """What the last attempt got: ``it answered <what>`` or ``<ErrorType>: <message>``."""
+    if isinstance(exc, NotACompletion):
+        return f"it answered {exc}"
+    return f"{type(exc).__name__}: {_short(exc)}"
 
 
 def _short(exc: BaseException | None) -> str:

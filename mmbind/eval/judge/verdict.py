@@ -8,10 +8,11 @@ guessed), as the paper's script drops replies it cannot parse.
 from __future__ import annotations
 
 import ast
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from mmbind.json_file import parse_json
 
 _DICT = re.compile(r"\{.*?\}", re.S)
 
@@ -42,11 +43,11 @@ def parse_verdict(reply: str | None) -> Verdict:
     if match is None:
         return Verdict(False, False, 0.0, text)
     value: Any = None
-    for parse in (ast.literal_eval, json.loads):
+    for parse in (ast.literal_eval, parse_json):
         try:
             value = parse(match.group())
             break
-        except (ValueError, SyntaxError, json.JSONDecodeError):
+        except (ValueError, SyntaxError, RecursionError, MemoryError):
             continue
     if not isinstance(value, dict):
         return Verdict(False, False, 0.0, text)
