@@ -3,6 +3,8 @@ whole, no stale files), and a failed conversion leaves the old destination untou
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,24 @@ def test_a_failed_conversion_leaves_the_old_destination(converted, tmp_path):
         convert_hf(broken, out, overwrite=True)
     assert (tree(out) == {"keep.txt": b"mine"}
             and sorted(p.name for p in tmp_path.iterdir()) == ["broken", "out"])
+
+
+def test_an_impossible_or_full_destination_is_one_message_and_leaves_nothing(converted, tmp_path, capsys,
+                                                                           monkeypatch):
+    hf, mm = converted
+    (tmp_path / "file").write_text("x")
+    assert main(["export", "hf", str(mm), str(tmp_path / "file" / "out")]) != 0
+    err = capsys.readouterr().err
+    assert "file/out" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    real_open = open
+
+    def full_disk(file, mode="r", *args, **kwargs):  # every file the export writes finds the disk full
+        if any(m in mode for m in "wax") and str(tmp_path) in str(file):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", full_disk)
+    assert main(["export", "hf", str(mm), str(tmp_path / "out")]) != 0
+    err = capsys.readouterr().err
+    assert "(ENOSPC)" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no destination, no staging folder left
