@@ -67,10 +67,9 @@ def test_recipe_show_imports_only_the_plugins_its_recipe_names():
 
 
 @pytest.mark.slow
-def test_recipe_show_imports_no_transformers_once_its_configs_were_checked(tmp_path, monkeypatch):
-    monkeypatch.setenv("MMBIND_CACHE_DIR", str(tmp_path))
-    assert "transformers" in imported_by("recipe", "show", "tiny/train")  # the configs checked, remembered
-    modules = imported_by("recipe", "show", "tiny/train")
+def test_recipe_show_imports_no_transformers_even_on_a_first_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMBIND_CACHE_DIR", str(tmp_path))  # no config check remembered
+    modules = imported_by("recipe", "show", "tiny/train")  # its configs are proven from transformers' source
     assert not modules & {"transformers", "torchvision"}, sorted(modules & {"transformers", "torchvision"})
 
 
