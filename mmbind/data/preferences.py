@@ -129,7 +129,8 @@ class PreferenceBatch:
         return len(self.ids)
 
     def to(self, device: torch.device | str) -> PreferenceBatch:
-        return PreferenceBatch(self.rows.to(device), self.ids, self.indices.to(device), self.bad, self.truncated)
+        rows, indices = self.rows.to(device), self.indices.to(device)
+        return PreferenceBatch(rows, self.ids, indices, self.bad, self.truncated)
 
 
 class PreferenceCollator:

@@ -40,7 +40,9 @@ def settle_encoder_stage(stage: Any, options: Any) -> None:
     if "train" in stage.model_fields_set and stage.train != implied:
         raise ValueError(f"kind {stage.kind}: train is implied ({implied}: the pre-trained encoder); omit it")
     if "per_device_batch" in stage.model_fields_set and stage.per_device_batch != stage.global_batch:
-        raise ValueError(f"kind {stage.kind}: one forward pass per step; omit per_device_batch (= global_batch)")
+        raise ValueError(
+            f"kind {stage.kind}: one forward pass per step; omit per_device_batch (= global_batch)"
+        )
     stage.train, stage.per_device_batch = implied, stage.global_batch
 
 

@@ -108,12 +108,14 @@ class MaeStageOptions(StrictModel):
 
 
 class DpoOptions(StrictModel):
-    """``kind: dpo``: direct preference optimisation (Rafailov et al. 2023) as TRL's ``DPOTrainer`` defines it."""
+    """``kind: dpo``: direct preference optimisation (Rafailov et al. 2023) as TRL's ``DPOTrainer`` defines
+    it."""
 
     beta: float = Field(0.1, gt=0, allow_inf_nan=False,
                         description="strength of the pull to the reference (IPO: its tau)")
     loss: Literal["sigmoid", "ipo"] = Field(
-        "sigmoid", description="sigmoid: the DPO paper's loss; ipo: IPO's squared loss on per-token log-ratios"
+        "sigmoid",
+        description="sigmoid: the DPO paper's loss; ipo: IPO's squared loss on per-token log-ratios",
     )
     label_smoothing: float = Field(
         0.0, ge=0, lt=0.5, description="probability that a preference label is flipped (robust DPO, TRL's "
@@ -124,7 +126,8 @@ class DpoOptions(StrictModel):
         description="weight of the chosen answers' NLL added to the loss (RPO; TRL's rpo_alpha)",
     )
     reference: Literal["copy", "precomputed"] = Field(
-        "copy", description="copy: a frozen copy of the stage's starting model; precomputed: its log-probabilities "
+        "copy",
+        description="copy: a frozen copy of the stage's starting model; precomputed: its log-probabilities "
         "scored once before the stage into the run folder (with LoRA the reference is the model with its "
         "adapters disabled)",
     )

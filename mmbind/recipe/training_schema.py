@@ -101,8 +101,8 @@ class StageSpec(StrictModel):
 
     kind: str = Field(
         "lm", pattern=r"^[A-Za-z_][\w.-]*$",
-        description="a stage kind contributed by a plugin (mmbind_stage_kinds): lm (language-model training), "
-                    "dpo (preference optimisation), align / mae (encoder pre-training), or a third party's",
+        description="a stage kind contributed by a plugin (mmbind_stage_kinds): lm (language-model "
+                    "training), dpo (preference optimisation), align / mae (encoder pre-training), or another",
     )
     options: dict[str, Any] = Field(default_factory=dict, description="options of the stage's kind")
     dataset: str | None = Field(None, description="key in data.datasets; default: the stage's own name")
@@ -169,6 +169,12 @@ class StageSpec(StrictModel):
     def _betas_in_range(cls, value: tuple[float, float]) -> tuple[float, float]:
         if not all(0 <= beta < 1 for beta in value):
             raise ValueError("AdamW betas must lie in [0, 1)")
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _installed_kind(cls, value: str, info: ValidationInfo) -> str:
+        kind_entry(value, registry_of(info.context))
         return value
 
     @model_validator(mode="after")

@@ -113,7 +113,8 @@ class StageKindEntry:
     build: Callable[[Any], Any]  # (StageContext) -> Objective
     options: type[BaseModel] | None = None  # validates the stage's ``options:``
     settle: Callable[[Any, Any], None] | None = None  # (StageSpec, options) -> None; ValueError
-    check: Callable[[Any, str, Any, Any, str], None] | None = None  # (recipe, stage, options, registry, source)
+    # (recipe, stage name, options, registry, source) -> None; RecipeError
+    check: Callable[[Any, str, Any, Any, str], None] | None = None
     description: str = ""  # one line for `mmbind plugins`
     kind: PartKind = field(default="stage_kind", init=False)
 

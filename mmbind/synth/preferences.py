@@ -75,6 +75,6 @@ def preference_record(item: GeneratedMedia, rng: random.Random) -> dict[str, Any
     short = rng.random() < SHORT_P
     question = f"{qa.question}\n{SHORT_SUFFIX}" if short else qa.question
     chosen, rejected = (qa.answer, wrong_short) if short else (qa.sentence, wrong_sentence)
-    return record(item, f"pref-{item.id}", [human(with_tag(item, question))], chosen=chosen, rejected=rejected,
-                  hallucination=kind)
+    return record(item, f"pref-{item.id}", [human(with_tag(item, question))], chosen=chosen,
+                  rejected=rejected, hallucination=kind)
 

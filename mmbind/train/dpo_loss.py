@@ -66,7 +66,8 @@ class PreferenceLoss:
         c, r = self.chosen_rewards, self.rejected_rewards
         return {"rewards/chosen": float(c.mean()), "rewards/rejected": float(r.mean()),
                 "rewards/accuracies": float((c > r).float().mean()), "rewards/margins": float((c - r).mean()),
-                "logps/chosen": float(chosen.detach().mean()), "logps/rejected": float(rejected.detach().mean())}
+                "logps/chosen": float(chosen.detach().mean()),
+                "logps/rejected": float(rejected.detach().mean())}
 
 
 def preference_loss(

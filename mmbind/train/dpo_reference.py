@@ -2,10 +2,11 @@
 
 ``reference: precomputed`` of ``kind: dpo``: the starting model's answer log-probabilities of every pair,
 scored once before the stage's first step and kept in ``RUN/reference/<stage>.safetensors`` (``chosen`` and
-``rejected``, one row per pair of the stage's dataset; 0 for a bad pair, which never trains), so every epoch and every resume
-reuses them instead of running a reference model. Scoring runs the prepared model in eval mode (adapters
-bypassed under LoRA), under the stage's precision, on pairs as preprocessed in epoch 0; the ranks share the
-pairs (each scores every world-th micro-batch, and FSDP ranks step together) and sum their rows.
+``rejected``, one row per pair of the stage's dataset; 0 for a bad pair, which never trains), so every
+epoch and every resume reuses them instead of running a reference model. Scoring runs the prepared model in
+eval mode (adapters bypassed under LoRA), under the stage's precision, on pairs as preprocessed in epoch 0;
+the ranks share the pairs (each scores every world-th micro-batch, and FSDP ranks step together) and sum
+their rows.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ def reference_path(run_dir: Path, stage: str) -> Path:
     return run_dir / REFERENCE_DIR / f"{stage}.safetensors"
 
 
-def load_or_score(path: Path, module: torch.nn.Module, dataset: PreferenceDataset, collator: PreferenceCollator,
-                  per_device: int, info: DistInfo, precision: str) -> torch.Tensor:
+def load_or_score(
+    path: Path, module: torch.nn.Module, dataset: PreferenceDataset, collator: PreferenceCollator,
+    per_device: int, info: DistInfo, precision: str,
+) -> torch.Tensor:
     """The ``(pairs, 2)`` table at ``path`` when it covers the dataset, else scored now and written there."""
     if path.is_file():
         saved = load_file(str(path))

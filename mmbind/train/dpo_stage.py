@@ -52,8 +52,9 @@ class DpoObjective(ModelObjective):
     def after_prepare(self) -> None:
         if isinstance(self.reference, Precomputed):
             ctx, p = self.ctx, self.prepared
-            self.reference.table = load_or_score(reference_path(ctx.run_dir, ctx.name), p.module, self.dataset,
-                                                 self.collator, self.per_device, ctx.info, p.precision)
+            path = reference_path(ctx.run_dir, ctx.name)
+            self.reference.table = load_or_score(path, p.module, self.dataset, self.collator,  # type: ignore[arg-type]
+                                                 self.per_device, ctx.info, p.precision)
 
     def count(self, batch: PreferenceBatch) -> int:  # type: ignore[override]
         return batch.size
