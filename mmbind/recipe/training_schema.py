@@ -102,7 +102,7 @@ class StageSpec(StrictModel):
     kind: str = Field(
         "lm", pattern=r"^[A-Za-z_][\w.-]*$",
         description="a stage kind contributed by a plugin (mmbind_stage_kinds): lm (language-model "
-                    "training), dpo (preference optimisation), align / mae (encoder pre-training), or another",
+                    "training), dpo (preference optimisation), align / mae (encoder pre-training), ...",
     )
     options: dict[str, Any] = Field(default_factory=dict, description="options of the stage's kind")
     dataset: str | None = Field(None, description="key in data.datasets; default: the stage's own name")
