@@ -106,7 +106,8 @@ def _trl_loss(options: DpoOptions, per_token: torch.Tensor, completion: torch.Te
                               is_top1=torch.zeros_like(per_token, dtype=torch.bool))
     chosen_ref, rejected_ref = ref.chunk(2)
     inputs = {"input_ids": torch.zeros_like(completion), "attention_mask": torch.ones_like(completion),
-              "completion_mask": completion, "ref_chosen_logps": chosen_ref, "ref_rejected_logps": rejected_ref}
+              "completion_mask": completion, "ref_chosen_logps": chosen_ref,
+              "ref_rejected_logps": rejected_ref}
     loss = trainer._compute_loss(lambda **_: outputs, inputs, return_outputs=False)
     return loss, {k: v[-1] for k, v in trainer._metrics["train"].items()}
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+import mmbind
 from mmbind.cli.main import main
+from mmbind.data.build import build_stage_data
 from mmbind.data.preferences import PreferenceExample, parse_preference
 from mmbind.data.records import read_source
 from mmbind.errors import RecipeError
@@ -20,7 +22,8 @@ from mmbind.train.metrics import MetricsLog
 from tests.support.preferences import DPO_STAGE, dpo_recipe, make_preferences
 from tests.support.train import TRAIN_RECIPE, data_overrides, make_data
 
-SHORT = ["stages.pretrain.max_steps=1", "stages.finetune.global_batch=4", "stages.finetune.per_device_batch=2",
+SHORT = ["stages.pretrain.max_steps=1", "stages.finetune.global_batch=4",
+         "stages.finetune.per_device_batch=2",
          "stages.finetune.warmup_ratio=0", "stages.finetune.lr=1e-2", "data.feature_cache.enabled=false"]
 
 
@@ -40,7 +43,8 @@ def test_dpo_options_default_to_trls(data):
 @pytest.mark.parametrize(("overrides", "message"), [
     (["stages.finetune.options={beta: 0.1, loss: ipo, label_smoothing: 0.1}"],
      r"label_smoothing applies to loss sigmoid"),
-    (["stages.finetune.options={mask_ratio: 0.5}"], r"'mask_ratio' is an option of kind mae, not of kind dpo"),
+    (["stages.finetune.options={mask_ratio: 0.5}"],
+     r"'mask_ratio' is an option of kind mae, not of kind dpo"),
     (["stages.finetune.packing=true"], r"kind dpo: packing is not supported"),
     (["stages.finetune.lora={r: 4}"], r"kind dpo: with lora .* only the LLM's adapters may train"),
     (["stages.finetune.kind=dp"], r"stages\.finetune\.kind: unknown stage kind 'dp'; did you mean 'dpo'\?"),
@@ -53,7 +57,8 @@ def test_bad_dpo_stages_are_recipe_errors(data, overrides, message):
 # ------------------------------------------------------------------------------------------------- data
 def test_both_layouts_give_the_same_pairs(data):
     llava = read_source(str(make_preferences(data, "llava.json")), media_keys=["image", "video"])
-    ranking = read_source(str(make_preferences(data, "ranking.json", ranking=True)), media_keys=["image", "video"])
+    ranking = read_source(str(make_preferences(data, "ranking.json", ranking=True)),
+                          media_keys=["image", "video"])
     for i in range(len(llava.samples)):
         (chosen, rejected), (chosen2, rejected2) = parse_preference(llava, i), parse_preference(ranking, i)
         assert (chosen.turns, rejected.turns, chosen.media) == (chosen2.turns, rejected2.turns, chosen2.media)
@@ -61,8 +66,8 @@ def test_both_layouts_give_the_same_pairs(data):
 
 
 BAD = [
-    {"id": "same", "image": "images/000.png", "conversations": [{"from": "human", "value": "<image>\nColour?"}],
-     "chosen": "It is red.", "rejected": "It is red."},
+    {"id": "same", "image": "images/000.png",
+     "conversations": [{"from": "human", "value": "<image>\nColour?"}], "chosen": "It is red.", "rejected": "It is red."},
     {"id": "empty", "conversations": [{"from": "human", "value": "What is 1 plus 1?"}], "chosen": "It is 2.",
      "rejected": " "},
     {"id": "tag-without-file", "conversations": [{"from": "human", "value": "<image>\nColour?"}],
@@ -118,7 +123,8 @@ def test_precomputed_reference_trains_as_the_frozen_copy(data, tmp_path):
     assert copy[0]["loss"] == pytest.approx(math.log(2), abs=1e-5)  # the policy starts as the reference
     for a, b in zip(copy, precomputed, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], abs=1e-4)
-        for key in ("rewards/chosen", "rewards/rejected", "rewards/margins", "logps/chosen", "logps/rejected"):
+        for key in ("rewards/chosen", "rewards/rejected", "rewards/margins", "logps/chosen",
+                    "logps/rejected"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-4), key
         if abs(a["rewards/margins"]) > 1e-3:  # accuracy compares rewards that start as rounding noise
             assert a["rewards/accuracies"] == b["rewards/accuracies"]
@@ -143,13 +149,10 @@ def test_lora_reference_is_the_model_without_its_adapters(data, tmp_path):
 
 
 def test_pairs_share_their_media(data):
-    from mmbind.data.build import build_stage_data
-
-    import mmbind
-
     recipe = dpo_recipe(data, make_preferences(data), "data.feature_cache.enabled=false")
     model = mmbind.build_model(recipe)
-    dataset, _, _ = build_stage_data(recipe.data, "finetune", recipe.stages["finetune"], model, preferences=True)
+    stage = recipe.stages["finetune"]
+    dataset, _, _ = build_stage_data(recipe.data, "finetune", stage, model, preferences=True)
     pair = next(p for p in (dataset[i] for i in range(len(dataset)))
                 if isinstance(p, PreferenceExample) and p.chosen.media)
     assert pair.chosen.media and not pair.rejected.media  # the rejected example carries placeholders only

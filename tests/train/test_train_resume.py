@@ -26,8 +26,8 @@ DROPOUT = "model.llm.options.config.attention_dropout=0.2"  # randomness in ever
 
 def _driver(data: Path, run: Path, mode: str, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-    return subprocess.Popen([sys.executable, str(DRIVER), str(data), str(run), mode, DROPOUT, *extra], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen([sys.executable, str(DRIVER), str(data), str(run), mode, DROPOUT, *extra],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.mark.slow
