@@ -1,6 +1,7 @@
 """A third party's stage kind: a package with its own ``mmbind`` entry point
-(`tests/support/third_party_kind`) installed into a throw-away environment layered on this one, then trained with ``mmbind train`` there: its
-options validated like a part's, its loss module run by the one trainer."""
+(`tests/support/third_party_kind`) installed into a throw-away environment layered on this one, then
+trained with ``mmbind train`` there: its options validated like a part's, its loss module run by the one
+trainer."""
 
 from __future__ import annotations
 

@@ -67,7 +67,8 @@ def test_both_layouts_give_the_same_pairs(data):
 
 BAD = [
     {"id": "same", "image": "images/000.png",
-     "conversations": [{"from": "human", "value": "<image>\nColour?"}], "chosen": "It is red.", "rejected": "It is red."},
+     "conversations": [{"from": "human", "value": "<image>\nColour?"}], "chosen": "It is red.",
+     "rejected": "It is red."},
     {"id": "empty", "conversations": [{"from": "human", "value": "What is 1 plus 1?"}], "chosen": "It is 2.",
      "rejected": " "},
     {"id": "tag-without-file", "conversations": [{"from": "human", "value": "<image>\nColour?"}],
