@@ -6,6 +6,7 @@
     OUT/videos/NNNNN.mp4                      training videos (H.264)
     OUT/pretrain.json  OUT/finetune.json      stage-1 captions, stage-2 conversations (LLaVA format)
     OUT/preferences.json                      preference pairs: a correct answer and a hallucination
+    OUT/preferences_chosen.json               the same prompts with their chosen answers, as conversations
     OUT/eval/images/  OUT/eval/videos/        held-out media
     OUT/eval/{image,video}_{open,pope}.json   held-out evaluation sets
     OUT/scenes.json                           every media file's split, attributes and signature
@@ -51,7 +52,7 @@ from mmbind.synth.evalsets import CooccurrenceStats, open_records, pope_records
 from mmbind.synth.items import GeneratedMedia
 from mmbind.synth.manifest import write_manifest
 from mmbind.synth.media_io import write_image, write_video
-from mmbind.synth.preferences import preference_record
+from mmbind.synth.preferences import chosen_conversation, preference_record
 from mmbind.synth.sizes import SynthSize, get_size
 from mmbind.synth.tokenizer import extend_tokenizer, train_tokenizer
 from mmbind.synth.training import caption_record, instruction_record, text_only_record
@@ -192,6 +193,7 @@ def _generate(out: Path, seed: int, size: str, world: str) -> dict[str, Any]:
     _write_json(out / "pretrain.json", pretrain)
     _write_json(out / "finetune.json", finetune)
     _write_json(out / "preferences.json", preferences)
+    _write_json(out / "preferences_chosen.json", [chosen_conversation(p) for p in preferences])
     for name, samples in depth_records.items():
         _write_json(out / f"{name}.json", samples)
     for name, samples in sets.items():
@@ -222,7 +224,7 @@ def _generate(out: Path, seed: int, size: str, world: str) -> dict[str, Any]:
         "seed": seed, "size": preset.to_json(), "counts": counts,
         "train": {"pretrain": "pretrain.json", "finetune": "finetune.json",
                   "pretrain_depth": "pretrain_depth.json", "finetune_depth": "finetune_depth.json",
-                  "preferences": "preferences.json"},
+                  "preferences": "preferences.json", "preferences_chosen": "preferences_chosen.json"},
         "eval_sets": eval_sets, "scenes": "scenes.json", "tokenizer": tokenizer,
         "tokenizer_depth": tokenizer_depth,
         "depth": {"file": "depth.json", "unit": "mm", "background_mm": BACKGROUND_MM},

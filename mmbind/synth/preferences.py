@@ -4,7 +4,9 @@ Preference pairs of the synthetic world (``preferences.json``, LLaVA style: the 
 ``conversations`` up to the user's question, ``"chosen"`` and ``"rejected"`` answers): one per training
 image or video, asking a question whose correct answer is the chosen one and whose rejected answer is a
 plausible hallucination of the kind POPE and the open questions probe -- an absent object said present, a
-wrong colour, shape, count or motion. Short-answer questions (LLaVA-1.5's suffix) get short answers,
+wrong colour, shape, count or motion. ``preferences_chosen.json`` holds the same prompts answered by the
+chosen answers as ordinary conversations (supervised training on them is preference training's fair
+control). Short-answer questions (LLaVA-1.5's suffix) get short answers,
 the others sentences, as in the stage-2 conversations; the rejected answer is always worded like the chosen.
 """
 
@@ -78,3 +80,10 @@ def preference_record(item: GeneratedMedia, rng: random.Random) -> dict[str, Any
     return record(item, f"pref-{item.id}", [human(with_tag(item, question))], chosen=chosen,
                   rejected=rejected, hallucination=kind)
 
+
+
+def chosen_conversation(pair: dict[str, Any]) -> dict[str, Any]:
+    """A preference pair as a LLaVA conversation answered by its chosen answer."""
+    out = {k: v for k, v in pair.items() if k not in ("chosen", "rejected", "conversations")}
+    out["conversations"] = [*pair["conversations"], {"from": "gpt", "value": pair["chosen"]}]
+    return out
