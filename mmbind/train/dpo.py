@@ -8,7 +8,8 @@ log-probabilities of the answers (media and prompt excluded, after splicing) and
 loss (`dpo_loss.preference_loss`), returned as the SUM over the pairs with TRL's metrics.
 
 The reference is the stage's starting model, one of:
-- `FrozenCopy`: a frozen copy made when the stage starts (not a submodule: never trained, wrapped or saved);
+- `FrozenCopy`: a frozen copy made when the stage starts (not a submodule: never trained, wrapped or saved;
+  the outputs of the encoders the stage does not train are taken from the policy's forward);
 - `AdaptersOff`: with LoRA, the model itself with its adapters bypassed (no copy; only the adapters train,
   so the media's projected tokens are the reference's too);
 - `Precomputed`: log-probabilities scored once before the stage (`dpo_reference.py`), looked up by pair.
@@ -21,10 +22,11 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from mmbind.data.collate import Batch
 from mmbind.data.preferences import PreferenceBatch
 from mmbind.model.loss import supervised_positions
-from mmbind.model.media_items import MediaItems
-from mmbind.model.multimodal_lm import MultimodalLM
+from mmbind.model.media_items import MediaItems, stack_items, unstack
+from mmbind.model.multimodal_lm import CachedFeatures, MultimodalLM
 from mmbind.recipe.stage_options import DpoOptions
 from mmbind.train.dpo_loss import METRIC_NAMES, SequenceLogps, preference_loss, sequence_logps
 from mmbind.train.feature_cache import FeatureCache
@@ -45,21 +47,32 @@ def pair_logps(model: MultimodalLM, batch: PreferenceBatch, projected: dict[str,
     return sequence_logps(out.logits, out.labels, supervised_positions(out.labels))
 
 
-class Reference(Protocol):
-    """The reference model's answer log-probabilities ``(2N,)`` of a batch (chosen then rejected)."""
+Encoded = dict[str, CachedFeatures]  # frozen encoders' outputs of every item of a modality, this step's
 
-    def logps(self, batch: PreferenceBatch, projected: dict[str, MediaItems]) -> torch.Tensor: ...
+
+class Reference(Protocol):
+    """The reference model's answer log-probabilities ``(2N,)`` of a batch (chosen then rejected), given
+    the rows' projected media and the frozen encoders' outputs of the policy's forward."""
+
+    def logps(self, batch: PreferenceBatch, projected: dict[str, MediaItems], encoded: Encoded
+              ) -> torch.Tensor:
+        ...
 
 
 class FrozenCopy:
-    """A frozen copy of the starting model (eval mode, no gradients)."""
+    """A frozen copy of the starting model (eval mode, no gradients). Its encoders are the policy's where
+    the stage does not train them, so it takes their outputs from the policy's forward (the encoders run
+    once per pair) and runs its own projector and LLM."""
 
     def __init__(self, model: MultimodalLM) -> None:
         self.model = model.eval().requires_grad_(False)
 
     @torch.no_grad()
-    def logps(self, batch: PreferenceBatch, projected: dict[str, MediaItems]) -> torch.Tensor:
+    def logps(self, batch: PreferenceBatch, projected: dict[str, MediaItems], encoded: Encoded
+              ) -> torch.Tensor:
         media, features = media_inputs(batch.rows)
+        media = {m: items for m, items in media.items() if m not in encoded}
+        features = {**features, **encoded}
         own = both_answers(self.model.encode(media, features))
         return pair_logps(self.model, batch, own).logps
 
@@ -71,7 +84,8 @@ class AdaptersOff:
         self.model = model
 
     @torch.no_grad()
-    def logps(self, batch: PreferenceBatch, projected: dict[str, MediaItems]) -> torch.Tensor:
+    def logps(self, batch: PreferenceBatch, projected: dict[str, MediaItems], encoded: Encoded
+              ) -> torch.Tensor:
         with self.model.llm.lora_disabled():
             return pair_logps(self.model, batch, {m: _detached(t) for m, t in projected.items()}).logps
 
@@ -82,7 +96,8 @@ class Precomputed:
     def __init__(self) -> None:
         self.table: torch.Tensor | None = None  # (pairs, 2) float64, set before the first step
 
-    def logps(self, batch: PreferenceBatch, projected: dict[str, MediaItems]) -> torch.Tensor:
+    def logps(self, batch: PreferenceBatch, projected: dict[str, MediaItems], encoded: Encoded
+              ) -> torch.Tensor:
         assert self.table is not None, "the precomputed reference is scored before the first step"
         rows = self.table.to(batch.indices.device)[batch.indices]
         return torch.cat([rows[:, 0], rows[:, 1]]).float()
@@ -98,11 +113,20 @@ class DpoForward(TrainForward):
         self.reference = reference  # a plain object: not a submodule
 
     def policy(self, batch: PreferenceBatch, anchor: torch.Tensor | None = None
-               ) -> tuple[SequenceLogps, dict[str, MediaItems]]:
-        """The model's answer log-probabilities of the 2N rows, and the rows' projected media."""
-        media, features = media_inputs(batch.rows)
-        projected = both_answers(self.model.encode(media, features, self.store(batch.rows)))
-        return pair_logps(self.model, batch, projected, anchor), projected
+               ) -> tuple[SequenceLogps, dict[str, MediaItems], Encoded]:
+        """The model's answer log-probabilities of the 2N rows, the rows' projected media, and the frozen
+        encoders' outputs of every item of the modalities they encoded (cache hits included)."""
+        rows = batch.rows
+        media, features = media_inputs(rows)
+        store, fresh = self.store(rows), {}
+
+        def keep(modality: str, tokens: torch.Tensor, slots: list[int]) -> torch.Tensor:
+            tokens = store(modality, tokens, slots) if store is not None else tokens
+            fresh.setdefault(modality, []).extend(zip(slots, tokens))
+            return tokens
+
+        projected = both_answers(self.model.encode(media, features, keep))
+        return pair_logps(self.model, batch, projected, anchor), projected, _all_items(rows, fresh)
 
     def forward(self, batch: PreferenceBatch, score: bool = False  # type: ignore[override]
                 ) -> tuple[torch.Tensor, dict[str, float]] | torch.Tensor:
@@ -114,11 +138,30 @@ class DpoForward(TrainForward):
         if score:
             return self.policy(batch)[0].logps
         anchor = self._unused_terms(set(batch.rows.media))
-        policy, projected = self.policy(batch, anchor if anchor.requires_grad else None)
-        reference = self.reference.logps(batch, projected)
+        policy, projected, encoded = self.policy(batch, anchor if anchor.requires_grad else None)
+        reference = self.reference.logps(batch, projected, encoded)
         result = preference_loss(policy, reference, self.options)
         chosen, rejected = policy.logps.chunk(2)
         return result.losses.sum(), result.metrics(chosen, rejected)
+
+
+def _all_items(rows: Batch, fresh: dict[str, list[tuple[int, torch.Tensor]]]) -> Encoded:
+    """Per modality whose pixel items were all encoded by a frozen encoder: every item's encoder output
+    (the fresh ones and the cache hits) at its position, as `CachedFeatures`."""
+    out = {}
+    for modality, outputs in fresh.items():
+        items = rows.media[modality]
+        if items.pixel_slots is None or len(outputs) != len(items.pixel_slots):
+            continue
+        known: list[torch.Tensor | None] = [None] * items.count
+        for slot, tokens in outputs:
+            known[int(items.pixel_slots[slot])] = tokens
+        if items.features is not None and items.feature_slots is not None:
+            for slot, tokens in zip(items.feature_slots.tolist(), unstack(items.features)):
+                known[slot] = tokens
+        stacked = stack_items([t for t in known if t is not None])
+        out[modality] = CachedFeatures(stacked, torch.arange(items.count, device=items.pixel_slots.device))
+    return out
 
 
 def _detached(items: MediaItems) -> MediaItems:

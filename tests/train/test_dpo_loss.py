@@ -55,7 +55,7 @@ def test_sequence_logps_are_a_direct_log_softmax_of_the_answer_tokens(setup):
     calls: list[int] = []
     hooks = [e.register_forward_hook(lambda _m, args, _o: calls.append(len(args[0])))
              for e in model.encoders.values()]
-    policy, _ = module.policy(batch)
+    policy, _, _ = module.policy(batch)
     for hook in hooks:
         hook.remove()
     media_pairs = sum(1 for p in pairs if p.chosen.media)
