@@ -152,7 +152,7 @@ class MultimodalLM(nn.Module):
         features: dict[str, CachedFeatures] | None = None,
         position_ids: torch.Tensor | None = None,
         logits_to_keep: torch.Tensor | Literal["supervised"] | None = None,
-        loss_reduction: Literal["mean", "sum"] = "mean",
+        loss_reduction: Literal["mean", "sum", "none"] = "mean",
         on_encoded: OnEncoded | None = None,
         embeds_anchor: torch.Tensor | None = None,
         projected: dict[str, MediaItems] | None = None,
@@ -163,7 +163,8 @@ class MultimodalLM(nn.Module):
         mark packed rows (samples back to back, positions restarting per sample): the LLM then gets no 2-D
         mask and builds a block-diagonal causal one. ``logits_to_keep``: positions whose logits are computed
         (1-D indices), or ``"supervised"``: only where a next-token label is supervised (training).
-        ``loss_reduction="sum"``: the summed loss (training divides by the token count of the whole step).
+        ``loss_reduction="sum"``: the summed loss (training divides by the token count of the whole step);
+        ``"none"``: each kept position's loss (preference training sums each answer's).
         ``embeds_anchor``: a zero-valued scalar added to the LLM's input (distributed training adds the
         trainable parts this batch does not use, so every rank's backward touches the same parameters).
         ``projected``: the items' projected tokens, already computed (`encode`), in place of ``media``

@@ -43,8 +43,8 @@ def pair_logps(model: MultimodalLM, batch: PreferenceBatch, projected: dict[str,
     """Answer log-probabilities of the 2N rows under ``model`` given the rows' projected media."""
     rows = batch.rows
     out = model(rows.input_ids, rows.attention_mask, rows.labels, projected=projected,
-                logits_to_keep="supervised", loss_reduction="sum", embeds_anchor=anchor)
-    return sequence_logps(out.logits, out.labels, supervised_positions(out.labels))
+                logits_to_keep="supervised", loss_reduction="none", embeds_anchor=anchor)
+    return sequence_logps(out.loss, out.labels, supervised_positions(out.labels))
 
 
 Encoded = dict[str, CachedFeatures]  # frozen encoders' outputs of every item of a modality, this step's

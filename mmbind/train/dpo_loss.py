@@ -35,22 +35,13 @@ class SequenceLogps:
     tokens: torch.Tensor  # (R,) supervised tokens of each row
 
 
-def sequence_logps(logits: torch.Tensor, labels: torch.Tensor, positions: torch.Tensor | None = None
+def sequence_logps(token_nll: torch.Tensor, labels: torch.Tensor, positions: torch.Tensor | None = None
                    ) -> SequenceLogps:
-    """Sum over each row's supervised positions of ``log softmax(logits at t)[labels at t + 1]``.
-
-    ``logits`` cover every position (``(R, S, V)``) or, with ``positions``, only those (``(R, len, V)``,
-    as the model's ``logits_to_keep`` returns them); computed in fp32.
-    """
-    target = labels[:, 1:]
-    if positions is None:
-        logits = logits[:, :-1]
-    else:
-        target = target[:, positions]
-    mask = target != IGNORE_INDEX
-    token_logps = -F.cross_entropy(logits.float().transpose(1, 2), target.masked_fill(~mask, 0),
-                                   reduction="none")
-    return SequenceLogps((token_logps * mask).sum(dim=1), mask.sum(dim=1))
+    """Each row's sum of ``log softmax(logits at t)[labels at t + 1]`` over its supervised positions, from
+    the per-position next-token losses (`mmbind.model.loss.next_token_loss` with ``reduction="none"``, fp32;
+    over ``positions`` when the logits were kept there only)."""
+    target = labels[:, 1:] if positions is None else labels[:, 1:][:, positions]
+    return SequenceLogps(-token_nll.sum(dim=1), (target != IGNORE_INDEX).sum(dim=1))
 
 
 @dataclass
