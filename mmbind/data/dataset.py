@@ -48,6 +48,13 @@ def last_answer(segments: list[Segment]) -> list[Segment]:
             for i, seg in enumerate(segments)]
 
 
+def item_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of item ``index`` in ``epoch`` of a stage seeded with ``seed``: for the randomness of a
+    stage's objective on that item (mae's masks), the same on any world size."""
+    return ((seed * 1_000_003 + epoch) * 1_000_003 + index) % 2**63
+
+
+
 class FeatureLookup(Protocol):
     """What the dataset needs from a feature cache."""
 

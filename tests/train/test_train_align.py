@@ -14,6 +14,8 @@ from safetensors.torch import load_file
 
 import mmbind
 from mmbind.data.build import run_readers
+from mmbind.data.captions import MediaCaptions, caption_ids, stage_sources
+from mmbind.data.collate import PairCollator
 from mmbind.errors import RecipeError
 from mmbind.interfaces import TokenLayout
 from mmbind.model.weights import load_state_dict
@@ -22,7 +24,6 @@ from mmbind.recipe.stage_options import AlignOptions
 from mmbind.registry import default_registry
 from mmbind.train import StepInfo, read_run_recipe, train
 from mmbind.train.align import AlignLoss, PoolingHead, build_align, clip_loss, retrieval_accuracy
-from mmbind.train.caption_data import MediaCaptions, PairCollator, caption_ids, stage_sources
 from mmbind.train.checkpoint import read_state
 from mmbind.train.encoder_init import init_encoder_from
 from mmbind.train.loop import Interrupt
