@@ -10,8 +10,8 @@ A plugin is a plain module listed under the ``mmbind`` entry-point group (as pyt
 and implements any of the hooks below with ``@mmbind.hookimpl``. Name the entry point after the part it
 contributes (``patch_mean = ...`` for the encoder ``patch_mean``), and list a module that contributes several
 parts once per part name: a recipe naming a part then imports just that module. Other names still work, at
-the cost of importing every plugin to find them. Each hook returns a list of
-contributions (`EncoderEntry`, `ProjectorEntry`, `LLMEntry`, `BenchmarkEntry`, `MediaLoaderEntry` from
+the cost of importing every plugin to find them. Each hook returns a list of contributions
+(`EncoderEntry`, `ProjectorEntry`, `LLMEntry`, `BenchmarkEntry`, `MediaLoaderEntry`, `StageKindEntry` from
 `mmbind.registry`): a unique name, a pydantic ``Options`` model that validates the recipe's ``options`` for
 that part, and a small ``build`` function taking a `BuildContext` (a media loader: its options alone). A
 plugin never subclasses host internals; it implements the public interfaces of `mmbind.interfaces`

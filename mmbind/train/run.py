@@ -7,6 +7,7 @@
     RUN/metrics.jsonl        one record per logged step; RUN/loss.png the loss curve
     RUN/checkpoints/         ckpt-s<stage>-<step>/ (last N kept)
     RUN/stages/<name>/       each stage's output model (LoRA merged); the next stage starts from it
+    RUN/reference/<name>.safetensors   a dpo stage's precomputed reference (dpo_reference.py)
     RUN/bad_samples.jsonl    skipped samples with the reason; RUN/summary.json at the end
     RUN/trackers.json        the run ids of the recipe's trackers (``report_to``), reused on resume;
                              RUN/tensorboard/, RUN/wandb/, RUN/mlruns/ where those trackers write by default
