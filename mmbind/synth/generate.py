@@ -212,7 +212,7 @@ def _generate(out: Path, seed: int, size: str, world: str) -> dict[str, Any]:
 
     counts = {key: len(group) for key, group in items.items()}
     counts.update(pretrain=len(pretrain), finetune=len(finetune), text_only=preset.text_only,
-                  preferences=len(preferences))
+                  preferences=len(preferences), preferences_chosen=len(preferences))
     counts.update(train_depth=len(items["train_image"]), eval_depth=len(items["eval_image"]),
                   **{name: len(samples) for name, samples in depth_records.items()})
     eval_sets = {

@@ -29,6 +29,7 @@ from mmbind.synth.questions import (
 )
 from mmbind.synth.training import SHORT_P
 
+MAX_OBJECTS = 4  # the most objects a scene holds (its count words are the tokenizer's)
 HALLUCINATIONS = ("exists", "colour", "shape", "count", "motion")  # what a rejected answer gets wrong
 
 
@@ -56,7 +57,7 @@ def _pair(kind: str, scene: Scene, rng: random.Random) -> tuple[QA, str, str]:
     if kind == "count":
         qa = count_qa(scene)
         n = len(things)
-        wrong = n + 1 if n + 1 < len(NUMBER_WORDS) and (n == 1 or rng.random() < 0.5) else n - 1
+        wrong = rng.choice([c for c in (n - 1, n + 1) if 1 <= c <= MAX_OBJECTS])  # counts the world has
         sentence = "There is one object." if wrong == 1 else f"There are {NUMBER_WORDS[wrong]} objects."
         return qa, str(wrong), sentence
     actor = scene.actor
