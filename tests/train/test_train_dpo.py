@@ -20,7 +20,7 @@ from mmbind.errors import RecipeError
 from mmbind.train import train
 from mmbind.train.metrics import MetricsLog
 from tests.support.preferences import DPO_STAGE, dpo_recipe, make_preferences
-from tests.support.train import TRAIN_RECIPE, data_overrides, make_data
+from tests.support.train import TRAIN_RECIPE, data_overrides, make_data, tiny_train_recipe
 
 SHORT = ["stages.pretrain.max_steps=1", "stages.finetune.global_batch=4",
          "stages.finetune.per_device_batch=2",
@@ -157,3 +157,17 @@ def test_pairs_share_their_media(data):
     pair = next(p for p in (dataset[i] for i in range(len(dataset)))
                 if isinstance(p, PreferenceExample) and p.chosen.media)
     assert pair.chosen.media and not pair.rejected.media  # the rejected example carries placeholders only
+
+
+@pytest.mark.slow
+def test_a_warm_feature_cache_trains_as_a_cold_one(data, tmp_path):
+    pairs = make_preferences(data)
+    cache = tmp_path / "cache"
+    losses = []
+    for run in (tmp_path / "cold", tmp_path / "warm"):
+        recipe = tiny_train_recipe(data, *DPO_STAGE(pairs), *SHORT[:-1], "stages.finetune.max_steps=3",
+                                   cache=cache)
+        summary = train(recipe, run, progress=False)
+        assert summary["stages"]["finetune"]["feature_cache"]["entries"] > 0
+        losses.append([r["loss"] for r in _records(run)])
+    assert losses[0] == losses[1]
