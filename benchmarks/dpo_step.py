@@ -10,7 +10,9 @@ model (a Video-LLaVA-shaped mmbind model, towers frozen, projector + LLM trained
 - ``dpo_copy``: `DpoForward` with a frozen copy of the starting model as the reference.
 
 Targets: ``dpo_precomputed / lm`` at most 1.1, ``dpo_precomputed / dpo_copy`` at most 0.8, and one encoder
-call per pair (counted items per pair, over the step). Medians of timed steps after warm-up.
+call per pair (the items the encoders receive in one forward, per pair: the policy's and a frozen copy's).
+The three are built first and timed in turns, one step each per round (a change in load affects them
+alike); medians over the rounds after warm-up.
 
     .venv/bin/python benchmarks/dpo_step.py            # GPU shape where there is one, else the CPU shape
     .venv/bin/python benchmarks/dpo_step.py --smoke    # tiny shapes on a CPU (what CI runs)
@@ -45,6 +47,7 @@ GPU = Shape(vision={**VISION, "image_size": 224, "hidden_size": 1024, "intermedi
             text={"vocab_size": 32064, "hidden_size": 2048, "num_hidden_layers": 16,
                   "num_attention_heads": 16, "intermediate_size": 5632, "max_position_embeddings": 4096},
             rows=("video",) * 4 + ("image",) * 4, frames=8, text_tokens=120, supervised=40)
+VARIANTS = ("lm", "dpo_precomputed", "dpo_copy")
 SMOKE = Shape(vision={**VISION, "image_size": 28, "hidden_size": 32, "intermediate_size": 64,
                       "num_hidden_layers": 2},
               text={"vocab_size": 512, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -154,46 +157,46 @@ def _with_media(example, donor):
     return dataclasses.replace(example, media=donor.media)
 
 
-def measure(variant: str, shape: Shape, steps: int, warmup: int, bf16: bool) -> dict:
+def measure(shape: Shape, steps: int, warmup: int, bf16: bool) -> dict[str, dict]:
+    """Every variant built first, then timed in turns (one step of each per round), so a change in the
+    machine's load during the run affects them alike; medians over the rounds."""
     dev = device()
-    step, items = build(variant, shape, bf16)
-    per_pair = items()
+    built = {v: build(v, shape, bf16) for v in VARIANTS}
+    per_pair = {v: items() for v, (_, items) in built.items()}
     for _ in range(warmup):
-        step()
-    times = []
+        for step, _ in built.values():
+            step()
+    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for _ in range(steps):
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    out = {"step_s": statistics.median(times), "encoder_items_per_pair": per_pair}
-    del step, items
+        for variant, (step, _) in built.items():
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            times[variant].append(time.perf_counter() - start)
+    out = {v: {"step_s": statistics.median(times[v]), "encoder_items_per_pair": per_pair[v]}
+           for v in VARIANTS}
+    del built
     gc.collect()
-    if dev.type == "cuda":
-        out["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[2])
     parser.add_argument("--smoke", action="store_true", help="tiny shapes on a CPU")
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=7, help="timed rounds")
     parser.add_argument("--warmup", type=int, default=2)
     args = parser.parse_args()
     gpu = torch.cuda.is_available() and not args.smoke
     shape = SMOKE if args.smoke else GPU if gpu else CPU
     steps, warmup = (1, 1) if args.smoke else (args.steps, args.warmup)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    results = {}
-    for variant in ("lm", "dpo_precomputed", "dpo_copy"):
-        results[variant] = measure(variant, shape, steps, warmup, bf16=gpu)
-        print(f"{variant}: {results[variant]['step_s']:.3f} s/step, encoder items per pair "
-              f"{results[variant]['encoder_items_per_pair']:.1f}", file=sys.stderr)
+    results = measure(shape, steps, warmup, bf16=gpu)
+    for variant, result in results.items():
+        print(f"{variant}: {result['step_s']:.3f} s/step, encoder items per pair "
+              f"{result['encoder_items_per_pair']:.1f}", file=sys.stderr)
     summary = {
         "benchmark": "dpo_step", "smoke": args.smoke,
         "device": torch.cuda.get_device_name() if gpu else "cpu",
