@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         MediaLoaderEntry,
         ProjectorEntry,
         Registry,
+        StageKindEntry,
         default_registry,
         load_registry,
     )
@@ -63,6 +64,7 @@ _LAZY = {
     "EncoderEntry": "mmbind.registry",
     "LLMEntry": "mmbind.registry",
     "MediaLoaderEntry": "mmbind.registry",
+    "StageKindEntry": "mmbind.registry",
     "ProjectorEntry": "mmbind.registry",
     "Registry": "mmbind.registry",
     "default_registry": "mmbind.registry",
@@ -94,6 +96,7 @@ __all__ = [
     "Recipe",
     "RecipeError",
     "Registry",
+    "StageKindEntry",
     "UnknownPluginError",
     "build_model",
     "deep_merge",

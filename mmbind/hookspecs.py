@@ -10,8 +10,8 @@ A plugin is a plain module listed under the ``mmbind`` entry-point group (as pyt
 and implements any of the hooks below with ``@mmbind.hookimpl``. Name the entry point after the part it
 contributes (``patch_mean = ...`` for the encoder ``patch_mean``), and list a module that contributes several
 parts once per part name: a recipe naming a part then imports just that module. Other names still work, at
-the cost of importing every plugin to find them. Each hook returns a list of
-contributions (`EncoderEntry`, `ProjectorEntry`, `LLMEntry`, `BenchmarkEntry`, `MediaLoaderEntry` from
+the cost of importing every plugin to find them. Each hook returns a list of contributions
+(`EncoderEntry`, `ProjectorEntry`, `LLMEntry`, `BenchmarkEntry`, `MediaLoaderEntry`, `StageKindEntry` from
 `mmbind.registry`): a unique name, a pydantic ``Options`` model that validates the recipe's ``options`` for
 that part, and a small ``build`` function taking a `BuildContext` (a media loader: its options alone). A
 plugin never subclasses host internals; it implements the public interfaces of `mmbind.interfaces`
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         LLMEntry,
         MediaLoaderEntry,
         ProjectorEntry,
+        StageKindEntry,
     )
 
 PROJECT_NAME = "mmbind"
@@ -91,4 +92,19 @@ def mmbind_media_loaders() -> list[MediaLoaderEntry]:
     modality and whether its items have a time axis. Image and video loading are contributed this way too;
     a modality's data, feature cache, evaluation sets and chat all go through its loader. Name the entry
     point after the modality.
+    """
+
+
+@hookspec
+def mmbind_stage_kinds() -> list[StageKindEntry]:
+    """Contribute training stage kinds: what a recipe stage's ``kind:`` names (``lm``, ``align``, ``mae``,
+    ``dpo`` are contributed this way too).
+
+    Returns a list of `StageKindEntry`: the kind's name, its ``options`` model (validated from the stage's
+    ``options:`` like a part's), ``settle`` (the stage's own settings checked against the kind, implied ones
+    filled), ``check`` (the stage cross-checked against the rest of the recipe) and ``build``, which takes
+    the stage's `mmbind.train.objective.StageContext` and returns its `mmbind.train.objective.Objective`
+    (`mmbind.train.model_stage.ModelObjective` does the model, data, feature cache, LoRA, freezing and
+    DDP / FSDP wrapping for a kind that trains the model on conversations). Name the entry point after the
+    kind.
     """

@@ -2,7 +2,8 @@
 
 Assembling the data side of a stage from the recipe and the model: the media readers (each data key's
 loader, `media_readers`) and specs (each encoder's transform and expanded token count), the
-`ConversationDataset` over a named dataset's files, its `EpochOrder` and the `Collator`. Before a stage
+`ConversationDataset` over a named dataset's files (or the `PreferenceDataset` of its preference pairs), its
+`EpochOrder` and the `Collator`. Before a stage
 starts, samples naming media that no encoder of the recipe serves are counted per key
 (`check_foreign_media`): with ``on_bad_sample: fail`` that is one error naming the key, its files and how
 many samples carry it; with ``skip`` those samples are skipped and counted like any bad sample.
@@ -16,6 +17,7 @@ from mmbind.data.collate import Collator
 from mmbind.data.dataset import ConversationDataset, FeatureLookup
 from mmbind.data.example import MediaSpec
 from mmbind.data.media_readers import MediaReader, media_readers
+from mmbind.data.preferences import PreferenceCollator, PreferenceDataset
 from mmbind.data.records import SourceFile, drop_media, foreign_media, keep_modalities, read_source
 from mmbind.data.sampler import EpochOrder
 from mmbind.data.usable import require_usable
@@ -114,9 +116,11 @@ def stage_dataset(data: DataSpec, stage_name: str, dataset: str | None) -> Datas
 def build_stage_data(
     data: DataSpec, stage_name: str, stage: StageSpec, model: Any, cache: FeatureLookup | None = None,
     identities: dict[str, str] | None = None, readers: dict[str, MediaReader] | None = None,
-) -> tuple[ConversationDataset, EpochOrder, Collator]:
+    preferences: bool = False,
+) -> tuple[ConversationDataset, EpochOrder, Collator | PreferenceCollator]:
     """Dataset, epoch order and collator of one stage (``readers``: the model's media readers, by
-    default `run_readers` of ``data``)."""
+    default `run_readers` of ``data``); ``preferences``: the files hold preference pairs
+    (`mmbind.data.preferences`)."""
     name = stage.dataset or stage_name
     spec = stage_dataset(data, stage_name, stage.dataset)
     modalities = list(model.encoders)
@@ -126,7 +130,7 @@ def build_stage_data(
         check_foreign_media(sources, f"stage {stage_name}: dataset {name!r}")
     tokenizer = ConversationTokenizer(model.llm.tokenizer, dict(model.config.placeholder_ids))
     specs = media_specs(model, readers or run_readers(data, modalities), identities)
-    dataset = ConversationDataset(
+    dataset = (PreferenceDataset if preferences else ConversationDataset)(
         sources, spec.template, tokenizer, specs, stage.max_length, data.max_images, cache, stage.seed,
     )
     if cache is not None and data.num_workers > 0:  # workers are forked per epoch and inherit the digests,
@@ -138,4 +142,5 @@ def build_stage_data(
     if len(order) == 0:
         raise RecipeError(f"stages.{stage_name}: dataset {name!r} has no samples")
     require_usable(dataset, f"stage {stage_name}: dataset {name!r}")
-    return dataset, order, Collator(pad_id(model.llm.tokenizer), stage.packing)
+    pad = pad_id(model.llm.tokenizer)
+    return dataset, order, PreferenceCollator(pad) if preferences else Collator(pad, stage.packing)

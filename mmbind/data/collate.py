@@ -8,16 +8,18 @@ Items already encoded (feature cache hits) travel as features with their slot in
 
 With ``packing`` the examples are concatenated into ONE row without any padding; the expanded length of
 each sample is kept so the step can restart position ids per sample (a block-diagonal causal mask).
-Bad samples are dropped from the batch and carried along for the report.
+Bad samples are dropped from the batch and carried along for the report. `PairCollator` collates the
+encoder pre-training stages' media-caption pairs (stacked pixels, right-padded captions).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
 
-from mmbind.data.example import BadSample, Example
+from mmbind.data.example import BadSample, Example, Pair
 from mmbind.model.media_items import MediaItems, stack_items, to_device
 from mmbind.prompting.tokenize import IGNORE_INDEX
 
@@ -106,6 +108,42 @@ class Collator:
             input_ids, attention, labels, _stack_media(good), [e.id for e in good], [e.length for e in good],
             self.packing, sum(e.truncated for e in good), bad,
         )
+
+
+@dataclass
+class PairBatch:
+    """Collated pairs; bad samples dropped and carried for the report."""
+
+    ids: list[str]  # sample ids
+    pixels: torch.Tensor  # (N, ...) stacked pixels
+    text_ids: torch.Tensor  # (N, S) right-padded caption ids
+    text_mask: torch.Tensor  # (N, S) 1 on real tokens
+    bad: list[BadSample]  # dropped samples
+    seeds: list[int] = dataclasses.field(default_factory=list)  # each pair's seed
+
+    def to(self, device: torch.device) -> PairBatch:
+        return PairBatch(self.ids, self.pixels.to(device), self.text_ids.to(device),
+                         self.text_mask.to(device), self.bad, self.seeds)
+
+
+class PairCollator:
+    """Media-caption pairs (`mmbind.data.captions`) to a `PairBatch`: stacks pixels and right-pads captions
+    with ``pad_id``."""
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, items: list[Pair | BadSample]) -> PairBatch:
+        good = [p for p in items if isinstance(p, Pair)]
+        bad = [p for p in items if isinstance(p, BadSample)]
+        width = max((len(p.text_ids) for p in good), default=0)
+        ids = torch.full((len(good), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(good), width), dtype=torch.long)
+        for row, pair in enumerate(good):
+            ids[row, : len(pair.text_ids)] = torch.tensor(pair.text_ids, dtype=torch.long)
+            mask[row, : len(pair.text_ids)] = 1
+        pixels = torch.stack([p.pixels for p in good]) if good else torch.zeros(0)
+        return PairBatch([p.id for p in good], pixels, ids, mask, bad, [p.seed for p in good])
 
 
 def _stack_media(examples: list[Example]) -> dict[str, MediaBatch]:

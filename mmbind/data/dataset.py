@@ -13,6 +13,7 @@ seeded per (seed, epoch, index), so the data are identical whatever the worker c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +24,8 @@ from torch.utils.data import Dataset
 from mmbind.data.example import BadSample, Example, MediaItem, MediaSpec, bad_sample
 from mmbind.data.records import DuplicateIdCheck, SourceFile, parse_record, sample_id
 from mmbind.errors import DataError, MediaError
-from mmbind.prompting.templates import render
+from mmbind.prompting.record import Record
+from mmbind.prompting.templates import Segment, render
 from mmbind.prompting.tokenize import ConversationTokenizer, check_placeholders, truncate
 
 
@@ -34,6 +36,23 @@ def sample_rng(seed: int, epoch: int, index: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(hash((seed, epoch, index)) & 0x7FFFFFFF)
         yield
+
+
+def last_answer(segments: list[Segment]) -> list[Segment]:
+    """``segments`` with only the trailing supervised run (the last answer and its eos) supervised."""
+    end = len(segments)
+    start = end
+    while start > 0 and segments[start - 1].supervised:
+        start -= 1
+    return [seg if i >= start or not seg.supervised else dataclasses.replace(seg, supervised=False)
+            for i, seg in enumerate(segments)]
+
+
+def item_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of item ``index`` in ``epoch`` of a stage seeded with ``seed``: for the randomness of a
+    stage's objective on that item (mae's masks), the same on any world size."""
+    return ((seed * 1_000_003 + epoch) * 1_000_003 + index) % 2**63
+
 
 
 class FeatureLookup(Protocol):
@@ -90,19 +109,28 @@ class ConversationDataset(Dataset):
             return bad_sample(sample_id(source, sample_idx), exc)
 
     def _load(self, source: SourceFile, sample_idx: int) -> Example:
-        record = parse_record(source, sample_idx)
+        return self._example(parse_record(source, sample_idx))
+
+    def _example(self, record: Record, last_answer_only: bool = False, media: bool = True) -> Example:
+        """``record`` rendered with the template, tokenised, checked against its media files and truncated;
+        its media items read (``media=False``: the placeholders only, the items read with another example).
+        ``last_answer_only``: only the last answer (and its eos) supervised (preference pairs)."""
         for modality, files in record.media.items():
             if len(files) > self.max_images:
                 raise DataError(f"sample {record.id}: {len(files)} {modality} files, more than max_images "
                                 f"{self.max_images}")
         segments = render(record, self.template, tuple(self.media))
+        if last_answer_only:
+            segments = last_answer(segments)
         tokens = self.tokenizer.encode(segments, record.id)
         check_placeholders(tokens.input_ids, self.tokenizer.placeholder_ids,
                            {m: len(record.files(m)) for m in self.media}, record.id)
         files = {m: iter(record.files(m)) for m in self.media}
         paths = [(m, next(files[m])) for m in tokens.media]
         tokens = truncate(tokens, [self.media[m].tokens_of(p) for m, p in paths], self.max_length, record.id)
-        items = [self._item(m, path) for m, path in paths[:len(tokens.media)]]
+        if not media and len(tokens.media) < len(paths):
+            raise DataError(f"sample {record.id}: truncation to max_length {self.max_length} cuts its media")
+        items = [self._item(m, path) for m, path in paths[:len(tokens.media)]] if media else []
         return Example(
             record.id,
             torch.tensor(tokens.input_ids, dtype=torch.long),

@@ -1,7 +1,7 @@
 """example.py
 
 What the dataset hands to the collator: a tokenised `Example` with its media items (pixels, or cached
-encoder features), or a `BadSample` that names the sample and why it was skipped.
+encoder features), a media-caption `Pair`, or a `BadSample` that names the sample and why it was skipped.
 """
 
 from __future__ import annotations
@@ -58,6 +58,16 @@ class Example:
     media: list[MediaItem] = field(default_factory=list)  # in order of appearance
     length: int = 0  # length after media expansion
     truncated: bool = False  # cut to max_length
+
+
+@dataclass
+class Pair:
+    """One media item and its caption's token ids (the encoder pre-training stages' pairs)."""
+
+    id: str  # sample id
+    pixels: torch.Tensor  # (3, H, W) or (T, 3, H, W)
+    text_ids: list[int]  # caption ids: BOS? + words + EOS, at most max_text tokens
+    seed: int = 0  # seed of this item's randomness in this epoch (set by the dataset)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ shuffled with ``seed + epoch``; optionally grouped by modality and length), iden
 whatever the world size. Optimizer step ``s`` consumes ``order[s*G:(s+1)*G]`` (``G`` = global batch);
 micro-batch ``m`` of rank ``r`` takes slot ``m*world + r`` of it, so one rank with ``A`` accumulation steps
 sees exactly the samples that ``A`` ranks see together. The position in the data is (epoch, step): enough
-to resume exactly, on any world size.
+to resume exactly, on any world size. `PairOrder` orders the encoder pre-training stages' media-caption
+pairs (whole global batches only).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 import random
 from collections.abc import Callable, Iterator
 
+import torch
 from torch.utils.data import Sampler
 
 
@@ -74,6 +76,26 @@ class EpochOrder:
         rng.shuffle(full)
         chunks = full + [rest[j:j + self.global_batch] for j in range(0, len(rest), self.global_batch)]
         return [i for chunk in chunks for i in sorted(chunk, key=lambda i: -info[i][1])]
+
+
+class PairOrder:
+    """The order of media-caption pairs (`mmbind.data.captions`): each epoch a permutation seeded with
+    (seed, epoch); only whole global batches (the rest dropped)."""
+
+    def __init__(self, size: int, global_batch: int, seed: int) -> None:
+        self.size = size
+        self.global_batch = global_batch
+        self.seed = seed
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.size // self.global_batch
+
+    def order(self, epoch: int) -> list[int]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(self.size, generator=generator)
+        return order[: self.steps_per_epoch * self.global_batch].tolist()
+
 
 
 def micro_batch(

@@ -19,6 +19,7 @@ saying the backend cannot be converted).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ from mmbind.errors import MmbindError
 from mmbind.interfaces.block_checkpointing import checkpoint_blocks
 from mmbind.interfaces.capability import not_convertible, unsupported
 from mmbind.interfaces.decode_state import DecodeState
-from mmbind.interfaces.lora_layers import inject_lora, merge_lora_layers
+from mmbind.interfaces.lora_layers import inject_lora, lora_layers_disabled, merge_lora_layers
 from mmbind.interfaces.lora_spec import LoraSpec
 from mmbind.interfaces.recompute_decoding import RecomputeDecoding
 
@@ -128,6 +129,11 @@ class LLMBackend(nn.Module, ABC):
     def merge_lora(self) -> None:
         """Fold the adapters into the base weights so the backend is a plain model again (no-op without)."""
         merge_lora_layers(self)
+
+    def lora_disabled(self) -> AbstractContextManager[None]:
+        """A context inside which the adapters are bypassed: the backend as it was before `apply_lora`
+        (preference training's reference). Default: peft's adapter layers under this module switched off."""
+        return lora_layers_disabled(self)
 
     def hf_model(self) -> PreTrainedModel:
         """The transformers causal LM this backend runs (its weights under transformers' names, its config and

@@ -7,6 +7,8 @@ backend gets LoRA by naming its target modules (or ``all-linear``: every Linear 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from torch import nn
@@ -58,3 +60,22 @@ def merge_lora_layers(module: nn.Module) -> None:
             sub.merge()
             parent, _, child = name.rpartition(".")
             setattr(module.get_submodule(parent) if parent else module, child, sub.get_base_layer())
+
+
+@contextlib.contextmanager
+def lora_layers_disabled(module: nn.Module) -> Iterator[None]:
+    """Inside, every adapter of ``module`` is bypassed (the base weights alone: the model before LoRA);
+    restored afterwards (no-op without LoRA)."""
+    try:
+        from peft.tuners.tuners_utils import BaseTunerLayer
+    except ImportError:
+        yield
+        return
+    layers = [sub for sub in module.modules() if isinstance(sub, BaseTunerLayer) and not sub.disable_adapters]
+    for layer in layers:
+        layer.enable_adapters(False)
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.enable_adapters(True)

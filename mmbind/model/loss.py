@@ -1,7 +1,8 @@
 """loss.py
 
 The next-token cross-entropy of mmbind, computed in fp32 over supervised positions (label != -100), summed or
-averaged: the one loss function of evaluation, inference and training.
+averaged (or per position: preference training's log-probabilities): the one loss function of evaluation,
+inference and training.
 """
 
 from __future__ import annotations
@@ -16,20 +17,22 @@ from mmbind.model.splice import IGNORE_INDEX
 
 def next_token_loss(
     logits: torch.Tensor, labels: torch.Tensor, positions: torch.Tensor | None = None,
-    reduction: Literal["mean", "sum"] = "mean",
+    reduction: Literal["mean", "sum", "none"] = "mean",
 ) -> torch.Tensor:
     """Cross-entropy of the logits at sequence position ``t`` predicting ``labels[:, t + 1]``.
 
     ``logits`` cover every position (``(B, S, V)``) or, with ``positions``, only those positions
-    (``(B, len(positions), V)``, as the LLM's ``logits_to_keep`` returns them).
+    (``(B, len(positions), V)``, as the LLM's ``logits_to_keep`` returns them). ``reduction="none"``: the
+    per-position losses, shaped as the logits' positions (0 where not supervised).
     """
     target = labels[:, 1:]
     if positions is None:
         logits = logits[:, :-1]
     else:
         target = target[:, positions]
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1),
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1),
                            ignore_index=IGNORE_INDEX, reduction=reduction)
+    return loss.view(target.shape) if reduction == "none" else loss
 
 
 def supervised_positions(labels: torch.Tensor) -> torch.Tensor:

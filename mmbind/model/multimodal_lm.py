@@ -152,9 +152,10 @@ class MultimodalLM(nn.Module):
         features: dict[str, CachedFeatures] | None = None,
         position_ids: torch.Tensor | None = None,
         logits_to_keep: torch.Tensor | Literal["supervised"] | None = None,
-        loss_reduction: Literal["mean", "sum"] = "mean",
+        loss_reduction: Literal["mean", "sum", "none"] = "mean",
         on_encoded: OnEncoded | None = None,
         embeds_anchor: torch.Tensor | None = None,
+        projected: dict[str, MediaItems] | None = None,
     ) -> MultimodalOutput:
         """Logits over the expanded sequence, and the loss (with its token count) when ``labels`` are given.
 
@@ -162,12 +163,15 @@ class MultimodalLM(nn.Module):
         mark packed rows (samples back to back, positions restarting per sample): the LLM then gets no 2-D
         mask and builds a block-diagonal causal one. ``logits_to_keep``: positions whose logits are computed
         (1-D indices), or ``"supervised"``: only where a next-token label is supervised (training).
-        ``loss_reduction="sum"``: the summed loss (training divides by the token count of the whole step).
+        ``loss_reduction="sum"``: the summed loss (training divides by the token count of the whole step);
+        ``"none"``: each kept position's loss (preference training sums each answer's).
         ``embeds_anchor``: a zero-valued scalar added to the LLM's input (distributed training adds the
         trainable parts this batch does not use, so every rank's backward touches the same parameters).
+        ``projected``: the items' projected tokens, already computed (`encode`), in place of ``media``
+        (preference training encodes a pair's media once for both its answers).
         """
         spliced = self.prepare_inputs(input_ids, attention_mask, labels, media, images, videos,
-                                      features=features, on_encoded=on_encoded)
+                                      features=features, on_encoded=on_encoded, projected=projected)
         embeds, mask, positions = spliced.inputs_embeds, spliced.attention_mask, spliced.position_ids
         if position_ids is not None:
             mask, positions = None, position_ids
@@ -197,8 +201,10 @@ class MultimodalLM(nn.Module):
         *,
         features: dict[str, CachedFeatures] | None = None,
         on_encoded: OnEncoded | None = None,
+        projected: dict[str, MediaItems] | None = None,
     ) -> Spliced:
-        """Encode media and splice it into the text embeddings (what the LLM receives)."""
+        """Encode media (unless ``projected`` gives their projected tokens) and splice it into the text
+        embeddings (what the LLM receives)."""
         media = self._collect_media(media, images, videos)
         self._check_text(input_ids, attention_mask, labels)
         if attention_mask is None:
@@ -208,7 +214,8 @@ class MultimodalLM(nn.Module):
         for modality in features or {}:
             if modality not in self.encoders:
                 raise InputError(f"features '{modality}': this model has no {modality} encoder")
-        projected = self.encode(media, features, on_encoded)
+        if projected is None:
+            projected = self.encode(media, features, on_encoded)
         embed = self.llm.input_embeddings()
         safe_ids = input_ids.clamp(0, embed.num_embeddings - 1)  # placeholders may lie outside the vocab
         text_embeds = embed(safe_ids)

@@ -48,11 +48,11 @@ def recipe_from_dict(
     data: dict[str, Any], source: str = "<recipe>", registry: Registry | None = None
 ) -> Recipe:
     """Validate a recipe mapping; plugin options are normalised to their schema's full form."""
+    registry = registry or default_registry()
     try:
-        recipe = Recipe.model_validate(data)
+        recipe = Recipe.model_validate(data, context={"registry": registry})  # stage kinds: `stage_kinds.py`
     except ValidationError as exc:
         raise RecipeError(f"{source}: invalid recipe: {format_validation_error(exc)}") from None
-    registry = registry or default_registry()
     validate_parts(recipe, source, registry)
     check_media_options(recipe.data, source, registry)
     check_stage_kinds(recipe, source, registry)

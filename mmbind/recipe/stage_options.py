@@ -1,11 +1,13 @@
 """stage_options.py
 
-Options of the encoder pre-training stage kinds (a stage's ``options:`` mapping, see `StageSpec.kind`):
+Options of the built-in stage kinds that take options (a stage's ``options:`` mapping, see `StageSpec.kind`;
+the kinds themselves are plugins, `mmbind.train.builtin_kinds`):
 
 - ``align``: LanguageBind-style contrastive alignment of one encoder to a text encoder (`AlignOptions`);
-- ``mae``: masked-autoencoder pre-training of a timm ViT encoder (`MaeStageOptions`).
+- ``mae``: masked-autoencoder pre-training of a timm ViT encoder (`MaeStageOptions`);
+- ``dpo``: direct preference optimisation of the model on preference pairs (`DpoOptions`).
 
-`stage_checks.check_stage_kinds` cross-checks them against the rest of the recipe.
+`stage_checks` cross-checks the encoder kinds against the rest of the recipe.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mmbind.interfaces.model_sizes import first_size_problem
 from mmbind.recipe.strict import StrictModel
@@ -112,4 +114,34 @@ class MaeStageOptions(StrictModel):
     cache_media: bool = Field(False, description="keep preprocessed pixels in RAM across epochs (small data)")
 
 
-KIND_OPTIONS: dict[str, type[BaseModel] | None] = {"lm": None, "align": AlignOptions, "mae": MaeStageOptions}
+
+class DpoOptions(StrictModel):
+    """``kind: dpo``: direct preference optimisation (Rafailov et al. 2023) as TRL's ``DPOTrainer`` defines
+    it."""
+
+    beta: float = Field(0.1, gt=0, allow_inf_nan=False,
+                        description="strength of the pull to the reference (IPO: its tau)")
+    loss: Literal["sigmoid", "ipo"] = Field(
+        "sigmoid",
+        description="sigmoid: the DPO paper's loss; ipo: IPO's squared loss on per-token log-ratios",
+    )
+    label_smoothing: float = Field(
+        0.0, ge=0, lt=0.5, description="probability that a preference label is flipped (robust DPO, TRL's "
+        "'robust' loss; sigmoid only)",
+    )
+    nll_weight: float | None = Field(
+        None, ge=0, allow_inf_nan=False,
+        description="weight of the chosen answers' NLL added to the loss (RPO; TRL's rpo_alpha)",
+    )
+    reference: Literal["copy", "precomputed"] = Field(
+        "copy",
+        description="copy: a frozen copy of the stage's starting model; precomputed: its log-probabilities "
+        "scored once before the stage into the run folder (with LoRA the reference is the model with its "
+        "adapters disabled)",
+    )
+
+    @model_validator(mode="after")
+    def _smoothing_is_sigmoid(self) -> DpoOptions:
+        if self.label_smoothing and self.loss != "sigmoid":
+            raise ValueError("label_smoothing applies to loss sigmoid (robust DPO), not to ipo")
+        return self

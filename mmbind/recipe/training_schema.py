@@ -13,13 +13,12 @@ import math
 import re
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mmbind.errors import RecipeError
 from mmbind.interfaces.lora_spec import LoraSpec
-from mmbind.recipe.stage_options import KIND_OPTIONS
+from mmbind.recipe.stage_kinds import kind_entry, registry_of, validate_kind_options
 from mmbind.recipe.strict import StrictModel
-from mmbind.recipe.validation_errors import format_validation_error
 
 MAX_SEED = 2**32 - 1  # numpy's and most samplers' range; torch's generators take it too
 _PART = re.compile(r"^(projector|llm|encoders|encoder:[A-Za-z_]\w*|projector:[A-Za-z_]\w*)$")
@@ -101,10 +100,12 @@ class DataSpec(StrictModel):
 class StageSpec(StrictModel):
     """One training stage."""
 
-    kind: Literal["lm", "align", "mae"] = Field(
-        "lm", description="lm: language-model training; align / mae: encoder pre-training (stage_options.py)"
+    kind: str = Field(
+        "lm", pattern=r"^[A-Za-z_][\w.-]*$",
+        description="a stage kind contributed by a plugin (mmbind_stage_kinds): lm (language-model "
+                    "training), dpo (preference optimisation), align / mae (encoder pre-training), ...",
     )
-    options: dict[str, Any] = Field(default_factory=dict, description="options of an align / mae stage")
+    options: dict[str, Any] = Field(default_factory=dict, description="options of the stage's kind")
     dataset: str | None = Field(None, description="key in data.datasets; default: the stage's own name")
     train: list[str] = Field(["projector"], min_length=1, description="parts trained; the rest is frozen")
     lr: float | dict[str, float] = Field(1e-3, description="learning rate, or one per trained part")
@@ -171,39 +172,29 @@ class StageSpec(StrictModel):
             raise ValueError("AdamW betas must lie in [0, 1)")
         return value
 
+    @field_validator("kind")
+    @classmethod
+    def _installed_kind(cls, value: str, info: ValidationInfo) -> str:
+        kind_entry(value, registry_of(info.context))
+        return value
+
     @model_validator(mode="after")
-    def _kind_options(self) -> StageSpec:
-        model = KIND_OPTIONS[self.kind]
-        if model is None:
-            if self.options:
-                raise ValueError("options: only align and mae stages take options")
-            return self
-        try:
-            # full form, as plugins'
-            self.options = model.model_validate(self.options).model_dump(mode="json")
-        except ValidationError as exc:
-            detail = format_validation_error(exc, prefix="options").replace("Value error, ", "")
-            raise ValueError(f"kind {self.kind}: {detail}") from None
-        if isinstance(self.lr, dict):
-            raise ValueError(f"kind {self.kind}: lr must be one number")
-        if self.lora is not None:
-            raise ValueError(f"kind {self.kind}: lora applies to the LLM (lm stages only)")
-        implied = [f"encoder:{self.options['modality']}"]
-        if "train" in self.model_fields_set and self.train != implied:
-            raise ValueError(
-                f"kind {self.kind}: train is implied ({implied}: the pre-trained encoder); omit it"
-            )
-        if "per_device_batch" in self.model_fields_set and self.per_device_batch != self.global_batch:
-            raise ValueError(
-                f"kind {self.kind}: one forward pass per step; omit per_device_batch (= global_batch)"
-            )
-        self.train, self.per_device_batch = implied, self.global_batch
+    def _kind_options(self, info: ValidationInfo) -> StageSpec:
+        """The kind's options validated (normalised to their full form) and the stage settled by its kind
+        (`StageKindEntry.settle`); the registry is the validation context's, else the installed one."""
+        registry = registry_of(info.context)
+        entry = kind_entry(self.kind, registry)
+        typed = validate_kind_options(entry, self.options, registry)
+        if typed is not None:
+            self.options = typed.model_dump(mode="json")
+        if entry.settle is not None:
+            entry.settle(self, typed)
         return self
 
-    def kind_options(self) -> Any:
-        """The typed options of an align / mae stage (None for lm)."""
-        model = KIND_OPTIONS[self.kind]
-        return None if model is None else model.model_validate(self.options)
+    def kind_options(self, registry: Any = None) -> Any:
+        """The typed options of the stage's kind (None for a kind without options)."""
+        entry = kind_entry(self.kind, registry_of({"registry": registry}))
+        return None if entry.options is None else entry.options.model_validate(self.options)
 
     @model_validator(mode="after")
     def _lr_parts(self) -> StageSpec:

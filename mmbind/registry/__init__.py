@@ -1,6 +1,7 @@
 """mmbind.registry
 
-Plugin contributions (`EncoderEntry`, `ProjectorEntry`, `LLMEntry`, `BenchmarkEntry`, `MediaLoaderEntry`)
+Plugin contributions (`EncoderEntry`, `ProjectorEntry`, `LLMEntry`, `BenchmarkEntry`, `MediaLoaderEntry`,
+`StageKindEntry`)
 and the `Registry` that holds what the installed plugins contribute. The registry is built explicitly
 (`load_registry`) from the ``mmbind`` entry points; nothing is registered by import side effects.
 Entry-point metadata gives the plugin modules without importing them; a module is imported when one of its
@@ -14,6 +15,7 @@ from mmbind.registry.entries import (
     MediaLoaderEntry,
     PartKind,
     ProjectorEntry,
+    StageKindEntry,
 )
 from mmbind.registry.loader import default_registry, load_registry
 from mmbind.registry.record import PluginRecord
@@ -30,6 +32,7 @@ __all__ = [
     "PluginSource",
     "ProjectorEntry",
     "Registry",
+    "StageKindEntry",
     "default_registry",
     "discover_sources",
     "load_registry",

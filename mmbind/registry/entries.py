@@ -1,7 +1,8 @@
 """entries.py
 
 What one plugin contributes for one named part: its kind, name, pydantic ``Options`` schema and a small
-``build`` function -- or, for an evaluation benchmark, a ``load`` function reading its local files.
+``build`` function -- or, for an evaluation benchmark, a ``load`` function reading its local files; for a
+training stage kind, its options, its recipe checks and the objective it builds.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from mmbind.interfaces import BuildContext, Encoder, LLMBackend, MediaLoader, Projector
 
-PartKind = Literal["encoder", "projector", "llm", "benchmark", "loader"]
+PartKind = Literal["encoder", "projector", "llm", "benchmark", "loader", "stage_kind"]
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,30 @@ class MediaLoaderEntry:
     kind: PartKind = field(default="loader", init=False)
 
 
-Entry = EncoderEntry | ProjectorEntry | LLMEntry | BenchmarkEntry | MediaLoaderEntry
+@dataclass(frozen=True)
+class StageKindEntry:
+    """A training stage kind (a recipe stage's ``kind:``). ``build(ctx) -> Objective``.
+
+    ``options`` validates the stage's ``options:`` (None: the kind takes none); ``settle(stage, options)``
+    checks the stage's own settings against the kind and may fill the fields the kind implies (raise
+    ``ValueError`` with the message); ``check(recipe, stage_name, options, registry, source)`` cross-checks
+    the stage against the rest of the recipe (raise `mmbind.errors.RecipeError` naming ``source``, the
+    recipe file, and the field); ``build(ctx)`` takes a
+    `mmbind.train.objective.StageContext` and returns the stage's `mmbind.train.objective.Objective`, which
+    the one trainer loop runs. Two plugins contributing one kind is an error naming both.
+    """
+
+    name: str  # the recipe's ``kind:`` value, e.g. "lm", "dpo"
+    build: Callable[[Any], Any]  # (StageContext) -> Objective
+    options: type[BaseModel] | None = None  # validates the stage's ``options:``
+    settle: Callable[[Any, Any], None] | None = None  # (StageSpec, options) -> None; ValueError
+    # (recipe, stage name, options, registry, source) -> None; RecipeError
+    check: Callable[[Any, str, Any, Any, str], None] | None = None
+    description: str = ""  # one line for `mmbind plugins`
+    kind: PartKind = field(default="stage_kind", init=False)
+
+
+Entry = EncoderEntry | ProjectorEntry | LLMEntry | BenchmarkEntry | MediaLoaderEntry | StageKindEntry
 
 HOOK_KINDS: dict[str, PartKind] = {
     "mmbind_encoders": "encoder",
@@ -103,8 +127,9 @@ HOOK_KINDS: dict[str, PartKind] = {
     "mmbind_llms": "llm",
     "mmbind_benchmarks": "benchmark",
     "mmbind_media_loaders": "loader",
+    "mmbind_stage_kinds": "stage_kind",
 }
 ENTRY_TYPES: dict[PartKind, type] = {
     "encoder": EncoderEntry, "projector": ProjectorEntry, "llm": LLMEntry, "benchmark": BenchmarkEntry,
-    "loader": MediaLoaderEntry,
+    "loader": MediaLoaderEntry, "stage_kind": StageKindEntry,
 }

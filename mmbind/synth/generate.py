@@ -5,6 +5,8 @@
     OUT/images/NNNNN.png|jpg                  training images (every third one JPEG)
     OUT/videos/NNNNN.mp4                      training videos (H.264)
     OUT/pretrain.json  OUT/finetune.json      stage-1 captions, stage-2 conversations (LLaVA format)
+    OUT/preferences.json                      preference pairs: a correct answer and a hallucination
+    OUT/preferences_chosen.json               the same prompts with their chosen answers, as conversations
     OUT/eval/images/  OUT/eval/videos/        held-out media
     OUT/eval/{image,video}_{open,pope}.json   held-out evaluation sets
     OUT/scenes.json                           every media file's split, attributes and signature
@@ -23,7 +25,9 @@ signature (all attributes without render jitter) occurs once in the whole datase
 a file, or an attribute combination, with a training item. Media paths in every JSON file are relative to
 that file's folder (the training pipeline's default media root).
 
-Depth was added later without changing anything that existed: its random streams are its own
+Depth and preference pairs were added later without changing anything that existed (preference pairs: their
+own streams ``preference:<id>`` and ``preferences-order``, their own file, not in the tokenizer's text).
+Depth: its random streams are its own
 (``depth:<id>``, ``depth-caption:<id>``, ``depth-instruct:<id>``, ``depth-open``, ``*-depth-order``), the
 images are drawn as before, the depth samples live in files of their own (recipes without a depth encoder
 read the others), and the tokenizer is saved as before; ``tokenizer_depth/`` is a copy with depth's new
@@ -51,6 +55,7 @@ from mmbind.synth.evalsets import CooccurrenceStats, open_records, pope_records
 from mmbind.synth.items import GeneratedMedia
 from mmbind.synth.manifest import write_manifest
 from mmbind.synth.media_io import write_image, write_video
+from mmbind.synth.preferences import chosen_conversation, preference_record
 from mmbind.synth.sizes import SynthSize, get_size
 from mmbind.synth.tokenizer import extend_tokenizer, train_tokenizer
 from mmbind.synth.training import caption_record, instruction_record, text_only_record
@@ -224,6 +229,8 @@ def _generate(out: Path, seed: int, size: str, world: str) -> dict[str, Any]:
     finetune += [text_only_record(i, _rng(seed, f"text:{i}")) for i in range(preset.text_only)]
     _rng(seed, "pretrain-order").shuffle(pretrain)
     _rng(seed, "finetune-order").shuffle(finetune)
+    preferences = [preference_record(item, _rng(seed, f"preference:{item.id}")) for item in train]
+    _rng(seed, "preferences-order").shuffle(preferences)
     sets: dict[str, list[dict[str, Any]]] = {}
     for modality in ("image", "video"):
         held_out = items[f"eval_{modality}"]
@@ -235,6 +242,8 @@ def _generate(out: Path, seed: int, size: str, world: str) -> dict[str, Any]:
 
     _write_json(out / "pretrain.json", pretrain)
     _write_json(out / "finetune.json", finetune)
+    _write_json(out / "preferences.json", preferences)
+    _write_json(out / "preferences_chosen.json", [chosen_conversation(p) for p in preferences])
     for name, samples in depth_records.items():
         _write_json(out / f"{name}.json", samples)
     for name, samples in sets.items():
@@ -252,7 +261,8 @@ def _generate(out: Path, seed: int, size: str, world: str) -> dict[str, Any]:
                                        [*depth_records.values(), sets["depth_open"]])
 
     counts = {key: len(group) for key, group in items.items()}
-    counts.update(pretrain=len(pretrain), finetune=len(finetune), text_only=preset.text_only)
+    counts.update(pretrain=len(pretrain), finetune=len(finetune), text_only=preset.text_only,
+                  preferences=len(preferences), preferences_chosen=len(preferences))
     counts.update(train_depth=len(items["train_image"]), eval_depth=len(items["eval_image"]),
                   **{name: len(samples) for name, samples in depth_records.items()})
     eval_sets = {
@@ -263,7 +273,8 @@ def _generate(out: Path, seed: int, size: str, world: str) -> dict[str, Any]:
     return write_manifest(out, {
         "seed": seed, "size": preset.to_json(), "counts": counts,
         "train": {"pretrain": "pretrain.json", "finetune": "finetune.json",
-                  "pretrain_depth": "pretrain_depth.json", "finetune_depth": "finetune_depth.json"},
+                  "pretrain_depth": "pretrain_depth.json", "finetune_depth": "finetune_depth.json",
+                  "preferences": "preferences.json", "preferences_chosen": "preferences_chosen.json"},
         "eval_sets": eval_sets, "scenes": "scenes.json", "tokenizer": tokenizer,
         "tokenizer_depth": tokenizer_depth,
         "depth": {"file": "depth.json", "unit": "mm", "background_mm": BACKGROUND_MM},

@@ -31,10 +31,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from mmbind.data.captions import MediaCaptions
+from mmbind.data.collate import PairBatch, PairCollator
 from mmbind.errors import RecipeError
 from mmbind.interfaces import Encoder
 from mmbind.recipe.stage_options import AlignOptions
-from mmbind.train.caption_data import MediaCaptions, PairBatch, PairCollator
 from mmbind.train.encoder_init import init_encoder_from
 from mmbind.train.pair_stage import PairObjective
 from mmbind.train.standalone import ENCODER_DIR, build_standalone, load_standalone, save_standalone

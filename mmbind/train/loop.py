@@ -176,7 +176,8 @@ class StageRunner:
         }
         if ctx.info.main and self.state.step % ctx.stage.log_every_steps == 0:
             ctx.metrics.write(record)
-        ctx.display.update(self.state.step, loss, lr, record["tokens_per_s"])
+        shown = {k: record[k] for k in getattr(objective, "shown_metrics", ()) if k in record}
+        ctx.display.update(self.state.step, loss, lr, record["tokens_per_s"], shown)
         return totals[4] > 0, loss
 
     # -------------------------------------------------------------- helpers

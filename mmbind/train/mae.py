@@ -24,10 +24,10 @@ from safetensors.torch import save_file
 from timm.models.vision_transformer import Block
 from torch import nn
 
+from mmbind.data.collate import PairBatch
 from mmbind.errors import RecipeError
 from mmbind.interfaces import Encoder
 from mmbind.recipe.stage_options import MaeDecoderSpec, MaeStageOptions
-from mmbind.train.caption_data import PairBatch
 from mmbind.train.pair_stage import PairObjective
 
 DECODER_DIR = "mae_decoder"

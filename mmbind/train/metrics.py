@@ -1,7 +1,8 @@
 """metrics.py
 
 The run's metrics: one JSON object per logged step in ``metrics.jsonl`` (trimmed back to the checkpoint on
-resume, so replayed steps are not duplicated) and a loss-curve PNG drawn with matplotlib's Agg backend. A
+resume, so replayed steps are not duplicated) and a loss-curve PNG drawn with matplotlib's Agg backend (with
+the reward margin and accuracy of preference stages in a second panel). A
 half-written last line (a crash mid-append) is skipped when reading (see `jsonl_log.py`). When the recipe
 names trackers (``report_to``), every record written and every chart drawn also goes to each of them
 (`mmbind.train.trackers.Trackers`), at the step counted over all stages as on the chart.
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 METRICS = "metrics.jsonl"
 PLOT = "loss.png"
+REWARD_MARGIN, REWARD_ACCURACY = "rewards/margins", "rewards/accuracies"  # drawn below the loss when logged
 
 
 class MetricsLog:
@@ -74,17 +76,28 @@ class MetricsLog:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(7, 4))
+        rewards = any(REWARD_MARGIN in r for r in records)
+        fig, axes = plt.subplots(2 if rewards else 1, 1, figsize=(7, 7 if rewards else 4), squeeze=False,
+                                 sharex=True)
+        ax = axes[0][0]
         offset, stages = 0, {}
         for r in records:
             stages.setdefault((r["stage_index"], r["stage"]), []).append(r)
         for (_, name), rows in sorted(stages.items()):
-            ax.plot([offset + r["step"] for r in rows], [r["loss"] for r in rows], label=name)
+            steps = [offset + r["step"] for r in rows]
+            ax.plot(steps, [r["loss"] for r in rows], label=name)
+            if rewards and any(REWARD_MARGIN in r for r in rows):  # preference stages: TRL's reward metrics
+                kept = [(s, r) for s, r in zip(steps, rows) if REWARD_MARGIN in r]
+                axes[1][0].plot([s for s, _ in kept], [r[REWARD_MARGIN] for _, r in kept],
+                                label=f"{name} {REWARD_MARGIN}")
+                axes[1][0].plot([s for s, _ in kept], [r[REWARD_ACCURACY] for _, r in kept], linestyle="--",
+                                label=f"{name} {REWARD_ACCURACY}")
             offset += max(r["step"] for r in rows)
-        ax.set_xlabel("optimizer step")
+        for axis in (row[0] for row in axes):
+            axis.legend()
+            axis.grid(alpha=0.3)
+        axes[-1][0].set_xlabel("optimizer step")
         ax.set_ylabel("loss")
-        ax.legend()
-        ax.grid(alpha=0.3)
         fig.tight_layout()
         out = self.path.parent / PLOT
         fig.savefig(out, dpi=100)

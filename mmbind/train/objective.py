@@ -1,13 +1,14 @@
 """objective.py
 
-What one stage is given (`StageContext`) and what its kind provides to the one `StageRunner` (`Objective`):
-``lm`` (`mmbind.train.lm`), ``align`` (`mmbind.train.align`) and ``mae`` (`mmbind.train.mae`) are objectives;
+What one stage is given (`StageContext`) and what its kind provides to the one `StageRunner` (`Objective`,
+built by the stage kind's plugin, `mmbind.registry.StageKindEntry`): ``lm`` (`mmbind.train.lm`), ``dpo``
+(`mmbind.train.dpo_stage`), ``align`` (`mmbind.train.align`) and ``mae`` (`mmbind.train.mae`) are objectives;
 the runner does everything else (accumulation, count-weighted loss over ranks, clipping, optimizer and
 scheduler, metrics, progress, checkpoints and exact resume, NaN stop, Ctrl-C, bad samples).
 
 A step's loss is ``sum over its micro-batches and ranks of loss sums / sum of their counts``: the count is
-what the objective averages over (supervised tokens, caption pairs, masked patches), so one rank with A
-micro-batches equals A ranks with one.
+what the objective averages over (supervised tokens, preference pairs, caption pairs, masked patches), so
+one rank with A micro-batches equals A ranks with one.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class Objective(Protocol):
     micro-batches and ranks). A batch has ``ids``, ``bad`` and ``to(device)``.
     """
 
-    kind: str  # lm | align | mae
+    kind: str  # the stage kind's name (lm, dpo, align, mae, a third party's)
     prepared: Prepared  # the wrapped loss module, optimizer, scheduler, parameters, precision
     dataset: Dataset  # samples; ``set_epoch(epoch)`` reseeds preprocessing
     order: SampleOrder  # which samples each step takes

@@ -2,9 +2,10 @@
 
 `PairObjective`: what the encoder pre-training kinds (``align``, ``mae``) share as `Objective`s: the model
 built from the recipe and started from the previous stage's output (or ``init_from``), the stage's seed, the
-media-caption pairs of its dataset (`caption_data`), AdamW over the loss module's trainable parameters (weight
-decay on matrices only), DDP across ranks, and saving the whole model as ``RUN/stages/<name>/`` with the
-kind's extra outputs written inside, atomically with it. A subclass builds its loss module (`build`).
+media-caption pairs of its dataset (`mmbind.data.captions`, ordered and collated by the data stack of
+`mmbind.data` as conversations and preference pairs are), AdamW over the loss module's trainable parameters
+(weight decay on matrices only), DDP across ranks, and saving the whole model as ``RUN/stages/<name>/`` with
+the kind's extra outputs written inside, atomically with it. A subclass builds its loss module (`build`).
 
 Limits (documented): one micro-batch per step and rank, ``global_batch / ranks`` pairs each (contrastive
 negatives span the global batch: no gradient accumulation); the last partial batch of an epoch is dropped;
@@ -24,13 +25,15 @@ from torch import nn
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
 from mmbind.data.build import item_frames, pad_id, run_readers
+from mmbind.data.captions import MediaCaptions, stage_sources
+from mmbind.data.collate import PairBatch, PairCollator
+from mmbind.data.sampler import PairOrder
 from mmbind.data.usable import require_usable
 from mmbind.errors import RecipeError
 from mmbind.interfaces import Encoder
 from mmbind.model.build import build_model
 from mmbind.model.multimodal_lm import MultimodalLM
 from mmbind.model.persist import load_weights_from
-from mmbind.train.caption_data import MediaCaptions, PairBatch, PairCollator, PairOrder, stage_sources
 from mmbind.train.distributed import wrap
 from mmbind.train.export import save_stage_output
 from mmbind.train.objective import StageContext, total_steps

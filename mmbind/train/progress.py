@@ -1,7 +1,7 @@
 """progress.py
 
-The live training display (rank 0 only): stage, step/total, loss, learning rate, tokens per second and
-ETA, drawn with rich. Disabled, it does nothing.
+The live training display (rank 0 only): stage, step/total, loss, learning rate, tokens per second, the
+stage kind's own metrics (``shown_metrics``) and ETA, drawn with rich. Disabled, it does nothing.
 """
 
 from __future__ import annotations
@@ -32,19 +32,23 @@ class ProgressDisplay:
             TextColumn("loss {task.fields[loss]}"),
             TextColumn("lr {task.fields[lr]}"),
             TextColumn("{task.fields[tps]} tok/s"),
+            TextColumn("{task.fields[extra]}"),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=self.console,
         )
         self.progress.start()
         self.task = self.progress.add_task("train", total=total, completed=done, stage=stage, loss="-",
-                                           lr="-", tps="-")
+                                           lr="-", tps="-", extra="")
 
-    def update(self, step: int, loss: float, lr: float, tokens_per_s: float) -> None:
-        """Show step ``step`` done."""
+    def update(self, step: int, loss: float, lr: float, tokens_per_s: float,
+               shown: dict[str, float] | None = None) -> None:
+        """Show step ``step`` done (``shown``: the stage kind's own metrics, e.g. dpo's reward accuracy)."""
         if self.progress is not None:
+            extra = " ".join(f"{name} {value:.3f}" for name, value in (shown or {}).items())
             self.progress.update(
-                self.task, completed=step, loss=f"{loss:.4f}", lr=f"{lr:.2e}", tps=f"{tokens_per_s:,.0f}"
+                self.task, completed=step, loss=f"{loss:.4f}", lr=f"{lr:.2e}", tps=f"{tokens_per_s:,.0f}",
+                extra=extra,
             )
 
     def note(self, message: str) -> None:

@@ -7,13 +7,15 @@
     RUN/metrics.jsonl        one record per logged step; RUN/loss.png the loss curve
     RUN/checkpoints/         ckpt-s<stage>-<step>/ (last N kept)
     RUN/stages/<name>/       each stage's output model (LoRA merged); the next stage starts from it
+    RUN/reference/<name>.safetensors   a dpo stage's precomputed reference (dpo_reference.py)
     RUN/bad_samples.jsonl    skipped samples with the reason; RUN/summary.json at the end
     RUN/trackers.json        the run ids of the recipe's trackers (``report_to``), reused on resume;
                              RUN/tensorboard/, RUN/wandb/, RUN/mlruns/ where those trackers write by default
 
 Every stage builds the model from the recipe and loads the previous stage's output (or ``init_from``),
-so an uninterrupted run and a resumed one take exactly the same path. A stage's kind is an `Objective`
-(``lm``: `lm.py`, ``align``: `align.py`, ``mae``: `mae.py`) run by the one `loop.StageRunner`.
+so an uninterrupted run and a resumed one take exactly the same path. A stage's kind is a plugin
+(`mmbind.registry.StageKindEntry`, the built-in ones in `builtin_kinds.py`) that builds an `Objective`, run
+by the one `loop.StageRunner`.
 
 Resuming: the recipe is checked against the run's lock (`recipe_lock.py`), torn last lines of the logs are
 cut off, and the newest checkpoint that verifies is used (`checkpoint.resume_checkpoint`). SIGINT and
@@ -37,15 +39,12 @@ import yaml
 from mmbind.errors import CheckpointError, MmbindError, RecipeError
 from mmbind.output_folder import TRAIN, replace_folder
 from mmbind.recipe.schema import Recipe
-from mmbind.registry import Registry
+from mmbind.registry import Registry, default_registry
 from mmbind.run_folder import RECIPE_FILE, SUMMARY_FILE, stage_dir
-from mmbind.train.align import AlignObjective
 from mmbind.train.checkpoint import load_checkpoint, read_state, resume_checkpoint
 from mmbind.train.distributed import DistInfo, barrier, init_distributed
 from mmbind.train.jsonl_log import read_jsonl, repair_jsonl
-from mmbind.train.lm import LmObjective
 from mmbind.train.loop import Interrupt, StageRunner
-from mmbind.train.mae import MaeObjective
 from mmbind.train.metrics import METRICS, MetricsLog
 from mmbind.train.objective import Callback, Objective, StageContext
 from mmbind.train.progress import ProgressDisplay
@@ -166,12 +165,9 @@ def _run_stage(ctx: StageContext, checkpoint: Path | None) -> dict[str, Any]:
 
 
 def build_objective(ctx: StageContext) -> Objective:
-    """The objective of the stage's kind."""
-    if ctx.stage.kind == "align":
-        return AlignObjective(ctx)
-    if ctx.stage.kind == "mae":
-        return MaeObjective(ctx)
-    return LmObjective(ctx)
+    """The objective of the stage's kind, built by the plugin that contributes it."""
+    entry = (ctx.registry or default_registry()).get("stage_kind", ctx.stage.kind)
+    return entry.build(ctx)  # type: ignore[union-attr]
 
 
 def _prepare_run_dir(

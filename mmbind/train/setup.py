@@ -1,13 +1,15 @@
 """setup.py
 
-Preparing the model for one stage: LoRA (if asked), which parts train, parameter dtypes for the
-precision mode, device placement, gradient checkpointing, train/eval modes, the loss module wrapped for
-DDP / FSDP2, and the optimizer and scheduler over per-part parameter groups.
+Preparing the model for one stage, whatever its kind: LoRA (if asked), which parts train, parameter dtypes
+for the precision mode, device placement, gradient checkpointing, train/eval modes, the kind's loss module
+(`TrainForward` by default) wrapped for DDP / FSDP2, and the optimizer and scheduler over per-part
+parameter groups.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -68,9 +70,12 @@ class Prepared:
 
 
 def prepare_model(
-    model: nn.Module, stage: StageSpec, info: DistInfo, total_steps: int, cache: Any | None
+    model: nn.Module, stage: StageSpec, info: DistInfo, total_steps: int, cache: Any | None,
+    loss: Callable[[nn.Module], nn.Module] | None = None,
 ) -> Prepared:
-    """Apply the stage's LoRA, freezing, precision, placement and wrapping; build optimizer and scheduler."""
+    """Apply the stage's LoRA, freezing, precision, placement and wrapping; build optimizer and scheduler.
+    ``loss(model)`` makes the kind's loss module once the model is ready (it holds the model as ``.model``;
+    default: `TrainForward` with the feature ``cache``)."""
     if stage.lora is not None:
         if "llm" not in stage.train:
             raise RecipeError("stages.*.lora: LoRA adapts the LLM, so 'llm' must be in train")
@@ -94,7 +99,8 @@ def prepare_model(
     names = {id(p): n for n, p in model.named_parameters()}
     part_names = {part: [names[id(p)] for p in params] for part, params in parts.items()}
     fsdp = stage.strategy.startswith("fsdp") and torch.distributed.is_initialized()
-    module = wrap(TrainForward(model, cache), stage.strategy, info, fsdp_units(model))
+    loss_module = loss(model) if loss is not None else TrainForward(model, cache)
+    module = wrap(loss_module, stage.strategy, info, fsdp_units(model))
     by_name = {n.removeprefix("module.").removeprefix("model."): p for n, p in module.named_parameters()}
     groups = [group for part, pnames in part_names.items()
               for group in decay_groups([by_name[n] for n in pnames], stage.lr_for(part),

@@ -168,3 +168,23 @@ def test_shipped_sweeps_resolve(name):
     else:
         image = {r.variant: r.recipe.model.encoders["image"].plugin for r in plan.runs}
         assert image == {"united": "languagebind_image", "separated_clip": "clip", "separated_mae": "mae"}
+
+
+def test_the_preference_sweep_pits_dpo_against_supervised_training_on_the_chosen_answers():
+    plan = load_plan(ROOT / "mmbind" / "recipes" / "ablations" / "preference.yaml")
+    assert plan.sweep.seeds == [0, 1, 2] and list(plan.sweep.variants) == ["sft", "dpo"]  # sft: the baseline
+    assert len(plan.runs) == 6
+    for run in plan.runs:
+        stages = run.recipe.stages
+        assert list(stages)[-2:] == ["finetune", "preference"]  # both continue the stage-2 model
+        last = stages["preference"]
+        assert (last.kind, last.dataset) == (("dpo", "preference") if run.variant == "dpo"
+                                             else ("lm", "preference_chosen"))
+        assert last.max_steps == 120 and all(s.seed == run.seed for s in stages.values())
+    dpo = next(r for r in plan.runs if r.variant == "dpo").recipe
+    sft = next(r for r in plan.runs if r.variant == "sft").recipe
+    same = {k: v for k, v in dpo.stages["preference"].model_dump().items() if k not in ("kind", "dataset",
+                                                                                        "options")}
+    assert same == {k: v for k, v in sft.stages["preference"].model_dump().items()
+                    if k not in ("kind", "dataset", "options")}  # the same steps, batch, lr: a fair control
+    assert any(m.key == "image_pope.*.yes_ratio" for m in plan.sweep.metrics)

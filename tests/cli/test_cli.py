@@ -28,8 +28,9 @@ def test_plugins_json(capsys):
     } <= names
     for row in rows:
         assert {"kind", "name", "source", "status"} <= set(row)
-        assert row["kind"] in ("encoder", "projector", "llm", "benchmark", "loader", "unknown")
+        assert row["kind"] in ("encoder", "projector", "llm", "benchmark", "loader", "stage_kind", "unknown")
     assert {("loader", "image"), ("loader", "video")} <= names
+    assert {("stage_kind", k) for k in ("lm", "dpo", "align", "mae")} <= names
 
 
 def test_plugins_table(capsys):

@@ -29,7 +29,7 @@ FIRST_PARTY = [
     "mmbind_plugins.encoders.clip_vision", "mmbind_plugins.encoders.open_clip_encoder",
     "mmbind_plugins.encoders.timm_mae", "mmbind_plugins.encoders.languagebind.image",
     "mmbind_plugins.encoders.languagebind.video", "mmbind_plugins.projectors.linear",
-    "mmbind_plugins.projectors.mlp_gelu", "mmbind_plugins.llms.hf_causal",
+    "mmbind_plugins.projectors.mlp_gelu", "mmbind_plugins.llms.hf_causal", "mmbind.train.builtin_kinds",
 ]
 
 

@@ -308,6 +308,7 @@ def test_manifest_lists_the_depth_files_and_overwrite_regenerates_them(micro, tm
     assert manifest["train"] == {
         "pretrain": "pretrain.json", "finetune": "finetune.json",
         "pretrain_depth": "pretrain_depth.json", "finetune_depth": "finetune_depth.json",
+        "preferences": "preferences.json", "preferences_chosen": "preferences_chosen.json",
     }
     assert manifest["depth"] == {"file": "depth.json", "unit": "mm", "background_mm": BACKGROUND_MM}
     counts = manifest["counts"]

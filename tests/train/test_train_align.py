@@ -14,6 +14,8 @@ from safetensors.torch import load_file
 
 import mmbind
 from mmbind.data.build import run_readers
+from mmbind.data.captions import MediaCaptions, caption_ids, stage_sources
+from mmbind.data.collate import PairCollator
 from mmbind.errors import RecipeError
 from mmbind.interfaces import TokenLayout
 from mmbind.model.weights import load_state_dict
@@ -22,7 +24,6 @@ from mmbind.recipe.stage_options import AlignOptions
 from mmbind.registry import default_registry
 from mmbind.train import StepInfo, read_run_recipe, train
 from mmbind.train.align import AlignLoss, PoolingHead, build_align, clip_loss, retrieval_accuracy
-from mmbind.train.caption_data import MediaCaptions, PairCollator, caption_ids, stage_sources
 from mmbind.train.checkpoint import read_state
 from mmbind.train.encoder_init import init_encoder_from
 from mmbind.train.loop import Interrupt
@@ -75,7 +76,8 @@ def _weights(directory: Path) -> dict[str, torch.Tensor]:
 
 # ------------------------------------------------------------------------------------------ recipes
 @pytest.mark.parametrize(("stage", "message"), [
-    ({"kind": "contrast"}, r"stages\.s\.kind: Input should be 'lm', 'align' or 'mae'"),
+    ({"kind": "contrast"}, r"stages\.s\.kind: unknown stage kind 'contrast'; available: .*align.*lm.*mae"),
+    ({"kind": "aling"}, r"stages\.s\.kind: unknown stage kind 'aling'; did you mean 'align'\?"),
     ({"kind": "align"}, r"stages\.s: Value error, kind align: options\.modality: Field required"),
     ({"kind": "mae", "options": {}}, r"kind mae: options\.modality: Field required"),
     ({"kind": "align", "options": {"modality": "audio"}},
@@ -91,7 +93,11 @@ def _weights(directory: Path) -> dict[str, torch.Tensor]:
     ({"kind": "align", "train": ["llm"], "options": {"modality": "image"}}, r"kind align: train is implied"),
     ({"kind": "align", "lr": {"encoder:image": 0.1}, "options": {"modality": "image"}},
      r"lr must be one number"),
-    ({"options": {"modality": "image"}}, r"options: only align and mae stages take options"),
+    ({"options": {"modality": "image"}},
+     r"options: kind lm takes no options; 'modality' is an option of kind align / mae, not of kind lm"),
+    ({"kind": "mae", "options": {"modality": "image", "beta": 0.1}},
+     r"kind mae: options\.beta: Extra inputs are not permitted .*'beta' is an option of kind dpo, not of "
+     r"kind mae"),
     ({"kind": "align", "options": {"modality": "image", "encoder": {"plugin": "languagebind_image",
                                                                     "options": {"preset": "huge"}}}},
      r"invalid options for encoder 'languagebind_image': stages\.s\.options\.encoder\.options\.preset"),

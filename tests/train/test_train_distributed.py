@@ -1,5 +1,5 @@
-"""torchrun with 2 CPU ranks (gloo): DDP and FSDP2 give the 1-rank losses at equal global batch, and a
-2-rank FSDP checkpoint resumes on 1 rank."""
+"""torchrun with 2 CPU ranks (gloo): DDP and FSDP2 give the 1-rank losses at equal global batch (lm and dpo
+stages), and a 2-rank FSDP checkpoint resumes on 1 rank."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from mmbind.train import train
 from mmbind.train.checkpoint import list_checkpoints, read_state
 from tests.support.helpers import run_two_ranks
+from tests.support.preferences import DPO_STAGE, make_preferences
 from tests.support.train import TRAIN_RECIPE, data_overrides, logged_losses, make_data, tiny_train_recipe
 
 SETTINGS = [
@@ -66,3 +67,31 @@ def test_fsdp_two_ranks_match_and_resume_on_one_rank(setup):
     )
     train(recipe, run, resume=True, progress=False)
     _assert_close(logged_losses(run), reference)
+
+
+@pytest.fixture(scope="module")
+def dpo_setup(setup):
+    root, data, _ = setup
+    pairs = make_preferences(data)
+    reference = root / "dpo-one-rank"
+    train(tiny_train_recipe(data, *SETTINGS, *DPO_STAGE(pairs)), reference, progress=False)
+    return pairs, logged_losses(reference)
+
+
+@pytest.mark.slow
+def test_dpo_ddp_two_ranks_match_one_rank(setup, dpo_setup):
+    root, data, _ = setup
+    pairs, reference = dpo_setup
+    _torchrun(data, root / "dpo-ddp", *DPO_STAGE(pairs))
+    _assert_close(logged_losses(root / "dpo-ddp"), reference)
+
+
+@pytest.mark.slow
+def test_dpo_fsdp_two_ranks_with_a_precomputed_reference_match_one_rank(setup, dpo_setup):
+    root, data, _ = setup
+    pairs, reference = dpo_setup
+    run = root / "dpo-fsdp"
+    _torchrun(data, run, *DPO_STAGE(pairs, "{beta: 0.1, reference: precomputed}"),
+              "stages.finetune.strategy=fsdp")
+    _assert_close(logged_losses(run), reference)
+    assert (run / "reference" / "finetune.safetensors").is_file()  # scored by both ranks, written once

@@ -17,24 +17,28 @@ from safetensors.torch import load_file
 from mmbind.cli.main import main
 from mmbind.train.checkpoint import list_checkpoints, read_state
 from tests.support.helpers import bit_identical, wait_until_paused
+from tests.support.preferences import DPO_STAGE, make_preferences
 from tests.support.train import TRAIN_RECIPE, data_overrides, logged_losses, make_data
 
 DRIVER = Path(__file__).resolve().parents[1] / "support" / "train_driver.py"
 DROPOUT = "model.llm.options.config.attention_dropout=0.2"  # randomness in every step: RNG state must resume
 
 
-def _driver(data: Path, run: Path, mode: str) -> subprocess.Popen:
+def _driver(data: Path, run: Path, mode: str, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-    return subprocess.Popen([sys.executable, str(DRIVER), str(data), str(run), mode, DROPOUT], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen([sys.executable, str(DRIVER), str(data), str(run), mode, DROPOUT, *extra],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.mark.slow
-def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("kind", ["lm", "dpo"])
+def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path, kind):
     data = make_data(tmp_path / "data", images=3, videos=3, text_only=2)
+    # dpo: 8 pairs, the reference precomputed before the stage and reused by the resumed run
+    extra = DPO_STAGE(make_preferences(data), "{beta: 0.5, reference: precomputed}") if kind == "dpo" else []
     full, killed = tmp_path / "full", tmp_path / "killed"
-    reference = _driver(data, full, "full")
-    paused = _driver(data, killed, "pause")
+    reference = _driver(data, full, "full", *extra)
+    paused = _driver(data, killed, "pause", *extra)
     assert reference.wait(timeout=240) == 0, reference.stdout.read()
     wait_until_paused(paused, killed)
     paused.send_signal(signal.SIGKILL)
@@ -43,11 +47,15 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     latest = list_checkpoints(killed)[-1]
     # mid-epoch (4 steps per epoch)
     assert read_state(latest)["stage"] == "finetune" and read_state(latest)["step"] == 3
-    resumed = _driver(data, killed, "resume")
+    if kind == "dpo":
+        scored = (killed / "reference" / "finetune.safetensors").stat().st_mtime_ns
+    resumed = _driver(data, killed, "resume", *extra)
     assert resumed.wait(timeout=240) == 0, resumed.stdout.read()
     assert bit_identical(load_file(str(killed / "stages" / "finetune" / "model.safetensors")),
                          load_file(str(full / "stages" / "finetune" / "model.safetensors")))
     assert logged_losses(killed) == logged_losses(full)  # replayed steps are not logged twice
+    if kind == "dpo":  # the resumed run read the reference back instead of scoring it again
+        assert (killed / "reference" / "finetune.safetensors").stat().st_mtime_ns == scored
 
 
 @pytest.mark.slow

@@ -1,44 +1,34 @@
-"""caption_data.py
+"""captions.py
 
 Media-caption pairs for the encoder pre-training stages (``align``, ``mae``), read from a recipe dataset's
 LLaVA-format files: every sample with an item of the stage's modality gives one pair (its first item of that
 modality, and the gpt answer of its first round as the caption); samples without one are not pairs (a
-stage-1 file mixes images and videos). Media go through the same loading as the LM stages and the
+stage-1 file mixes images and videos). Media go through the same loading as the conversations and the
 encoder's own ``media_transform``; a sample that fails comes back as a `BadSample` and is dropped from its
-batch. Preprocessing is seeded per (seed, epoch, index), so pixels do not depend on the worker count, and
-(deterministic transforms) can be kept in memory across epochs with ``cache``. Each pair also carries a seed
-of its own (seed, epoch, index) for the objective's randomness (mae's masks): the same on any world size.
-`PairOrder`: each epoch a seeded permutation of the pairs, the last partial global batch dropped.
+batch. Like every dataset of `mmbind.data`, preprocessing is seeded per (seed, epoch, index) (`sample_rng`),
+so pixels do not depend on the worker count, and (deterministic transforms) can be kept in memory across
+epochs with ``cache``; each pair also carries its own seed (`item_seed`) for the objective's randomness
+(mae's masks): the same on any world size. Their order is `sampler.PairOrder`, their collation
+`collate.PairCollator`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
 from mmbind.data.build import stage_dataset
-from mmbind.data.dataset import sample_rng
-from mmbind.data.example import BadSample, bad_sample
+from mmbind.data.dataset import item_seed, sample_rng
+from mmbind.data.example import BadSample, Pair, bad_sample
 from mmbind.data.media_readers import MediaReader
 from mmbind.data.records import DuplicateIdCheck, SourceFile, drop_media, parse_record, read_source, sample_id
 from mmbind.errors import DataError
 from mmbind.recipe.training_schema import DataSpec
 from mmbind.registry import default_registry
-
-
-@dataclass
-class Pair:
-    """One media item and its caption's token ids."""
-
-    id: str  # sample id
-    pixels: torch.Tensor  # (3, H, W) or (T, 3, H, W)
-    text_ids: list[int]  # caption ids: BOS? + words + EOS, at most max_text tokens
-    seed: int = 0  # seed of this item's randomness in this epoch (set by the dataset)
 
 
 def caption_ids(tokenizer: Any, text: str, max_text: int) -> list[int]:
@@ -105,29 +95,6 @@ class MediaCaptions(Dataset):
         return Pair(record.id, pixels, ids)
 
 
-def item_seed(seed: int, epoch: int, index: int) -> int:
-    """The seed of item ``index`` in ``epoch`` of a stage seeded with ``seed``."""
-    return ((seed * 1_000_003 + epoch) * 1_000_003 + index) % 2**63
-
-
-class PairOrder:
-    """Each epoch a permutation seeded with (seed, epoch); only whole global batches (the rest dropped)."""
-
-    def __init__(self, size: int, global_batch: int, seed: int) -> None:
-        self.size = size
-        self.global_batch = global_batch
-        self.seed = seed
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return self.size // self.global_batch
-
-    def order(self, epoch: int) -> list[int]:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(self.size, generator=generator)
-        return order[: self.steps_per_epoch * self.global_batch].tolist()
-
-
 def stage_sources(data: DataSpec, stage_name: str, dataset: str | None, modality: str) -> list[SourceFile]:
     """The files of the stage's dataset (files with weight 0 left out), read for the pairs of ``modality``
     (other media of a sample, e.g. the image next to a depth map, are not its concern)."""
@@ -135,39 +102,3 @@ def stage_sources(data: DataSpec, stage_name: str, dataset: str | None, modality
     keys = sorted({modality, *default_registry().names("loader")})
     return [drop_media(read_source(f.path, f.roots(), keys), spec.drop_media) for f in spec.files
             if f.weight > 0]
-
-
-@dataclass
-class PairBatch:
-    """Collated pairs; bad samples dropped and carried for the report."""
-
-    ids: list[str]  # sample ids
-    pixels: torch.Tensor  # (N, ...) stacked pixels
-    text_ids: torch.Tensor  # (N, S) right-padded caption ids
-    text_mask: torch.Tensor  # (N, S) 1 on real tokens
-    bad: list[BadSample]  # dropped samples
-    seeds: list[int] = dataclasses.field(default_factory=list)  # each pair's seed
-
-    def to(self, device: torch.device) -> PairBatch:
-        return PairBatch(self.ids, self.pixels.to(device), self.text_ids.to(device),
-                         self.text_mask.to(device), self.bad, self.seeds)
-
-
-class PairCollator:
-    """Stacks pixels and right-pads captions with ``pad_id``."""
-
-    def __init__(self, pad_id: int) -> None:
-        self.pad_id = pad_id
-
-    def __call__(self, items: list[Pair | BadSample]) -> PairBatch:
-        good = [p for p in items if isinstance(p, Pair)]
-        bad = [p for p in items if isinstance(p, BadSample)]
-        width = max((len(p.text_ids) for p in good), default=0)
-        ids = torch.full((len(good), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(good), width), dtype=torch.long)
-        for row, pair in enumerate(good):
-            ids[row, : len(pair.text_ids)] = torch.tensor(pair.text_ids, dtype=torch.long)
-            mask[row, : len(pair.text_ids)] = 1
-        pixels = torch.stack([p.pixels for p in good]) if good else torch.zeros(0)
-        return PairBatch([p.id for p in good], pixels, ids, mask, bad, [p.seed for p in good])
-
