@@ -138,3 +138,30 @@ def test_a_large_flat_file_is_still_read(tmp_path: Path):
     rows = [{"id": i, "conversations": [{"from": "human", "value": "x" * 50}] * 2} for i in range(20000)]
     (tmp_path / "big.json").write_text(json.dumps(rows))
     assert len(read_json(tmp_path / "big.json", DataError)) == 20000
+
+
+@FUZZ
+@given(text=hostile_text('[{"id": "p", "image": "a.png", "conversations": [{"from": "human", "value": '
+                         '"<image>\\nq"}], "chosen": {}, "rejected": "no"}]')
+       | hostile_text('[{"id": "p", "conversations": {}, "chosen": {"from": "gpt", "value": "a"}, '
+                      '"rejected": {"from": "gpt", "value": "b"}}]')
+       | hostile_text('[{"id": {}, "videos": ["v.mp4"], "conversations": [{"from": "human", "value": "q"}], '
+                      '"chosen": "a", "rejected": "b"}]'))
+def test_preference_pairs_load_or_are_skipped_with_a_reason(tmp_path_factory, text):
+    from mmbind.data.preferences import parse_preference
+    from mmbind.data.records import read_source
+
+    path = tmp_path_factory.mktemp("pairs") / "pairs.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    try:
+        source = read_source(str(path), media_keys=["image", "video"])
+    except DataError as exc:
+        assert str(path) in str(exc)
+        return
+    for index in range(len(source.samples)):
+        try:
+            chosen, rejected = parse_preference(source, index)
+        except DataError as exc:  # the loader skips and reports such a pair by id
+            assert str(path) in str(exc)
+        else:
+            assert chosen.turns[:-1] == rejected.turns[:-1] and chosen.turns[-1] != rejected.turns[-1]
