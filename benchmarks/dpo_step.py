@@ -188,18 +188,20 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny shapes on a CPU")
     parser.add_argument("--steps", type=int, default=7, help="timed rounds")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (CPU runs only)")
     args = parser.parse_args()
     gpu = torch.cuda.is_available() and not args.smoke
     shape = SMOKE if args.smoke else GPU if gpu else CPU
     steps, warmup = (1, 1) if args.smoke else (args.steps, args.warmup)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if not gpu:
+        torch.set_num_threads(args.threads)  # one thread: steadier on a shared machine
     results = measure(shape, steps, warmup, bf16=gpu)
     for variant, result in results.items():
         print(f"{variant}: {result['step_s']:.3f} s/step, encoder items per pair "
               f"{result['encoder_items_per_pair']:.1f}", file=sys.stderr)
     summary = {
         "benchmark": "dpo_step", "smoke": args.smoke,
-        "device": torch.cuda.get_device_name() if gpu else "cpu",
+        "device": torch.cuda.get_device_name() if gpu else f"cpu ({torch.get_num_threads()} thread(s))",
         "pairs": len(shape.rows), "tokens_per_answer": shape.supervised, "prompt_tokens": shape.text_tokens
         - shape.supervised, "variants": results,
         "ratio_dpo_precomputed_vs_lm": results["dpo_precomputed"]["step_s"] / results["lm"]["step_s"],
