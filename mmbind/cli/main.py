@@ -2,7 +2,8 @@
 
 Entry point of the ``mmbind`` command: builds the argument parser from the command modules and turns
 every `MmbindError` into one message on stderr (no traceback) and a non-zero exit status. Output folders
-are checked before a command runs (`mmbind.cli.argtypes`); a closed stdout pipe ends the command quietly.
+are checked before a command runs (`mmbind.cli.argtypes`), and ``--reproducible`` pins the numerics before
+anything imports torch (`mmbind.cli.numerics_args`); a closed stdout pipe ends the command quietly.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 
 from mmbind.cli.argtypes import check_outputs
 from mmbind.cli.console import print_error
+from mmbind.cli.numerics_args import pin_early
 from mmbind.errors import MmbindError
 
 # Command modules, each with register(subparsers) that sets `func` (args -> int exit status).
@@ -49,8 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns (and, as a script, exits with) the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.reexec = argv is None  # the command line's own process may execute itself again (numerics_args)
     try:
         check_outputs(args)
+        pin_early(args)
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return code
