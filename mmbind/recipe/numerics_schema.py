@@ -17,9 +17,10 @@ class NumericsSpec(StrictModel):
     """How the run's floating-point kernels are chosen."""
 
     reproducible: bool = Field(
-        False, description="pin the CPU kernels' instruction set (ATen default, MKL COMPATIBLE, oneDNN SSE4.1), "
-                           "the thread counts and deterministic algorithms before torch starts, so the same "
-                           "recipe and seed give the same bits on any x86-64 machine (slower)",
+        False,
+        description="pin the CPU kernels' instruction set (ATen default, MKL COMPATIBLE, oneDNN SSE4.1), the "
+                    "thread counts and deterministic algorithms before torch starts, so the same recipe and "
+                    "seed give the same bits on any x86-64 machine (slower)",
     )
     threads: int = Field(
         1, ge=1, le=256,

@@ -32,7 +32,8 @@ def test_two_machines(data, tmp_path, reproducible):
         assert same_weights
         assert fingerprints[0] == fingerprints[1]
         assert fingerprints[0]["mode"] == "reproducible" and fingerprints[0]["cpu_capability"] == "DEFAULT"
-        assert fingerprints[0]["threads"] == {"intra_op": 1, "inter_op": 1} and fingerprints[0]["deterministic"]
+        assert fingerprints[0]["threads"] == {"intra_op": 1, "inter_op": 1}
+        assert fingerprints[0]["deterministic"]
     else:
         assert losses[0] != losses[1] or not same_weights
         assert fingerprints[0]["mode"] == "default"
