@@ -164,7 +164,8 @@ def main() -> int:
         print(f"{name:40s} {seconds:7.2f} s", file=sys.stderr)
     print(json.dumps({"benchmark": "study_phases", "wall_s": round(wall, 2),
                       "optimizer_steps_s": round(steps, 2), "outside_steps_s": round(wall - steps, 2),
-                      "top_level_sum_s": round(sum(top.values()), 2), "reproducible": args.reproducible, "overrides": args.overrides, "phases": phases}))
+                      "top_level_sum_s": round(sum(top.values()), 2), "reproducible": args.reproducible,
+                      "overrides": args.overrides, "phases": phases}))
     return 0
 
 

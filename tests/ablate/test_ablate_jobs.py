@@ -61,5 +61,6 @@ def test_two_jobs_give_the_bits_of_one_by_one(micro, tmp_path):
         assert json.loads((b / "numerics.json").read_text())["fingerprint"]["mode"] == "reproducible"
         assert (b / "ablate.log").is_file() and not (a / "ablate.log").exists()
     lines = [line for line in progress.splitlines() if "/seed0" in line]
-    assert sum(" done in " in line for line in lines) == 2 and sum(" training (" in line for line in lines) == 2
+    assert sum(" done in " in line for line in lines) == 2
+    assert sum(" training (" in line for line in lines) == 2
     assert not json.loads((two / "results.json").read_text())["mixed_numerics"]

@@ -33,8 +33,9 @@ def swept(tmp_path):
 
 def other_machine(run_dir):
     fp = fingerprint()
-    record_run_numerics(run_dir, {**fp, "cpu_capability": "AVX2" if fp["cpu_capability"] != "AVX2" else "AVX512",
-                                  "threads": {"intra_op": 7, "inter_op": 7}}, resume=False)
+    capability = "AVX2" if fp["cpu_capability"] != "AVX2" else "AVX512"
+    other = {**fp, "cpu_capability": capability, "threads": {"intra_op": 7, "inter_op": 7}}
+    record_run_numerics(run_dir, other, resume=False)
 
 
 def test_one_numerics_compares_as_before(swept):
@@ -87,7 +88,8 @@ def test_run_without_fingerprint_is_unknown_and_evaluation_numerics_count(tmp_pa
     other = {**fp, "threads": {"intra_op": 9, "inter_op": 9}}
     (tmp_path / "ablate.json").write_text(json.dumps({"numerics": other}))
     found = run_numerics(tmp_path)
-    assert found.id == f"{fingerprint_id(fp)}+eval:{fingerprint_id(other)}" and "evaluated under" in found.text
+    assert found.id == f"{fingerprint_id(fp)}+eval:{fingerprint_id(other)}"
+    assert "evaluated under" in found.text
 
 
 def test_jobs_split_the_cores_and_pin_reproducible_runs(monkeypatch):
@@ -95,8 +97,8 @@ def test_jobs_split_the_cores_and_pin_reproducible_runs(monkeypatch):
 
     monkeypatch.setenv(MODE_ENV, "reproducible threads=1")  # a pinned parent: default-mode children drop it
     default = RunPlan("a", 0, load_recipe(TRAIN_RECIPE), None, "new")  # type: ignore[arg-type]
-    pinned = RunPlan("a", 0, load_recipe(TRAIN_RECIPE, ["numerics.reproducible=true", "numerics.threads=2"]),
-                     None, "new")  # type: ignore[arg-type]
+    recipe = load_recipe(TRAIN_RECIPE, ["numerics.reproducible=true", "numerics.threads=2"])
+    pinned = RunPlan("a", 0, recipe, None, "new")  # type: ignore[arg-type]
     sweep = ParallelSweep(3, print, cores=8)
     assert sweep.threads == 2
     env = child_env(default, sweep.threads)
