@@ -70,7 +70,8 @@ def digests(output: Path) -> dict[str, str]:
     return out
 
 
-def run_side(work: Path, sweep: Path, data: Path, seeds: str, extra: list[str], overrides: list[str]) -> float:
+def run_side(work: Path, sweep: Path, data: Path, seeds: str, extra: list[str],
+             overrides: list[str]) -> float:
     """Run the sweep in ``work``; returns its wall time."""
     (work / "data").mkdir(parents=True)
     (work / "data" / "study").symlink_to(data.resolve(), target_is_directory=True)
@@ -113,7 +114,8 @@ def main() -> int:
         a, b = digests(root / "one_by_one" / "out"), digests(root / f"jobs{args.jobs}" / "out")
     runs = len(a)
     print(json.dumps({"benchmark": "sweep_jobs", "sweep": args.sweep, "variants": args.variants,
-                      "seeds": args.seeds, "runs": runs, "jobs": args.jobs, "cores": len(os.sched_getaffinity(0)),
+                      "seeds": args.seeds, "runs": runs, "jobs": args.jobs,
+                      "cores": len(os.sched_getaffinity(0)),
                       "reproducible": args.reproducible, "overrides": args.overrides,
                       "one_by_one_s": round(one, 1), "jobs_s": round(par, 1), "speedup": round(one / par, 2),
                       "identical_runs": sum(a[k] == b.get(k) for k in a)}))
