@@ -12,7 +12,7 @@ timers wrap mmbind's functions from outside (nothing in mmbind changes). The dat
 ``--data`` unless it is there already (``mmbind data synth DIR``, default size), and the feature cache is
 private to the run, so every run starts cold as a sweep's first run does. ONE JSON object last.
 
-    .venv/bin/python benchmarks/study_phases.py [--data data/study] [--reproducible] [KEY=VALUE ...]
+    .venv/bin/python benchmarks/study_phases.py [--data data/study] [--reproducible [--threads T]] [K=V ...]
 """
 
 from __future__ import annotations
@@ -138,6 +138,7 @@ def main() -> int:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="overrides of tiny/study")
     parser.add_argument("--data", type=Path, default=Path("data/study"), help="the study's dataset")
     parser.add_argument("--reproducible", action="store_true", help="in the reproducible numerics mode")
+    parser.add_argument("--threads", type=int, default=1, help="threads of the reproducible mode (1)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -149,7 +150,7 @@ def main() -> int:
     if args.reproducible:
         from mmbind.numerics import pinned_env
 
-        env.update(pinned_env(1))
+        env.update(pinned_env(args.threads))
     with tempfile.TemporaryDirectory(prefix="mmbind-phases-") as scratch:
         start = time.time()
         env[SPAWNED] = repr(start)
@@ -164,7 +165,8 @@ def main() -> int:
         print(f"{name:40s} {seconds:7.2f} s", file=sys.stderr)
     print(json.dumps({"benchmark": "study_phases", "wall_s": round(wall, 2),
                       "optimizer_steps_s": round(steps, 2), "outside_steps_s": round(wall - steps, 2),
-                      "top_level_sum_s": round(sum(top.values()), 2), "reproducible": args.reproducible,
+                      "top_level_sum_s": round(sum(top.values()), 2),
+                      "reproducible": args.reproducible and f"threads={args.threads}",
                       "overrides": args.overrides, "phases": phases}))
     return 0
 
