@@ -9,12 +9,14 @@ evaluate, and the sweep's eval settings. The child trains (`LocalRunner`, no pro
 writes the run's ``ablate.json`` marker (with the numerics fingerprint it evaluated under) and finally the
 job's result file: ``{"status": "done" | "interrupted", "checkpoint": ..., "skipped": [...]}``. Its numerics
 come from the environment its parent gave it (`mmbind.ablate.parallel`), set before torch is imported.
-Exit status 0 when done, 130 / 143 when stopped by SIGINT / SIGTERM (a checkpoint saved).
+Exit status 0 when done, 130 / 143 when stopped by SIGINT / SIGTERM (a checkpoint saved); the process ends
+without the interpreter's teardown once everything is written.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,4 +63,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)  # everything is written and closed: skip the teardown of torch and the model (seconds)
