@@ -106,3 +106,10 @@ class JudgeError(MmbindError):
 
 class TrackerError(MmbindError):
     """An experiment tracker named in ``report_to`` could not open its run (not logged in, server down)."""
+
+
+class NumericsError(MmbindError):
+    """The reproducible numerics mode was asked for in a process that can no longer be pinned (torch already
+    started with other kernels), or runs to be compared were trained under different numerics."""
+
+    exit_code = 2

@@ -1,7 +1,8 @@
 """execute.py
 
 `SweepExecutor`: prepare the data once, then for every (variant, seed) of a `SweepPlan` in order -- skip it
-when done, train it (or resume it), evaluate it -- with one progress line per step. A run interrupted by
+when done, train it (or resume it), evaluate it -- with one progress line per step (or, with ``jobs``,
+several runs at once, each in its own process: `parallel.py`). A run interrupted by
 Ctrl-C (training saves a checkpoint) stops the sweep; running the sweep again resumes it there. A run
 whose resolved recipe and seed another sweep already trained shares that training (`shared.py`).
 """
@@ -19,6 +20,7 @@ from mmbind.ablate.runner import LocalRunner, Runner
 from mmbind.ablate.shared import adopt, find_shared, register, store_dir
 from mmbind.ablate.state import write_marker
 from mmbind.dataset_manifest import MANIFEST
+from mmbind.numerics import fingerprint
 
 
 @dataclass
@@ -59,10 +61,17 @@ class SweepExecutor:
         self.runner.synth(out, synth.size, synth.seed, synth.world)
         self.say(f"[dim]data: done in {time.perf_counter() - start:.1f} s")
 
-    def execute(self, plan: SweepPlan) -> SweepOutcome:
-        """Prepare the data, check it, then run what is not done yet."""
+    def execute(self, plan: SweepPlan, jobs: int | None = None) -> SweepOutcome:
+        """Prepare the data, check it, then run what is not done yet: one by one in this process, or with
+        ``jobs`` each run in its own process, up to ``jobs`` at once (`parallel.py`)."""
         self.prepare_data(plan)
         check_data(plan)
+        if jobs is not None:
+            from mmbind.ablate.parallel import ParallelSweep
+
+            outcome = SweepOutcome()
+            ParallelSweep(jobs, self.say).run(plan, outcome)
+            return outcome
         outcome, total, durations = SweepOutcome(), len(plan.runs), []
         store = store_dir(plan.output)
         for number, run in enumerate(plan.runs, 1):
@@ -104,7 +113,7 @@ class SweepExecutor:
             run.status = "evaluate"
         self.say(f"{head} evaluating")
         result = self.runner.evaluate(run.run_dir, plan.sweep.eval)
-        write_marker(run.run_dir, plan.eval_request, result.sets, result.skipped)
+        write_marker(run.run_dir, plan.eval_request, result.sets, result.skipped, fingerprint())
         run.status = "done"
         outcome.evaluated.append(run.name)
         if result.skipped:

@@ -4,7 +4,8 @@ The sweep's table in three forms: a rich table for the terminal and ``results.md
 ``mean ± std``, x100 for scores in [0, 1], each other variant's cell marked ``*`` when it differs
 significantly from the baseline's -- the first variant -- and ``ns`` when it does not), ``results.csv``
 (one row per variant and metric with mean, std, n and every seed's raw value), plus ``results.json``
-with everything (the comparisons included).
+with everything (the comparisons and each run's numerics included). The caption says when the runs were
+trained under different numerics.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ def caption(table: ResultTable) -> str:
         base = table.labels.get(table.baseline or "", table.baseline)
         text += (f" Against the baseline ({base}): * significant, ns not (p < 0.05, a paired bootstrap "
                  "resampling both seeds and questions).")
+    if table.mixed_numerics:
+        kinds = "; ".join(f"{i}: {t}" for i, t in table.numerics_kinds.items())
+        count = len(table.numerics_kinds)
+        text += (f" Mixed numerics: the runs were trained under {count} different numerics "
+                 f"({kinds}); results.json says which run had which.")
     return text
 
 

@@ -5,7 +5,9 @@ averages over that level) is read from every run's ``RUN/eval/<set>.json``, then
 mean and sample standard deviation (n - 1 in the denominator; 0 for a single seed) over the seeds that
 have a value. Runs not evaluated yet simply contribute nothing, so a partial sweep still tabulates.
 Each variant is then compared with the first (the baseline), paired over seeds and questions
-(`compare.py`), and the table records which differences are significant.
+(`compare.py`), and the table records which differences are significant. Each run's numerics fingerprint is
+read too: runs of different numerics are not paired unless asked (`numerics_check.py`), and the table says
+when its runs' numerics are mixed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmbind.ablate.compare import Comparison, QuestionScores, compare_variant, question_scores
+from mmbind.ablate.numerics_check import RunNumerics, check_pairs, run_numerics
 from mmbind.ablate.plan import SweepPlan
 from mmbind.ablate.schema import MetricSpec
 from mmbind.ablate.state import result_files
@@ -61,6 +64,18 @@ class ResultTable:
     comparisons: dict[str, dict[str, Comparison]] = field(default_factory=dict)  # variant/key -> vs baseline
     tokens: dict[str, dict[str, int]] = field(default_factory=dict)  # variant -> modality -> tokens per item
     show_tokens: bool = False  # the tables list the tokens per item (the sweep has a tokens_chart)
+    numerics: dict[str, dict[int, RunNumerics]] = field(default_factory=dict)  # variant -> seed -> numerics
+    allow_mixed_numerics: bool = False  # pair runs of different numerics anyway
+
+    @property
+    def numerics_kinds(self) -> dict[str, str]:
+        """Numerics id -> its description, over the evaluated runs."""
+        return {n.id: n.text for seeds in self.numerics.values() for n in seeds.values()}
+
+    @property
+    def mixed_numerics(self) -> bool:
+        """Whether the evaluated runs were trained (or evaluated) under more than one numerics."""
+        return len(self.numerics_kinds) > 1
 
     @property
     def baseline(self) -> str | None:
@@ -71,6 +86,7 @@ class ResultTable:
         """Compare every other variant with the baseline, metric by metric."""
         base = self.baseline
         self.comparisons = {}
+        self._check_numerics()
         for variant in self.labels:
             if variant == base or base is None:
                 continue
@@ -80,6 +96,19 @@ class ResultTable:
                 found = compare_variant(variant, base, metric, self.seeds, values, per_q)
                 if found is not None:
                     self.comparisons.setdefault(variant, {})[metric.key] = found
+
+    def _check_numerics(self) -> None:
+        """Refuse to pair runs of different numerics (unless allowed): every seed a variant shares with
+        the baseline is a pair."""
+        base = self.baseline
+        pairs = []
+        for variant in self.labels:
+            if variant == base or base is None:
+                continue
+            mine, theirs = self.numerics.get(variant, {}), self.numerics.get(base, {})
+            pairs += [(f"{variant}/seed{s}", f"{base}/seed{s}", mine[s], theirs[s])
+                      for s in self.seeds if s in mine and s in theirs]
+        check_pairs(pairs, self.allow_mixed_numerics)
 
     def comparison(self, variant: str, key: str) -> Comparison | None:
         """``variant`` against the baseline on ``key``, if compared."""
@@ -100,7 +129,10 @@ class ResultTable:
                            for v, keys in self.values.items()},
                 "summary": summary, "baseline": self.baseline, "visual_tokens": self.tokens,
                 "comparisons": {v: {k: c.to_json() for k, c in keys.items()}
-                                for v, keys in self.comparisons.items()}}
+                                for v, keys in self.comparisons.items()},
+                "numerics": {v: {str(s): n.id for s, n in seeds.items()}
+                             for v, seeds in self.numerics.items()},
+                "numerics_kinds": self.numerics_kinds, "mixed_numerics": self.mixed_numerics}
 
 
 def _finite(value: float) -> float | None:
@@ -146,8 +178,9 @@ def _read(path: Any) -> dict[str, Any]:
         raise SweepError(f"{path}: unreadable eval result ({exc}); delete it and rerun the sweep") from None
 
 
-def collect(plan: SweepPlan) -> ResultTable:
-    """Read every evaluated run's results into a `ResultTable`."""
+def collect(plan: SweepPlan, allow_mixed_numerics: bool = False) -> ResultTable:
+    """Read every evaluated run's results into a `ResultTable`; `NumericsError` when a comparison would pair
+    runs of different numerics and ``allow_mixed_numerics`` is not given."""
     results: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
     kinds: dict[str, str] = {}
     for run in plan.runs:
@@ -158,6 +191,10 @@ def collect(plan: SweepPlan) -> ResultTable:
     metrics = plan.metrics if plan.metrics is not None else default_metrics(kinds)
     table = ResultTable(plan.sweep.name, list(plan.sweep.seeds), dict(plan.labels), metrics)
     table.show_tokens = plan.sweep.tokens_chart is not None
+    table.allow_mixed_numerics = allow_mixed_numerics
+    for run in plan.runs:
+        if results[(run.variant, run.seed)]:
+            table.numerics.setdefault(run.variant, {})[run.seed] = run_numerics(run.run_dir)
     for (variant, seed), sets in results.items():
         for metric in metrics:
             if metric.set_name not in sets:

@@ -4,8 +4,8 @@ Runs shared across sweeps: a (variant, seed) whose resolved recipe -- seed inclu
 run some sweep already trained is not retrained. A store folder (``MMBIND_RUN_STORE``, else
 ``.shared-runs/`` next to the sweep folders, i.e. ``runs/ablations/.shared-runs``) maps the SHA-256 of
 the resolved recipe to the finished run's folder. The new run's folder gets a copy of that run's
-``recipe.yaml``, ``summary.json`` and ``metrics.jsonl`` and a link to its ``stages/`` (the weights are
-not copied); it is then evaluated in its own folder, with this sweep's eval settings.
+``recipe.yaml``, ``summary.json``, ``metrics.jsonl`` and ``numerics.json`` and a link to its ``stages/``
+(the weights are not copied); it is then evaluated in its own folder, with this sweep's eval settings.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import shutil
 from pathlib import Path
 
 from mmbind.ablate.state import recipe_dump
+from mmbind.numerics import NUMERICS_FILE
 from mmbind.recipe.schema import Recipe
 from mmbind.run_folder import RECIPE_FILE, SUMMARY_FILE, run_finished
 
 STORE_ENV = "MMBIND_RUN_STORE"
-COPIED = (RECIPE_FILE, SUMMARY_FILE, "metrics.jsonl")
+COPIED = (RECIPE_FILE, SUMMARY_FILE, "metrics.jsonl", NUMERICS_FILE)
 
 
 def store_dir(sweep_output: Path) -> Path:

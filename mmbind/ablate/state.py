@@ -85,12 +85,13 @@ def run_status(run_dir: Path, recipe: Recipe, request: dict[str, Any], who: str)
     return "done" if evaluated(run_dir, request) else "evaluate"
 
 
-def write_marker(run_dir: Path, request: dict[str, Any], sets: dict[str, Path], skipped: list[str]) -> Path:
+def write_marker(run_dir: Path, request: dict[str, Any], sets: dict[str, Path], skipped: list[str],
+                 numerics: dict[str, Any] | None = None) -> Path:
     """Record a finished evaluation: the request, each set's result file (stored relative to the run, so
-    the sweep folder can move) and the sets skipped."""
+    the sweep folder can move), the sets skipped and the numerics fingerprint it ran under."""
     path = run_dir / MARKER
     files = {name: os.path.relpath(file, run_dir) for name, file in sets.items()}
-    payload = {"eval": request, "sets": files, "skipped": skipped}
+    payload = {"eval": request, "sets": files, "skipped": skipped, "numerics": numerics}
     path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     return path
 

@@ -51,9 +51,10 @@ def load_plan(
     return plan_sweep(sweep, path, output, overrides, registry, fresh)
 
 
-def tabulate(plan: SweepPlan) -> tuple[ResultTable, dict[str, Path]]:
-    """Collect the evaluated runs and write the Markdown, CSV, JSON and PNG results."""
-    table = collect(plan)
+def tabulate(plan: SweepPlan, allow_mixed_numerics: bool = False) -> tuple[ResultTable, dict[str, Path]]:
+    """Collect the evaluated runs and write the Markdown, CSV, JSON and PNG results (``allow_mixed_numerics``:
+    compare runs of different numerics rather than refuse)."""
+    table = collect(plan, allow_mixed_numerics)
     files = write_reports(table, plan.output)
     files["png"] = write_chart(table, plan.output / "results.png")
     chart = plan.sweep.tokens_chart

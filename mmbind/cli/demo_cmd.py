@@ -5,6 +5,9 @@ benchmark, align the toy encoders, run stage 1 and stage 2, evaluate, and show a
 videos next to the ground truth, then how to chat with the result. Everything goes to ``--out``; a second
 call reuses what is finished (an interrupted run resumes).
 
+``--reproducible`` trains and evaluates in the reproducible numerics mode (the same bits on any x86-64
+machine; see `mmbind.numerics`).
+
 ``mmbind demo --compose-only``: just compose the tiny recipe and run it once (seconds), saving the model
 into ``--out``.
 
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 
 from mmbind.cli.console import stdout
+from mmbind.cli.numerics_args import REPRODUCIBLE_OVERRIDE, add_reproducible_arg, pin_for
 from mmbind.output_folder import DEMO, DEMO_OUT, replace_folder
 
 DEFAULT_RECIPE = "tiny/study"
@@ -41,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--compose-only", action="store_true", help="only compose the tiny model and run it")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a --out folder holding something else (or start a demo folder over)")
+    add_reproducible_arg(parser, "train and evaluate the study with")
     parser.set_defaults(func=run, output_folders=("out",))
 
 
@@ -67,7 +72,9 @@ def _study(args: argparse.Namespace, replace: bool) -> int:
 
     start = time.perf_counter()
     paths = StudyPaths(args.out)
-    recipe = study_recipe(args.recipe or DEFAULT_RECIPE, paths, args.overrides)  # bad options fail first
+    overrides = [*args.overrides, *([REPRODUCIBLE_OVERRIDE] if args.reproducible else [])]
+    recipe = study_recipe(args.recipe or DEFAULT_RECIPE, paths, overrides)  # bad options fail first
+    pin_for(recipe.numerics, args, f"{args.recipe or DEFAULT_RECIPE}: numerics.reproducible")
     get_size(args.size)
     if replace:
         replace_folder(args.out)

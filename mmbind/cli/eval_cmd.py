@@ -5,6 +5,8 @@
 to ``RUN/eval/<set>.json`` (``RUN/eval/<stage>/`` for a stage before the last, ``CHECKPOINT/eval/`` for a
 lone checkpoint); the terminal gets a table per set, or with ``--json`` one JSON object with every set's
 metrics. Sets whose modality the model has no encoder for are skipped (an error when named by --set).
+A run trained in the reproducible numerics mode is evaluated in it too (``--reproducible`` asks for it
+for any target).
 
 ``mmbind eval TARGET --benchmark NAME --data DIR [--judge-model M]``: a published benchmark from its local
 files (a plugin's, mmbind's own included: `mmbind_plugins.benchmarks`), predictions kept in
@@ -28,6 +30,7 @@ from mmbind.cli.argtypes import (
     positive_int,
 )
 from mmbind.cli.console import stderr, stdout
+from mmbind.cli.numerics_args import add_reproducible_arg, pin_for
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,11 +72,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--judge-concurrency", type=positive_int, default=8, help="requests in flight (8)")
     bench.add_argument("--judge-retries", type=int, default=5, help="retries per request, with backoff (5)")
     bench.add_argument("--judge-cache", type=Path, help="verdict cache (default: ~/.cache/mmbind/judge)")
+    add_reproducible_arg(parser, "answer with")
     parser.set_defaults(func=run, output_folders=("output",))
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and report."""
+    pin_for(_run_numerics(args.run), args, f"{args.run}: numerics.reproducible")  # as the run was trained
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from mmbind.eval.job import EvalSettings
@@ -110,3 +115,17 @@ def run(args: argparse.Namespace) -> int:
         stdout.print(result_table(result))
     stdout.print(f"results: {target.results_dir}/<set>.json", highlight=False)
     return 0
+
+
+def _run_numerics(run: Path):  # type: ignore[no-untyped-def]
+    """The ``numerics`` section of a run folder's recipe (None: not a run folder, or the default mode),
+    read without importing torch."""
+    import yaml
+
+    from mmbind.recipe.numerics_schema import NumericsSpec
+
+    try:
+        section = (yaml.safe_load((run / "recipe.yaml").read_text(encoding="utf-8")) or {}).get("numerics")
+        return NumericsSpec.model_validate(section) if isinstance(section, dict) else None
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return None

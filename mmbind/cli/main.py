@@ -3,7 +3,8 @@
 Entry point of the ``mmbind`` command: builds the argument parser from the command modules and turns
 every `MmbindError` into one message on stderr (no traceback) and a non-zero exit status. Output folders
 are checked before a command runs (`mmbind.cli.argtypes`), and a write of them that fails (a full disk, a
-name too long) is one `WriteError` (`mmbind.output_files`); a closed stdout pipe ends the command quietly.
+name too long) is one `WriteError` (`mmbind.output_files`); ``--reproducible`` pins the numerics before
+anything imports torch (`mmbind.cli.numerics_args`); a closed stdout pipe ends the command quietly.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 
 from mmbind.cli.argtypes import check_outputs, output_paths
 from mmbind.cli.console import print_error
+from mmbind.cli.numerics_args import pin_early
 from mmbind.errors import MmbindError
 from mmbind.output_files import as_write_error
 
@@ -51,8 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns (and, as a script, exits with) the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.reexec = argv is None  # the command line's own process may execute itself again (numerics_args)
     try:
         check_outputs(args)
+        pin_early(args)
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return code

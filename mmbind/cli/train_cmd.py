@@ -5,6 +5,8 @@
 command (``torchrun --nproc-per-node N -m mmbind train ...``). Ctrl-C saves a checkpoint and exits 130;
 SIGTERM (a scheduler's preemption) does the same and exits 143. ``--allow-recipe-change PATH[,PATH]``
 (repeatable) accepts the named result-altering edits of the run's recipe on ``--resume``.
+``--reproducible`` trains in the reproducible numerics mode (``numerics.reproducible=true``, see
+`mmbind.numerics`); the run's numerics fingerprint is printed with the stages at the end.
 ``--report-to NAME[,NAME]`` (``tensorboard``, ``wandb``, ``mlflow``; ``none``: no tracker) replaces the
 recipe's ``report_to``, checked as the recipe is (a tracker not installed stops before training).
 
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmbind.cli.console import stderr, stdout
+from mmbind.cli.numerics_args import REPRODUCIBLE_OVERRIDE, add_reproducible_arg, pin_for
 from mmbind.errors import RecipeError, UsageError
 from mmbind.output_folder import TRAIN
 
@@ -46,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--report-to", metavar="NAME[,NAME]",
                         help="experiment trackers (tensorboard, wandb, mlflow; none: no tracker), "
                              "replacing the recipe's report_to")
+    add_reproducible_arg(parser, "train (numerics.reproducible=true) for")
     parser.set_defaults(func=run, output_folders=("output",))
 
 
@@ -67,12 +71,17 @@ def run(args: argparse.Namespace) -> int:
         if args.recipe or args.overrides:
             raise RecipeError("--resume continues a run with its stored recipe; give no RECIPE or overrides")
         run_dir = args.resume
-        recipe = recipe_from_dict(read_run_recipe(run_dir), source=str(run_dir / "recipe.yaml"))
+        stored = read_run_recipe(run_dir)
+        if args.reproducible:  # a change of the stored recipe, which the lock refuses unless allowed
+            stored = {**stored, "numerics": {**(stored.get("numerics") or {}), "reproducible": True}}
+        recipe = recipe_from_dict(stored, source=str(run_dir / "recipe.yaml"))
     else:
         if not args.recipe:
             raise RecipeError("give a RECIPE to train, or --resume RUN_DIR")
-        recipe = load_recipe(resolve_recipe_path(args.recipe), args.overrides)
+        overrides = [*args.overrides, *([REPRODUCIBLE_OVERRIDE] if args.reproducible else [])]
+        recipe = load_recipe(resolve_recipe_path(args.recipe), overrides)
         run_dir = args.output or Path("runs") / f"{recipe.name or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    pin_for(recipe.numerics, args, f"{args.recipe or run_dir}: numerics.reproducible")
     if args.report_to is not None:
         recipe = _with_trackers(recipe, args.report_to)
     # every rank checks before any rank can write (they meet in train's rendezvous); rank 0 replaces
@@ -93,8 +102,18 @@ def run(args: argparse.Namespace) -> int:
     for name, stage in summary["stages"].items():
         stdout.print(f"{name}: {stage['steps']} steps, {stage['skipped_samples']} skipped sample(s) -> "
                      f"{stage['output']}", highlight=False)
+    stdout.print(f"numerics: {_numerics_line(run_dir)}", highlight=False, soft_wrap=True)
     stdout.print(f"run directory: {run_dir}", highlight=False)
     return 0
+
+
+def _numerics_line(run_dir: Path) -> str:
+    """The run's numerics fingerprint in one line (RUN/numerics.json)."""
+    from mmbind.numerics import fingerprint_id, fingerprint_text, read_run_numerics
+
+    stored = read_run_numerics(run_dir)
+    fp = stored["fingerprint"] if stored else None
+    return f"{fingerprint_text(fp)} (fingerprint {fingerprint_id(fp)}, {run_dir / 'numerics.json'})"
 
 
 def _with_trackers(recipe: Recipe, option: str) -> Recipe:

@@ -21,7 +21,8 @@ A text segment is tokenised as it appears in that reference: at the start or rig
 a chunk of its own (a SentencePiece tokenizer adds its prefix space, as in the original); right after an
 eos behind that eos token (inside a chunk: no prefix space); after text with its leading space kept
 (byte-level BPE, word-level) or dropped (SentencePiece-style tokenizers add it back themselves) -- that
-mode is found on the first sample and retried on a mismatch.
+mode is found on the first sample and retried on a mismatch. A sample's encoding is kept for later epochs
+(`encode_memo.py`).
 
 `check_placeholders`: a sample's placeholder ids counted against its media files (a literal ``<image>`` in an
 answer becomes a placeholder id too, so counting tags in the text is not enough).
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmbind.errors import DataError, RecipeError
+from mmbind.prompting.encode_memo import EncodeMemo
 from mmbind.prompting.templates import Segment
 
 IGNORE_INDEX = -100  # label of a position that is not supervised (PyTorch's cross-entropy default)
@@ -87,9 +89,19 @@ class ConversationTokenizer:
         self.placeholder_ids = placeholder_ids
         self.prefix: list[int] = tokenizer("", add_special_tokens=True)["input_ids"]
         self.mode = _MODES[0]
+        self.memo = EncodeMemo()  # later epochs ask for the same samples again
 
     def encode(self, segments: list[Segment], sample: str) -> Tokenized:
         """Token ids and labels of ``segments``; `DataError` when the one-pass tokenisation differs."""
+        key = tuple(segments)
+        known = self.memo.get(key)
+        if known is not None:
+            return Tokenized(*known)
+        tokens = self._encode(segments, sample)
+        self.memo.put(key, tokens.input_ids, tokens.labels, tokens.media, tokens.media_positions)
+        return tokens
+
+    def _encode(self, segments: list[Segment], sample: str) -> Tokenized:
         full = self._one_pass(segments)
         first_try = self._pieces(segments, self.mode)
         if first_try.input_ids == full:

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
+from mmbind.recipe.numerics_schema import NumericsSpec
 from mmbind.recipe.strict import StrictModel
 from mmbind.recipe.trackers import TRACKERS, unknown_tracker_message
 from mmbind.recipe.training_schema import DataSpec, StageSpec
@@ -72,6 +73,11 @@ class Recipe(StrictModel):
         description="experiment trackers that receive the run's config, metrics and loss chart (rank 0): "
                     f"any of {', '.join(TRACKERS)}; each needs its extra, e.g. pip install 'mmbind[wandb]'",
     )
+    numerics: NumericsSpec = Field(
+        default_factory=NumericsSpec,
+        description="the numerics mode: reproducible (the same bits on any x86-64 machine) or the default "
+                    "(the fastest kernels this machine has)",
+    )
 
     @field_validator("report_to")
     @classmethod
@@ -85,9 +91,12 @@ class Recipe(StrictModel):
 
     @model_serializer(mode="wrap")
     def _without_empty_trackers(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """An empty ``report_to`` is left out, so a recipe naming no tracker dumps (``recipe.yaml``,
-        ``recipe show``, the lock) exactly as before trackers existed."""
+        """An empty ``report_to`` and the default ``numerics`` are left out, so a recipe naming neither dumps
+        (``recipe.yaml``, ``recipe show``, the lock) exactly as before trackers and the numerics mode
+        existed."""
         data = handler(self)
         if not data.get("report_to"):
             data.pop("report_to", None)
+        if self.numerics == NumericsSpec():
+            data.pop("numerics", None)
         return data

@@ -3,7 +3,8 @@
 On-disk cache of frozen encoders' outputs (before the projector), one bf16 safetensors file per media item.
 The key hashes the media file's bytes together with the encoder's identity: plugin and options, a hash of
 its weights, its preprocessing, the media loader and its options (frames ...) and the compute precision;
-changing any of them is a miss.
+changing any of them is a miss. In the reproducible numerics mode the key names the mode too, so entries
+computed by the default mode's (machine-dependent) kernels are never read by it.
 Later epochs, later stages and other runs (ablations sharing an encoder) reuse the entries; the data
 loader then skips decoding entirely. Misses are rounded to bf16 as well (`TrainForward`), so a run trains
 identically with a cold or a warm cache. Writes are atomic (temp file, then rename), so ranks and runs can
@@ -23,6 +24,8 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from mmbind.numerics.pin import pinned_threads
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}
 
@@ -61,6 +64,9 @@ def encoder_identity(model: Any, modality: str, loader: str, precision: str) -> 
         "loader": loader,
         "precision": precision,
     }
+    threads = pinned_threads()
+    if threads is not None:  # features computed by other kernels are other bits: never shared with them
+        parts["numerics"] = f"reproducible threads={threads}"
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -9,6 +9,7 @@
     RUN/stages/<name>/       each stage's output model (LoRA merged); the next stage starts from it
     RUN/reference/<name>.safetensors   a dpo stage's precomputed reference (dpo_reference.py)
     RUN/bad_samples.jsonl    skipped samples with the reason; RUN/summary.json at the end
+    RUN/numerics.json        the numerics fingerprint it was trained under (`mmbind.numerics`)
     RUN/trackers.json        the run ids of the recipe's trackers (``report_to``), reused on resume;
                              RUN/tensorboard/, RUN/wandb/, RUN/mlruns/ where those trackers write by default
 
@@ -37,6 +38,7 @@ import torch
 import yaml
 
 from mmbind.errors import CheckpointError, MmbindError, RecipeError
+from mmbind.numerics import configure_torch, ensure_pinned, fingerprint, record_run_numerics
 from mmbind.output_folder import TRAIN, replace_folder
 from mmbind.recipe.schema import Recipe
 from mmbind.registry import Registry, default_registry
@@ -68,6 +70,9 @@ def train(
     run_dir = Path(run_dir)
     if recipe.data is None or not recipe.stages:
         raise RecipeError("training needs the recipe's 'data:' and 'stages:' sections")
+    if recipe.numerics.reproducible:  # pinned by the CLI before torch started; a library caller must do it
+        ensure_pinned(recipe.numerics.threads, reexec=False, who=f"{run_dir}: numerics.reproducible")
+    configure_torch()
     info = init_distributed()
     display = ProgressDisplay(progress and info.main)
     previous_handlers = _install_stop_handlers()
@@ -111,6 +116,8 @@ def _run_stages(
     latest = resume_checkpoint(run_dir, info, display.note) if resume else None
     saved = read_state(latest) if latest else None
     summary: dict[str, Any] = {"run_dir": str(run_dir), "status": "done", "stages": {}}
+    if info.main:
+        record_run_numerics(run_dir, fingerprint(info.device, info.world), resume)
     previous: Path | None = None
     for index, (name, stage) in enumerate(recipe.stages.items()):  # type: ignore[union-attr]
         out = stage_dir(run_dir, name)
