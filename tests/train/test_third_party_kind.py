@@ -18,13 +18,15 @@ import pytest
 from tests.support.train import TRAIN_RECIPE, data_overrides, make_data
 
 PACKAGE = Path(__file__).resolve().parents[1] / "support" / "third_party_kind"
+CHECKOUT = Path(__file__).resolve().parents[2]
 STAGE = ["stages.pretrain.max_steps=1", "stages.finetune.max_steps=2", "stages.finetune.kind=scaled_lm",
          "stages.finetune.global_batch=2", "stages.finetune.per_device_batch=2"]
 
 
 def _environment(root: Path) -> Path:
-    """A venv whose site-packages reads this interpreter's (a .pth file), with the plugin package installed;
-    returns its python."""
+    """A venv whose site-packages reads this interpreter's (a .pth file), with mmbind (editable: the .pth
+    files of the parent's site-packages, mmbind's editable finder among them, are not run in a child venv) and
+    the plugin package installed; returns its python."""
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -33,8 +35,10 @@ def _environment(root: Path) -> Path:
     Path(purelib, "parent_env.pth").write_text(site.getsitepackages()[0] + "\n")
     source = root / "package"
     shutil.copytree(PACKAGE, source)
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-                    "--no-build-isolation", str(source)], check=True, capture_output=True)
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+           "--no-build-isolation", "--no-index"]
+    subprocess.run([*pip, "-e", str(CHECKOUT)], check=True, capture_output=True)
+    subprocess.run([*pip, str(source)], check=True, capture_output=True)
     return python
 
 
@@ -42,7 +46,8 @@ def _environment(root: Path) -> Path:
 def test_a_third_party_stage_kind_installs_and_trains(tmp_path):
     python = _environment(tmp_path)
     data = make_data(tmp_path / "data", images=2, videos=2, text_only=2)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env |= {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     command = [str(python), "-m", "mmbind", "train", str(TRAIN_RECIPE), *data_overrides(data), *STAGE]
 
     bad = subprocess.run([*command, "stages.finetune.options={scale: 2.0, beta: 0.1}", "--output",
