@@ -64,3 +64,17 @@ def test_two_jobs_give_the_bits_of_one_by_one(micro, tmp_path):
     assert sum(" done in " in line for line in lines) == 2
     assert sum(" training (" in line for line in lines) == 2
     assert not json.loads((two / "results.json").read_text())["mixed_numerics"]
+
+
+@pytest.mark.slow
+def test_a_failing_run_stops_the_sweep_naming_it_and_its_log(tmp_path, capsys):
+    from mmbind.cli.main import main
+    from tests.support.ablate import fake_dataset
+    from tests.support.ablate import write_sweep as fake_sweep
+
+    sweep = fake_sweep(tmp_path, fake_dataset(tmp_path / "data"), seeds=[0], variants={"a": {}})  # no samples
+    code = main(["ablate", str(sweep), "--jobs", "2", "--no-progress"])
+    err = " ".join(capsys.readouterr().err.split())
+    log = tmp_path / "out" / "a" / "seed0" / "ablate.log"
+    assert code == 2 and "error: a/seed0 failed (exit status " in err and f"its output is in {log}): " in err
+    assert log.read_text().strip().splitlines()[-1].split()[-1] in err  # the log's last words are shown
