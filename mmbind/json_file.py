@@ -2,8 +2,9 @@
 
 The one door for JSON a user supplied (dataset, manifest, eval set, benchmark questions, `mmbind infer`
 input lines, checkpoint config and shard index, server request bodies): `parse_json` parses text under
-limits and raises `NotJson` (reason, line, column, field); `read_json` / `read_json_lines` read a file and
-turn that into the caller's typed error naming the file (and line, and field).
+limits and raises `NotJson` (reason, line, column, field), `parse_json_lines` one value per line (raising
+`NotJsonLine`); `read_json` / `read_json_lines` read a file and turn that into the caller's typed error
+naming the file (and line, and field).
 
 Limits, so valid but hostile JSON is refused with a message instead of a traceback deep inside a command:
 
@@ -139,12 +140,29 @@ def read_json_lines(path: Path, error: type[MmbindError]) -> list[Any]:
         raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not valid JSON (not UTF-8 text: {exc.reason})") from None
+    try:
+        return parse_json_lines(text)
+    except NotJsonLine as exc:
+        raise error(f"{path}: not valid JSON (line {exc.number}: {exc.what})") from None
+
+
+class NotJsonLine(ValueError):
+    """A line of a JSON-lines text that `parse_json` refused: its number and what is wrong (the reason,
+    with the field where there is one)."""
+
+    def __init__(self, number: int, cause: NotJson) -> None:
+        self.number = number
+        self.what = cause.reason + (f" at {cause.field}" if cause.field else "")
+        super().__init__(f"line {number}: {self.what}")
+
+
+def parse_json_lines(text: str) -> list[Any]:
+    """One `parse_json` value per non-empty line of ``text``; `NotJsonLine` for the first refused line."""
     values = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
                 values.append(parse_json(line))
             except NotJson as exc:
-                field = f" at {exc.field}" if exc.field else ""
-                raise error(f"{path}: not valid JSON (line {number}: {exc.reason}{field})") from None
+                raise NotJsonLine(number, exc) from None
     return values

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbind.errors import DataError
-from mmbind.json_file import NotJson, parse_json, read_json
+from mmbind.json_file import NotJson, NotJsonLine, parse_json, parse_json_lines, read_json
 
 
 def read_entries(path: Path) -> list[Any]:
@@ -38,16 +38,10 @@ def read_entries(path: Path) -> list[Any]:
             return [{"id": key, **v} for key, v in value.items()]  # {id: entry}, as some exports have
         if isinstance(value, dict):
             return [value]
-    out = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append(parse_json(line))
-        except NotJson as exc:
-            field = f" at {exc.field}" if exc.field else ""
-            raise DataError(f"{path}: line {number}: not valid JSON ({exc.reason}{field})") from None
-    return out
+    try:
+        return parse_json_lines(text)
+    except NotJsonLine as exc:
+        raise DataError(f"{path}: line {exc.number}: not valid JSON ({exc.what})") from None
 
 
 def bad_entry(path: Path, index: int, entry: Any, why: str) -> DataError:
