@@ -4,7 +4,8 @@
 when done, train it (or resume it), evaluate it -- with one progress line per step (or, with ``jobs``,
 several runs at once, each in its own process: `parallel.py`). A run interrupted by
 Ctrl-C (training saves a checkpoint) stops the sweep; running the sweep again resumes it there. A run
-whose resolved recipe and seed another sweep already trained shares that training (`shared.py`).
+whose resolved recipe and seed another sweep already trained shares that training, and a run that begins
+with stages another run trained shares those (`shared.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rich.console import Console
 
 from mmbind.ablate.plan import RunPlan, SweepPlan, check_data
 from mmbind.ablate.runner import LocalRunner, Runner
-from mmbind.ablate.shared import adopt, find_shared, register, store_dir
+from mmbind.ablate.shared import register, share_training, store_dir
 from mmbind.ablate.state import write_marker
 from mmbind.dataset_manifest import MANIFEST
 from mmbind.numerics import fingerprint
@@ -33,6 +34,7 @@ class SweepOutcome:
     evaluated: list[str] = field(default_factory=list)  # runs evaluated
     skipped: list[str] = field(default_factory=list)  # runs already done
     shared: list[str] = field(default_factory=list)  # runs whose training another sweep had done
+    shared_stages: list[str] = field(default_factory=list)  # runs that began with stages another run trained
     checkpoint: str | None = None  # where an interrupted run stopped
 
 
@@ -76,12 +78,11 @@ class SweepExecutor:
         store = store_dir(plan.output)
         for number, run in enumerate(plan.runs, 1):
             head = f"[bold][{number}/{total}] {run.name}[/]"
-            source = find_shared(store, run.recipe, run.run_dir) if run.status == "new" else None
-            if source is not None:
-                adopt(source, run.run_dir)
-                run.status = "evaluate"
-                outcome.shared.append(run.name)
-                self.say(f"{head} [dim]same recipe and seed as {source}: its training is shared, not redone")
+            shared = share_training(store, run.recipe, run.run_dir) if run.status == "new" else None
+            if shared is not None:
+                run.status = shared[0]
+                (outcome.shared if run.status == "evaluate" else outcome.shared_stages).append(run.name)
+                self.say(f"{head} [dim]{shared[1]}")
             if run.status == "done":
                 register(store, run.recipe, run.run_dir)
                 self.say(f"{head} [dim]finished earlier, skipped")

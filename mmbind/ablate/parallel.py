@@ -11,9 +11,10 @@
 
 Each child writes its output to ``RUN/ablate.log``; the terminal gets one line when a run starts and one
 when it ends. Shared training (`shared.py`) is decided when a run is about to start, and a run whose
-recipe is the same as one still running waits for it, so a sweep trains what the one-by-one executor
-would. Ctrl-C is passed on to the children (once per Ctrl-C: the first makes a training save a checkpoint
-and stop, a second aborts it); the sweep then stops as interrupted and the same command resumes it.
+recipe is the same as one still running, or begins with the same stages, waits for it, so a sweep trains
+what the one-by-one executor would. Ctrl-C is passed on to the children (once per Ctrl-C: the first makes
+a training save a checkpoint and stop, a second aborts it); the sweep then stops as interrupted and the
+same command resumes it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import IO
 
 from mmbind.ablate.plan import RunPlan, SweepPlan
-from mmbind.ablate.shared import adopt, find_shared, recipe_key, register, store_dir
+from mmbind.ablate.shared import prefix_key, recipe_key, register, share_training, store_dir
 from mmbind.ablate.state import recipe_dump
 from mmbind.errors import SweepError
 from mmbind.numerics import pinned_env, released_env
@@ -78,6 +79,7 @@ class ParallelSweep:
         self.say = say
         self.cores = cores or available_cores()
         self.threads = max(1, self.cores // jobs)  # per run, in the default numerics mode
+        self._key_cache: dict[int, list[str]] = {}
 
     def run(self, plan: SweepPlan, outcome) -> None:  # type: ignore[no-untyped-def]
         """Run every run of ``plan`` that is not done, filling ``outcome`` (a `SweepOutcome`)."""
@@ -123,22 +125,28 @@ class ParallelSweep:
 
     def _next(self, queue: list[RunPlan], running: list[Child], store: Path, numbers: dict[int, int],
               total: int, outcome) -> RunPlan | None:  # type: ignore[no-untyped-def]
-        """The first queued run that does not wait for a running one of the same recipe (shared
-        training adopted now, as the one-by-one executor would)."""
-        busy = {recipe_key(c.run.recipe) for c in running if c.trained}
+        """The first queued run that does not wait for a running one of the same recipe, or one that begins
+        with the same stages (shared training adopted now, as the one-by-one executor would)."""
+        busy = {key for c in running if c.trained for key in self._keys(c.run)}
         for run in queue:
-            if run.status == "new" and recipe_key(run.recipe) in busy:
+            if run.status == "new" and busy.intersection(self._keys(run)):
                 continue
             queue.remove(run)
-            source = find_shared(store, run.recipe, run.run_dir) if run.status == "new" else None
-            if source is not None:
-                adopt(source, run.run_dir)
-                run.status = "evaluate"
-                outcome.shared.append(run.name)
-                self.say(f"[bold][{numbers[id(run)]}/{total}] {run.name}[/] [dim]same recipe and seed as "
-                         f"{source}: its training is shared, not redone")
+            shared = share_training(store, run.recipe, run.run_dir) if run.status == "new" else None
+            if shared is not None:
+                run.status = shared[0]
+                (outcome.shared if run.status == "evaluate" else outcome.shared_stages).append(run.name)
+                self.say(f"[bold][{numbers[id(run)]}/{total}] {run.name}[/] [dim]{shared[1]}")
             return run
         return None
+
+    def _keys(self, run: RunPlan) -> list[str]:
+        """The store keys of ``run``'s recipe: whole, and of each prefix of its stages (computed once)."""
+        if id(run) not in self._key_cache:
+            count = len(run.recipe.stages or {})
+            self._key_cache[id(run)] = [recipe_key(run.recipe),
+                                        *(prefix_key(run.recipe, k) for k in range(1, count + 1))]
+        return self._key_cache[id(run)]
 
     def _start(self, plan: SweepPlan, run: RunPlan, head: str, scratch: Path) -> Child:
         trained = run.status in ("new", "resume")
