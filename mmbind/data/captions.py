@@ -8,8 +8,8 @@ encoder's own ``media_transform``; a sample that fails comes back as a `BadSampl
 batch. Like every dataset of `mmbind.data`, preprocessing is seeded per (seed, epoch, index) (`sample_rng`),
 so pixels do not depend on the worker count, and (deterministic transforms) can be kept in memory across
 epochs with ``cache``; each pair also carries its own seed (`item_seed`) for the objective's randomness
-(mae's masks): the same on any world size. Their order is `sampler.PairOrder`, their collation
-`collate.PairCollator`.
+(mae's masks): the same on any world size. Their order is `sampler.EpochOrder` (whole global batches, as
+for every kind), their collation `collate.PairCollator`.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ shuffled with ``seed + epoch``; optionally grouped by modality and length), iden
 whatever the world size. Optimizer step ``s`` consumes ``order[s*G:(s+1)*G]`` (``G`` = global batch);
 micro-batch ``m`` of rank ``r`` takes slot ``m*world + r`` of it, so one rank with ``A`` accumulation steps
 sees exactly the samples that ``A`` ranks see together. The position in the data is (epoch, step): enough
-to resume exactly, on any world size. `PairOrder` orders the encoder pre-training stages' media-caption
-pairs (whole global batches only).
+to resume exactly, on any world size. Every stage kind orders its samples with it: conversations, preference
+pairs and the encoder pre-training stages' media-caption pairs (``drop_last``: whole global batches only,
+as a contrastive loss over the batch needs).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import math
 import random
 from collections.abc import Callable, Iterator
 
-import torch
 from torch.utils.data import Sampler
 
 
@@ -29,12 +29,14 @@ class EpochOrder:
         global_batch: int,
         seed: int = 0,
         group_length: Callable[[int], tuple[str, int]] | None = None,
+        drop_last: bool = False,
     ) -> None:
         self.file_sizes = file_sizes
         self.weights = weights
         self.global_batch = global_batch
         self.seed = seed
         self.group_length = group_length  # index -> (modality group, length); set to group batches
+        self.drop_last = drop_last  # only whole global batches: the rest of an epoch is left out
 
     def __len__(self) -> int:
         return sum(
@@ -44,7 +46,9 @@ class EpochOrder:
 
     @property
     def steps_per_epoch(self) -> int:
-        """Optimizer steps in one epoch (the last one may be short)."""
+        """Optimizer steps in one epoch (the last one may be short, unless ``drop_last``)."""
+        if self.drop_last:
+            return len(self) // self.global_batch
         return math.ceil(len(self) / self.global_batch)
 
     def order(self, epoch: int) -> list[int]:
@@ -59,7 +63,8 @@ class EpochOrder:
             chosen += rng.sample(base, round((w - whole) * n))
             start += n
         rng.shuffle(chosen)
-        return chosen if self.group_length is None else self._grouped(chosen, rng)
+        ordered = chosen if self.group_length is None else self._grouped(chosen, rng)
+        return ordered[: self.steps_per_epoch * self.global_batch] if self.drop_last else ordered
 
     def _grouped(self, indices: list[int], rng: random.Random) -> list[int]:
         """Global batches of one modality, sorted by length within (LLaVA's modality-length grouping)."""
@@ -76,26 +81,6 @@ class EpochOrder:
         rng.shuffle(full)
         chunks = full + [rest[j:j + self.global_batch] for j in range(0, len(rest), self.global_batch)]
         return [i for chunk in chunks for i in sorted(chunk, key=lambda i: -info[i][1])]
-
-
-class PairOrder:
-    """The order of media-caption pairs (`mmbind.data.captions`): each epoch a permutation seeded with
-    (seed, epoch); only whole global batches (the rest dropped)."""
-
-    def __init__(self, size: int, global_batch: int, seed: int) -> None:
-        self.size = size
-        self.global_batch = global_batch
-        self.seed = seed
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return self.size // self.global_batch
-
-    def order(self, epoch: int) -> list[int]:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(self.size, generator=generator)
-        return order[: self.steps_per_epoch * self.global_batch].tolist()
-
 
 
 def micro_batch(

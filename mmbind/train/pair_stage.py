@@ -27,7 +27,7 @@ from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_
 from mmbind.data.build import item_frames, pad_id, run_readers
 from mmbind.data.captions import MediaCaptions, stage_sources
 from mmbind.data.collate import PairBatch, PairCollator
-from mmbind.data.sampler import PairOrder
+from mmbind.data.sampler import EpochOrder
 from mmbind.data.usable import require_usable
 from mmbind.errors import RecipeError
 from mmbind.interfaces import Encoder
@@ -89,7 +89,7 @@ class PairObjective:
         sources = stage_sources(data, ctx.name, stage.dataset, options.modality)
         self.dataset = MediaCaptions(sources, options.modality, self.encoder.media_transform(), reader,
                                      tokenizer, max_text, stage.seed, options.cache_media)
-        self.order = PairOrder(len(self.dataset), stage.global_batch, stage.seed)
+        self.order = EpochOrder([len(self.dataset)], [1.0], stage.global_batch, stage.seed, drop_last=True)
         if self.order.steps_per_epoch == 0:
             raise RecipeError(f"{where}: {len(self.dataset)} {options.modality} item(s) in dataset "
                               f"{stage.dataset or ctx.name!r}, fewer than global_batch {stage.global_batch}")

@@ -69,6 +69,14 @@ def test_epoch_order_mixes_files_by_weight_and_is_deterministic():
     assert order.steps_per_epoch == 4
 
 
+def test_drop_last_keeps_whole_global_batches_of_the_same_order():
+    # the caption pairs of align / mae stages: a contrastive loss over the batch needs every batch full
+    full, whole = EpochOrder([10], [1.0], 4, seed=5), EpochOrder([10], [1.0], 4, seed=5, drop_last=True)
+    assert (full.steps_per_epoch, whole.steps_per_epoch) == (3, 2)
+    assert whole.order(2) == full.order(2)[:8] and len(set(whole.order(2))) == 8
+    assert EpochOrder([3], [1.0], 4, drop_last=True).order(0) == []
+
+
 def test_one_rank_with_accumulation_sees_what_several_ranks_see():
     order = list(range(100, 124))
     one = [micro_batch(order, 1, m, 0, 1, 3, 12) for m in range(4)]
