@@ -34,12 +34,11 @@ from mmbind.interfaces import Encoder
 from mmbind.model.build import build_model
 from mmbind.model.multimodal_lm import MultimodalLM
 from mmbind.model.persist import load_weights_from
-from mmbind.train.distributed import wrap
 from mmbind.train.export import save_stage_output
 from mmbind.train.objective import StageContext, total_steps
-from mmbind.train.optim import build_optimizer, build_scheduler, decay_groups
+from mmbind.train.optim import decay_groups
 from mmbind.train.rng import seed_all
-from mmbind.train.setup import Prepared, resolve_precision
+from mmbind.train.setup import prepare_training, resolve_precision
 
 
 class _EveryParameter(nn.Module):
@@ -100,14 +99,14 @@ class PairObjective:
         self.workers = 0 if options.cache_media else data.num_workers
         self.total_steps = total_steps(stage, self.order.steps_per_epoch)
         self._wrapped = info.world > 1  # _EveryParameter: names gain the prefix "model."
-        module = wrap(_EveryParameter(self.loss_module) if self._wrapped else self.loss_module,
-                      stage.strategy, info)
-        # after wrapping: FSDP2 replaces the parameters by sharded ones, which the optimizer must hold
-        params = [p for p in module.parameters() if p.requires_grad]
-        optimizer = build_optimizer(decay_groups(params, stage.lr, stage.weight_decay), stage)
-        scheduler = build_scheduler(optimizer, stage, self.total_steps)
-        fsdp = stage.strategy.startswith("fsdp") and torch.distributed.is_initialized()
-        self.prepared = Prepared(module, optimizer, scheduler, params, precision, fsdp)
+
+        def trainable(module: nn.Module) -> tuple[list[dict[str, Any]], list[nn.Parameter]]:
+            # after wrapping: FSDP2 replaces the parameters by sharded ones, which the optimizer must hold
+            params = [p for p in module.parameters() if p.requires_grad]
+            return decay_groups(params, stage.lr, stage.weight_decay), params
+
+        loss_module = _EveryParameter(self.loss_module) if self._wrapped else self.loss_module
+        self.prepared = prepare_training(loss_module, stage, info, self.total_steps, precision, trainable)
 
     def build(self, model: MultimodalLM) -> tuple[nn.Module, Encoder, Any, int]:
         """(loss module, the encoder trained, caption tokenizer or None, caption length)."""

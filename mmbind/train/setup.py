@@ -3,7 +3,10 @@
 Preparing the model for one stage, whatever its kind: LoRA (if asked), which parts train, parameter dtypes
 for the precision mode, device placement, gradient checkpointing, train/eval modes, the kind's loss module
 (`TrainForward` by default) wrapped for DDP / FSDP2, and the optimizer and scheduler over per-part
-parameter groups.
+parameter groups. Every kind ends its preparation with `prepare_training` (wrapping, optimizer,
+scheduler); the kinds on a `MultimodalLM` (``lm``, ``dpo``, third parties' `ModelObjective` kinds) start
+it with `prepare_model` (LoRA, freezing by part, precision, gradient checkpointing), the encoder
+pre-training kinds (``align``, ``mae``) with their loss module's own trainable parameters in fp32.
 """
 
 from __future__ import annotations
@@ -98,18 +101,35 @@ def prepare_model(
             encoder.eval()
     names = {id(p): n for n, p in model.named_parameters()}
     part_names = {part: [names[id(p)] for p in params] for part, params in parts.items()}
-    fsdp = stage.strategy.startswith("fsdp") and torch.distributed.is_initialized()
     loss_module = loss(model) if loss is not None else TrainForward(model, cache)
-    module = wrap(loss_module, stage.strategy, info, fsdp_units(model))
-    by_name = {n.removeprefix("module.").removeprefix("model."): p for n, p in module.named_parameters()}
-    groups = [group for part, pnames in part_names.items()
-              for group in decay_groups([by_name[n] for n in pnames], stage.lr_for(part),
-                                        stage.weight_decay, part)]
-    if not groups:
-        raise RecipeError(f"stage trains {stage.train} but those parts have no parameters")
-    optimizer = build_optimizer(groups, stage)
+
+    def part_groups(module: nn.Module) -> tuple[list[dict[str, Any]], list[nn.Parameter]]:
+        by_name = {n.removeprefix("module.").removeprefix("model."): p for n, p in module.named_parameters()}
+        groups = [group for part, pnames in part_names.items()
+                  for group in decay_groups([by_name[n] for n in pnames], stage.lr_for(part),
+                                            stage.weight_decay, part)]
+        if not groups:
+            raise RecipeError(f"stage trains {stage.train} but those parts have no parameters")
+        return groups, [p for g in groups for p in g["params"]]
+
+    return prepare_training(loss_module, stage, info, total_steps, precision, part_groups, fsdp_units(model))
+
+
+Groups = Callable[[nn.Module], tuple[list[dict[str, Any]], list[nn.Parameter]]]
+
+
+def prepare_training(
+    loss_module: nn.Module, stage: StageSpec, info: DistInfo, total_steps: int, precision: str,
+    groups: Groups, units: list[nn.Module] | None = None,
+) -> Prepared:
+    """The preparation every kind ends with: the loss module wrapped for DDP / FSDP2 (``units``: the FSDP2
+    units inside it), then AdamW over ``groups(wrapped)`` -- (the optimizer's parameter groups, the
+    trainable parameters in the order gradients are clipped) -- and the stage's scheduler."""
+    fsdp = stage.strategy.startswith("fsdp") and torch.distributed.is_initialized()
+    module = wrap(loss_module, stage.strategy, info, units)
+    param_groups, params = groups(module)
+    optimizer = build_optimizer(param_groups, stage)
     scheduler = build_scheduler(optimizer, stage, total_steps)
-    params = [p for g in groups for p in g["params"]]
     return Prepared(module, optimizer, scheduler, params, precision, fsdp)
 
 
