@@ -4,7 +4,9 @@ Preference pairs of the synthetic world (``preferences.json``, LLaVA style: the 
 ``conversations`` up to the user's question, ``"chosen"`` and ``"rejected"`` answers): one per training
 image or video, asking a question whose correct answer is the chosen one and whose rejected answer is a
 plausible hallucination of the kind POPE and the open questions probe -- an absent object said present, a
-wrong colour, shape, count or motion. ``preferences_chosen.json`` holds the same prompts answered by the
+wrong colour, shape, count or motion -- or its mirror on existence, a present object said absent
+(``missed``): POPE asks about present and absent objects alike, and pairs that only ever chose "no" would
+teach a model to deny everything. ``preferences_chosen.json`` holds the same prompts answered by the
 chosen answers as ordinary conversations (supervised training on them is preference training's fair
 control). Short-answer questions (LLaVA-1.5's suffix) get short answers,
 the others sentences, as in the stage-2 conversations; the rejected answer is always worded like the chosen.
@@ -30,7 +32,8 @@ from mmbind.synth.questions import (
 from mmbind.synth.training import SHORT_P
 
 MAX_OBJECTS = 4  # the most objects a scene holds (its count words are the tokenizer's)
-HALLUCINATIONS = ("exists", "colour", "shape", "count", "motion")  # what a rejected answer gets wrong
+# what a rejected answer gets wrong
+HALLUCINATIONS = ("exists", "missed", "colour", "shape", "count", "motion")
 
 
 def _other(options: list[str], right: str, rng: random.Random) -> str:
@@ -44,6 +47,9 @@ def _pair(kind: str, scene: Scene, rng: random.Random) -> tuple[QA, str, str]:
         name = absent_class(scene, rng)
         cell = rng.choice(["top left", "top right", "bottom left", "bottom right"])
         return exists_qa(scene, name), "yes", f"Yes, there is a {name} in the {cell}."
+    if kind == "missed":
+        name = rng.choice(things).name
+        return exists_qa(scene, name), "no", f"No, there is no {name}."
     if kind == "colour":
         thing = rng.choice(things)
         qa = colour_qa(scene, thing)

@@ -1,12 +1,15 @@
 """The synthetic world's preference pairs: one per training item, the chosen answer true of the scene and
-the rejected one a hallucination of the kind it names (an absent object said present, a wrong colour,
-shape, count or motion), in words the tokenizer knows; the chosen answers also as plain conversations."""
+the rejected one a hallucination of the kind it names (an absent object said present, a present one said
+absent, a wrong colour, shape, count or motion), in words the tokenizer knows; the chosen answers also as
+plain conversations."""
 
 from __future__ import annotations
 
 import json
 import random
 from collections import Counter
+
+import pytest
 
 from mmbind.data.preferences import parse_preference
 from mmbind.data.records import read_source
@@ -31,7 +34,7 @@ def test_one_pair_per_training_item_readable_as_preference_data(micro):
         assert chosen.turns[-1][1] == pair["chosen"] and rejected.turns[-1][1] == pair["rejected"]
         assert chosen.files("image") or chosen.files("video")
     kinds = Counter(p["hallucination"] for p in pairs)
-    assert set(kinds) <= {"exists", "colour", "shape", "count", "motion"} and len(kinds) >= 3
+    assert set(kinds) <= {"exists", "missed", "colour", "shape", "count", "motion"} and len(kinds) >= 3
 
 
 def test_the_chosen_answer_is_true_and_the_rejected_one_is_its_hallucination(micro):
@@ -45,6 +48,9 @@ def test_the_chosen_answer_is_true_and_the_rejected_one_is_its_hallucination(mic
         if kind == "exists":
             absent = question.split("Is there a ")[1].split(" in the ")[0]
             assert absent not in names and chosen.startswith("no") and rejected.startswith("yes")
+        elif kind == "missed":
+            present = question.split("Is there a ")[1].split(" in the ")[0]
+            assert present in names and chosen.startswith("yes") and rejected.startswith("no")
         elif kind == "count":
             assert chosen != rejected and (str(len(scene["things"])) in chosen or chosen.startswith("there"))
         elif kind == "motion":
@@ -76,3 +82,13 @@ def test_pairs_follow_their_streams_and_count_only_what_the_world_has():
             pair = preference_record(item, random.Random(f"{seed}:{item.id}"))
             if pair["hallucination"] == "count":
                 assert not {"0", "5", "zero", "five"} & set(pair["rejected"].lower().strip(".").split())
+
+
+@pytest.mark.slow
+def test_existence_pairs_choose_yes_as_often_as_no():
+    # pairs that only ever chose "no" would teach preference training to deny every object
+    items = _items(0, get_size("small"))
+    train = items["train_image"] + items["train_video"]
+    pairs = [preference_record(i, random.Random(f"p:{i.id}")) for i in train]
+    answers = Counter(p["chosen"].lower()[:2] for p in pairs if p["hallucination"] in ("exists", "missed"))
+    assert answers["ye"] > 0 and 0.8 < answers["no"] / answers["ye"] < 1.25
