@@ -29,9 +29,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     from mmbind.ablate.runner import LocalRunner
     from mmbind.ablate.schema import EvalSpec
     from mmbind.ablate.state import write_marker
-    from mmbind.numerics import fingerprint
+    from mmbind.numerics import configure_torch, fingerprint
     from mmbind.recipe import recipe_from_dict
 
+    configure_torch()  # the pinned mode's torch settings, for a job that only evaluates too
     run_dir = Path(job["run_dir"])
     runner = LocalRunner(Console(stderr=True, highlight=False), progress=False)
     if job["status"] in ("new", "resume"):

@@ -106,3 +106,29 @@ def test_jobs_split_the_cores_and_pin_reproducible_runs(monkeypatch):
     env = child_env(pinned, sweep.threads)
     assert env[MODE_ENV] == "reproducible threads=2" and env["ATEN_CPU_CAPABILITY"] == "default"
     assert ParallelSweep(4, print, cores=2).threads == 1
+
+
+def test_a_child_that_only_evaluates_records_the_numerics_its_training_had(tmp_path):
+    # a run shared from another sweep is only evaluated in its child: the pinned mode's torch settings
+    # (deterministic algorithms, inter-op threads) must hold there too, or its fingerprint differs from the
+    # training's and the sweep refuses to compare it
+    import os
+    import subprocess
+    import sys
+
+    from mmbind.numerics import pinned_env
+
+    script = f"""
+import json, torch
+from pathlib import Path
+from mmbind.ablate import EvalOutcome, child
+from mmbind.ablate.runner import LocalRunner
+LocalRunner.evaluate = lambda self, run_dir, spec: EvalOutcome({{}}, [])
+child.run_job({{"run_dir": {str(tmp_path)!r}, "status": "evaluate", "eval": {{}}, "eval_request": {{}}}})
+print(json.dumps(json.loads((Path({str(tmp_path)!r}) / "ablate.json").read_text())["numerics"]))
+"""
+    env = {**os.environ, **pinned_env(1)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    recorded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert recorded["mode"] == "reproducible" and recorded["deterministic"]
+    assert recorded["threads"] == {"intra_op": 1, "inter_op": 1}
