@@ -70,18 +70,18 @@ def child(data: Path, run_dir: Path, overrides: list[str]) -> dict:
         setattr(owner, name, timed)
 
     import mmbind.train.align as align
-    import mmbind.train.lm as lm
     import mmbind.train.loop as loop
+    import mmbind.train.model_stage as model_stage
     import mmbind.train.pair_stage as pair_stage
     import mmbind.train.run as run
     wrap(run, "_run_stage", "stage", sets_stage=True)
     wrap(run, "build_objective", "setup")
-    for module in (lm, pair_stage):
-        for name in ("build_model", "load_weights_from", "prepare_model"):
+    for module in (model_stage, pair_stage):
+        for name in ("build_model", "load_weights_from", "prepare_model", "prepare_training"):
             if hasattr(module, name):
                 wrap(module, name, f"setup.{name}")
-    wrap(lm, "build_stage_data", "setup.build_stage_data")
-    wrap(lm, "encoder_identity", "setup.encoder_identity")
+    wrap(model_stage, "build_stage_data", "setup.build_stage_data")
+    wrap(model_stage, "encoder_identity", "setup.encoder_identity")
     wrap(pair_stage, "MediaCaptions", "setup.media_captions")
     wrap(align, "build_align", "setup.build_align")
     wrap(loop.StageRunner, "run", "loop")
