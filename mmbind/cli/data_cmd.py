@@ -78,15 +78,23 @@ def run_shard(args: argparse.Namespace) -> int:
     """Write the shards, with a progress bar, and print what was written."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from mmbind.errors import DataError, UsageError
+    from mmbind.recipe.shard_support import INSTALL, missing_shard_libraries
     from mmbind.shards.write import BAD_SAMPLES, write_shards
+
+    if missing := missing_shard_libraries():
+        raise UsageError(f"mmbind data shard needs {', '.join(missing)}, not installed ({INSTALL})")
 
     roots = {"image": args.image_root, "video": args.video_root, **dict(args.media_root)}
     bar = Progress(TextColumn("shards"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                    console=stderr, disable=args.no_progress, transient=True)
     with bar:
         task = bar.add_task("samples", total=None)
-        report = write_shards(args.sources, args.out, roots, args.shard_size, overwrite=args.overwrite,
-                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+        try:
+            report = write_shards(args.sources, args.out, roots, args.shard_size, overwrite=args.overwrite,
+                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except DataError as exc:  # an input file that cannot be read: a usage error of this command
+            raise UsageError(str(exc)) from None
     kept = f" ({report.kept} kept from an earlier run)" if report.kept else ""
     stdout.print(f"{report.samples} samples in {report.shards} shards{kept}, {report.bytes:,} bytes: "
                  f"{args.out / 'index.json'}", soft_wrap=True)

@@ -1,11 +1,11 @@
 """build.py
 
-Assembling the data side of a stage from the recipe and the model: the media readers (each data key's
-loader, `media_readers`) and specs (each encoder's transform and expanded token count), the
-`ConversationDataset` over a named dataset's files or shards (or the `PreferenceDataset` of its preference
-pairs), its `EpochOrder` and the `Collator`. Before a stage starts, samples naming media that no encoder of the recipe serves are counted per key
-(`check_foreign_media`): with ``on_bad_sample: fail`` that is one error naming the key, its files and how
-many samples carry it; with ``skip`` those samples are skipped and counted like any bad sample.
+Assembling the data side of a stage from the recipe and the model: the media readers (each data key's loader,
+`media_readers`) and specs (each encoder's transform and expanded token count), the `ConversationDataset` over
+a named dataset's files or shards (or the `PreferenceDataset` of its preference pairs), its `EpochOrder` and
+the `Collator`. Before a stage starts, samples naming media that no encoder of the recipe serves are counted
+per key (`check_foreign_media`): with ``on_bad_sample: fail`` that is one error naming the key, its files and
+how many samples carry it; with ``skip`` those samples are skipped and counted like any bad sample.
 """
 
 from __future__ import annotations

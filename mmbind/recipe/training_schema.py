@@ -2,8 +2,9 @@
 
 The recipe's training sections: ``data:`` (datasets, each a weighted mix of LLaVA-format JSON files or of
 shard folders written by ``mmbind data shard``, and how media are loaded) and ``stages:`` (an ordered
-mapping of training stages, run in order, each starting from the previous one's weights). Defaults are Video-LLaVA's (stage 1: projector only, lr 1e-3, batch 256;
-stage 2: projector + LLM, lr 2e-5, batch 128; AdamW, warmup 0.03, weight decay 0, cosine, one epoch).
+mapping of training stages, run in order, each starting from the previous one's weights). Defaults are
+Video-LLaVA's (stage 1: projector only, lr 1e-3, batch 256; stage 2: projector + LLM, lr 2e-5, batch 128;
+AdamW, warmup 0.03, weight decay 0, cosine, one epoch).
 Paths are relative to the working directory, as in Video-LLaVA's scripts.
 """
 

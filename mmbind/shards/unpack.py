@@ -67,7 +67,7 @@ def unpack_shard(stream: IO[bytes], folder: Path, sha256: str, size: int, shard:
 def _write(source: IO[bytes], target: Path, cache_dir: Path) -> None:
     """Copy ``source`` to ``target``: a failed write (not a failed read) is a `WriteError`."""
     try:
-        out = target.open("wb", buffering=0)  # unbuffered: a full disk shows in write(), not close()
+        out = open(target, "wb", buffering=0)  # unbuffered: a full disk shows in write(), not close()
     except OSError as exc:
         raise write_error(exc, cache_dir, "the shard cache") from None
     with out:
