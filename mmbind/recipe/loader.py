@@ -25,8 +25,8 @@ from mmbind.recipe.merge import apply_override, deep_merge
 from mmbind.recipe.part_options import validate_parts
 from mmbind.recipe.paths import RECIPE_SUFFIX, bundled_recipe_names, bundled_recipe_path, resolve_recipe_path
 from mmbind.recipe.schema import Recipe
-from mmbind.recipe.stage_checks import check_stage_kinds
 from mmbind.recipe.shard_support import check_shards_installed
+from mmbind.recipe.stage_checks import check_stage_kinds
 from mmbind.recipe.trackers import check_trackers_installed
 from mmbind.recipe.unique_yaml import safe_load_unique
 from mmbind.recipe.validation_errors import format_validation_error

@@ -53,7 +53,8 @@ def test_wids_reads_the_shards_by_index(data, tmp_path):
     samples = IndexedTarSamples(path=str(tmp_path / "shards" / "shard-000000.tar"))
     first = samples[0]
     record = json.loads(first[".json"].read())
-    assert first["__key__"] == "000000000" and record["id"] == json.loads((data / "finetune.json").read_text())[0]["id"]
+    assert first["__key__"] == "000000000"
+    assert record["id"] == json.loads((data / "finetune.json").read_text())[0]["id"]
     media = record.get("image") or record.get("video")
     assert f".{media.split('.', 1)[1]}" in first
 

@@ -41,7 +41,8 @@ def serve(folder: Path) -> Iterator[tuple[str, list[str]]]:
     """Serve ``folder`` on 127.0.0.1 (a free port) in a thread: (its URL, the paths asked for so far)."""
     asked: list[str] = []
     handler = type("Handler", (_Handler,), {"asked": asked})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(handler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
