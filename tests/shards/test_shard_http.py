@@ -41,7 +41,8 @@ def quick_retries(monkeypatch) -> list[float]:
 def _in_shard(source, folder: Path, position: int) -> int:
     counts = [s["nsamples"] for s in json.loads((folder / "index.json").read_text())["shardlist"]]
     start = sum(counts[:position])
-    return next(i for i in range(start, start + counts[position]) if any(k in source.samples[i] for k in KEYS))
+    return next(i for i in range(start, start + counts[position])
+                if any(k in source.samples[i] for k in KEYS))
 
 
 def test_only_the_shards_read_are_downloaded_once(written, tmp_path):
