@@ -8,7 +8,8 @@ The one rule for what a command may write over, the same for every command that 
   it with its own message). A folder is recognised by what was written there: one `FolderKind` per kind of
   output, with the marker files that kind always holds (a run its ``recipe.yaml`` / ``recipe.lock.json``, a
   synthetic dataset its ``manifest.json``, a sweep its runs' files and results, a demo folder its
-  ``demo.json`` stamp or its ``data/`` + ``run/`` layout, a benchmark's results folder its predictions);
+  ``demo.json`` stamp or its ``data/`` + ``run/`` layout, a benchmark's results folder its predictions,
+  shards their ``.progress.json``);
 - anything else -- another kind of output (a trained run, a checkpoint, a dataset, a sweep) or a user's own
   files -- is refused with one `OutputFolderError` naming the folder, what it holds and ``--overwrite``.
 
@@ -75,7 +76,7 @@ DEMO = FolderKind("a demo folder", ("demo.json", "data/manifest.json", *(f"run/{
 DATASET = FolderKind("a synthetic dataset", ("manifest.json",))
 BENCHMARK = FolderKind("benchmark results", ("generation.json", "predictions.jsonl"))
 CHECKPOINT = FolderKind("an mmbind checkpoint", ("mmbind_config.json",))
-SHARDS = FolderKind("shards of mmbind data shard", ("index.json", ".progress.json"))
+SHARDS = FolderKind("shards of mmbind data shard", (".progress.json",))
 MODEL = FolderKind("a model checkpoint", ("config.json", "*.safetensors", "*.safetensors.index.json",
                                           "*.bin", "*.pt", "*.pth", "*.ckpt", "*.gguf"))
 KINDS = (DEMO, SWEEP, RUN, BENCHMARK, DATASET, SHARDS, CHECKPOINT, MODEL)  # the first that matches names it

@@ -43,8 +43,8 @@ def test_shards_without_their_libraries_are_refused_when_the_recipe_loads(data, 
     tiny_train_recipe(data)  # a recipe without shards needs none of them
     with pytest.raises(RecipeError) as caught:
         tiny_train_recipe(data, "data.datasets.finetune.files=[{shards: s}]")
-    assert str(caught.value).endswith("data.datasets.finetune.files.0.shards: reading shards needs webdataset, "
-                                      "wids, not installed (pip install 'mmbind[shards]')")
+    assert str(caught.value).endswith("data.datasets.finetune.files.0.shards: reading shards needs "
+                                      "webdataset, wids, not installed (pip install 'mmbind[shards]')")
 
 
 def test_a_recipe_without_shards_dumps_as_before(data):
