@@ -69,6 +69,11 @@ class DataError(MmbindError):
     """A dataset file or sample is malformed."""
 
 
+class ShardError(DataError):
+    """A shard dataset cannot be read: its index (another format, not a shard index), a shard (truncated,
+    failing its checksum) or a URL that cannot be reached. Unlike a bad sample it stops the run."""
+
+
 class PromptError(InputError):
     """A question or prompt cannot be given to the model: its text is not valid Unicode, or it is longer
     than the model's context (`mmbind.prompting.text_guard`); names the item."""

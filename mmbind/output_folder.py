@@ -8,7 +8,8 @@ The one rule for what a command may write over, the same for every command that 
   it with its own message). A folder is recognised by what was written there: one `FolderKind` per kind of
   output, with the marker files that kind always holds (a run its ``recipe.yaml`` / ``recipe.lock.json``, a
   synthetic dataset its ``manifest.json``, a sweep its runs' files and results, a demo folder its
-  ``demo.json`` stamp or its ``data/`` + ``run/`` layout, a benchmark's results folder its predictions);
+  ``demo.json`` stamp or its ``data/`` + ``run/`` layout, a benchmark's results folder its predictions,
+  shards their ``.progress.json``);
 - anything else -- another kind of output (a trained run, a checkpoint, a dataset, a sweep) or a user's own
   files -- is refused with one `OutputFolderError` naming the folder, what it holds and ``--overwrite``.
 
@@ -75,9 +76,10 @@ DEMO = FolderKind("a demo folder", ("demo.json", "data/manifest.json", *(f"run/{
 DATASET = FolderKind("a synthetic dataset", ("manifest.json",))
 BENCHMARK = FolderKind("benchmark results", ("generation.json", "predictions.jsonl"))
 CHECKPOINT = FolderKind("an mmbind checkpoint", ("mmbind_config.json",))
+SHARDS = FolderKind("shards of mmbind data shard", (".progress.json",))
 MODEL = FolderKind("a model checkpoint", ("config.json", "*.safetensors", "*.safetensors.index.json",
                                           "*.bin", "*.pt", "*.pth", "*.ckpt", "*.gguf"))
-KINDS = (DEMO, SWEEP, RUN, BENCHMARK, DATASET, CHECKPOINT, MODEL)  # the first that matches names a folder
+KINDS = (DEMO, SWEEP, RUN, BENCHMARK, DATASET, SHARDS, CHECKPOINT, MODEL)  # the first that matches names it
 
 
 def files_in(folder: Path) -> list[str]:
@@ -258,6 +260,7 @@ TRAIN = OutputRule("mmbind train", (RUN,), again="{folder}: a run already lives 
 DEMO_OUT = OutputRule("mmbind demo", (DEMO,))  # the study and --compose-only share the folder
 SYNTH = OutputRule("mmbind data synth", (DATASET,),
                    again=f"{{folder}}: directory is not empty (pass {FLAG} to replace a generated dataset)")
+SHARD = OutputRule("mmbind data shard", (SHARDS,))  # an interrupted run is continued, a finished one checked
 CONVERT = OutputRule("mmbind convert / export")  # a conversion is never continued
 ABLATE = OutputRule("mmbind ablate", (SWEEP,))
 BENCH = OutputRule("mmbind eval --benchmark", (BENCHMARK,))

@@ -115,9 +115,9 @@ def check_data(plan: SweepPlan) -> None:
         assert run.recipe.data is not None
         for key, dataset in run.recipe.data.datasets.items():
             for file in dataset.files:
-                if not Path(file.path).is_file():
+                if file.path is not None and not Path(file.path).is_file():
                     raise SweepError(f"{who}: data.datasets.{key}: {file.path}: dataset file not found")
-        folder = dataset_dir(f.path for d in run.recipe.data.datasets.values() for f in d.files)
+        folder = dataset_dir(f.path for d in run.recipe.data.datasets.values() for f in d.files if f.path)
         if folder is None:
             raise SweepError(f"{who}: its data files are in no generated dataset (no {MANIFEST} above them), "
                              "so there is nothing to evaluate on; see `mmbind data synth`")

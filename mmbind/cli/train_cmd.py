@@ -127,5 +127,7 @@ def _with_trackers(recipe: Recipe, option: str) -> Recipe:
 
 def _inputs(recipe: Recipe) -> list[Path]:
     """What a new run reads (data files, stage starting points), never to be replaced by ``--overwrite``."""
-    files = [Path(f.path) for d in (recipe.data.datasets.values() if recipe.data else ()) for f in d.files]
+    datasets = recipe.data.datasets.values() if recipe.data else ()
+    named = [f.path or f.shards for d in datasets for f in d.files]
+    files = [Path(name) for name in named if name and "://" not in name]  # a local file or shard folder
     return files + [Path(s.init_from) for s in (recipe.stages or {}).values() if s.init_from]

@@ -1,12 +1,11 @@
 """build.py
 
-Assembling the data side of a stage from the recipe and the model: the media readers (each data key's
-loader, `media_readers`) and specs (each encoder's transform and expanded token count), the
-`ConversationDataset` over a named dataset's files (or the `PreferenceDataset` of its preference pairs), its
-`EpochOrder` and the `Collator`. Before a stage
-starts, samples naming media that no encoder of the recipe serves are counted per key
-(`check_foreign_media`): with ``on_bad_sample: fail`` that is one error naming the key, its files and how
-many samples carry it; with ``skip`` those samples are skipped and counted like any bad sample.
+Assembling the data side of a stage from the recipe and the model: the media readers (each data key's loader,
+`media_readers`) and specs (each encoder's transform and expanded token count), the `ConversationDataset` over
+a named dataset's files or shards (or the `PreferenceDataset` of its preference pairs), its `EpochOrder` and
+the `Collator`. Before a stage starts, samples naming media that no encoder of the recipe serves are counted
+per key (`check_foreign_media`): with ``on_bad_sample: fail`` that is one error naming the key, its files and
+how many samples carry it; with ``skip`` those samples are skipped and counted like any bad sample.
 """
 
 from __future__ import annotations
@@ -18,13 +17,14 @@ from mmbind.data.dataset import ConversationDataset, FeatureLookup
 from mmbind.data.example import MediaSpec
 from mmbind.data.media_readers import MediaReader, media_readers
 from mmbind.data.preferences import PreferenceCollator, PreferenceDataset
-from mmbind.data.records import SourceFile, drop_media, foreign_media, keep_modalities, read_source
+from mmbind.data.records import SourceFile, drop_media, foreign_media, keep_modalities
 from mmbind.data.sampler import EpochOrder
 from mmbind.data.usable import require_usable
 from mmbind.errors import DataError, RecipeError
 from mmbind.prompting.tokenize import ConversationTokenizer
-from mmbind.recipe.training_schema import DataFileSpec, DatasetSpec, DataSpec, StageSpec
+from mmbind.recipe.training_schema import DataFileSpec, DatasetSpec, DataSpec, ShardCacheSpec, StageSpec
 from mmbind.registry import default_registry
+from mmbind.shards.source import open_data_file
 
 
 def run_readers(
@@ -70,11 +70,15 @@ def media_specs(
     return specs
 
 
-def open_sources(files: list[DataFileSpec], media_keys: list[str]) -> list[SourceFile]:
-    """The dataset files, read with the recipe's modalities as their media keys (every installed loader's
-    key that is not one of them names media no encoder serves)."""
+def open_sources(
+    files: list[DataFileSpec], media_keys: list[str], shard_cache: ShardCacheSpec | None = None
+) -> list[SourceFile]:
+    """The dataset files (JSON files or shards, those unpacked into ``shard_cache``), read with the
+    recipe's modalities as their media keys (every installed loader's key that is not one of them names
+    media no encoder serves)."""
     foreign = set(default_registry().names("loader")) - set(media_keys)
-    return [read_source(f.path, f.roots(), media_keys, foreign) for f in files]
+    cache = shard_cache or ShardCacheSpec()
+    return [open_data_file(f, media_keys, foreign, cache) for f in files]
 
 
 def check_foreign_media(sources: list[SourceFile], where: str) -> None:
@@ -125,7 +129,7 @@ def build_stage_data(
     spec = stage_dataset(data, stage_name, stage.dataset)
     modalities = list(model.encoders)
     sources = [keep_modalities(drop_media(s, spec.drop_media), spec.modalities)
-               for s in open_sources(spec.files, modalities)]
+               for s in open_sources(spec.files, modalities, data.shard_cache_spec())]
     if data.on_bad_sample == "fail":
         check_foreign_media(sources, f"stage {stage_name}: dataset {name!r}")
     tokenizer = ConversationTokenizer(model.llm.tokenizer, dict(model.config.placeholder_ids))

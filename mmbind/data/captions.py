@@ -25,10 +25,11 @@ from mmbind.data.build import stage_dataset
 from mmbind.data.dataset import item_seed, sample_rng
 from mmbind.data.example import BadSample, Pair, bad_sample
 from mmbind.data.media_readers import MediaReader
-from mmbind.data.records import DuplicateIdCheck, SourceFile, drop_media, parse_record, read_source, sample_id
-from mmbind.errors import DataError
+from mmbind.data.records import DuplicateIdCheck, SourceFile, drop_media, parse_record, sample_id
+from mmbind.errors import DataError, ShardError, WriteError
 from mmbind.recipe.training_schema import DataSpec
 from mmbind.registry import default_registry
+from mmbind.shards.source import open_data_file
 
 
 def caption_ids(tokenizer: Any, text: str, max_text: int) -> list[int]:
@@ -77,6 +78,8 @@ class MediaCaptions(Dataset):
             self.unique.check(source_idx, sample_idx)
             with sample_rng(self.seed, self.epoch, index):
                 pair = self._load(source, sample_idx)
+        except (ShardError, WriteError):  # the data cannot be read at all: not one bad item
+            raise
         except Exception as exc:  # noqa: BLE001 -- one item never aborts the run: any failure is reported
             return bad_sample(sample_id(source, sample_idx), exc)
         pair.seed = seed
@@ -100,5 +103,6 @@ def stage_sources(data: DataSpec, stage_name: str, dataset: str | None, modality
     (other media of a sample, e.g. the image next to a depth map, are not its concern)."""
     spec = stage_dataset(data, stage_name, dataset)
     keys = sorted({modality, *default_registry().names("loader")})
-    return [drop_media(read_source(f.path, f.roots(), keys), spec.drop_media) for f in spec.files
+    cache = data.shard_cache_spec()
+    return [drop_media(open_data_file(f, keys, (), cache), spec.drop_media) for f in spec.files
             if f.weight > 0]

@@ -6,8 +6,10 @@ truncated after media expansion, with media read and preprocessed by each encode
 from the frozen-feature cache). A sample that fails in any way (an id an earlier sample of the dataset
 has, malformed conversation, text that is not valid Unicode, a literal media tag in an answer, missing or
 corrupt media, tokenisation mismatch, too long, or any exception a tokenizer or decoder raises) comes back
-as a `BadSample` naming it and the reason, so the run can skip and count it. Randomness in preprocessing is
-seeded per (seed, epoch, index), so the data are identical whatever the worker count and after a resume.
+as a `BadSample` naming it and the reason, so the run can skip and count it (a shard that cannot be
+read, or a full shard cache, stops the run instead: `ShardError`, `WriteError`). Randomness in
+preprocessing is seeded per (seed, epoch, index), so the data are identical whatever the worker count and
+after a resume.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from torch.utils.data import Dataset
 
 from mmbind.data.example import BadSample, Example, MediaItem, MediaSpec, bad_sample
 from mmbind.data.records import DuplicateIdCheck, SourceFile, parse_record, sample_id
-from mmbind.errors import DataError, MediaError
+from mmbind.errors import DataError, MediaError, ShardError, WriteError
 from mmbind.prompting.record import Record
 from mmbind.prompting.templates import Segment, render
 from mmbind.prompting.tokenize import ConversationTokenizer, check_placeholders, truncate
@@ -107,6 +109,8 @@ class ConversationDataset(Dataset):
             self.unique.check(source_idx, sample_idx)
             with sample_rng(self.seed, self.epoch, index):
                 return self._load(source, sample_idx)
+        except (ShardError, WriteError):  # the data cannot be read at all: not one bad sample
+            raise
         except Exception as exc:  # noqa: BLE001 -- one sample never aborts the run: any failure is reported
             return bad_sample(sample_id(source, sample_idx), exc)
 
@@ -156,10 +160,13 @@ class ConversationDataset(Dataset):
         return MediaItem(modality, pixels=pixels, cache_key=key)
 
     def cached_media(self) -> list[Path]:
-        """The files of every sample whose modality's features are cached (unparsable samples left out)."""
+        """The files of every sample whose modality's features are cached (unparsable samples and shard
+        datasets, whose media are fetched only when read, left out)."""
         cached = [m for m, spec in self.media.items() if spec.cache_identity is not None]
         paths: list[Path] = []
         for source_idx, sample_idx in self.index:
+            if self.sources[source_idx].members is not None:  # shard media: hashed where first read
+                continue
             try:
                 record = parse_record(self.sources[source_idx], sample_idx)
             except DataError:

@@ -29,7 +29,7 @@ from mmbind.data.collate import Batch, Collator
 from mmbind.data.dataset import ConversationDataset, sample_rng
 from mmbind.data.example import BadSample, Example, bad_sample
 from mmbind.data.records import ROLES, SourceFile, parse_record, sample_id
-from mmbind.errors import DataError
+from mmbind.errors import DataError, ShardError, WriteError
 from mmbind.prompting.record import Record
 
 PLURAL_MEDIA = {"images": "image", "videos": "video", "audios": "audio"}  # LLaMA-Factory's columns
@@ -96,14 +96,19 @@ class PreferenceDataset(ConversationDataset):
                 chosen, rejected = parse_preference(source, sample_idx)
                 return PreferenceExample(chosen.id, index, self._example(chosen, last_answer_only=True),
                                          self._example(rejected, last_answer_only=True, media=False))
+        except (ShardError, WriteError):  # the data cannot be read at all: not one bad pair
+            raise
         except Exception as exc:  # noqa: BLE001 -- one pair never aborts the run: any failure is reported
             return bad_sample(sample_id(source, sample_idx), exc)
 
     def cached_media(self) -> list[Path]:
-        """The files of every pair whose modality's features are cached (unparsable pairs left out)."""
+        """The files of every pair whose modality's features are cached (unparsable pairs and shard
+        datasets, whose media are fetched only when read, left out)."""
         cached = [m for m, spec in self.media.items() if spec.cache_identity is not None]
         paths: list[Path] = []
         for source_idx, sample_idx in self.index:
+            if self.sources[source_idx].members is not None:  # shard media: hashed where first read
+                continue
             try:
                 record, _ = parse_preference(self.sources[source_idx], sample_idx)
             except DataError:

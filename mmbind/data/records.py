@@ -9,7 +9,9 @@ is skipped and counted instead of killing the run. A sample naming media that no
 (`SourceFile.foreign_keys`: a key some installed loader reads, or whose ``<key>`` tag is in its text) is
 such a sample; `foreign_media` counts them before a run starts. Sample ids are unique within a dataset
 (all its files): a sample repeating an earlier one's id is skipped and reported like any bad sample, the
-first one kept (`duplicate_ids`).
+first one kept (`duplicate_ids`). A shard dataset (`mmbind.shards`) is a `SourceFile` too: its records
+come from the shards' index folder and its media are shard members, made local files on access
+(`SourceFile.members`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mmbind.errors import DataError
 from mmbind.json_file import read_json, read_json_lines
@@ -27,6 +29,14 @@ from mmbind.prompting.text_guard import check_text
 
 ROLES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt"}
 NOT_MEDIA = ("id", "conversations")  # sample keys that never name media
+
+
+class MemberFiles(Protocol):
+    """Where a shard dataset's media are: shard members named by the records, as local files."""
+
+    def local(self, names: tuple[Path, ...], where: str) -> tuple[Path, ...]:
+        """The local files of the members ``names`` (their shards fetched when needed)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,7 @@ class SourceFile:
     roots: dict[str, Path]  # data key -> prefix of its relative paths (missing: the file's folder)
     media_keys: tuple[str, ...] = ()  # keys read as media (the recipe's encoders)
     foreign_keys: frozenset[str] = frozenset()  # media keys no encoder serves (installed loaders' keys)
+    members: MemberFiles | None = None  # shards: the media are shard members, fetched on access
 
     def root(self, modality: str) -> Path:
         """Prefix of relative paths of ``modality``."""
@@ -182,6 +193,8 @@ def parse_record(source: SourceFile, index: int) -> Record:
     media = {}
     for key in [k for k in raw if k in source.media_keys]:  # in the sample's order
         files = _paths(raw.get(key), source.root(key), f"{where}: {key}")
+        if files and source.members is not None:
+            files = source.members.local(files, f"{where}: {key}")
         if files:
             media[key] = files
     return Record(sid, media, _turns(raw.get("conversations"), where))

@@ -3,10 +3,10 @@
 Loading recipes: safe YAML, ``base:`` inheritance (a file relative to the recipe, else a bundled recipe's
 name such as ``tiny/train``), dotted overrides, pydantic validation of the recipe, then of each part's
 plugin options (`part_options.py`), of each ``data.media`` key's media loader options
-(`media_options.py`), of the stages against each other (`stage_checks.py`) and of
-the trackers named in ``report_to`` (`trackers.py`: known, and installed). Every
-failure is a `RecipeError` (or a `PluginError`) whose message names the file, the field path and what was
-expected.
+(`media_options.py`), of the stages against each other (`stage_checks.py`), of the trackers named in
+``report_to`` (`trackers.py`: known, and installed) and of the libraries reading shards
+(`shard_support.py`). Every failure is a `RecipeError` (or a `PluginError`) whose message names the file,
+the field path and what was expected.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from mmbind.recipe.merge import apply_override, deep_merge
 from mmbind.recipe.part_options import validate_parts
 from mmbind.recipe.paths import RECIPE_SUFFIX, bundled_recipe_names, bundled_recipe_path, resolve_recipe_path
 from mmbind.recipe.schema import Recipe
+from mmbind.recipe.shard_support import check_shards_installed
 from mmbind.recipe.stage_checks import check_stage_kinds
 from mmbind.recipe.trackers import check_trackers_installed
 from mmbind.recipe.unique_yaml import safe_load_unique
@@ -58,6 +59,7 @@ def recipe_from_dict(
     check_stage_kinds(recipe, source, registry)
     _check_stage_datasets(recipe, source)
     check_trackers_installed(recipe.report_to, source)
+    check_shards_installed(recipe.data, source)
     return recipe
 
 

@@ -1,9 +1,10 @@
 """training_schema.py
 
-The recipe's training sections: ``data:`` (datasets, each a weighted mix of LLaVA-format JSON files, and
-how media are loaded) and ``stages:`` (an ordered mapping of training stages, run in order, each starting
-from the previous one's weights). Defaults are Video-LLaVA's (stage 1: projector only, lr 1e-3, batch 256;
-stage 2: projector + LLM, lr 2e-5, batch 128; AdamW, warmup 0.03, weight decay 0, cosine, one epoch).
+The recipe's training sections: ``data:`` (datasets, each a weighted mix of LLaVA-format JSON files or of
+shard folders written by ``mmbind data shard``, and how media are loaded) and ``stages:`` (an ordered
+mapping of training stages, run in order, each starting from the previous one's weights). Defaults are
+Video-LLaVA's (stage 1: projector only, lr 1e-3, batch 256; stage 2: projector + LLM, lr 2e-5, batch 128;
+AdamW, warmup 0.03, weight decay 0, cosine, one epoch).
 Paths are relative to the working directory, as in Video-LLaVA's scripts.
 """
 
@@ -17,6 +18,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mmbind.errors import RecipeError
 from mmbind.interfaces.lora_spec import LoraSpec
+from mmbind.recipe.byte_sizes import parse_size
 from mmbind.recipe.stage_kinds import kind_entry, registry_of, validate_kind_options
 from mmbind.recipe.strict import StrictModel
 
@@ -24,10 +26,24 @@ MAX_SEED = 2**32 - 1  # numpy's and most samplers' range; torch's generators tak
 _PART = re.compile(r"^(projector|llm|encoders|encoder:[A-Za-z_]\w*|projector:[A-Za-z_]\w*)$")
 
 
-class DataFileSpec(StrictModel):
-    """One LLaVA-format JSON file and where its media live."""
+def _unset(value: Any) -> bool:
+    """Fields left out of a recipe's dump when unset, so that recipes (and run locks) written before the
+    field existed read the same."""
+    return value is None
 
-    path: str = Field(description="JSON file: a list of {id, image|video|<modality>, conversations}")
+
+class DataFileSpec(StrictModel):
+    """One LLaVA-format JSON file and where its media live, or the shards `mmbind data shard` wrote."""
+
+    path: str | None = Field(
+        None, exclude_if=_unset,
+        description="JSON file: a list of {id, image|video|<modality>, conversations}",
+    )
+    shards: str | None = Field(
+        None, exclude_if=_unset,
+        description="instead of path: a folder or URL (https://, s3://, file://...) of shards written by "
+                    "`mmbind data shard` (its index.json)",
+    )
     weight: float = Field(
         1.0, ge=0, allow_inf_nan=False,
         description="samples per epoch = weight x file length (fraction: subset)",
@@ -41,6 +57,16 @@ class DataFileSpec(StrictModel):
     media_roots: dict[str, str] = Field(
         default_factory=dict, description="data key -> prefix of its relative paths (any modality)"
     )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataFileSpec:
+        if (self.path is None) == (self.shards is None):
+            raise ValueError("give exactly one of 'path' (a JSON file) and 'shards' (a folder or URL of "
+                             "shards written by mmbind data shard)")
+        if self.shards is not None and (self.image_root or self.video_root or self.media_roots):
+            raise ValueError("image_root / video_root / media_roots apply to 'path' files; shards hold "
+                             "their media")
+        return self
 
     def roots(self) -> dict[str, str | None]:
         """Data key -> prefix of relative paths (``image_root`` / ``video_root`` are shortcuts)."""
@@ -69,6 +95,21 @@ class FeatureCacheSpec(StrictModel):
     dir: str = Field(".mmbind_cache/features", description="cache directory, shared by runs")
 
 
+class ShardCacheSpec(StrictModel):
+    """Where shards read from URLs (and the media of every shard read) are kept, least recently used
+    evicted first."""
+
+    dir: str = Field(".mmbind_cache/shards", description="cache directory, shared by runs")
+    max_bytes: int = Field(
+        20 * 10**9, gt=0, description="bytes the cache may hold (a number or a size such as 20GB, 512MiB)"
+    )
+
+    @field_validator("max_bytes", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        return parse_size(value) if isinstance(value, str) else value
+
+
 class DataSpec(StrictModel):
     """Datasets by name plus how samples are loaded."""
 
@@ -84,6 +125,14 @@ class DataSpec(StrictModel):
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
     on_bad_sample: Literal["skip", "fail"] = Field("skip", description="skip and count, or stop the run")
     feature_cache: FeatureCacheSpec = Field(default_factory=FeatureCacheSpec, description="frozen features")
+    shard_cache: ShardCacheSpec | None = Field(
+        None, exclude_if=_unset,
+        description="cache of the shards datasets read (default: dir .mmbind_cache/shards, max_bytes 20GB)",
+    )
+
+    def shard_cache_spec(self) -> ShardCacheSpec:
+        """``shard_cache``, or its defaults when the recipe leaves it out."""
+        return self.shard_cache or ShardCacheSpec()
 
     def dataset_for(self, stage_name: str, dataset: str | None) -> DatasetSpec:
         """The dataset a stage reads: ``dataset``, else the one named like the stage (`RecipeError` if

@@ -25,6 +25,8 @@ from mmbind.output_folder import (
     DEMO_OUT,
     INFER,
     RUN,
+    SHARD,
+    SHARDS,
     SWEEP,
     SYNTH,
     TRAIN,
@@ -64,6 +66,7 @@ def argv_for(command: str, tmp_path: Path, out: Path) -> list[object]:
         "demo": ["demo", "--out", out, "--size", "micro", "--no-progress"],
         "train": ["train", TRAIN_RECIPE, "--output", out, "--no-progress"],
         "data synth": ["data", "synth", out, "--size", "micro"],
+        "data shard": ["data", "shard", src / "train.json", "--out", out, "--no-progress"],
         "convert": ["convert", "hf", src, out],
         "export": ["export", "hf", src, out],
         "eval --benchmark": ["eval", run, "--benchmark", "tgif_qa", "--data", tmp_path / "tgif",
@@ -71,8 +74,8 @@ def argv_for(command: str, tmp_path: Path, out: Path) -> list[object]:
     }[command]
 
 
-COMMANDS = ("demo --compose-only", "demo", "train", "data synth", "convert", "export", "eval --benchmark",
-            "ablate")
+COMMANDS = ("demo --compose-only", "demo", "train", "data synth", "data shard", "convert", "export",
+            "eval --benchmark", "ablate")
 
 
 @pytest.mark.parametrize("content", sorted(CONTENTS))
@@ -101,8 +104,8 @@ def test_infer_refuses_a_file_that_is_not_its_answers(content, tmp_path, capsys)
 
 
 def test_the_same_rule_and_flag_in_every_command_help(capsys):
-    for argv in (["demo"], ["train"], ["data", "synth"], ["convert"], ["export"], ["eval"], ["ablate"],
-                 ["infer"]):
+    for argv in (["demo"], ["train"], ["data", "synth"], ["data", "shard"], ["convert"], ["export"], ["eval"],
+                 ["ablate"], ["infer"]):
         with pytest.raises(SystemExit):
             main([*argv, "--help"])
         assert "--overwrite" in capsys.readouterr().out, argv
@@ -117,7 +120,8 @@ def own_folders(root: Path) -> dict[str, Path]:
              "demo compose": ["demo.json", "mmbind_config.json", "model.safetensors"],
              "demo study": ["data/manifest.json", "run/recipe.yaml", "run/summary.json"],
              "dataset": ["manifest.json", "pretrain.json"],
-             "benchmark": ["generation.json", "predictions.jsonl"]}
+             "benchmark": ["generation.json", "predictions.jsonl"],
+             "shards": [".progress.json", "index.json", "shard-000000.tar"]}
     folders = {}
     for name, paths in files.items():
         for path in paths:
@@ -130,7 +134,8 @@ def own_folders(root: Path) -> dict[str, Path]:
 def test_each_command_continues_its_own_kind_of_folder_and_refuses_every_other(tmp_path):
     folders = own_folders(tmp_path)
     own: dict[OutputRule, set[str]] = {DEMO_OUT: {"demo compose", "demo study"}, ABLATE: {"sweep"},
-                                       BENCH: {"benchmark"}, TRAIN: set(), SYNTH: set(), CONVERT: set()}
+                                       BENCH: {"benchmark"}, SHARD: {"shards"}, TRAIN: set(), SYNTH: set(),
+                                       CONVERT: set()}
     for rule, mine in own.items():
         for name, folder in folders.items():
             before = tree_hashes(folder)
@@ -156,6 +161,7 @@ def test_the_markers_are_the_files_the_commands_write():
     from mmbind.eval.predict import GENERATION, PREDICTIONS
     from mmbind.model.config import CONFIG_NAME
     from mmbind.run_folder import RECIPE_FILE, SUMMARY_FILE
+    from mmbind.shards.write import PROGRESS
     from mmbind.train.recipe_lock import LOCK_FILE
 
     assert set(RUN.markers) == {RECIPE_FILE, LOCK_FILE, SUMMARY_FILE}
@@ -163,6 +169,7 @@ def test_the_markers_are_the_files_the_commands_write():
     assert {f"data/{MANIFEST}", *(f"run/{m}" for m in RUN.markers), DEMO.stamp} <= set(DEMO.markers)
     assert DATASET.markers == (MANIFEST,) and CHECKPOINT.markers == (CONFIG_NAME,)
     assert set(BENCHMARK.markers) == {GENERATION, PREDICTIONS}
+    assert SHARDS.markers == (PROGRESS,)
 
 
 def test_empty_folders_are_new_and_a_replaced_link_leaves_its_target(tmp_path):
