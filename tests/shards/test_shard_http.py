@@ -15,18 +15,9 @@ from mmbind.data.records import parse_record
 from mmbind.errors import ShardError
 from mmbind.shards.cache import ShardCache
 from mmbind.shards.source import open_shards
-from tests.support.shards import serve, shard
-from tests.support.train import make_data
+from tests.support.shards import serve
 
 KEYS = ("image", "video")
-
-
-@pytest.fixture(scope="module")
-def written(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("shards")
-    data = make_data(root / "data", images=3, videos=3, text_only=2)
-    assert shard(root / "shards", data / "finetune.json").shards >= 3
-    return root / "shards"
 
 
 @pytest.fixture
