@@ -90,3 +90,16 @@ def test_compose_demo_from_the_wheel(installed):
     proc = run([str(bin_dir / "mmbind"), "demo", "--compose-only", "--out", str(cwd / "demo")], cwd, env)
     assert "reloaded model generates the same tokens: True" in " ".join(proc.stdout.split())
     assert (cwd / "demo").is_dir()
+
+
+def test_every_package_folder_is_listed_for_the_wheel():
+    # setuptools' explicit `packages` list: a package left out is missing from the wheel (and its importers
+    # fail only once installed)
+    import tomllib
+
+    listed = set(tomllib.loads((CHECKOUT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(("mmbind_plugins",) + p.parent.relative_to(CHECKOUT / "plugins").parts)
+             for p in (CHECKOUT / "plugins").rglob("__init__.py")}
+    found |= {".".join(p.parent.relative_to(CHECKOUT).parts)
+              for p in (CHECKOUT / "mmbind").rglob("__init__.py")}
+    assert found - listed == set()
