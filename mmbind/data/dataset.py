@@ -159,6 +159,10 @@ class ConversationDataset(Dataset):
         pixels = spec.transform(spec.reader.load(path))
         return MediaItem(modality, pixels=pixels, cache_key=key)
 
+    def _record(self, source: SourceFile, sample_idx: int) -> Record:
+        """The parsed record of a sample (its media keys are what `cached_media` reads)."""
+        return parse_record(source, sample_idx)
+
     def cached_media(self) -> list[Path]:
         """The files of every sample whose modality's features are cached (unparsable samples and shard
         datasets, whose media are fetched only when read, left out)."""
@@ -168,7 +172,7 @@ class ConversationDataset(Dataset):
             if self.sources[source_idx].members is not None:  # shard media: hashed where first read
                 continue
             try:
-                record = parse_record(self.sources[source_idx], sample_idx)
+                record = self._record(self.sources[source_idx], sample_idx)
             except DataError:
                 continue
             for modality in cached:

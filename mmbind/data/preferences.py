@@ -20,7 +20,6 @@ skipped and counted like any bad sample.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -101,21 +100,9 @@ class PreferenceDataset(ConversationDataset):
         except Exception as exc:  # noqa: BLE001 -- one pair never aborts the run: any failure is reported
             return bad_sample(sample_id(source, sample_idx), exc)
 
-    def cached_media(self) -> list[Path]:
-        """The files of every pair whose modality's features are cached (unparsable pairs and shard
-        datasets, whose media are fetched only when read, left out)."""
-        cached = [m for m, spec in self.media.items() if spec.cache_identity is not None]
-        paths: list[Path] = []
-        for source_idx, sample_idx in self.index:
-            if self.sources[source_idx].members is not None:  # shard media: hashed where first read
-                continue
-            try:
-                record, _ = parse_preference(self.sources[source_idx], sample_idx)
-            except DataError:
-                continue
-            for modality in cached:
-                paths += record.files(modality)
-        return paths
+    def _record(self, source: SourceFile, sample_idx: int) -> Record:
+        """A pair's chosen side: its prompt and media are the pair's."""
+        return parse_preference(source, sample_idx)[0]
 
 
 @dataclass
